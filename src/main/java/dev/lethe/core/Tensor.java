@@ -1,0 +1,72 @@
+package dev.lethe.core;
+
+import java.util.Arrays;
+
+/**
+ * A dense row-major tensor of float32 or int64 values, the domain form of the API's Tensor.
+ * Exactly one of {@link #floats()} and {@link #longs()} is non-null. Arrays are shared, not
+ * copied: callers must not modify them after construction.
+ */
+public record Tensor(long[] dims, float[] floats, long[] longs) {
+
+  public Tensor {
+    if (dims == null) {
+      throw new IllegalArgumentException("dims must not be null");
+    }
+    if ((floats == null) == (longs == null)) {
+      throw new IllegalArgumentException("exactly one of floats and longs must be set");
+    }
+  }
+
+  public static Tensor ofFloats(long[] dims, float[] data) {
+    return new Tensor(dims, data, null);
+  }
+
+  public static Tensor ofLongs(long[] dims, long[] data) {
+    return new Tensor(dims, null, data);
+  }
+
+  public boolean isFloat() {
+    return floats != null;
+  }
+
+  /** Number of stored values. */
+  public int length() {
+    return floats != null ? floats.length : longs.length;
+  }
+
+  /** Product of dims, or -1 if it overflows or a dim is negative. */
+  public long elementCount() {
+    long count = 1;
+    for (long d : dims) {
+      if (d < 0) {
+        return -1;
+      }
+      count = Math.multiplyExact(count, d);
+    }
+    return count;
+  }
+
+  /** First dimension, or -1 for a scalar. */
+  public long batch() {
+    return dims.length == 0 ? -1 : dims[0];
+  }
+
+  @Override
+  public String toString() {
+    return (isFloat() ? "float" : "int64") + Arrays.toString(dims);
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof Tensor t
+        && Arrays.equals(dims, t.dims)
+        && Arrays.equals(floats, t.floats)
+        && Arrays.equals(longs, t.longs);
+  }
+
+  @Override
+  public int hashCode() {
+    return 31 * (31 * Arrays.hashCode(dims) + Arrays.hashCode(floats)) + Arrays.hashCode(longs);
+  }
+}
