@@ -1,0 +1,66 @@
+package dev.lethe.core;
+
+import java.util.List;
+
+/**
+ * How a model was trained and how Lethe treats it (the domain form of the API's ModelSpec).
+ * Zero numbers mean "default"; {@link #resolved()} fills them in. An empty erasable list means
+ * "every float initializer consumed by a differentiable op", resolved at registration.
+ *
+ * @param trainSize n, the number of samples the weights were trained on
+ * @param l2 mu, the L2 weight decay of the training loss (mu/2 |theta|^2 per sample)
+ * @param dampening lambda of the Fisher; default mu when mu &gt; 0, else {@link #DEFAULT_DAMPENING}
+ * @param scale epsilon of the SSSE step; default 1
+ * @param blockSize Fisher block size B; default {@link #DEFAULT_BLOCK_SIZE}
+ * @param fisherMinibatch per-sample gradients averaged per Fisher outer product; default 1
+ */
+public record ModelSpec(
+    String name,
+    Loss loss,
+    String logitsOutput,
+    List<String> erasableParameters,
+    long trainSize,
+    double l2,
+    double dampening,
+    double scale,
+    int blockSize,
+    int fisherMinibatch) {
+
+  public static final double DEFAULT_DAMPENING = 1e-4;
+  public static final int DEFAULT_BLOCK_SIZE = 1024;
+
+  public ModelSpec {
+    erasableParameters = List.copyOf(erasableParameters);
+    logitsOutput = logitsOutput == null ? "" : logitsOutput;
+  }
+
+  /** This spec with every zero number replaced by its default. */
+  public ModelSpec resolved() {
+    return new ModelSpec(
+        name,
+        loss,
+        logitsOutput,
+        erasableParameters,
+        trainSize,
+        l2,
+        dampening > 0 ? dampening : (l2 > 0 ? l2 : DEFAULT_DAMPENING),
+        scale > 0 ? scale : 1.0,
+        blockSize > 0 ? blockSize : DEFAULT_BLOCK_SIZE,
+        fisherMinibatch > 0 ? fisherMinibatch : 1);
+  }
+
+  public ModelSpec withLogitsOutput(String logits) {
+    return new ModelSpec(name, loss, logits, erasableParameters, trainSize, l2, dampening, scale,
+        blockSize, fisherMinibatch);
+  }
+
+  public ModelSpec withErasableParameters(List<String> params) {
+    return new ModelSpec(name, loss, logitsOutput, params, trainSize, l2, dampening, scale,
+        blockSize, fisherMinibatch);
+  }
+
+  public ModelSpec withTrainSize(long n) {
+    return new ModelSpec(name, loss, logitsOutput, erasableParameters, n, l2, dampening, scale,
+        blockSize, fisherMinibatch);
+  }
+}
