@@ -1,0 +1,264 @@
+package dev.lethe.storage;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiConsumer;
+import org.rocksdb.BlockBasedTableConfig;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.DBOptions;
+import org.rocksdb.LRUCache;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.Snapshot;
+import org.rocksdb.WriteBatch;
+import org.rocksdb.WriteOptions;
+
+/**
+ * The one owner of Lethe's RocksDB: opens it with every {@link Family} as a column family,
+ * applies every state change as one synced {@link WriteBatch}, and closes everything in order.
+ *
+ * <p>Large-value families (graphs, weights, Fisher blocks) keep values in blob files and are read
+ * with mmap. Blobs larger than {@link #BLOB_PART_BYTES} are split into parts keyed by a 4-byte
+ * big-endian index after the blob's prefix, so no single value is huge and readers stream.
+ *
+ * <p>Thread-safe: RocksDB handles concurrent reads and writes. {@link #close()} is idempotent;
+ * any use after it throws {@link IllegalStateException}.
+ */
+public final class LetheDb implements AutoCloseable {
+  /** Size of one stored part of a blob. */
+  public static final int BLOB_PART_BYTES = 4 << 20;
+
+  static {
+    RocksDB.loadLibrary();
+  }
+
+  private final Path dir;
+  private final DBOptions dbOptions;
+  private final LRUCache blockCache;
+  private final List<ColumnFamilyOptions> cfOptions = new ArrayList<>();
+  private final List<ColumnFamilyHandle> handles = new ArrayList<>();
+  private final Map<Family, ColumnFamilyHandle> families = new EnumMap<>(Family.class);
+  private final WriteOptions syncWrites;
+  private final RocksDB db;
+  private volatile boolean closed;
+
+  private LetheDb(Path dir, long blockCacheBytes) {
+    this.dir = dir;
+    try {
+      Files.createDirectories(dir);
+    } catch (IOException e) {
+      throw new StorageException("cannot create data directory " + dir, e);
+    }
+    dbOptions =
+        new DBOptions()
+            .setCreateIfMissing(true)
+            .setCreateMissingColumnFamilies(true)
+            .setAllowMmapReads(true);
+    blockCache = new LRUCache(blockCacheBytes);
+    List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
+    ColumnFamilyOptions defaultOptions = new ColumnFamilyOptions();
+    cfOptions.add(defaultOptions);
+    descriptors.add(new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, defaultOptions));
+    for (Family f : Family.values()) {
+      ColumnFamilyOptions o =
+          new ColumnFamilyOptions()
+              .setTableFormatConfig(new BlockBasedTableConfig().setBlockCache(blockCache));
+      if (f.largeValues()) {
+        o.setEnableBlobFiles(true)
+            .setMinBlobSize(64 * 1024)
+            .setBlobFileSize(256L << 20)
+            .setEnableBlobGarbageCollection(true);
+      }
+      cfOptions.add(o);
+      descriptors.add(new ColumnFamilyDescriptor(f.cfNameBytes(), o));
+    }
+    syncWrites = new WriteOptions().setSync(true);
+    try {
+      db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
+    } catch (RocksDBException e) {
+      closeOptions();
+      throw new StorageException("cannot open store at " + dir + ": " + e.getMessage(), e);
+    }
+    for (int i = 0; i < Family.values().length; i++) {
+      families.put(Family.values()[i], handles.get(i + 1));
+    }
+  }
+
+  /** Opens (creating if needed) the store in {@code dir} with a block cache of the given size. */
+  public static LetheDb open(Path dir, long blockCacheBytes) {
+    return new LetheDb(dir, blockCacheBytes);
+  }
+
+  public static LetheDb open(Path dir) {
+    return open(dir, 64L << 20);
+  }
+
+  public Path directory() {
+    return dir;
+  }
+
+  /** The value of {@code key}, or null. */
+  public byte[] get(Family family, byte[] key) {
+    ensureOpen();
+    try {
+      return db.get(families.get(family), key);
+    } catch (RocksDBException e) {
+      throw wrap("get from " + family.cfName(), e);
+    }
+  }
+
+  /** Applies the changes the callback adds to one batch, atomically and synced to disk. */
+  public void write(java.util.function.Consumer<Batch> changes) {
+    ensureOpen();
+    try (WriteBatch batch = new WriteBatch()) {
+      changes.accept(new Batch(batch));
+      db.write(syncWrites, batch);
+    } catch (RocksDBException e) {
+      throw wrap("write batch", e);
+    }
+  }
+
+  /** Calls {@code visitor} for every (key, value) whose key starts with {@code prefix}, in key order. */
+  public void scan(Family family, byte[] prefix, BiConsumer<byte[], byte[]> visitor) {
+    ensureOpen();
+    try (RocksIterator it = db.newIterator(families.get(family))) {
+      for (it.seek(prefix); it.isValid() && Keys.startsWith(it.key(), prefix); it.next()) {
+        visitor.accept(it.key(), it.value());
+      }
+      it.status();
+    } catch (RocksDBException e) {
+      throw wrap("scan " + family.cfName(), e);
+    }
+  }
+
+  /**
+   * Opens the blob stored under {@code prefix} for streaming, at a consistent snapshot: a write
+   * that replaces or deletes the blob meanwhile does not affect the stream. Returns null when
+   * there is no such blob. The caller must close the stream (it holds the snapshot).
+   */
+  public InputStream openBlob(Family family, byte[] prefix) {
+    ensureOpen();
+    Snapshot snapshot = db.getSnapshot();
+    ReadOptions read = new ReadOptions().setSnapshot(snapshot);
+    RocksIterator it = db.newIterator(families.get(family), read);
+    it.seek(prefix);
+    if (!it.isValid() || !Keys.startsWith(it.key(), prefix)) {
+      it.close();
+      read.close();
+      db.releaseSnapshot(snapshot);
+      return null;
+    }
+    return new BlobInputStream(it, prefix, () -> {
+      read.close();
+      if (!closed) {
+        db.releaseSnapshot(snapshot);
+      }
+    });
+  }
+
+  /** Reads a whole blob into memory, or null. */
+  public byte[] readBlob(Family family, byte[] prefix) {
+    try (InputStream in = openBlob(family, prefix)) {
+      return in == null ? null : in.readAllBytes();
+    } catch (IOException e) {
+      throw new StorageException("read blob from " + family.cfName(), e);
+    }
+  }
+
+  private void ensureOpen() {
+    if (closed) {
+      throw new IllegalStateException("store at " + dir + " is closed");
+    }
+  }
+
+  private StorageException wrap(String what, RocksDBException e) {
+    return new StorageException("store at " + dir + ": " + what + " failed: " + e.getMessage(), e);
+  }
+
+  /**
+   * Closes in dependency order: column-family handles, then the database (after a sync of the
+   * WAL), then the options and the cache they reference. Idempotent.
+   */
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    for (ColumnFamilyHandle h : handles) {
+      h.close();
+    }
+    try {
+      db.syncWal();
+    } catch (RocksDBException e) {
+      // Every write was already synced; a failing final sync loses nothing.
+    }
+    db.close();
+    syncWrites.close();
+    closeOptions();
+  }
+
+  private void closeOptions() {
+    for (ColumnFamilyOptions o : cfOptions) {
+      o.close();
+    }
+    dbOptions.close();
+    blockCache.close();
+  }
+
+  /** The changes of one write; valid only inside {@link LetheDb#write}. */
+  public final class Batch {
+    private final WriteBatch batch;
+
+    private Batch(WriteBatch batch) {
+      this.batch = batch;
+    }
+
+    public void put(Family family, byte[] key, byte[] value) {
+      try {
+        batch.put(families.get(family), key, value);
+      } catch (RocksDBException e) {
+        throw wrap("put to " + family.cfName(), e);
+      }
+    }
+
+    public void delete(Family family, byte[] key) {
+      try {
+        batch.delete(families.get(family), key);
+      } catch (RocksDBException e) {
+        throw wrap("delete from " + family.cfName(), e);
+      }
+    }
+
+    /** Deletes every key that starts with {@code prefix}. */
+    public void deletePrefix(Family family, byte[] prefix) {
+      try {
+        batch.deleteRange(families.get(family), prefix, Keys.prefixEnd(prefix));
+      } catch (RocksDBException e) {
+        throw wrap("delete range from " + family.cfName(), e);
+      }
+    }
+
+    /** Replaces the blob under {@code prefix} with {@code data}, split into parts. */
+    public void putBlob(Family family, byte[] prefix, byte[] data) {
+      deletePrefix(family, prefix);
+      int parts = Math.max(1, (data.length + BLOB_PART_BYTES - 1) / BLOB_PART_BYTES);
+      for (int i = 0; i < parts; i++) {
+        int from = i * BLOB_PART_BYTES;
+        int to = Math.min(data.length, from + BLOB_PART_BYTES);
+        byte[] key = Keys.concat(prefix, java.nio.ByteBuffer.allocate(4).putInt(i).array());
+        put(family, key, java.util.Arrays.copyOfRange(data, from, to));
+      }
+    }
+  }
+}

@@ -1,0 +1,23 @@
+package dev.lethe.store;
+
+import dev.lethe.core.ModelSpec;
+import java.util.List;
+
+/**
+ * A model's public state at one instant (immutable).
+ *
+ * @param versions kept versions, oldest first
+ * @param trainSize of the active version
+ * @param parameterCount number of erasable parameters (float entries)
+ * @param spec the spec with defaults resolved and the erasable list filled in
+ * @param outputDims per-sample logits shape
+ */
+public record ModelInfo(
+    String name,
+    long activeVersion,
+    List<VersionInfo> versions,
+    long trainSize,
+    long parameterCount,
+    boolean fisherReady,
+    ModelSpec spec,
+    long[] outputDims) {}

@@ -1,0 +1,211 @@
+package dev.lethe.store;
+
+import ai.onnxruntime.OrtEnvironment;
+import dev.lethe.core.LetheException;
+import dev.lethe.core.Loss;
+import dev.lethe.core.ModelSpec;
+import dev.lethe.onnx.ForwardSession;
+import dev.lethe.onnx.InputSpec;
+import dev.lethe.onnx.ModelGraph;
+import dev.lethe.onnx.ParameterSpec;
+import dev.lethe.onnx.WeightSplicer;
+import dev.lethe.storage.Family;
+import dev.lethe.storage.Keys;
+import dev.lethe.storage.LetheDb;
+import dev.lethe.storage.records.ModelRecord;
+import dev.lethe.storage.records.Splice;
+import dev.lethe.storage.records.VersionRecord;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+
+/**
+ * Checks an uploaded model and commits it: a new model (skeleton, weights, record) or a new
+ * version of an existing one, in one synced write. Nothing is written when a check fails.
+ * Called under the model's lock by {@link ModelStore}; stateless otherwise.
+ */
+final class ModelRegistrar {
+  private final LetheDb db;
+  private final OrtEnvironment env;
+  private final StoreConfig config;
+
+  ModelRegistrar(LetheDb db, OrtEnvironment env, StoreConfig config) {
+    this.db = db;
+    this.env = env;
+    this.config = config;
+  }
+
+  /**
+   * @param record the committed record
+   * @param weights the new version's weights (spec order, float32 LE)
+   * @param forward the forward session created for a new model (null for a new version); the
+   *     caller takes ownership
+   */
+  record Registered(ModelRecord record, byte[] weights, ForwardSession forward) {}
+
+  Registered register(ModelSpec spec, byte[] file, ModelRecord existing) {
+    ModelGraph graph = ModelGraph.inspect(file, spec.logitsOutput(), spec.erasableParameters());
+    List<ParameterSpec> params = graph.parameters();
+    long[] counts = params.stream().mapToLong(ParameterSpec::elementCount).toArray();
+    WeightSplicer.Split split = WeightSplicer.split(file, graph.parameterNames(), counts);
+    checkFinite(split.weights(), split.parameterOffsets(), params);
+    String graphSha = graphDigest(split, graph);
+    long now = System.currentTimeMillis();
+    ForwardSession forward = null;
+    ModelRecord.Builder record;
+    if (existing != null) {
+      if (!existing.getGraphSha256().equals(graphSha)
+          || !existing.getLoss().equals(spec.loss().name())
+          || !existing.getLogitsOutput().equals(graph.logits())) {
+        throw LetheException.alreadyExists("model '" + spec.name() + "' exists with a different "
+            + "graph, loss or logits; a new version needs the identical graph (or use another name)");
+      }
+      record = existing.toBuilder();
+    } else {
+      forward = ForwardSession.create(env, graph);
+      try {
+        long[] outputDims = forward.probeOutputDims(
+            new VersionWeights(0, split.weights(), split.parameterOffsets()).parameters());
+        checkLossFits(spec.loss(), outputDims);
+        record = newRecord(spec, graph, split, graphSha, outputDims, now);
+      } catch (RuntimeException e) {
+        forward.close();
+        throw e;
+      }
+    }
+    ModelSpec resolved = spec.resolved();
+    long version = record.getNextVersion();
+    record
+        .setL2(resolved.l2())
+        .setDampening(resolved.dampening())
+        .setScale(resolved.scale())
+        .setBlockSize(resolved.blockSize())
+        .setFisherMinibatch(resolved.fisherMinibatch())
+        .setNextVersion(version + 1)
+        .setActiveVersion(version)
+        .addVersions(VersionRecord.newBuilder()
+            .setVersion(version)
+            .setTrainSize(spec.trainSize())
+            .setCreatedUnixMs(now)
+            .setOrigin("upload")
+            .setSha256(sha256Hex(file))
+            .setSizeBytes(file.length));
+    List<Long> dropped = applyRetention(record, config.retention());
+    ModelRecord committed = record.build();
+    boolean isNew = existing == null;
+    try {
+      db.write(b -> {
+        b.put(Family.MODELS, Keys.model(spec.name()), committed.toByteArray());
+        if (isNew) {
+          b.putBlob(Family.GRAPHS, Keys.modelPrefix(spec.name()), split.skeleton());
+        }
+        b.putBlob(Family.WEIGHTS, Keys.version(spec.name(), version), split.weights());
+        for (long v : dropped) {
+          b.deletePrefix(Family.WEIGHTS, Keys.version(spec.name(), v));
+        }
+      });
+    } catch (RuntimeException e) {
+      if (forward != null) {
+        forward.close();
+      }
+      throw e;
+    }
+    return new Registered(committed, split.weights(), forward);
+  }
+
+  /** Drops the oldest non-active versions beyond {@code retention}; returns their numbers. */
+  static List<Long> applyRetention(ModelRecord.Builder record, int retention) {
+    List<Long> dropped = new ArrayList<>();
+    while (record.getVersionsCount() > retention) {
+      int victim = -1;
+      for (int i = 0; i < record.getVersionsCount(); i++) {
+        if (record.getVersions(i).getVersion() != record.getActiveVersion()) {
+          victim = i;
+          break;
+        }
+      }
+      dropped.add(record.getVersions(victim).getVersion());
+      record.removeVersions(victim);
+    }
+    return dropped;
+  }
+
+  private static ModelRecord.Builder newRecord(ModelSpec spec, ModelGraph graph,
+      WeightSplicer.Split split, String graphSha, long[] outputDims, long now) {
+    ModelRecord.Builder r = ModelRecord.newBuilder()
+        .setName(spec.name())
+        .setLoss(spec.loss().name())
+        .setLogitsOutput(graph.logits())
+        .setGraphSha256(graphSha)
+        .setSkeletonSize(split.skeleton().length)
+        .setCreatedUnixMs(now)
+        .setNextVersion(1);
+    graph.parameters().forEach(p -> r.addParameters(Records.parameter(p)));
+    for (InputSpec in : graph.inputs()) {
+      r.addInputs(Records.input(in));
+    }
+    for (long d : outputDims) {
+      r.addOutputDims(d);
+    }
+    for (int s = 0; s < split.spliceOffsets().length; s++) {
+      r.addSplices(Splice.newBuilder()
+          .setParameter(split.spliceParameters()[s]).setOffset(split.spliceOffsets()[s]));
+    }
+    return r;
+  }
+
+  private static void checkLossFits(Loss loss, long[] outputDims) {
+    long c = 1;
+    for (long d : outputDims) {
+      c *= d;
+    }
+    if (loss == Loss.SOFTMAX_CROSS_ENTROPY && c < 2) {
+      throw LetheException.invalid("spec.loss",
+          "SOFTMAX_CROSS_ENTROPY needs at least 2 logits per sample, the model gives " + c);
+    }
+  }
+
+  private static void checkFinite(byte[] weights, long[] offsets, List<ParameterSpec> params) {
+    var floats = ByteBuffer.wrap(weights).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+    for (int p = 0; p < params.size(); p++) {
+      for (long i = offsets[p] / 4; i < offsets[p + 1] / 4; i++) {
+        if (!Float.isFinite(floats.get((int) i))) {
+          throw LetheException.invalid("chunk", "initializer '" + params.get(p).name()
+              + "' holds a non-finite value at index " + (i - offsets[p] / 4));
+        }
+      }
+    }
+  }
+
+  /** Identity of the graph: skeleton bytes, splice table, parameters and inputs. */
+  private static String graphDigest(WeightSplicer.Split split, ModelGraph graph) {
+    MessageDigest md = sha256();
+    md.update(split.skeleton());
+    ByteBuffer table = ByteBuffer.allocate(12 * split.spliceOffsets().length);
+    for (int s = 0; s < split.spliceOffsets().length; s++) {
+      table.putLong(split.spliceOffsets()[s]).putInt(split.spliceParameters()[s]);
+    }
+    md.update(table.array());
+    for (ParameterSpec p : graph.parameters()) {
+      md.update((p.name() + java.util.Arrays.toString(p.dims()) + "\0").getBytes(StandardCharsets.UTF_8));
+    }
+    return HexFormat.of().formatHex(md.digest());
+  }
+
+  static String sha256Hex(byte[] bytes) {
+    return HexFormat.of().formatHex(sha256().digest(bytes));
+  }
+
+  static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is required by every Java platform", e);
+    }
+  }
+}

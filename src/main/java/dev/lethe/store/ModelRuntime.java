@@ -1,0 +1,139 @@
+package dev.lethe.store;
+
+import ai.onnxruntime.OrtEnvironment;
+import dev.lethe.core.LetheException;
+import dev.lethe.onnx.ForwardSession;
+import dev.lethe.onnx.InputSpec;
+import dev.lethe.onnx.ModelGraph;
+import dev.lethe.onnx.ParameterSpec;
+import dev.lethe.onnx.WeightSplicer;
+import dev.lethe.storage.Family;
+import dev.lethe.storage.Keys;
+import dev.lethe.storage.LetheDb;
+import dev.lethe.storage.StorageException;
+import dev.lethe.storage.records.ModelRecord;
+import dev.lethe.storage.records.Splice;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The per-model machinery shared by every version: the graph's structure (inputs, parameters,
+ * splice table), the forward ONNX Runtime session (created on first use) and a one-entry cache of
+ * version weights. The graph never changes for a model, so one runtime serves all its versions.
+ *
+ * <p>Thread-safe. Owned by {@link ModelStore}, which closes it.
+ */
+final class ModelRuntime implements AutoCloseable {
+  private final String name;
+  private final LetheDb db;
+  private final OrtEnvironment env;
+  private final String logits;
+  private final List<InputSpec> inputs;
+  private final List<ParameterSpec> parameters;
+  private final long[] parameterOffsets;
+  private final long[] spliceOffsets;
+  private final int[] spliceParameters;
+  private final AtomicReference<VersionWeights> cached = new AtomicReference<>();
+  private ForwardSession forward;
+  private boolean closed;
+
+  ModelRuntime(ModelRecord record, LetheDb db, OrtEnvironment env) {
+    this.name = record.getName();
+    this.db = db;
+    this.env = env;
+    this.logits = record.getLogitsOutput();
+    this.inputs = Records.inputs(record);
+    this.parameters = Records.parameters(record);
+    this.parameterOffsets = new long[parameters.size() + 1];
+    for (int p = 0; p < parameters.size(); p++) {
+      parameterOffsets[p + 1] = parameterOffsets[p] + parameters.get(p).elementCount() * Float.BYTES;
+    }
+    this.spliceOffsets = record.getSplicesList().stream().mapToLong(Splice::getOffset).toArray();
+    this.spliceParameters = record.getSplicesList().stream().mapToInt(Splice::getParameter).toArray();
+  }
+
+  List<InputSpec> inputs() {
+    return inputs;
+  }
+
+  List<ParameterSpec> parameters() {
+    return parameters;
+  }
+
+  long[] parameterOffsets() {
+    return parameterOffsets;
+  }
+
+  /** Adopts an already created session (at registration, where it was used for the probe). */
+  synchronized void adoptForward(ForwardSession session) {
+    if (forward != null) {
+      session.close();
+    } else {
+      forward = session;
+    }
+  }
+
+  /** The forward session, created from the file of {@code version} on first use. */
+  synchronized ForwardSession forward(long version) {
+    if (closed) {
+      throw new IllegalStateException("model " + name + " runtime is closed");
+    }
+    if (forward == null) {
+      byte[] file;
+      try (InputStream in = open(version)) {
+        file = in.readAllBytes();
+      } catch (IOException e) {
+        throw new StorageException("reading model " + name + " version " + version, e);
+      }
+      ModelGraph graph =
+          ModelGraph.inspect(file, logits, parameters.stream().map(ParameterSpec::name).toList());
+      forward = ForwardSession.create(env, graph);
+    }
+    return forward;
+  }
+
+  /** The weights of a version (cached while it stays the most recently used). */
+  VersionWeights weights(long version) {
+    VersionWeights w = cached.get();
+    if (w != null && w.version() == version) {
+      return w;
+    }
+    byte[] data = db.readBlob(Family.WEIGHTS, Keys.version(name, version));
+    if (data == null) {
+      throw LetheException.notFound("model " + name + " has no weights for version " + version);
+    }
+    if (data.length != parameterOffsets[parameters.size()]) {
+      throw new StorageException("model " + name + " version " + version + ": stored weights have "
+          + data.length + " bytes, expected " + parameterOffsets[parameters.size()]);
+    }
+    w = new VersionWeights(version, data, parameterOffsets);
+    cached.set(w);
+    return w;
+  }
+
+  /** Puts freshly written weights in the cache. */
+  void cache(VersionWeights w) {
+    cached.set(w);
+  }
+
+  /** Streams the ONNX file of a version: the stored skeleton with the version's weights. */
+  InputStream open(long version) {
+    VersionWeights w = weights(version);
+    InputStream skeleton = db.openBlob(Family.GRAPHS, Keys.modelPrefix(name));
+    if (skeleton == null) {
+      throw new StorageException("model " + name + ": graph skeleton is missing from the store");
+    }
+    return WeightSplicer.compose(skeleton, spliceOffsets, spliceParameters, w.bytes(), parameterOffsets);
+  }
+
+  @Override
+  public synchronized void close() {
+    closed = true;
+    if (forward != null) {
+      forward.close();
+      forward = null;
+    }
+  }
+}

@@ -1,0 +1,87 @@
+package dev.lethe.store;
+
+import dev.lethe.core.Loss;
+import dev.lethe.core.ModelSpec;
+import dev.lethe.onnx.InputSpec;
+import dev.lethe.onnx.ParameterSpec;
+import dev.lethe.storage.records.InputRecord;
+import dev.lethe.storage.records.ModelRecord;
+import dev.lethe.storage.records.ParameterRecord;
+import dev.lethe.storage.records.VersionRecord;
+import java.util.List;
+
+/** Conversions between stored records and domain types. Stateless. */
+final class Records {
+  private Records() {}
+
+  static ModelSpec spec(ModelRecord r, long trainSize) {
+    return new ModelSpec(
+        r.getName(),
+        Loss.valueOf(r.getLoss()),
+        r.getLogitsOutput(),
+        r.getParametersList().stream().map(ParameterRecord::getName).toList(),
+        trainSize,
+        r.getL2(),
+        r.getDampening(),
+        r.getScale(),
+        r.getBlockSize(),
+        r.getFisherMinibatch());
+  }
+
+  static List<InputSpec> inputs(ModelRecord r) {
+    return r.getInputsList().stream()
+        .map(i -> new InputSpec(i.getName(), i.getElementType().equals("float"),
+            i.getDimsList().stream().mapToLong(Long::longValue).toArray()))
+        .toList();
+  }
+
+  static InputRecord input(InputSpec in) {
+    InputRecord.Builder b = InputRecord.newBuilder().setName(in.name()).setElementType(in.elementType());
+    for (long d : in.dims()) {
+      b.addDims(d);
+    }
+    return b.build();
+  }
+
+  static List<ParameterSpec> parameters(ModelRecord r) {
+    return r.getParametersList().stream()
+        .map(p -> new ParameterSpec(p.getName(), p.getDimsList().stream().mapToLong(Long::longValue).toArray()))
+        .toList();
+  }
+
+  static ParameterRecord parameter(ParameterSpec p) {
+    ParameterRecord.Builder b = ParameterRecord.newBuilder().setName(p.name());
+    for (long d : p.dims()) {
+      b.addDims(d);
+    }
+    return b.build();
+  }
+
+  static VersionRecord version(ModelRecord r, long version) {
+    for (VersionRecord v : r.getVersionsList()) {
+      if (v.getVersion() == version) {
+        return v;
+      }
+    }
+    return null;
+  }
+
+  static VersionInfo versionInfo(VersionRecord v) {
+    return new VersionInfo(v.getVersion(), v.getTrainSize(), v.getCreatedUnixMs(), v.getOrigin(),
+        v.getSha256(), v.getSizeBytes());
+  }
+
+  static ModelInfo info(ModelRecord r, long parameterCount, boolean fisherReady) {
+    VersionRecord active = version(r, r.getActiveVersion());
+    long trainSize = active == null ? 0 : active.getTrainSize();
+    return new ModelInfo(
+        r.getName(),
+        r.getActiveVersion(),
+        r.getVersionsList().stream().map(Records::versionInfo).toList(),
+        trainSize,
+        parameterCount,
+        fisherReady,
+        spec(r, trainSize),
+        r.getOutputDimsList().stream().mapToLong(Long::longValue).toArray());
+  }
+}

@@ -1,0 +1,55 @@
+package dev.lethe.store;
+
+import dev.lethe.core.LetheException;
+import dev.lethe.core.ModelSpec;
+import java.util.regex.Pattern;
+
+/** Checks a model spec's fields before any work; messages name the field. */
+public final class SpecValidator {
+  /** Names become directory names in the export layout, so they are restricted. */
+  public static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+
+  private SpecValidator() {}
+
+  public static void checkName(String field, String name) {
+    if (name == null || name.isEmpty()) {
+      throw LetheException.invalid(field, "required");
+    }
+    if (!NAME.matcher(name).matches()) {
+      throw LetheException.invalid(field,
+          "'" + name + "' must be 1-128 characters of [A-Za-z0-9._-], starting with a letter or digit");
+    }
+  }
+
+  public static void check(ModelSpec spec) {
+    checkName("spec.name", spec.name());
+    if (spec.loss() == null) {
+      throw LetheException.invalid("spec.loss",
+          "required: SOFTMAX_CROSS_ENTROPY, SIGMOID_BINARY_CROSS_ENTROPY or MEAN_SQUARED_ERROR");
+    }
+    if (spec.trainSize() < 0) {
+      throw LetheException.invalid("spec.train_size", "must be >= 0, got " + spec.trainSize());
+    }
+    nonNegative("spec.l2", spec.l2());
+    nonNegative("spec.dampening", spec.dampening());
+    nonNegative("spec.scale", spec.scale());
+    if (spec.blockSize() < 0) {
+      throw LetheException.invalid("spec.block_size", "must be >= 0, got " + spec.blockSize());
+    }
+    if (spec.fisherMinibatch() < 0) {
+      throw LetheException.invalid("spec.fisher_minibatch",
+          "must be >= 0, got " + spec.fisherMinibatch());
+    }
+    for (String p : spec.erasableParameters()) {
+      if (p.isEmpty()) {
+        throw LetheException.invalid("spec.erasable_parameters", "empty name");
+      }
+    }
+  }
+
+  private static void nonNegative(String field, double v) {
+    if (!Double.isFinite(v) || v < 0) {
+      throw LetheException.invalid(field, "must be a finite number >= 0, got " + v);
+    }
+  }
+}

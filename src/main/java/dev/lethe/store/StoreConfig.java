@@ -1,0 +1,25 @@
+package dev.lethe.store;
+
+/**
+ * Store settings.
+ *
+ * @param retention versions kept per model (the active one is never dropped)
+ * @param maxModelBytes largest accepted ONNX file
+ */
+public record StoreConfig(int retention, long maxModelBytes) {
+  public static final int DEFAULT_RETENTION = 10;
+  public static final long DEFAULT_MAX_MODEL_BYTES = 1L << 30;
+
+  public StoreConfig {
+    if (retention < 1) {
+      throw new IllegalArgumentException("retention must be at least 1, got " + retention);
+    }
+    if (maxModelBytes < 1 || maxModelBytes > Integer.MAX_VALUE - 64) {
+      throw new IllegalArgumentException("maxModelBytes must be in [1, 2 GiB), got " + maxModelBytes);
+    }
+  }
+
+  public static StoreConfig defaults() {
+    return new StoreConfig(DEFAULT_RETENTION, DEFAULT_MAX_MODEL_BYTES);
+  }
+}

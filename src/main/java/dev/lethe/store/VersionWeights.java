@@ -1,0 +1,58 @@
+package dev.lethe.store;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One version's erasable parameters: float32 little-endian in spec order, in one direct buffer
+ * that ONNX Runtime reads without copying. Immutable: nobody writes the buffer after creation,
+ * readers use duplicates or absolute reads.
+ */
+public final class VersionWeights {
+  private final long version;
+  private final ByteBuffer bytes;
+  private final List<FloatBuffer> parameters;
+
+  VersionWeights(long version, byte[] data, long[] parameterOffsets) {
+    this.version = version;
+    ByteBuffer direct = ByteBuffer.allocateDirect(data.length).order(ByteOrder.LITTLE_ENDIAN);
+    direct.put(data).flip();
+    this.bytes = direct.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+    List<FloatBuffer> params = new ArrayList<>();
+    for (int p = 0; p + 1 < parameterOffsets.length; p++) {
+      ByteBuffer slice = direct.duplicate().order(ByteOrder.LITTLE_ENDIAN)
+          .position((int) parameterOffsets[p]).limit((int) parameterOffsets[p + 1]).slice()
+          .order(ByteOrder.LITTLE_ENDIAN);
+      params.add(slice.asFloatBuffer());
+    }
+    this.parameters = List.copyOf(params);
+  }
+
+  public long version() {
+    return version;
+  }
+
+  /** Read-only view of all bytes. */
+  public ByteBuffer bytes() {
+    return bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+  }
+
+  /** One direct float buffer per parameter, spec order. Callers must not write to them. */
+  public List<FloatBuffer> parameters() {
+    List<FloatBuffer> copies = new ArrayList<>(parameters.size());
+    for (FloatBuffer f : parameters) {
+      copies.add(f.duplicate());
+    }
+    return copies;
+  }
+
+  /** All parameters as one float array (spec order), a copy. */
+  public float[] toArray() {
+    float[] out = new float[bytes.capacity() / Float.BYTES];
+    bytes().asFloatBuffer().get(out);
+    return out;
+  }
+}
