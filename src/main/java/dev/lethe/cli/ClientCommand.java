@@ -1,0 +1,32 @@
+package dev.lethe.cli;
+
+import dev.lethe.grpc.LetheClient;
+import dev.lethe.grpc.RemoteException;
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+/**
+ * Base of the client commands: opens a {@link LetheClient} to --target, runs the command, and
+ * turns a failed call into "error: CODE: message" on stderr and exit code 2.
+ */
+abstract class ClientCommand implements Callable<Integer> {
+  @Mixin ClientOptions client;
+  @Spec CommandSpec spec;
+
+  abstract void run(LetheClient lethe, PrintWriter out) throws Exception;
+
+  @Override
+  public Integer call() throws Exception {
+    try (LetheClient lethe = new LetheClient(client.target)) {
+      run(lethe, spec.commandLine().getOut());
+      spec.commandLine().getOut().flush();
+      return 0;
+    } catch (RemoteException e) {
+      spec.commandLine().getErr().println("error: " + e.code() + ": " + e.getMessage());
+      return 2;
+    }
+  }
+}

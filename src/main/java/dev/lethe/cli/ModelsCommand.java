@@ -1,0 +1,14 @@
+package dev.lethe.cli;
+
+import dev.lethe.grpc.LetheClient;
+import java.io.PrintWriter;
+import picocli.CommandLine.Command;
+
+@Command(name = "models", mixinStandardHelpOptions = true,
+    description = "List the registered models (JSON, as grpcurl prints it).")
+final class ModelsCommand extends ClientCommand {
+  @Override
+  void run(LetheClient lethe, PrintWriter out) {
+    out.println(lethe.listModels());
+  }
+}

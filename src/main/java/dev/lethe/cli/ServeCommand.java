@@ -1,0 +1,66 @@
+package dev.lethe.cli;
+
+import dev.lethe.server.LetheServer;
+import dev.lethe.server.ServerConfig;
+import dev.lethe.store.StoreConfig;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.logging.Logger;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "serve", mixinStandardHelpOptions = true,
+    description = "Run the sidecar (the default command). Every flag can also be set by its environment variable.")
+final class ServeCommand implements Callable<Integer> {
+  private static final Logger LOG = Logger.getLogger(ServeCommand.class.getName());
+
+  @Option(names = "--listen", defaultValue = "${env:LETHE_LISTEN:-" + ServerConfig.DEFAULT_LISTEN + "}",
+      description = "Address to bind, host:port (env LETHE_LISTEN; default ${DEFAULT-VALUE}).")
+  String listen;
+
+  @Option(names = "--data-dir", defaultValue = "${env:LETHE_DATA_DIR:-./lethe-data}",
+      description = "Store directory (env LETHE_DATA_DIR; default ${DEFAULT-VALUE}).")
+  Path dataDir;
+
+  @Option(names = "--retention", defaultValue = "${env:LETHE_RETENTION:-10}",
+      description = "Versions kept per model; the active one is never dropped (env LETHE_RETENTION; default ${DEFAULT-VALUE}).")
+  int retention;
+
+  @Option(names = "--max-model-bytes", defaultValue = "${env:LETHE_MAX_MODEL_BYTES:-1073741824}",
+      description = "Largest accepted ONNX upload (env LETHE_MAX_MODEL_BYTES; default ${DEFAULT-VALUE}).")
+  long maxModelBytes;
+
+  @Option(names = "--max-message-bytes", defaultValue = "${env:LETHE_MAX_MESSAGE_BYTES:-67108864}",
+      description = "Largest inbound gRPC message, e.g. an Evaluate batch (env LETHE_MAX_MESSAGE_BYTES; default ${DEFAULT-VALUE}).")
+  int maxMessageBytes;
+
+  @Option(names = "--demo", negatable = true, defaultValue = "${env:LETHE_DEMO:-true}", fallbackValue = "true",
+      description = "Register the digits demo model when the store is empty (env LETHE_DEMO; default ${DEFAULT-VALUE}).")
+  boolean demo;
+
+  @Option(names = "--shutdown-grace", defaultValue = "${env:LETHE_SHUTDOWN_GRACE_SECONDS:-20}",
+      description = "Seconds in-flight calls may take after SIGTERM (env LETHE_SHUTDOWN_GRACE_SECONDS; default ${DEFAULT-VALUE}).")
+  int shutdownGrace;
+
+  @Override
+  public Integer call() throws Exception {
+    ServerConfig config = new ServerConfig(listen, dataDir,
+        new StoreConfig(retention, maxModelBytes), maxMessageBytes, demo, shutdownGrace);
+    NettyServerBuilder builder =
+        NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()));
+    LetheServer server = new LetheServer(config, builder, Demo.initializer(config.demo()));
+    server.start();
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      LOG.info("SIGTERM: draining");
+      try {
+        server.stop();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "lethe-shutdown"));
+    server.blockUntilShutdown();
+    return 0;
+  }
+}

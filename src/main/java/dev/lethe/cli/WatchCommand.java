@@ -1,0 +1,21 @@
+package dev.lethe.cli;
+
+import dev.lethe.grpc.LetheClient;
+import java.io.PrintWriter;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "watch", mixinStandardHelpOptions = true,
+    description = "Print the model's state, then every change (new version, activation), until interrupted.")
+final class WatchCommand extends ClientCommand {
+  @Parameters(index = "0", description = "Model name.")
+  String name;
+
+  @Override
+  void run(LetheClient lethe, PrintWriter out) {
+    lethe.watch(name, json -> {
+      out.println(json);
+      out.flush();
+    });
+  }
+}

@@ -1,0 +1,210 @@
+package dev.lethe.grpc;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.MessageOrBuilder;
+import com.google.protobuf.util.JsonFormat;
+import dev.lethe.api.v1.EvaluateRequest;
+import dev.lethe.api.v1.EvaluateResponse;
+import dev.lethe.api.v1.GetModelRequest;
+import dev.lethe.api.v1.ListModelsRequest;
+import dev.lethe.api.v1.ModelChunk;
+import dev.lethe.api.v1.ModelInfo;
+import dev.lethe.api.v1.ModelStoreGrpc;
+import dev.lethe.api.v1.PutModelRequest;
+import dev.lethe.api.v1.SetActiveVersionRequest;
+import dev.lethe.api.v1.WatchModelRequest;
+import dev.lethe.core.ModelSpec;
+import dev.lethe.core.SampleBatch;
+import dev.lethe.eval.Evaluation;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * A blocking client of a Lethe server for the CLI and tools: takes domain types, returns domain
+ * types or the JSON form of the API's messages (the form grpcurl prints). Failures are
+ * {@link RemoteException}s with the status code. Owns its channel; close it. Thread-safe.
+ */
+public final class LetheClient implements AutoCloseable {
+  private static final int CHUNK = 1 << 20;
+  private final ManagedChannel channel;
+  private final ModelStoreGrpc.ModelStoreBlockingStub blocking;
+  private final ModelStoreGrpc.ModelStoreStub async;
+
+  /** Plaintext connection to {@code target} (host:port). */
+  public LetheClient(String target) {
+    this(ManagedChannelBuilder.forTarget(target).usePlaintext()
+        .maxInboundMessageSize(ServerLimits.CLIENT_MAX_INBOUND).build());
+  }
+
+  LetheClient(ManagedChannel channel) {
+    this.channel = channel;
+    this.blocking = ModelStoreGrpc.newBlockingStub(channel);
+    this.async = ModelStoreGrpc.newStub(channel);
+  }
+
+  /** Uploads a model; returns the ModelInfo as JSON. */
+  public String putModel(ModelSpec spec, InputStream onnx) throws IOException {
+    CompletableFuture<ModelInfo> result = new CompletableFuture<>();
+    StreamObserver<PutModelRequest> upload = async.putModel(observer(result));
+    upload.onNext(PutModelRequest.newBuilder().setSpec(ProtoConvert.spec(spec)).build());
+    byte[] buffer = new byte[CHUNK];
+    int n;
+    while ((n = onnx.readNBytes(buffer, 0, CHUNK)) > 0 && !result.isDone()) {
+      upload.onNext(PutModelRequest.newBuilder().setChunk(ByteString.copyFrom(buffer, 0, n)).build());
+    }
+    upload.onCompleted();
+    return json(await(result));
+  }
+
+  public String listModels() {
+    return call(() -> json(blocking.listModels(ListModelsRequest.getDefaultInstance())));
+  }
+
+  /** The header of a downloaded file, after its sha256 was checked. */
+  public record Download(String name, long version, long sizeBytes, String sha256) {}
+
+  /**
+   * Downloads a version (0 = active) to {@code out}, checking size and sha256.
+   *
+   * @throws IOException when the bytes do not match the header
+   */
+  public Download getModel(String name, long version, OutputStream out) throws IOException {
+    MessageDigest md = sha256();
+    ModelChunk.Header header = null;
+    long size = 0;
+    try {
+      Iterator<ModelChunk> it = blocking.getModel(
+          GetModelRequest.newBuilder().setName(name).setVersion(version).build());
+      while (it.hasNext()) {
+        ModelChunk c = it.next();
+        if (c.hasHeader()) {
+          header = c.getHeader();
+        } else {
+          c.getChunk().writeTo(out);
+          md.update(c.getChunk().asReadOnlyByteBuffer());
+          size += c.getChunk().size();
+        }
+      }
+    } catch (StatusRuntimeException e) {
+      throw remote(e);
+    }
+    if (header == null) {
+      throw new IOException("the server sent no header");
+    }
+    String sha = HexFormat.of().formatHex(md.digest());
+    if (size != header.getSizeBytes() || !sha.equals(header.getSha256())) {
+      throw new IOException("download corrupt: got " + size + " bytes sha256 " + sha
+          + ", header says " + header.getSizeBytes() + " bytes sha256 " + header.getSha256());
+    }
+    return new Download(header.getName(), header.getVersion(), size, sha);
+  }
+
+  /** Calls {@code onChange} with each ModelInfo JSON until the stream ends; blocks. */
+  public void watch(String name, Consumer<String> onChange) {
+    call(() -> {
+      blocking.watchModel(WatchModelRequest.newBuilder().setName(name).build())
+          .forEachRemaining(info -> onChange.accept(json(info)));
+      return null;
+    });
+  }
+
+  public String activate(String name, long version, boolean allowUnerase) {
+    return call(() -> json(blocking.setActiveVersion(SetActiveVersionRequest.newBuilder()
+        .setName(name).setVersion(version).setAllowUnerase(allowUnerase).build())));
+  }
+
+  public Evaluation evaluate(String name, long version, SampleBatch batch) {
+    EvaluateResponse r = call(() -> blocking.evaluate(EvaluateRequest.newBuilder()
+        .setName(name).setVersion(version).setSamples(ProtoConvert.batch(batch)).build()));
+    float[] losses = new float[r.getLossesCount()];
+    for (int i = 0; i < losses.length; i++) {
+      losses[i] = r.getLosses(i);
+    }
+    return new Evaluation(losses, r.getMeanLoss(), r.getAccuracy(),
+        r.getAucList().stream().mapToDouble(Double::doubleValue).toArray(), r.getVersion());
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    channel.shutdown();
+    if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {
+      channel.shutdownNow();
+    }
+  }
+
+  static String json(MessageOrBuilder message) {
+    try {
+      return JsonFormat.printer().print(message);
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException("API message not printable as JSON", e);
+    }
+  }
+
+  private static <T> T call(Supplier<T> body) {
+    try {
+      return body.get();
+    } catch (StatusRuntimeException e) {
+      throw remote(e);
+    }
+  }
+
+  private static <T> T await(CompletableFuture<T> future) {
+    try {
+      return future.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new RemoteException("CANCELLED", "interrupted", e);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof StatusRuntimeException s) {
+        throw remote(s);
+      }
+      throw new RemoteException("UNKNOWN", String.valueOf(e.getCause()), e.getCause());
+    }
+  }
+
+  private static RemoteException remote(StatusRuntimeException e) {
+    return new RemoteException(e.getStatus().getCode().name(),
+        e.getStatus().getDescription() == null ? e.getStatus().toString() : e.getStatus().getDescription(), e);
+  }
+
+  private static <T> StreamObserver<T> observer(CompletableFuture<T> result) {
+    return new StreamObserver<>() {
+      @Override
+      public void onNext(T value) {
+        result.complete(value);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        result.completeExceptionally(t);
+      }
+
+      @Override
+      public void onCompleted() {
+        result.completeExceptionally(new IllegalStateException("no response"));
+      }
+    };
+  }
+
+  private static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

@@ -1,0 +1,163 @@
+package dev.lethe.grpc;
+
+import dev.lethe.api.v1.BuildFisherProgress;
+import dev.lethe.api.v1.BuildFisherRequest;
+import dev.lethe.api.v1.EraseRequest;
+import dev.lethe.api.v1.EraseResponse;
+import dev.lethe.api.v1.EvaluateRequest;
+import dev.lethe.api.v1.EvaluateResponse;
+import dev.lethe.api.v1.GetModelRequest;
+import dev.lethe.api.v1.GradientsRequest;
+import dev.lethe.api.v1.GradientsResponse;
+import dev.lethe.api.v1.ListErasuresRequest;
+import dev.lethe.api.v1.ListErasuresResponse;
+import dev.lethe.api.v1.ListModelsRequest;
+import dev.lethe.api.v1.ListModelsResponse;
+import dev.lethe.api.v1.ModelChunk;
+import dev.lethe.api.v1.ModelInfo;
+import dev.lethe.api.v1.ModelStoreGrpc;
+import dev.lethe.api.v1.PutModelRequest;
+import dev.lethe.api.v1.SetActiveVersionRequest;
+import dev.lethe.api.v1.WatchModelRequest;
+import dev.lethe.core.LetheException;
+import dev.lethe.store.ModelFile;
+import dev.lethe.store.ModelStore;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.util.function.Supplier;
+
+/**
+ * The ModelStore gRPC service: translates requests to {@link ModelStore} calls and results or
+ * failures back; no domain logic here. Thread-safe (the store is).
+ */
+public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
+  /** Default and largest GetModel chunk sizes. */
+  static final int DEFAULT_CHUNK = 1 << 20;
+  static final int MAX_CHUNK = (4 << 20) - 1024;
+
+  private final ModelStore store;
+
+  public ModelStoreService(ModelStore store) {
+    this.store = store;
+  }
+
+  @Override
+  public StreamObserver<PutModelRequest> putModel(StreamObserver<ModelInfo> response) {
+    return new PutModelReceiver(store, response);
+  }
+
+  @Override
+  public void listModels(ListModelsRequest request, StreamObserver<ListModelsResponse> response) {
+    unary(response, () -> {
+      ListModelsResponse.Builder b = ListModelsResponse.newBuilder();
+      store.list().forEach(m -> b.addModels(ProtoConvert.info(m)));
+      return b.build();
+    });
+  }
+
+  @Override
+  public void getModel(GetModelRequest request, StreamObserver<ModelChunk> response) {
+    ModelFile file;
+    try {
+      int chunk = request.getChunkSize();
+      if (chunk < 0 || chunk > MAX_CHUNK) {
+        throw LetheException.invalid("chunk_size", "must be in [0, " + MAX_CHUNK + "], got " + chunk);
+      }
+      file = store.open(request.getName(), request.getVersion());
+      new ModelFileSender((ServerCallStreamObserver<ModelChunk>) response, file,
+          chunk == 0 ? DEFAULT_CHUNK : chunk).start();
+    } catch (RuntimeException e) {
+      response.onError(Errors.toStatus(e));
+    }
+  }
+
+  @Override
+  public void watchModel(WatchModelRequest request, StreamObserver<ModelInfo> response) {
+    ServerCallStreamObserver<ModelInfo> call = (ServerCallStreamObserver<ModelInfo>) response;
+    try {
+      AutoCloseable subscription = store.watch(request.getName(), info -> {
+        if (call.isCancelled()) {
+          throw new IllegalStateException("watcher cancelled");
+        }
+        call.onNext(ProtoConvert.info(info));
+      });
+      call.setOnCancelHandler(() -> {
+        try {
+          subscription.close();
+        } catch (Exception e) {
+          // removing a listener cannot fail
+        }
+      });
+    } catch (RuntimeException e) {
+      response.onError(Errors.toStatus(e));
+    }
+  }
+
+  @Override
+  public void setActiveVersion(SetActiveVersionRequest request, StreamObserver<ModelInfo> response) {
+    unary(response, () -> ProtoConvert.info(
+        store.setActive(request.getName(), request.getVersion(), request.getAllowUnerase())));
+  }
+
+  @Override
+  public void evaluate(EvaluateRequest request, StreamObserver<EvaluateResponse> response) {
+    unary(response, () -> {
+      if (!request.hasSamples()) {
+        throw LetheException.invalid("samples", "required");
+      }
+      return ProtoConvert.evaluation(store.evaluate(request.getName(), request.getVersion(),
+          ProtoConvert.batch(request.getSamples())));
+    });
+  }
+
+  @Override
+  public void gradients(GradientsRequest request, StreamObserver<GradientsResponse> response) {
+    response.onError(Errors.toStatus(LetheException.unimplemented(
+        "Gradients: per-sample gradients through ONNX Runtime are not available in this build")));
+  }
+
+  @Override
+  public StreamObserver<BuildFisherRequest> buildFisher(
+      StreamObserver<BuildFisherProgress> response) {
+    response.onError(Errors.toStatus(LetheException.unimplemented(
+        "BuildFisher: the inverse-Fisher cache is not available in this build")));
+    return new Ignoring<>();
+  }
+
+  @Override
+  public void erase(EraseRequest request, StreamObserver<EraseResponse> response) {
+    response.onError(Errors.toStatus(LetheException.unimplemented(
+        "Erase: the SSSE update needs the Fisher cache, not available in this build")));
+  }
+
+  @Override
+  public void listErasures(ListErasuresRequest request,
+      StreamObserver<ListErasuresResponse> response) {
+    response.onError(Errors.toStatus(LetheException.unimplemented(
+        "ListErasures: the erasure ledger is not available in this build")));
+  }
+
+  private static <T> void unary(StreamObserver<T> response, Supplier<T> body) {
+    T result;
+    try {
+      result = body.get();
+    } catch (RuntimeException e) {
+      response.onError(Errors.toStatus(e));
+      return;
+    }
+    response.onNext(result);
+    response.onCompleted();
+  }
+
+  /** Drains a client stream that was already answered. */
+  private static final class Ignoring<T> implements StreamObserver<T> {
+    @Override
+    public void onNext(T value) {}
+
+    @Override
+    public void onError(Throwable t) {}
+
+    @Override
+    public void onCompleted() {}
+  }
+}

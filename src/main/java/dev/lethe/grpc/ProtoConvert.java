@@ -1,0 +1,142 @@
+package dev.lethe.grpc;
+
+import dev.lethe.api.v1.EvaluateResponse;
+import dev.lethe.api.v1.ModelInfo;
+import dev.lethe.api.v1.VersionInfo;
+import dev.lethe.core.LetheException;
+import dev.lethe.core.Loss;
+import dev.lethe.core.ModelSpec;
+import dev.lethe.core.SampleBatch;
+import dev.lethe.core.Tensor;
+import dev.lethe.eval.Evaluation;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** Translates between the public API's messages and domain types. Stateless. */
+final class ProtoConvert {
+  private ProtoConvert() {}
+
+  static Tensor tensor(String field, dev.lethe.api.v1.Tensor t) {
+    long[] dims = t.getDimsList().stream().mapToLong(Long::longValue).toArray();
+    for (long d : dims) {
+      if (d < 0) {
+        throw LetheException.invalid(field, "negative dimension in dims " + t.getDimsList());
+      }
+    }
+    boolean hasFloats = t.getFloatDataCount() > 0;
+    boolean hasLongs = t.getInt64DataCount() > 0;
+    if (hasFloats && hasLongs) {
+      throw LetheException.invalid(field, "set float_data or int64_data, not both");
+    }
+    if (hasLongs) {
+      return Tensor.ofLongs(dims, t.getInt64DataList().stream().mapToLong(Long::longValue).toArray());
+    }
+    float[] values = new float[t.getFloatDataCount()];
+    for (int i = 0; i < values.length; i++) {
+      values[i] = t.getFloatData(i);
+    }
+    return Tensor.ofFloats(dims, values);
+  }
+
+  static dev.lethe.api.v1.Tensor tensor(Tensor t) {
+    dev.lethe.api.v1.Tensor.Builder b = dev.lethe.api.v1.Tensor.newBuilder();
+    for (long d : t.dims()) {
+      b.addDims(d);
+    }
+    if (t.isFloat()) {
+      for (float f : t.floats()) {
+        b.addFloatData(f);
+      }
+    } else {
+      for (long v : t.longs()) {
+        b.addInt64Data(v);
+      }
+    }
+    return b.build();
+  }
+
+  /** A batch; labels are null when the request has none. */
+  static SampleBatch batch(dev.lethe.api.v1.SampleBatch s) {
+    if (s.getInputsCount() == 0) {
+      throw LetheException.invalid("samples.inputs", "required: at least one input tensor");
+    }
+    Map<String, Tensor> inputs = new LinkedHashMap<>();
+    s.getInputsMap().forEach((name, t) -> inputs.put(name, tensor("samples.inputs[" + name + "]", t)));
+    Tensor labels = s.hasLabels() ? tensor("samples.labels", s.getLabels()) : null;
+    return new SampleBatch(s.getIdsList(), inputs, labels);
+  }
+
+  static dev.lethe.api.v1.SampleBatch batch(SampleBatch b) {
+    dev.lethe.api.v1.SampleBatch.Builder out = dev.lethe.api.v1.SampleBatch.newBuilder()
+        .addAllIds(b.ids());
+    b.inputs().forEach((name, t) -> out.putInputs(name, tensor(t)));
+    if (b.labels() != null) {
+      out.setLabels(tensor(b.labels()));
+    }
+    return out.build();
+  }
+
+  static ModelSpec spec(dev.lethe.api.v1.ModelSpec s) {
+    Loss loss = switch (s.getLoss()) {
+      case SOFTMAX_CROSS_ENTROPY -> Loss.SOFTMAX_CROSS_ENTROPY;
+      case SIGMOID_BINARY_CROSS_ENTROPY -> Loss.SIGMOID_BINARY_CROSS_ENTROPY;
+      case MEAN_SQUARED_ERROR -> Loss.MEAN_SQUARED_ERROR;
+      default -> null;
+    };
+    return new ModelSpec(s.getName(), loss, s.getLogitsOutput(), s.getErasableParametersList(),
+        s.getTrainSize(), s.getL2(), s.getDampening(), s.getScale(), s.getBlockSize(),
+        s.getFisherMinibatch());
+  }
+
+  static dev.lethe.api.v1.ModelSpec spec(ModelSpec s) {
+    return dev.lethe.api.v1.ModelSpec.newBuilder()
+        .setName(s.name())
+        .setLoss(dev.lethe.api.v1.Loss.valueOf(s.loss().name()))
+        .setLogitsOutput(s.logitsOutput())
+        .addAllErasableParameters(s.erasableParameters())
+        .setTrainSize(s.trainSize())
+        .setL2(s.l2())
+        .setDampening(s.dampening())
+        .setScale(s.scale())
+        .setBlockSize(s.blockSize())
+        .setFisherMinibatch(s.fisherMinibatch())
+        .build();
+  }
+
+  static ModelInfo info(dev.lethe.store.ModelInfo m) {
+    ModelInfo.Builder b = ModelInfo.newBuilder()
+        .setName(m.name())
+        .setActiveVersion(m.activeVersion())
+        .setTrainSize(m.trainSize())
+        .setParameterCount(m.parameterCount())
+        .setFisherReady(m.fisherReady())
+        .setSpec(spec(m.spec()));
+    for (dev.lethe.store.VersionInfo v : m.versions()) {
+      b.addVersions(VersionInfo.newBuilder()
+          .setVersion(v.version())
+          .setTrainSize(v.trainSize())
+          .setCreatedUnixMs(v.createdUnixMs())
+          .setOrigin(v.origin())
+          .setSha256(v.sha256())
+          .setSizeBytes(v.sizeBytes()));
+    }
+    for (long d : m.outputDims()) {
+      b.addOutputDims(d);
+    }
+    return b.build();
+  }
+
+  static EvaluateResponse evaluation(Evaluation e) {
+    EvaluateResponse.Builder b = EvaluateResponse.newBuilder()
+        .setMeanLoss(e.meanLoss())
+        .setAccuracy(e.accuracy())
+        .setVersion(e.version());
+    for (float l : e.losses()) {
+      b.addLosses(l);
+    }
+    for (double a : e.auc()) {
+      b.addAuc(a);
+    }
+    return b.build();
+  }
+}

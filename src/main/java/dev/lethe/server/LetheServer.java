@@ -1,0 +1,129 @@
+package dev.lethe.server;
+
+import ai.onnxruntime.OrtEnvironment;
+import dev.lethe.grpc.ModelStoreService;
+import dev.lethe.storage.LetheDb;
+import dev.lethe.store.ModelStore;
+import io.grpc.Server;
+import io.grpc.ServerBuilder;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionService;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import java.io.IOException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.logging.Logger;
+
+/**
+ * One Lethe sidecar: owns the store (RocksDB, ONNX Runtime sessions) and the gRPC server with
+ * the ModelStore service, grpc.health.v1 and server reflection (v1 and v1alpha).
+ *
+ * <p>Lifecycle: {@link #start()} opens the store (health NOT_SERVING meanwhile), runs the
+ * optional initializer (the demo model), starts serving and reports SERVING; {@link #stop()}
+ * reports NOT_SERVING, drains calls for the grace period, cancels the rest, then closes the
+ * store and RocksDB in that order. The server is built from an injected {@link ServerBuilder}
+ * so tests pass an in-process one. Thread-safe; stop is idempotent.
+ */
+public final class LetheServer {
+  private static final Logger LOG = Logger.getLogger(LetheServer.class.getName());
+
+  private final ServerConfig config;
+  private final ServerBuilder<?> builder;
+  private final Consumer<ModelStore> initializer;
+  private final HealthStatusManager health = new HealthStatusManager();
+  private LetheDb db;
+  private ModelStore store;
+  private Server server;
+  private boolean stopped;
+
+  /**
+   * @param initializer runs once on the open store before serving (e.g. registers the demo
+   *     model); may be a no-op
+   */
+  public LetheServer(ServerConfig config, ServerBuilder<?> builder, Consumer<ModelStore> initializer) {
+    this.config = config;
+    this.builder = builder;
+    this.initializer = initializer;
+  }
+
+  public synchronized LetheServer start() throws IOException {
+    health.setStatus("", ServingStatus.NOT_SERVING);
+    health.setStatus(SERVICE, ServingStatus.NOT_SERVING);
+    db = LetheDb.open(config.dataDir());
+    try {
+      store = new ModelStore(db, OrtEnvironment.getEnvironment(), config.store());
+      initializer.accept(store);
+      server = builder
+          .addService(new ModelStoreService(store))
+          .addService(health.getHealthService())
+          .addService(ProtoReflectionServiceV1.newInstance())
+          .addService(legacyReflection())
+          .maxInboundMessageSize(config.maxMessageBytes())
+          .build()
+          .start();
+    } catch (IOException | RuntimeException e) {
+      closeStore();
+      throw e;
+    }
+    health.setStatus("", ServingStatus.SERVING);
+    health.setStatus(SERVICE, ServingStatus.SERVING);
+    LOG.info(() -> "Lethe serving on " + config.listen() + " (port " + server.getPort()
+        + "), data in " + config.dataDir());
+    return this;
+  }
+
+  /** The gRPC service name, for health checks. */
+  public static final String SERVICE = "lethe.v1.ModelStore";
+
+  @SuppressWarnings("deprecation")
+  private static io.grpc.BindableService legacyReflection() {
+    // v1alpha: older grpcurl releases speak only this version.
+    return ProtoReflectionService.newInstance();
+  }
+
+  /** The bound port (useful when listening on port 0). */
+  public synchronized int port() {
+    return server.getPort();
+  }
+
+  public synchronized ModelStore store() {
+    return store;
+  }
+
+  /** Graceful stop: NOT_SERVING, drain for the grace period, cancel the rest, close the store. */
+  public synchronized void stop() throws InterruptedException {
+    if (stopped || server == null) {
+      return;
+    }
+    stopped = true;
+    health.enterTerminalState();
+    server.shutdown();
+    if (!server.awaitTermination(config.shutdownGraceSeconds(), TimeUnit.SECONDS)) {
+      server.shutdownNow();
+      server.awaitTermination(5, TimeUnit.SECONDS);
+    }
+    closeStore();
+    LOG.info("Lethe stopped");
+  }
+
+  public void blockUntilShutdown() throws InterruptedException {
+    Server s;
+    synchronized (this) {
+      s = server;
+    }
+    if (s != null) {
+      s.awaitTermination();
+    }
+  }
+
+  private void closeStore() {
+    // Sessions first (they read from the store), then RocksDB.
+    if (store != null) {
+      store.close();
+    }
+    if (db != null) {
+      db.close();
+    }
+  }
+}

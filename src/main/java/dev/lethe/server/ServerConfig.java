@@ -1,0 +1,50 @@
+package dev.lethe.server;
+
+import dev.lethe.store.StoreConfig;
+import java.nio.file.Path;
+
+/**
+ * Settings of one sidecar process.
+ *
+ * @param listen host:port to bind (default 127.0.0.1:50051)
+ * @param dataDir the RocksDB directory
+ * @param store retention and size limits
+ * @param maxMessageBytes largest inbound gRPC message (Evaluate batches, chunks)
+ * @param demo register the digits demo model when the store is empty
+ * @param shutdownGraceSeconds how long in-flight calls may take after SIGTERM
+ */
+public record ServerConfig(
+    String listen,
+    Path dataDir,
+    StoreConfig store,
+    int maxMessageBytes,
+    boolean demo,
+    int shutdownGraceSeconds) {
+
+  public static final String DEFAULT_LISTEN = "127.0.0.1:50051";
+  public static final int DEFAULT_MAX_MESSAGE_BYTES = 64 << 20;
+
+  /** Host part of {@link #listen()}. */
+  public String host() {
+    int colon = listen.lastIndexOf(':');
+    if (colon <= 0) {
+      throw new IllegalArgumentException("--listen must be host:port, got " + listen);
+    }
+    String host = listen.substring(0, colon);
+    return host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+  }
+
+  /** Port part of {@link #listen()}; 0 picks a free port. */
+  public int port() {
+    try {
+      int port = Integer.parseInt(listen.substring(listen.lastIndexOf(':') + 1));
+      if (port < 0 || port > 65535) {
+        throw new NumberFormatException();
+      }
+      return port;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("--listen must be host:port with a port in 0..65535, got "
+          + listen);
+    }
+  }
+}
