@@ -14,7 +14,10 @@ import dev.lethe.api.v1.ModelStoreGrpc;
 import dev.lethe.api.v1.PutModelRequest;
 import dev.lethe.api.v1.SetActiveVersionRequest;
 import dev.lethe.api.v1.WatchModelRequest;
+import dev.lethe.core.Loss;
 import dev.lethe.core.ModelSpec;
+import dev.lethe.onnx.InputSpec;
+import java.util.List;
 import dev.lethe.core.SampleBatch;
 import dev.lethe.eval.Evaluation;
 import io.grpc.ManagedChannel;
@@ -68,6 +71,22 @@ public final class LetheClient implements AutoCloseable {
     }
     upload.onCompleted();
     return json(await(result));
+  }
+
+  /** What a client needs to build batches for a model. */
+  public record ModelShape(String name, Loss loss, List<InputSpec> inputs, long[] outputDims) {}
+
+  /** The loss, inputs and output shape of a registered model. */
+  public ModelShape describe(String name) {
+    ModelInfo info = call(() -> blocking.listModels(ListModelsRequest.getDefaultInstance()))
+        .getModelsList().stream().filter(m -> m.getName().equals(name)).findFirst()
+        .orElseThrow(() -> new RemoteException("NOT_FOUND", "model '" + name + "' is not registered", null));
+    List<InputSpec> inputs = info.getInputsList().stream()
+        .map(i -> new InputSpec(i.getName(), i.getElementType().equals("float"),
+            i.getDimsList().stream().mapToLong(Long::longValue).toArray()))
+        .toList();
+    return new ModelShape(name, Loss.valueOf(info.getSpec().getLoss().name()), inputs,
+        info.getOutputDimsList().stream().mapToLong(Long::longValue).toArray());
   }
 
   public String listModels() {

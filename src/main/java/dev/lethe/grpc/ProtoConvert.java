@@ -123,6 +123,14 @@ final class ProtoConvert {
     for (long d : m.outputDims()) {
       b.addOutputDims(d);
     }
+    for (dev.lethe.onnx.InputSpec in : m.inputs()) {
+      dev.lethe.api.v1.InputInfo.Builder i = dev.lethe.api.v1.InputInfo.newBuilder()
+          .setName(in.name()).setElementType(in.elementType());
+      for (long d : in.dims()) {
+        i.addDims(d);
+      }
+      b.addInputs(i);
+    }
     return b.build();
   }
 

@@ -1,6 +1,7 @@
 package dev.lethe.store;
 
 import dev.lethe.core.ModelSpec;
+import dev.lethe.onnx.InputSpec;
 import java.util.List;
 
 /**
@@ -11,6 +12,7 @@ import java.util.List;
  * @param parameterCount number of erasable parameters (float entries)
  * @param spec the spec with defaults resolved and the erasable list filled in
  * @param outputDims per-sample logits shape
+ * @param inputs the data inputs a batch must provide
  */
 public record ModelInfo(
     String name,
@@ -20,4 +22,5 @@ public record ModelInfo(
     long parameterCount,
     boolean fisherReady,
     ModelSpec spec,
-    long[] outputDims) {}
+    long[] outputDims,
+    List<InputSpec> inputs) {}

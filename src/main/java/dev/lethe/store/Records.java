@@ -82,6 +82,7 @@ final class Records {
         parameterCount,
         fisherReady,
         spec(r, trainSize),
-        r.getOutputDimsList().stream().mapToLong(Long::longValue).toArray());
+        r.getOutputDimsList().stream().mapToLong(Long::longValue).toArray(),
+        inputs(r));
   }
 }
