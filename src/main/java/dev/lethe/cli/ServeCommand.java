@@ -7,15 +7,12 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.logging.Logger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "serve", mixinStandardHelpOptions = true,
     description = "Run the sidecar (the default command). Every flag can also be set by its environment variable.")
 final class ServeCommand implements Callable<Integer> {
-  private static final Logger LOG = Logger.getLogger(ServeCommand.class.getName());
-
   @Option(names = "--listen", defaultValue = "${env:LETHE_LISTEN:-" + ServerConfig.DEFAULT_LISTEN + "}",
       description = "Address to bind, host:port (env LETHE_LISTEN; default ${DEFAULT-VALUE}).")
   String listen;
@@ -53,9 +50,11 @@ final class ServeCommand implements Callable<Integer> {
     LetheServer server = new LetheServer(config, builder, Demo.initializer(config.demo()));
     server.start();
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      LOG.info("SIGTERM: draining");
+      // java.util.logging closes its handlers in its own shutdown hook, so write directly.
+      System.err.println("lethe: SIGTERM, draining calls (up to " + shutdownGrace + " s)");
       try {
         server.stop();
+        System.err.println("lethe: stopped cleanly, store closed");
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
