@@ -1,0 +1,77 @@
+package dev.lethe.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lethe.server.LetheServer;
+import dev.lethe.server.ServerConfig;
+import dev.lethe.store.StoreConfig;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * A fresh store served with the demo initializer, driven through the CLI over loopback: the
+ * digits model is registered and evaluates to the accuracy the README states.
+ */
+class DemoServeTest {
+  /** The README's figure: training accuracy of the demo model on the 1797 digits. */
+  static final String README_ACCURACY = "accuracy  0.9794";
+  @TempDir Path dir;
+
+  private static String run(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cl = Main.commandLine();
+    cl.setOut(new PrintWriter(out));
+    cl.setErr(new PrintWriter(err));
+    int code = cl.execute(args);
+    return code + "\n" + out + err;
+  }
+
+  @Test
+  void freshStoreServesDemoModelWithStatedAccuracy() throws Exception {
+    ServerConfig config = new ServerConfig("127.0.0.1:0", dir.resolve("data"),
+        StoreConfig.defaults(), 64 << 20, true, 5);
+    LetheServer server = new LetheServer(config,
+        NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)),
+        Demo.initializer(true)).start();
+    try {
+      String target = "127.0.0.1:" + server.port();
+      Path csv = dir.resolve("digits.csv.gz");
+      try (InputStream in = dev.lethe.demo.DigitsDemo.class.getResourceAsStream("digits.csv.gz")) {
+        Files.copy(in, csv);
+      }
+      String models = run("models", "--target", target);
+      assertTrue(models.startsWith("0\n") && models.contains("\"name\": \"digits\""), models);
+      String eval = run("evaluate", "digits", "--data", csv.toString(), "--target", target);
+      assertTrue(eval.startsWith("0\n"), eval);
+      assertTrue(eval.contains("on 1797 samples"), eval);
+      assertTrue(eval.contains(README_ACCURACY), eval);
+      String missing = run("evaluate", "nope", "--data", csv.toString(), "--target", target);
+      assertTrue(missing.startsWith("2\n") && missing.contains("error: NOT_FOUND"), missing);
+      Path onnx = dir.resolve("out/digits.onnx");
+      String get = run("get-model", "digits", "-o", onnx.toString(), "--target", target);
+      assertTrue(get.startsWith("0\n"), get);
+      assertEquals(server.store().info("digits").versions().get(0).sizeBytes(), Files.size(onnx));
+    } finally {
+      server.stop();
+    }
+    // A restart does not register the demo twice.
+    LetheServer again = new LetheServer(config,
+        NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)),
+        Demo.initializer(true)).start();
+    try {
+      assertEquals(1, again.store().info("digits").versions().size());
+    } finally {
+      again.stop();
+    }
+  }
+}
