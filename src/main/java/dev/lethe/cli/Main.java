@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
       WatchCommand.class,
       ActivateCommand.class,
       EvaluateCommand.class,
+      BenchCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

@@ -3,8 +3,6 @@ package dev.lethe.cli;
 import dev.lethe.server.LetheServer;
 import dev.lethe.server.ServerConfig;
 import dev.lethe.store.StoreConfig;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -45,9 +43,7 @@ final class ServeCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     ServerConfig config = new ServerConfig(listen, dataDir,
         new StoreConfig(retention, maxModelBytes), maxMessageBytes, demo, shutdownGrace);
-    NettyServerBuilder builder =
-        NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()));
-    LetheServer server = new LetheServer(config, builder, Demo.initializer(config.demo()));
+    LetheServer server = LetheServer.netty(config, Demo.initializer(config.demo()));
     server.start();
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       // java.util.logging closes its handlers in its own shutdown hook, so write directly.

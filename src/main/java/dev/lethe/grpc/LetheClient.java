@@ -21,7 +21,7 @@ import java.util.List;
 import dev.lethe.core.SampleBatch;
 import dev.lethe.eval.Evaluation;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
@@ -49,7 +49,8 @@ public final class LetheClient implements AutoCloseable {
 
   /** Plaintext connection to {@code target} (host:port). */
   public LetheClient(String target) {
-    this(ManagedChannelBuilder.forTarget(target).usePlaintext()
+    this(NettyChannelBuilder.forTarget(target).usePlaintext()
+        .flowControlWindow(8 << 20)
         .maxInboundMessageSize(ServerLimits.CLIENT_MAX_INBOUND).build());
   }
 

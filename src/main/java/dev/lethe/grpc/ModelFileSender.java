@@ -1,6 +1,6 @@
 package dev.lethe.grpc;
 
-import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import dev.lethe.api.v1.ModelChunk;
 import dev.lethe.store.ModelFile;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -15,14 +15,14 @@ import java.io.IOException;
 final class ModelFileSender implements Runnable {
   private final ServerCallStreamObserver<ModelChunk> call;
   private final ModelFile file;
-  private final byte[] buffer;
+  private final int chunkSize;
   private boolean headerSent;
   private boolean finished;
 
   ModelFileSender(ServerCallStreamObserver<ModelChunk> call, ModelFile file, int chunkSize) {
     this.call = call;
     this.file = file;
-    this.buffer = new byte[chunkSize];
+    this.chunkSize = chunkSize;
   }
 
   void start() {
@@ -45,11 +45,14 @@ final class ModelFileSender implements Runnable {
           headerSent = true;
           continue;
         }
-        int n = file.content().readNBytes(buffer, 0, buffer.length);
+        // A fresh array per chunk is handed to protobuf without another copy.
+        byte[] buffer = new byte[chunkSize];
+        int n = file.content().readNBytes(buffer, 0, chunkSize);
         if (n > 0) {
-          call.onNext(ModelChunk.newBuilder().setChunk(ByteString.copyFrom(buffer, 0, n)).build());
+          call.onNext(ModelChunk.newBuilder()
+              .setChunk(UnsafeByteOperations.unsafeWrap(buffer, 0, n)).build());
         }
-        if (n < buffer.length) {
+        if (n < chunkSize) {
           close();
           call.onCompleted();
         }

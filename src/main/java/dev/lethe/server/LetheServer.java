@@ -7,6 +7,8 @@ import dev.lethe.store.ModelStore;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.net.InetSocketAddress;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionService;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
@@ -45,6 +47,17 @@ public final class LetheServer {
     this.config = config;
     this.builder = builder;
     this.initializer = initializer;
+  }
+
+  /** HTTP/2 window per stream: model downloads move megabytes per round trip. */
+  static final int FLOW_CONTROL_WINDOW = 8 << 20;
+
+  /** A server on Netty bound to {@code config.listen()}. */
+  public static LetheServer netty(ServerConfig config, Consumer<ModelStore> initializer) {
+    return new LetheServer(config,
+        NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
+            .flowControlWindow(FLOW_CONTROL_WINDOW),
+        initializer);
   }
 
   public synchronized LetheServer start() throws IOException {

@@ -1,0 +1,32 @@
+package dev.lethe.cli;
+
+import dev.lethe.bench.GetModelBench;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "bench", mixinStandardHelpOptions = true,
+    description = {"Run a benchmark; each prints its figure beside a baseline measured in the same run.",
+        "  get-model [sizeMiB] [repeats]   GetModel over loopback vs reading the same bytes from a file"})
+final class BenchCommand implements Callable<Integer> {
+  @Parameters(index = "0", description = "Benchmark name: get-model.")
+  String name;
+
+  @Parameters(index = "1..*", description = "Benchmark arguments.")
+  List<String> args = new ArrayList<>();
+
+  @Override
+  public Integer call() throws Exception {
+    String[] a = args.toArray(String[]::new);
+    switch (name) {
+      case "get-model" -> GetModelBench.main(a);
+      default -> {
+        System.err.println("unknown benchmark '" + name + "'; see lethe bench --help");
+        return 2;
+      }
+    }
+    return 0;
+  }
+}
