@@ -22,6 +22,7 @@ import java.util.function.Consumer;
 
 /** A Lethe server on a uniquely named in-process transport over a store in {@code dir}. */
 final class ServerHarness implements AutoCloseable {
+  // close() may throw InterruptedException, as LetheServer.stop() does.
   final LetheServer server;
   final ManagedChannel channel;
   final ModelStoreGrpc.ModelStoreBlockingStub blocking;
@@ -87,7 +88,7 @@ final class ServerHarness implements AutoCloseable {
   }
 
   @Override
-  public void close() throws Exception {
+  public void close() throws InterruptedException {
     channel.shutdownNow();
     server.stop();
   }

@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# Lethe sidecar image: build the jar with Maven, run it on a JRE as a non-root user.
+# Base images are pinned to exact releases (glibc-based: ONNX Runtime and RocksDB ship glibc
+# native libraries, so no Alpine).
+
+FROM maven:3.9.9-eclipse-temurin-17 AS build
+WORKDIR /src
+# Dependencies first, so source edits reuse the cached layer.
+COPY pom.xml .
+RUN mvn -B -ntp -q dependency:go-offline
+COPY proto proto
+COPY src src
+RUN mvn -B -ntp -q -DskipTests package
+
+FROM eclipse-temurin:17.0.13_11-jre-jammy
+RUN groupadd --system --gid 10001 lethe \
+ && useradd --system --uid 10001 --gid lethe --home-dir /var/lib/lethe --no-create-home lethe \
+ && mkdir -p /var/lib/lethe \
+ && chown lethe:lethe /var/lib/lethe
+COPY --from=build /src/target/lethe.jar /opt/lethe/lethe.jar
+USER 10001:10001
+ENV LETHE_LISTEN=0.0.0.0:50051 \
+    LETHE_DATA_DIR=/var/lib/lethe \
+    JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=75"
+VOLUME ["/var/lib/lethe"]
+EXPOSE 50051
+STOPSIGNAL SIGTERM
+# Exec form: the JVM is PID 1 and receives SIGTERM itself, so the graceful shutdown runs.
+ENTRYPOINT ["java", "-jar", "/opt/lethe/lethe.jar"]
+CMD ["serve"]
