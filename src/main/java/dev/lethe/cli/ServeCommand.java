@@ -44,7 +44,7 @@ final class ServeCommand implements Callable<Integer> {
     ServerConfig config = new ServerConfig(listen, dataDir,
         new StoreConfig(retention, maxModelBytes), maxMessageBytes, demo, shutdownGrace);
     LetheServer server = LetheServer.netty(config, Demo.initializer(config.demo()));
-    server.start();
+    // Registered before start, so a SIGTERM that arrives while the store opens still drains.
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       // java.util.logging closes its handlers in its own shutdown hook, so write directly.
       System.err.println("lethe: SIGTERM, draining calls (up to " + shutdownGrace + " s)");
@@ -55,6 +55,7 @@ final class ServeCommand implements Callable<Integer> {
         Thread.currentThread().interrupt();
       }
     }, "lethe-shutdown"));
+    server.start();
     server.blockUntilShutdown();
     return 0;
   }

@@ -141,4 +141,30 @@ class ModelStoreTest {
       return null;
     });
   }
+
+  @Test
+  void exportWithBatchFixedToOneIsEvaluatedSampleBySample() {
+    float[] w = {1, 0, 0, 1, 1, -1};
+    byte[] onnx = new dev.lethe.onnx.OnnxBuilder("fixed")
+        .floatInput("x", 1, 2)
+        .initializer("W", w, 3, 2)
+        .node("Gemm", new String[] {"x", "W"}, new String[] {"logits"}, "transB", 1L)
+        .floatOutput("logits", 1, 3)
+        .toBytes();
+    SampleBatch batch = new SampleBatch(List.of(),
+        java.util.Map.of("x", dev.lethe.core.Tensor.ofFloats(new long[] {3, 2},
+            new float[] {1, 2, 3, -1, 0, 0})),
+        dev.lethe.core.Tensor.ofLongs(new long[] {3}, new long[] {1, 0, 2}));
+    Evaluation ev = withStore(10, store -> {
+      store.put(Fixtures.spec("fixed").withLogitsOutput(""), onnx);
+      return store.evaluate("fixed", 0, batch);
+    });
+    // logits per sample: (x0, x1, x0 - x1)
+    double[][] z = {{1, 2, -1}, {3, -1, 4}, {0, 0, 0}};
+    int[] y = {1, 0, 2};
+    for (int i = 0; i < 3; i++) {
+      double lse = Math.log(Math.exp(z[i][0]) + Math.exp(z[i][1]) + Math.exp(z[i][2]));
+      assertEquals(lse - z[i][y[i]], ev.losses()[i], LOSS_TOLERANCE);
+    }
+  }
 }

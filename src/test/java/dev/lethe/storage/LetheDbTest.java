@@ -1,0 +1,68 @@
+package dev.lethe.storage;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LetheDbTest {
+  @TempDir Path dir;
+
+  @Test
+  void blobsSpanPartsAndSurviveReopen() {
+    byte[] big = new byte[LetheDb.BLOB_PART_BYTES * 2 + 12345];
+    new Random(1).nextBytes(big);
+    byte[] key = Keys.version("m", 3);
+    try (LetheDb db = LetheDb.open(dir)) {
+      db.write(b -> b.putBlob(Family.WEIGHTS, key, big));
+    }
+    try (LetheDb db = LetheDb.open(dir)) {
+      assertArrayEquals(big, db.readBlob(Family.WEIGHTS, key));
+      assertNull(db.readBlob(Family.WEIGHTS, Keys.version("m", 4)));
+      // A shorter replacement leaves no stale parts behind.
+      db.write(b -> b.putBlob(Family.WEIGHTS, key, new byte[] {1, 2, 3}));
+      assertArrayEquals(new byte[] {1, 2, 3}, db.readBlob(Family.WEIGHTS, key));
+    }
+  }
+
+  @Test
+  void openBlobReadsASnapshot() throws Exception {
+    byte[] first = new byte[LetheDb.BLOB_PART_BYTES + 10];
+    new Random(2).nextBytes(first);
+    byte[] key = Keys.modelPrefix("m");
+    try (LetheDb db = LetheDb.open(dir)) {
+      db.write(b -> b.putBlob(Family.GRAPHS, key, first));
+      try (InputStream in = db.openBlob(Family.GRAPHS, key)) {
+        db.write(b -> b.deletePrefix(Family.GRAPHS, key));
+        assertArrayEquals(first, in.readAllBytes());
+      }
+      assertNull(db.readBlob(Family.GRAPHS, key));
+    }
+  }
+
+  @Test
+  void prefixesOfOneModelDoNotMatchAnother() {
+    try (LetheDb db = LetheDb.open(dir)) {
+      db.write(b -> {
+        b.putBlob(Family.WEIGHTS, Keys.version("a", 1), new byte[] {1});
+        b.putBlob(Family.WEIGHTS, Keys.version("ab", 1), new byte[] {2});
+        b.deletePrefix(Family.WEIGHTS, Keys.modelPrefix("a"));
+      });
+      assertNull(db.readBlob(Family.WEIGHTS, Keys.version("a", 1)));
+      assertArrayEquals(new byte[] {2}, db.readBlob(Family.WEIGHTS, Keys.version("ab", 1)));
+    }
+  }
+
+  @Test
+  void useAfterCloseIsIllegalState() {
+    LetheDb db = LetheDb.open(dir);
+    db.close();
+    db.close(); // idempotent
+    assertThrows(IllegalStateException.class, () -> db.get(Family.MODELS, new byte[] {1}));
+  }
+}
