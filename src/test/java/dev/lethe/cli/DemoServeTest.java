@@ -61,6 +61,24 @@ class DemoServeTest {
       String get = run("get-model", "digits", "-o", onnx.toString(), "--target", target);
       assertTrue(get.startsWith("0\n"), get);
       assertEquals(server.store().info("digits").versions().get(0).sizeBytes(), Files.size(onnx));
+
+      Path mlp = dir.resolve("mlp.onnx");
+      Files.write(mlp, dev.lethe.testing.Fixtures.mlp(1).onnx());
+      String put = run("put-model", mlp.toString(), "--name", "mlp", "--loss",
+          "SOFTMAX_CROSS_ENTROPY", "--logits", "logits", "--train-size", "100", "--l2", "0.01",
+          "--target", target);
+      assertTrue(put.startsWith("0\n") && put.contains("\"activeVersion\": \"1\""), put);
+      Files.write(mlp, dev.lethe.testing.Fixtures.mlp(2).onnx());
+      run("put-model", mlp.toString(), "--name", "mlp", "--loss", "SOFTMAX_CROSS_ENTROPY",
+          "--logits", "logits", "--target", target);
+      String activate = run("activate", "mlp", "1", "--target", target);
+      assertTrue(activate.startsWith("0\n") && activate.contains("\"activeVersion\": \"1\""), activate);
+      String badLoss = run("put-model", mlp.toString(), "--name", "x", "--loss", "HINGE",
+          "--target", target);
+      assertTrue(badLoss.startsWith("2\n"), badLoss);
+      String refused = run("put-model", mlp.toString(), "--name", "mlp2", "--loss",
+          "SOFTMAX_CROSS_ENTROPY", "--logits", "nope", "--target", target);
+      assertTrue(refused.startsWith("2\n") && refused.contains("error: INVALID_ARGUMENT: spec.logits_output"), refused);
     } finally {
       server.stop();
     }
