@@ -31,6 +31,10 @@ final class ServeCommand implements Callable<Integer> {
       description = "Largest inbound gRPC message, e.g. an Evaluate batch (env LETHE_MAX_MESSAGE_BYTES; default ${DEFAULT-VALUE}).")
   int maxMessageBytes;
 
+  @Option(names = "--export-dir", defaultValue = "${env:LETHE_EXPORT_DIR}",
+      description = "Also write each active version as <dir>/<model>/<version>/model.onnx with a config.pbtxt naming it (Triton repository layout; env LETHE_EXPORT_DIR; default: none).")
+  Path exportDir;
+
   @Option(names = "--demo", negatable = true, defaultValue = "${env:LETHE_DEMO:-true}", fallbackValue = "true",
       description = "Register the digits demo model when the store is empty (env LETHE_DEMO; default ${DEFAULT-VALUE}).")
   boolean demo;
@@ -42,7 +46,7 @@ final class ServeCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     ServerConfig config = new ServerConfig(listen, dataDir,
-        new StoreConfig(retention, maxModelBytes), maxMessageBytes, demo, shutdownGrace);
+        new StoreConfig(retention, maxModelBytes, exportDir), maxMessageBytes, demo, shutdownGrace);
     LetheServer server = LetheServer.netty(config, Demo.initializer(config.demo()));
     // Registered before start, so a SIGTERM that arrives while the store opens still drains.
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -20,6 +20,9 @@ import dev.lethe.api.v1.PutModelRequest;
 import dev.lethe.api.v1.SetActiveVersionRequest;
 import dev.lethe.api.v1.WatchModelRequest;
 import dev.lethe.core.LetheException;
+import dev.lethe.api.v1.Erasure;
+import dev.lethe.store.EraseLedger;
+import dev.lethe.store.LedgerEntry;
 import dev.lethe.store.ModelFile;
 import dev.lethe.store.ModelStore;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -133,8 +136,21 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
   @Override
   public void listErasures(ListErasuresRequest request,
       StreamObserver<ListErasuresResponse> response) {
-    response.onError(Errors.toStatus(LetheException.unimplemented(
-        "ListErasures: the erasure ledger is not available in this build")));
+    unary(response, () -> {
+      EraseLedger.Page page = store.listErasures(request.getName(), request.getPageSize(),
+          request.getPageToken());
+      ListErasuresResponse.Builder b = ListErasuresResponse.newBuilder()
+          .setNextPageToken(page.nextPageToken());
+      for (LedgerEntry e : page.entries()) {
+        b.addErasures(Erasure.newBuilder()
+            .setIdSha256(e.idSha256())
+            .setVersion(e.version())
+            .setRequestId(e.requestId())
+            .setUnixMs(e.unixMs())
+            .setEvent(e.event()));
+      }
+      return b.build();
+    });
   }
 
   private static <T> void unary(StreamObserver<T> response, Supplier<T> body) {

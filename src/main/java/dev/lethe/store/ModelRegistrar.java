@@ -80,6 +80,8 @@ final class ModelRegistrar {
     }
     ModelSpec resolved = spec.resolved();
     long version = record.getNextVersion();
+    // An uploaded version inherits the erasures in effect: the uploader retrained without them.
+    VersionRecord parent = existing == null ? null : Records.version(existing, existing.getActiveVersion());
     record
         .setL2(resolved.l2())
         .setDampening(resolved.dampening())
@@ -94,7 +96,9 @@ final class ModelRegistrar {
             .setCreatedUnixMs(now)
             .setOrigin("upload")
             .setSha256(sha256Hex(file))
-            .setSizeBytes(file.length));
+            .setSizeBytes(file.length)
+            .setParent(parent == null ? 0 : parent.getVersion())
+            .addAllEraseLineage(parent == null ? List.of() : parent.getEraseLineageList()));
     List<Long> dropped = applyRetention(record, config.retention());
     ModelRecord committed = record.build();
     boolean isNew = existing == null;

@@ -120,7 +120,11 @@ final class ModelRuntime implements AutoCloseable {
 
   /** Streams the ONNX file of a version: the stored skeleton with the version's weights. */
   InputStream open(long version) {
-    VersionWeights w = weights(version);
+    return compose(weights(version));
+  }
+
+  /** Streams the ONNX file the given weights make (committed or not). */
+  InputStream compose(VersionWeights w) {
     InputStream skeleton = db.openBlob(Family.GRAPHS, Keys.modelPrefix(name));
     if (skeleton == null) {
       throw new StorageException("model " + name + ": graph skeleton is missing from the store");

@@ -16,7 +16,17 @@ import dev.lethe.storage.LetheDb;
 import dev.lethe.storage.StorageException;
 import dev.lethe.storage.records.ModelRecord;
 import dev.lethe.storage.records.VersionRecord;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
@@ -37,12 +47,15 @@ import java.util.function.Consumer;
  * per-model ONNX Runtime sessions and closes them in {@link #close()}.
  */
 public final class ModelStore implements AutoCloseable {
+  private static final Logger LOG = Logger.getLogger(ModelStore.class.getName());
   private final LetheDb db;
   private final OrtEnvironment env;
   private final StoreConfig config;
   private final ConcurrentHashMap<String, ReentrantLock> locks = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Entry> models = new ConcurrentHashMap<>();
   private final ModelRegistrar registrar;
+  private final EraseLedger ledger;
+  private final ExportDirectory export;
   private volatile boolean closed;
 
   /** A registered model: its current record (the published snapshot), runtime and watchers. */
@@ -63,6 +76,8 @@ public final class ModelStore implements AutoCloseable {
     this.env = env;
     this.config = config;
     this.registrar = new ModelRegistrar(db, env, config);
+    this.ledger = new EraseLedger(db);
+    this.export = config.exportDir() == null ? null : new ExportDirectory(config.exportDir());
     db.scan(Family.MODELS, new byte[0], (key, value) -> {
       try {
         ModelRecord r = ModelRecord.parseFrom(value);
@@ -71,6 +86,8 @@ public final class ModelStore implements AutoCloseable {
         throw new StorageException("corrupt model record " + new String(key, java.nio.charset.StandardCharsets.UTF_8), e);
       }
     });
+    // After a crash the export directory may lag the store: bring it up to date.
+    models.values().forEach(this::export);
   }
 
   public StoreConfig config() {
@@ -155,17 +172,130 @@ public final class ModelStore implements AutoCloseable {
     lock.lock();
     try {
       ModelRecord r = e.record;
-      keptVersion(r, version);
+      VersionRecord target = keptVersion(r, version);
       if (r.getActiveVersion() == version) {
         return info(r);
       }
+      VersionRecord current = Records.version(r, r.getActiveVersion());
+      Set<Long> undone = new TreeSet<>(current.getEraseLineageList());
+      undone.removeAll(target.getEraseLineageList());
+      Set<Long> redone = new TreeSet<>(target.getEraseLineageList());
+      redone.removeAll(current.getEraseLineageList());
+      if (!undone.isEmpty() && !allowUnerase) {
+        throw LetheException.precondition("version " + version + " of model '" + name
+            + "' predates the erasures made by versions " + undone + "; activating it brings the "
+            + "erased samples' influence back: set allow_unerase to do so (the ledger records it)");
+      }
       ModelRecord updated = r.toBuilder().setActiveVersion(version).build();
-      db.write(b -> b.put(Family.MODELS, Keys.model(name), updated.toByteArray()));
+      long now = System.currentTimeMillis();
+      db.write(b -> {
+        b.put(Family.MODELS, Keys.model(name), updated.toByteArray());
+        ledger.recordActivation(b, name, version, undone, redone, now);
+      });
       publish(e, updated);
       return info(updated);
     } finally {
       lock.unlock();
     }
+  }
+
+  /**
+   * A new version made from the active one (an erase): commits its weights, record and
+   * {@code extra} changes in one synced batch, activates it, then tells watchers. Call it inside
+   * {@link #locked}.
+   *
+   * @param weights spec-order float32 little-endian, the size of the model's parameters
+   * @param extra adds changes to the same batch; receives the new version number
+   * @throws LetheException FAILED_PRECONDITION when {@code expectedActive} is no longer active
+   */
+  public ModelInfo addVersion(String name, long expectedActive, byte[] weights, long trainSize,
+      String origin, boolean isErasure, String fisherId,
+      java.util.function.BiConsumer<dev.lethe.storage.LetheDb.Batch, Long> extra) {
+    ensureOpen();
+    Entry e = entry(name);
+    if (!lockFor(name).isHeldByCurrentThread()) {
+      throw new IllegalStateException("addVersion must run inside locked(" + name + ")");
+    }
+    ModelRecord r = e.record;
+    if (r.getActiveVersion() != expectedActive) {
+      throw LetheException.precondition("model '" + name + "' active version is "
+          + r.getActiveVersion() + ", not " + expectedActive);
+    }
+    VersionRecord parent = Records.version(r, expectedActive);
+    long version = r.getNextVersion();
+    VersionWeights w = new VersionWeights(version, weights, e.runtime.parameterOffsets());
+    MessageDigest md = ModelRegistrar.sha256();
+    long size;
+    try (InputStream in = new DigestInputStream(e.runtime.compose(w), md)) {
+      size = in.transferTo(OutputStream.nullOutputStream());
+    } catch (IOException ex) {
+      throw new StorageException("composing model " + name + " version " + version, ex);
+    }
+    VersionRecord.Builder v = VersionRecord.newBuilder()
+        .setVersion(version)
+        .setTrainSize(trainSize)
+        .setCreatedUnixMs(System.currentTimeMillis())
+        .setOrigin(origin)
+        .setSha256(HexFormat.of().formatHex(md.digest()))
+        .setSizeBytes(size)
+        .setParent(expectedActive)
+        .addAllEraseLineage(parent.getEraseLineageList())
+        .setFisherId(fisherId);
+    if (isErasure) {
+      v.addEraseLineage(version);
+    }
+    ModelRecord.Builder b = r.toBuilder()
+        .setNextVersion(version + 1)
+        .setActiveVersion(version)
+        .addVersions(v);
+    List<Long> dropped = ModelRegistrar.applyRetention(b, config.retention());
+    ModelRecord updated = b.build();
+    db.write(batch -> {
+      batch.put(Family.MODELS, Keys.model(name), updated.toByteArray());
+      batch.putBlob(Family.WEIGHTS, Keys.version(name, version), weights);
+      for (long d : dropped) {
+        batch.deletePrefix(Family.WEIGHTS, Keys.version(name, d));
+      }
+      extra.accept(batch, version);
+    });
+    e.runtime.cache(w);
+    publish(e, updated);
+    return info(updated);
+  }
+
+  /** Runs {@code body} holding the model's lock: changes to the model are serialised. */
+  public <T> T locked(String name, java.util.function.Supplier<T> body) {
+    entry(name);
+    ReentrantLock lock = lockFor(name);
+    lock.lock();
+    try {
+      return body.get();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The ledger (shared; writes go through {@link #addVersion} and {@link #setActive}). */
+  public EraseLedger ledger() {
+    return ledger;
+  }
+
+  /** The erase lineage of a kept version (0 = active). */
+  public List<Long> eraseLineage(String name, long version) {
+    return keptVersion(entry(name).record, version).getEraseLineageList();
+  }
+
+  /**
+   * Pages a model's erasure ledger.
+   *
+   * @throws LetheException NOT_FOUND, INVALID_ARGUMENT for a bad page size or token
+   */
+  public EraseLedger.Page listErasures(String name, int pageSize, String pageToken) {
+    entry(name);
+    if (pageSize < 0 || pageSize > 10_000) {
+      throw LetheException.invalid("page_size", "must be in [0, 10000] (0 = 100), got " + pageSize);
+    }
+    return ledger.list(name, pageSize == 0 ? 100 : pageSize, pageToken);
   }
 
   /**
@@ -207,8 +337,10 @@ public final class ModelStore implements AutoCloseable {
     return Metrics.evaluate(loss, logits.values(), n, batch.labels(), v.getVersion());
   }
 
+  /** Makes a committed record current: exports the active version, then tells watchers. */
   private void publish(Entry e, ModelRecord updated) {
     e.record = updated;
+    export(e);
     ModelInfo info = info(updated);
     for (Consumer<ModelInfo> l : e.listeners) {
       try {
@@ -216,6 +348,21 @@ public final class ModelStore implements AutoCloseable {
       } catch (RuntimeException ex) {
         e.listeners.remove(l);
       }
+    }
+  }
+
+  /** Writes the active version to the export directory; a failure is logged, not thrown (committed). */
+  private void export(Entry e) {
+    if (export == null) {
+      return;
+    }
+    ModelRecord r = e.record;
+    try {
+      Set<Long> kept = new TreeSet<>();
+      r.getVersionsList().forEach(v -> kept.add(v.getVersion()));
+      export.publish(r.getName(), r.getActiveVersion(), e.runtime.open(r.getActiveVersion()), kept);
+    } catch (RuntimeException ex) {
+      LOG.log(Level.SEVERE, "export of model " + r.getName() + " failed; retried at its next change", ex);
     }
   }
 

@@ -1,12 +1,16 @@
 package dev.lethe.store;
 
+import java.nio.file.Path;
+
 /**
  * Store settings.
  *
  * @param retention versions kept per model (the active one is never dropped)
  * @param maxModelBytes largest accepted ONNX file
+ * @param exportDir where each new active version is also written in Triton's repository
+ *     layout; null for none
  */
-public record StoreConfig(int retention, long maxModelBytes) {
+public record StoreConfig(int retention, long maxModelBytes, Path exportDir) {
   public static final int DEFAULT_RETENTION = 10;
   public static final long DEFAULT_MAX_MODEL_BYTES = 1L << 30;
 
@@ -17,6 +21,10 @@ public record StoreConfig(int retention, long maxModelBytes) {
     if (maxModelBytes < 1 || maxModelBytes > Integer.MAX_VALUE - 64) {
       throw new IllegalArgumentException("maxModelBytes must be in [1, 2 GiB), got " + maxModelBytes);
     }
+  }
+
+  public StoreConfig(int retention, long maxModelBytes) {
+    this(retention, maxModelBytes, null);
   }
 
   public static StoreConfig defaults() {

@@ -310,8 +310,7 @@ class ModelStoreServiceTest {
     lethe.put(spec("mlp"), mlp.onnx());
     for (Executable call : List.<Executable>of(
         () -> lethe.blocking.gradients(GradientsRequest.newBuilder().setName("mlp").build()),
-        () -> lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp").build()),
-        () -> lethe.blocking.listErasures(ListErasuresRequest.newBuilder().setName("mlp").build()))) {
+        () -> lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp").build()))) {
       assertRefused(Status.Code.UNIMPLEMENTED, ":", call);
     }
   }
@@ -322,5 +321,19 @@ class ModelStoreServiceTest {
         dev.lethe.api.v1.PutModelRequest.newBuilder().setChunk(ByteString.EMPTY).build(),
         ServerHarness.chunk(mlp.onnx())));
     assertFalse(info.getVersionsList().isEmpty());
+  }
+
+  @Test
+  void listErasuresPagesAnEmptyLedgerAndChecksItsArguments() {
+    lethe.put(spec("mlp"), mlp.onnx());
+    var r = lethe.blocking.listErasures(ListErasuresRequest.newBuilder().setName("mlp").build());
+    assertEquals(0, r.getErasuresCount());
+    assertEquals("", r.getNextPageToken());
+    assertRefused(Status.Code.INVALID_ARGUMENT, "page_token", () -> lethe.blocking.listErasures(
+        ListErasuresRequest.newBuilder().setName("mlp").setPageToken("xyz").build()));
+    assertRefused(Status.Code.INVALID_ARGUMENT, "page_size", () -> lethe.blocking.listErasures(
+        ListErasuresRequest.newBuilder().setName("mlp").setPageSize(-1).build()));
+    assertRefused(Status.Code.NOT_FOUND, "nope", () -> lethe.blocking.listErasures(
+        ListErasuresRequest.newBuilder().setName("nope").build()));
   }
 }
