@@ -88,11 +88,14 @@ class ReadmeExamplesTest {
             assertEquals(2, r.getLossesCount());
             assertEquals(1.0, r.getAccuracy()); // both digits are classified right
           }
+          case "lethe.v1.ModelStore/ListErasures" -> assertEquals(0, lethe.blocking
+              .listErasures(parse(json, dev.lethe.api.v1.ListErasuresRequest.newBuilder()).build())
+              .getErasuresCount());
           default -> throw new AssertionError("README example for " + method + " is not checked");
         }
         ran.add(method);
       }
-      assertEquals(6, ran.size(), ran.toString());
+      assertEquals(7, ran.size(), ran.toString());
 
       // The PutModel example: a spec line, then the file base64-encoded in one chunk message.
       Matcher spec = Pattern.compile("echo '(\\{\"spec\".*?)'").matcher(readme);
