@@ -32,7 +32,7 @@ final class ForwardAnalysis {
 
   final OnnxMl.ModelProto model; // relaxed when a fixed batch of 1 could be made symbolic
   final long opset;
-  final List<OnnxMl.NodeProto> nodes; // topological order
+  List<OnnxMl.NodeProto> nodes; // topological order (of the chosen model)
   final List<OnnxMl.ValueInfoProto> dataInputs;
   final Map<String, OnnxMl.TensorProto> initializers = new LinkedHashMap<>();
   final Map<String, ValueMeta> meta = new HashMap<>();
@@ -93,6 +93,13 @@ final class ForwardAnalysis {
     }
     model = chosen;
     perSample = oneByOne;
+    if (chosen != original) {
+      nodes = topoSort(chosen.getGraph());
+      initializers.clear();
+      for (OnnxMl.TensorProto t : chosen.getGraph().getInitializerList()) {
+        initializers.put(t.getName(), t);
+      }
+    }
     buildMeta(batched, p1, p2, oneByOne ? 1 : 2, oneByOne ? 1 : 3);
     markPath(logits, erasable);
   }

@@ -148,8 +148,40 @@ final class GradCheck {
       session = ENV.createSession(c.model().toBuilder().setGraph(g).build().toByteArray());
     }
 
-    /** Per-sample loss (data + μ/2 |θ|²) in double. */
+    /**
+     * Per-sample loss (data + μ/2 |θ|²) in double; one run per sample when the model fixes its
+     * batch dimension to 1.
+     */
     double[] losses(SampleBatch batch, List<float[]> values) throws OrtException {
+      OnnxMl.TensorShapeProto.Dimension d0 =
+          c.model().getGraph().getInput(0).getType().getTensorType().getShape().getDim(0);
+      int n = batch.size();
+      if (n == 1 || !d0.hasDimValue()) {
+        return lossesOneRun(batch, values);
+      }
+      double[] out = new double[n];
+      for (int s = 0; s < n; s++) {
+        out[s] = lossesOneRun(sample(batch, s), values)[0];
+      }
+      return out;
+    }
+
+    private static SampleBatch sample(SampleBatch batch, int s) {
+      Map<String, Tensor> in = new HashMap<>();
+      batch.inputs().forEach((k, t) -> in.put(k, row(t, s)));
+      return new SampleBatch(List.of(), in, row(batch.labels(), s));
+    }
+
+    private static Tensor row(Tensor t, int s) {
+      long[] dims = t.dims().clone();
+      int per = t.length() / (int) dims[0];
+      dims[0] = 1;
+      return t.isFloat()
+          ? Tensor.ofFloats(dims, java.util.Arrays.copyOfRange(t.floats(), s * per, (s + 1) * per))
+          : Tensor.ofLongs(dims, java.util.Arrays.copyOfRange(t.longs(), s * per, (s + 1) * per));
+    }
+
+    private double[] lossesOneRun(SampleBatch batch, List<float[]> values) throws OrtException {
       Map<String, OnnxTensor> feeds = new HashMap<>();
       try {
         for (Map.Entry<String, Tensor> e : batch.inputs().entrySet()) {
