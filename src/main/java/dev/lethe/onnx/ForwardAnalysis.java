@@ -412,7 +412,9 @@ final class ForwardAnalysis {
               + "): output " + o + " ('" + out + "') cannot carry a gradient");
         }
       }
-      for (String v : concat(n.getInputList(), n.getOutputList())) {
+      List<String> used = new ArrayList<>(n.getInputList());
+      n.getOutputList().stream().filter(ancestors::contains).forEach(used::add);
+      for (String v : used) {
         if (!v.isEmpty() && !meta.containsKey(v)) {
           throw LetheException.invalid(MODEL, "value '" + v + "' at node '" + n.getName() + "' (op "
               + n.getOpType() + ") on the differentiated path does not keep the batch on axis 0");
@@ -424,11 +426,5 @@ final class ForwardAnalysis {
     if (lm == null || !lm.batched() || lm.elemType() != OnnxMl.TensorProto.DataType.FLOAT_VALUE) {
       throw LetheException.invalid(LOGITS, "'" + logits + "' must be a FLOAT value with the batch on axis 0");
     }
-  }
-
-  private static List<String> concat(List<String> a, List<String> b) {
-    List<String> r = new ArrayList<>(a);
-    r.addAll(b);
-    return r;
   }
 }
