@@ -41,7 +41,8 @@ public final class GradientEngine implements AutoCloseable {
   private OrtSession cotangentSession; // guarded by lock's write side for creation
   private final int chunk;
   private final int paramCount;
-  private final ConcurrentLinkedQueue<ByteBuffer> outputBuffers = new ConcurrentLinkedQueue<>();
+  private final int[] paramSizes;
+  private final ConcurrentLinkedQueue<FloatBuffer[]> outputBuffers = new ConcurrentLinkedQueue<>();
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
   private final Object cotangentInit = new Object();
   private boolean closed;
@@ -60,6 +61,14 @@ public final class GradientEngine implements AutoCloseable {
     }
     this.graph = graph;
     this.paramCount = (int) graph.parameterCount();
+    this.paramSizes = new int[graph.parameters().size()];
+    for (int i = 0; i < paramSizes.length; i++) {
+      long count = 1;
+      for (long d : graph.parameterShapes().get(i)) {
+        count *= d;
+      }
+      paramSizes[i] = (int) count;
+    }
     long perSample = 4L * paramCount;
     this.chunk = graph.perSample() ? 1 : (int) Math.max(1, Math.min(1 << 20, memoryBudgetBytes / perSample));
     this.lossSession = createSession(GradientGraph.Seed.LOSS);
@@ -83,12 +92,21 @@ public final class GradientEngine implements AutoCloseable {
    * @throws IllegalArgumentException for malformed params (a caller bug)
    */
   public GradientResult compute(SampleBatch batch, List<FloatBuffer> params) {
-    return run(batch, params, null, true);
+    return run(batch, params, null, true, null);
+  }
+
+  /**
+   * As {@link #compute} but writes the gradients into {@code gradientsOut} (length at least
+   * N·P, modified; returned as {@link GradientResult#gradients()}), so that repeated calls
+   * allocate no gradient array.
+   */
+  public GradientResult computeInto(SampleBatch batch, List<FloatBuffer> params, float[] gradientsOut) {
+    return run(batch, params, null, true, gradientsOut);
   }
 
   /** Losses and gradient norms only; {@link GradientResult#gradients()} is null. */
   public GradientResult norms(SampleBatch batch, List<FloatBuffer> params) {
-    return run(batch, params, null, false);
+    return run(batch, params, null, false, null);
   }
 
   /**
@@ -99,10 +117,11 @@ public final class GradientEngine implements AutoCloseable {
     if (cotangent == null) {
       throw LetheException.invalid("cotangent", "missing");
     }
-    return run(batch, params, cotangent, true);
+    return run(batch, params, cotangent, true, null);
   }
 
-  private GradientResult run(SampleBatch batch, List<FloatBuffer> params, float[] cotangent, boolean full) {
+  private GradientResult run(SampleBatch batch, List<FloatBuffer> params, float[] cotangent, boolean full,
+      float[] into) {
     lock.readLock().lock();
     try {
       if (closed) {
@@ -121,10 +140,14 @@ public final class GradientEngine implements AutoCloseable {
         throw LetheException.tooLarge("samples", n + " samples x " + paramCount + " parameters do not fit one array");
       }
       OrtSession session = cot ? cotangentSession() : lossSession;
+      if (into != null && into.length < n * paramCount) {
+        throw new IllegalArgumentException("gradientsOut holds " + into.length + " floats, need " + n * paramCount);
+      }
+      float[] grads = full ? (into != null ? into : new float[n * paramCount]) : null;
       GradientResult result = new GradientResult(n, paramCount, cot ? null : new float[n], new float[(int) (n * c)],
-          full ? new float[n * paramCount] : null, new float[n]);
+          grads, new float[n]);
       List<OnnxTensor> paramTensors = new ArrayList<>();
-      ByteBuffer out = full ? takeBuffer() : null;
+      FloatBuffer[] out = full ? takeBuffers() : null;
       try {
         feedParams(params, paramTensors);
         for (int start = 0; start < n; start += chunk) {
@@ -164,7 +187,7 @@ public final class GradientEngine implements AutoCloseable {
   }
 
   private void runChunk(OrtSession session, SampleBatch batch, List<OnnxTensor> params, float[] cotangent,
-      int start, int len, ByteBuffer out, GradientResult result) throws OrtException {
+      int start, int len, FloatBuffer[] out, GradientResult result) throws OrtException {
     Map<String, OnnxTensor> feeds = new HashMap<>();
     try {
       for (int i = 0; i < params.size(); i++) {
@@ -186,26 +209,27 @@ public final class GradientEngine implements AutoCloseable {
       Set<String> wanted = cotangent == null
           ? Set.of(GradientGraph.LOSS, GradientGraph.LOGITS, GradientGraph.SQ_NORMS)
           : Set.of(GradientGraph.LOGITS, GradientGraph.SQ_NORMS);
-      FloatBuffer gradView = null;
       Map<String, OnnxTensor> pinned = new HashMap<>();
-      if (out != null) {
-        gradView = out.asFloatBuffer();
-        gradView.limit(len * paramCount);
-        pinned.put(GradientGraph.GRADS,
-            OnnxTensor.createTensor(env, gradView, new long[] {len, paramCount}));
-      }
-      try (OrtSession.Result r = session.run(feeds, wanted, pinned)) {
-        if (result.losses() != null) {
-          floats(r, GradientGraph.LOSS).get(result.losses(), start, len);
+      try {
+        if (out != null) {
+          for (int i = 0; i < out.length; i++) {
+            FloatBuffer view = out[i].duplicate().clear().limit(len * paramSizes[i]);
+            long[] shape = GradientGraph.prepend(len, graph.parameterShapes().get(i));
+            pinned.put(GradientGraph.GRAD_PREFIX + i, OnnxTensor.createTensor(env, view, shape));
+          }
         }
-        floats(r, GradientGraph.LOGITS).get(result.logits(), start * c, len * c);
-        FloatBuffer sq = floats(r, GradientGraph.SQ_NORMS);
-        for (int i = 0; i < len; i++) {
-          result.norms()[start + i] = (float) Math.sqrt(Math.max(0, sq.get(i)));
+        try (OrtSession.Result r = session.run(feeds, wanted, pinned)) {
+          if (result.losses() != null) {
+            floats(r, GradientGraph.LOSS).get(result.losses(), start, len);
+          }
+          floats(r, GradientGraph.LOGITS).get(result.logits(), start * c, len * c);
+          FloatBuffer sq = floats(r, GradientGraph.SQ_NORMS);
+          for (int i = 0; i < len; i++) {
+            result.norms()[start + i] = (float) Math.sqrt(Math.max(0, sq.get(i)));
+          }
         }
-        if (gradView != null) {
-          gradView.rewind();
-          gradView.get(result.gradients(), start * paramCount, len * paramCount);
+        if (out != null) {
+          interleave(out, len, result.gradients(), start);
         }
       } finally {
         pinned.values().forEach(OnnxTensor::close);
@@ -216,6 +240,18 @@ public final class GradientEngine implements AutoCloseable {
           e.getValue().close();
         }
       }
+    }
+  }
+
+  /** Copies per-parameter blocks [len, P_i] into rows start.. of the [N, P] result. */
+  private void interleave(FloatBuffer[] out, int len, float[] dst, int start) {
+    int offset = 0;
+    for (int i = 0; i < out.length; i++) {
+      int size = paramSizes[i];
+      for (int s = 0; s < len; s++) {
+        out[i].get(s * size, dst, (start + s) * paramCount + offset, size);
+      }
+      offset += size;
     }
   }
 
@@ -238,9 +274,16 @@ public final class GradientEngine implements AutoCloseable {
         : OnnxTensor.createTensor(env, LongBuffer.wrap(t.longs(), off, count), dims);
   }
 
-  private ByteBuffer takeBuffer() {
-    ByteBuffer b = outputBuffers.poll();
-    return b != null ? b : ByteBuffer.allocateDirect(chunk * paramCount * 4).order(ByteOrder.nativeOrder());
+  /** One direct output buffer per parameter, [chunk, P_i], from the pool or new. */
+  private FloatBuffer[] takeBuffers() {
+    FloatBuffer[] b = outputBuffers.poll();
+    if (b == null) {
+      b = new FloatBuffer[paramSizes.length];
+      for (int i = 0; i < b.length; i++) {
+        b[i] = ByteBuffer.allocateDirect(chunk * paramSizes[i] * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
+      }
+    }
+    return b;
   }
 
   private OrtSession cotangentSession() {

@@ -26,9 +26,12 @@ import java.util.Set;
  *       initializer name, FLOAT, its initializer shape; removed from the initializers) and
  *       {@value #LABELS} (int64 [N] class indices for softmax cross-entropy, float [N, C]
  *       otherwise). Outputs: {@value #LOSS} [N] = data loss + μ/2·Σ|θ|² over the erasable
- *       parameters; {@value #LOGITS} [N, C]; {@value #GRAD_PREFIX}i [N, …shape of parameter i];
- *       {@value #GRADS} [N, P] (parameters in spec order, each row-major);
- *       {@value #SQ_NORMS} [N] (squared L2 norm of each row of {@value #GRADS}).
+ *       parameters; {@value #LOGITS} [N, C]; {@value #GRAD_PREFIX}i [N, …shape of parameter i]
+ *       for the i-th parameter in spec order; {@value #SQ_NORMS} [N] (squared L2 norm of each
+ *       sample's whole gradient). There is deliberately no concatenated [N, P] output: ORT
+ *       runs every node of a graph, and a Concat would cost a full extra pass over N·P floats;
+ *       {@link GradientEngine} interleaves the per-parameter outputs into [N, P] while copying
+ *       them out.
  *   <li>{@link Seed#COTANGENT}: instead of labels, {@value #COTANGENT} float [N, C] is the
  *       cotangent v at the flattened logits; the gradient outputs hold ∂⟨v, z⟩/∂θ per sample
  *       (no L2 term). For the true Fisher with C classes, feed each sample C times with v the
@@ -45,7 +48,6 @@ public final class GradientGraph {
   public static final String COTANGENT = "lethe_cotangent";
   public static final String LOSS = "lethe_loss";
   public static final String LOGITS = "lethe_logits";
-  public static final String GRADS = "lethe_grads";
   public static final String SQ_NORMS = "lethe_grad_sq_norms";
   public static final String GRAD_PREFIX = "lethe_grad_";
 
@@ -222,33 +224,45 @@ public final class GradientGraph {
       }
     }
     String batchDim = e.op("Slice", new String[] {e.op("Shape", new String[] {z}), e.ints(0), e.ints(1)});
-    List<String> flat = new ArrayList<>();
+    Map<String, String> renamed = new HashMap<>();
+    String sqNorms = null;
     for (int i = 0; i < params.size(); i++) {
       String p = params.get(i);
       long[] shape = paramShapes.get(i);
       String gp = grads.get(p);
-      String full = e.op("Concat", new String[] {batchDim, e.ints(shape)}, "axis", 0L);
+      String out = GRAD_PREFIX + i;
       if (seed == Seed.LOSS && l2 > 0) {
         String decay = e.scale(p, l2);
-        gp = gp == null ? e.op("Expand", new String[] {decay, full}) : e.add(gp, decay);
+        if (gp == null) {
+          String full = e.op("Concat", new String[] {batchDim, e.ints(shape)}, "axis", 0L);
+          e.node("Expand", new String[] {decay, full}, new String[] {out});
+        } else {
+          e.node("Add", new String[] {gp, decay}, new String[] {out});
+        }
       } else if (gp == null) {
-        gp = e.op("Expand", new String[] {e.scalar(0), full});
+        String full = e.op("Concat", new String[] {batchDim, e.ints(shape)}, "axis", 0L);
+        e.node("Expand", new String[] {e.scalar(0), full}, new String[] {out});
+      } else if (renamed.containsKey(gp) || !e.rename(gp, out)) {
+        // the same tensor is already another parameter's output (or not ours to rename)
+        e.node("Identity", new String[] {renamed.getOrDefault(gp, gp)}, new String[] {out});
+      } else {
+        renamed.put(gp, out);
       }
-      String out = GRAD_PREFIX + i;
-      e.node("Identity", new String[] {gp}, new String[] {out});
       g.addOutput(valueInfo(out, OnnxMl.TensorProto.DataType.FLOAT_VALUE, GradContext.prepend(-1, shape)));
-      flat.add(e.reshape(gp, -1, Arrays.stream(shape).reduce(1, (a, b) -> a * b)));
+      long size = Arrays.stream(shape).reduce(1, (a, b) -> a * b);
+      String flat = e.reshape(out, -1, size);
+      String sq = fa.opset >= 18
+          ? e.op("ReduceSumSquare", new String[] {flat, e.ints(1)}, "keepdims", 0L)
+          : e.op("ReduceSumSquare", new String[] {flat}, "axes", new long[] {1}, "keepdims", 0L);
+      sqNorms = sqNorms == null ? sq : e.add(sqNorms, sq);
     }
-    String all = flat.size() == 1 ? flat.get(0) : e.op("Concat", flat.toArray(String[]::new), "axis", 1L);
-    e.node("Identity", new String[] {all}, new String[] {GRADS});
-    e.node("ReduceSum", new String[] {e.mul(all, all), e.ints(1)}, new String[] {SQ_NORMS}, "keepdims", 0L);
+    e.node("Identity", new String[] {sqNorms}, new String[] {SQ_NORMS});
     g.addAllNode(e.nodes());
     g.addAllInitializer(e.initializers());
     if (seed == Seed.LOSS) {
       g.addOutput(valueInfo(LOSS, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1}));
     }
     g.addOutput(valueInfo(LOGITS, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1, classes}));
-    g.addOutput(valueInfo(GRADS, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1, parameterCount}));
     g.addOutput(valueInfo(SQ_NORMS, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1}));
     return fa.model.toBuilder().clearGraph().setGraph(g).build();
   }
@@ -295,6 +309,10 @@ public final class GradientGraph {
       }
       prefix = "_" + prefix;
     }
+  }
+
+  static long[] prepend(long first, long[] rest) {
+    return GradContext.prepend(first, rest);
   }
 
   static OnnxMl.ValueInfoProto valueInfo(String name, int elemType, long[] dims) {

@@ -62,6 +62,35 @@ public final class Emitter {
     nodes.add(n.build());
   }
 
+  /**
+   * Renames value {@code from}, produced by one of this emitter's nodes, to {@code to} in every
+   * emitted node. Returns false (and changes nothing) when no emitted node produces it.
+   */
+  public boolean rename(String from, String to) {
+    boolean produced = nodes.stream().anyMatch(n -> n.getOutputList().contains(from));
+    if (!produced) {
+      return false;
+    }
+    for (int i = 0; i < nodes.size(); i++) {
+      OnnxMl.NodeProto n = nodes.get(i);
+      if (n.getInputList().contains(from) || n.getOutputList().contains(from)) {
+        OnnxMl.NodeProto.Builder b = n.toBuilder();
+        for (int k = 0; k < b.getInputCount(); k++) {
+          if (b.getInput(k).equals(from)) {
+            b.setInput(k, to);
+          }
+        }
+        for (int k = 0; k < b.getOutputCount(); k++) {
+          if (b.getOutput(k).equals(from)) {
+            b.setOutput(k, to);
+          }
+        }
+        nodes.set(i, b.build());
+      }
+    }
+    return true;
+  }
+
   /** A 1-D int64 constant. */
   public String ints(long... values) {
     String name = fresh();

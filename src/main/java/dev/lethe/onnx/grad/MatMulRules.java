@@ -73,7 +73,17 @@ final class MatMulRules {
       }
       boolean needA = ctx.needsGrad(ma.name());
       boolean needB = ctx.needsGrad(mb.name());
-      if (needA || needB) {
+      if ((needA || needB) && ma.batched() && ma.rank() == 2 && mb.rank() == 2) {
+        // the common dense layer: per-sample weight gradient as a broadcast outer product,
+        // written directly in B's layout (no transpose of the [N, out, in] result)
+        String ga = e.scale(g, alpha);
+        if (needA) {
+          ctx.accumulate(ma.name(), e.matmul(ga, transB ? mb.name() : e.transpose(mb.name(), 1, 0)));
+        }
+        if (needB) {
+          ctx.accumulate(mb.name(), transB ? outer(e, ga, ma.name()) : outer(e, ma.name(), ga));
+        }
+      } else if (needA || needB) {
         Operand a = transA ? transposed(ma, e) : Operand.of(ma);
         Operand b = transB ? transposed(mb, e) : Operand.of(mb);
         String ga = e.scale(g, alpha);
@@ -107,6 +117,10 @@ final class MatMulRules {
     if ((a.batched() && a.rank() < 2) || (b.batched() && b.rank() < 3)
         || (a.batched() && b.batched() && a.rank() != b.rank())) {
       throw GradContext.unsupported(node, "the batch axis would be contracted or misaligned");
+    }
+    if (a.batched() && a.rank() == 2 && !b.batched() && b.rank() == 2) {
+      return new String[] {needA ? e.matmul(g, e.transpose(b.name(), 1, 0)) : null,
+          needB ? outer(e, a.name(), g) : null};
     }
     boolean yBatched = a.batched() || b.batched();
     Operand a2 = a;
@@ -145,6 +159,14 @@ final class MatMulRules {
       }
     }
     return new String[] {ga, gb};
+  }
+
+  /**
+   * Per-sample outer products [N, I, J] of u [N, I] and v [N, J], as a broadcast Mul of
+   * [N, I, 1] by [N, 1, J] (measured faster in ORT than a batched MatMul with inner size 1).
+   */
+  static String outer(Emitter e, String u, String v) {
+    return e.mul(e.unsqueeze(u, 2), e.unsqueeze(v, 1));
   }
 
   /** numpy matmul result shape of rank-&ge;2 operands (-1 = batch broadcasts like any dim &gt; 1). */
