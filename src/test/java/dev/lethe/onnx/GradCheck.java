@@ -44,7 +44,13 @@ final class GradCheck {
 
   /** Builds the gradient graph, runs it on {@code batch}, and checks every gradient by FD. */
   static GradientResult verify(Case c, SampleBatch batch, int maxCoordsPerParam, Random rnd) {
-    GradientGraph graph = GradientGraph.build(c.model(), c.logits(), c.loss(), c.params(), c.l2());
+    return verify(c, c, batch, maxCoordsPerParam, rnd);
+  }
+
+  /** As above with the gradient graph built from {@code graphCase} and the FDs from {@code c}. */
+  static GradientResult verify(Case graphCase, Case c, SampleBatch batch, int maxCoordsPerParam, Random rnd) {
+    GradientGraph graph = GradientGraph.build(graphCase.model(), graphCase.logits(), graphCase.loss(),
+        graphCase.params(), graphCase.l2());
     List<float[]> values = initialValues(c.model(), c.params());
     GradientResult r;
     try (GradientEngine engine = new GradientEngine(graph)) {

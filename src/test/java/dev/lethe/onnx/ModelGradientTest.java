@@ -223,4 +223,20 @@ class ModelGradientTest {
     String input = model.getGraph().getInput(0).getName();
     GradCheck.verify(c, GradCheck.batch(rnd, 4, c.loss(), 3, input, new long[] {4}), 12, rnd);
   }
+
+  @Test
+  void checkerRejectsAGraphBuiltForAnotherL2() {
+    Random rnd = new Random(39);
+    GradCheck.Case fd = mlp(rnd, Loss.MEAN_SQUARED_ERROR, 0.5);
+    GradCheck.Case graph = new GradCheck.Case(fd.model(), "z", fd.loss(), fd.params(), 0.0);
+    SampleBatch batch = GradCheck.batch(rnd, 2, fd.loss(), 4, "x", new long[] {6});
+    org.junit.jupiter.api.Assertions.assertThrows(AssertionError.class,
+        () -> GradCheck.verify(graph, fd, batch, 8, rnd));
+    GradCheck.verify(fd, fd, batch, 8, rnd);
+  }
+
+  @Test
+  void registryCoversExactlyTheDeclaredOpSet() {
+    assertEquals(DifferentiableOps.SUPPORTED, new java.util.TreeSet<>(dev.lethe.onnx.grad.GradRules.supported()));
+  }
 }
