@@ -37,6 +37,7 @@ final class ForwardAnalysis {
   final Map<String, OnnxMl.TensorProto> initializers = new LinkedHashMap<>();
   final Map<String, ValueMeta> meta = new HashMap<>();
   final Map<String, long[]> constants = new HashMap<>();
+  private final Map<String, Integer> elemTypes = new HashMap<>();
   final Set<String> needsGrad = new HashSet<>();
   final List<OnnxMl.NodeProto> path = new ArrayList<>();
   final boolean perSample;
@@ -344,6 +345,7 @@ final class ForwardAnalysis {
     for (Map.Entry<String, ShapeProbe.Probed> e : p1.entrySet()) {
       String name = e.getKey();
       ShapeProbe.Probed a = e.getValue();
+      elemTypes.put(name, a.elemType());
       ShapeProbe.Probed b = p2.get(name);
       if (b == null) {
         continue;
@@ -377,8 +379,8 @@ final class ForwardAnalysis {
       if (flows) {
         for (int o = 0; o < n.getOutputCount(); o++) {
           String out = n.getOutput(o);
-          ValueMeta m = meta.get(out);
-          boolean floatOut = m == null || m.elemType() == OnnxMl.TensorProto.DataType.FLOAT_VALUE;
+          Integer type = elemTypes.get(out);
+          boolean floatOut = type == null || type == OnnxMl.TensorProto.DataType.FLOAT_VALUE;
           if (!out.isEmpty() && floatOut) {
             needsGrad.add(out);
           }
@@ -412,7 +414,12 @@ final class ForwardAnalysis {
               + "): output " + o + " ('" + out + "') cannot carry a gradient");
         }
       }
-      List<String> used = new ArrayList<>(n.getInputList());
+      List<String> used = new ArrayList<>();
+      for (int i = 0; i < n.getInputCount(); i++) {
+        if (rule.differentiable(n, i)) {
+          used.add(n.getInput(i));
+        }
+      }
       n.getOutputList().stream().filter(ancestors::contains).forEach(used::add);
       for (String v : used) {
         if (!v.isEmpty() && !meta.containsKey(v)) {

@@ -239,4 +239,26 @@ class ModelGradientTest {
   void registryCoversExactlyTheDeclaredOpSet() {
     assertEquals(DifferentiableOps.SUPPORTED, new java.util.TreeSet<>(dev.lethe.onnx.grad.GradRules.supported()));
   }
+
+  @Test
+  void dynamicReshapeTargetComputedFromShape() {
+    // PyTorch-style flatten: Reshape(h, Concat(Unsqueeze(Gather(Shape(h), 0)), [-1]))
+    Random rnd = new Random(40);
+    OnnxBuilder b = new OnnxBuilder("dyn_reshape")
+        .floatInput("x", -1, 2, 3)
+        .initializer("P", uniform(rnd, 0.5, 1.5, 2, 3), 2, 3)
+        .initializer("W", randn(rnd, 0.5, 6, 3), 6, 3)
+        .int64Initializer("zero", new long[] {0})
+        .int64Initializer("ax0", new long[] {0}, 1)
+        .int64Initializer("minus1", new long[] {-1}, 1)
+        .node("Mul", "h", "x", "P")
+        .node("Shape", "sh", "h")
+        .node("Gather", new String[] {"sh", "zero"}, new String[] {"n"}, "axis", 0L)
+        .node("Unsqueeze", "n1", "n", "ax0")
+        .node("Concat", new String[] {"n1", "minus1"}, new String[] {"target"}, "axis", 0L)
+        .node("Reshape", "f", "h", "target")
+        .node("MatMul", "z", "f", "W");
+    GradCheck.Case c = new GradCheck.Case(b.build(), "z", Loss.SOFTMAX_CROSS_ENTROPY, List.of("P", "W"));
+    GradCheck.verify(c, GradCheck.batch(rnd, 3, c.loss(), 3, "x", new long[] {2, 3}), 12, rnd);
+  }
 }
