@@ -40,6 +40,8 @@ final class ForwardAnalysis {
   private final Map<String, Integer> elemTypes = new HashMap<>();
   final Set<String> needsGrad = new HashSet<>();
   final List<OnnxMl.NodeProto> path = new ArrayList<>();
+  /** Values the logits depend on (the logits included). */
+  final Set<String> ancestors = new HashSet<>();
   final boolean perSample;
 
   ForwardAnalysis(OnnxMl.ModelProto original, String logits, List<String> erasable) {
@@ -387,7 +389,6 @@ final class ForwardAnalysis {
         }
       }
     }
-    Set<String> ancestors = new HashSet<>();
     ancestors.add(logits);
     for (int i = nodes.size() - 1; i >= 0; i--) {
       OnnxMl.NodeProto n = nodes.get(i);

@@ -179,7 +179,13 @@ public final class GradientGraph {
     Emitter e = new Emitter(freshPrefix(fa));
     OnnxMl.GraphProto src = fa.model.getGraph();
     OnnxMl.GraphProto.Builder g = OnnxMl.GraphProto.newBuilder().setName(src.getName() + "_lethe_grad");
-    g.addAllNode(fa.nodes);
+    // only what the logits need: nodes after them (a final Softmax, ZipMap, ArgMax) would run
+    // on every call for nothing
+    for (OnnxMl.NodeProto n : fa.nodes) {
+      if (n.getOutputList().stream().anyMatch(fa.ancestors::contains)) {
+        g.addNode(n);
+      }
+    }
     Set<String> erasable = Set.copyOf(params);
     for (OnnxMl.TensorProto t : src.getInitializerList()) {
       if (!erasable.contains(t.getName())) {

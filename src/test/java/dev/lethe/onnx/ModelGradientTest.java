@@ -261,4 +261,17 @@ class ModelGradientTest {
     GradCheck.Case c = new GradCheck.Case(b.build(), "z", Loss.SOFTMAX_CROSS_ENTROPY, List.of("P", "W"));
     GradCheck.verify(c, GradCheck.batch(rnd, 3, c.loss(), 3, "x", new long[] {2, 3}), 12, rnd);
   }
+
+  @Test
+  void pythonOnnxSerialisedModelWithInternalLogits() throws Exception {
+    // made by src/test/resources/onnx/make_python_onnx_mlp.py with Debian's python3-onnx 1.12
+    OnnxMl.ModelProto model;
+    try (java.io.InputStream in = getClass().getResourceAsStream("/onnx/python_onnx_mlp.onnx")) {
+      model = OnnxMl.ModelProto.parseFrom(in);
+    }
+    Random rnd = new Random(41);
+    GradCheck.Case c = new GradCheck.Case(model, "logits", Loss.SIGMOID_BINARY_CROSS_ENTROPY,
+        List.of("W1", "b1", "W2", "b2"), 0.01);
+    GradCheck.verify(c, GradCheck.batch(rnd, 4, c.loss(), 3, "x", new long[] {5}), 12, rnd);
+  }
 }
