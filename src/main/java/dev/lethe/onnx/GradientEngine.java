@@ -53,7 +53,9 @@ public final class GradientEngine implements AutoCloseable {
 
   /**
    * @param memoryBudgetBytes bound on one run's gradient block (chunk · P · 4 bytes); a chunk
-   *     holds at least one sample
+   *     holds at least one sample. ORT's intermediates (outer products before the μθ add,
+   *     activations) come on top, typically one to two more blocks of the same size, plus the
+   *     pooled output buffers (one block per concurrent caller)
    */
   public GradientEngine(GradientGraph graph, long memoryBudgetBytes) {
     if (graph.parameterCount() > Integer.MAX_VALUE / 2) {
