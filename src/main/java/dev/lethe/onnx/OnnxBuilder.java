@@ -133,7 +133,8 @@ public final class OnnxBuilder {
         .build();
   }
 
-  private static OnnxMl.AttributeProto attribute(String name, Object value) {
+  /** An attribute from a Java value: Long/Integer, Double/Float, long[], float[], String, TensorProto. */
+  public static OnnxMl.AttributeProto attribute(String name, Object value) {
     OnnxMl.AttributeProto.Builder a = OnnxMl.AttributeProto.newBuilder().setName(name);
     if (value instanceof Long || value instanceof Integer) {
       a.setType(OnnxMl.AttributeProto.AttributeType.INT).setI(((Number) value).longValue());

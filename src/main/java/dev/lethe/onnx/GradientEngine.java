@@ -1,0 +1,332 @@
+package dev.lethe.onnx;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import dev.lethe.core.LetheException;
+import dev.lethe.core.SampleBatch;
+import dev.lethe.core.Tensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * Runs a {@link GradientGraph} through ONNX Runtime: per-sample losses and gradients for a batch
+ * in one run per chunk, the chunk size bounded so that the [chunk, P] float32 gradient block
+ * stays under a memory budget (default {@value #DEFAULT_MEMORY_BUDGET} bytes).
+ *
+ * <p>Ownership: the engine owns its ORT sessions (the loss-seeded one created here, the
+ * cotangent-seeded one on first use) and the direct output buffers it pools; {@link #close()}
+ * releases them and must be called by whoever created the engine. The caller keeps ownership of
+ * the parameter buffers (read, never modified or retained after a call returns) and of the
+ * returned arrays. Thread-safe: calls may run concurrently (ORT sessions are); close() waits for
+ * calls in flight, and a call after close() throws IllegalStateException.
+ */
+public final class GradientEngine implements AutoCloseable {
+  public static final long DEFAULT_MEMORY_BUDGET = 256L << 20;
+
+  private final GradientGraph graph;
+  private final OrtEnvironment env = OrtEnvironment.getEnvironment();
+  private final OrtSession lossSession;
+  private OrtSession cotangentSession; // guarded by lock's write side for creation
+  private final int chunk;
+  private final int paramCount;
+  private final int[] paramSizes;
+  private final ConcurrentLinkedQueue<FloatBuffer[]> outputBuffers = new ConcurrentLinkedQueue<>();
+  private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+  private final Object cotangentInit = new Object();
+  private boolean closed;
+
+  public GradientEngine(GradientGraph graph) {
+    this(graph, DEFAULT_MEMORY_BUDGET);
+  }
+
+  /**
+   * @param memoryBudgetBytes bound on one run's gradient block (chunk · P · 4 bytes); a chunk
+   *     holds at least one sample. ORT's intermediates (outer products before the μθ add,
+   *     activations) come on top, typically one to two more blocks of the same size, plus the
+   *     pooled output buffers (one block per concurrent caller)
+   */
+  public GradientEngine(GradientGraph graph, long memoryBudgetBytes) {
+    if (graph.parameterCount() > Integer.MAX_VALUE / 2) {
+      throw LetheException.tooLarge("spec.erasable_parameters", "too many parameters: " + graph.parameterCount());
+    }
+    this.graph = graph;
+    this.paramCount = (int) graph.parameterCount();
+    this.paramSizes = new int[graph.parameters().size()];
+    for (int i = 0; i < paramSizes.length; i++) {
+      long count = 1;
+      for (long d : graph.parameterShapes().get(i)) {
+        count *= d;
+      }
+      paramSizes[i] = (int) count;
+    }
+    long perSample = 4L * paramCount;
+    this.chunk = graph.perSample() ? 1 : (int) Math.max(1, Math.min(1 << 20, memoryBudgetBytes / perSample));
+    this.lossSession = createSession(GradientGraph.Seed.LOSS);
+  }
+
+  /** Samples per ORT run. */
+  public int chunkSize() {
+    return chunk;
+  }
+
+  public GradientGraph graph() {
+    return graph;
+  }
+
+  /**
+   * Per-sample losses, logits, gradients [N, P] and gradient norms.
+   *
+   * @param params one direct, native-order FloatBuffer per erasable parameter in spec order,
+   *     position..limit holding the parameter row-major; fed to ORT without copying
+   * @throws LetheException INVALID_ARGUMENT for a malformed batch
+   * @throws IllegalArgumentException for malformed params (a caller bug)
+   */
+  public GradientResult compute(SampleBatch batch, List<FloatBuffer> params) {
+    return run(batch, params, null, true, null);
+  }
+
+  /**
+   * As {@link #compute} but writes the gradients into {@code gradientsOut} (length at least
+   * N·P, modified; returned as {@link GradientResult#gradients()}), so that repeated calls
+   * allocate no gradient array.
+   */
+  public GradientResult computeInto(SampleBatch batch, List<FloatBuffer> params, float[] gradientsOut) {
+    return run(batch, params, null, true, gradientsOut);
+  }
+
+  /** Losses and gradient norms only; {@link GradientResult#gradients()} is null. */
+  public GradientResult norms(SampleBatch batch, List<FloatBuffer> params) {
+    return run(batch, params, null, false, null);
+  }
+
+  /**
+   * Per-sample gradients of ⟨v_n, z_n⟩ (no L2 term) for the cotangent v [N, C] at the flattened
+   * logits; labels are not needed and losses are null.
+   */
+  public GradientResult computeWithCotangent(SampleBatch batch, List<FloatBuffer> params, float[] cotangent) {
+    if (cotangent == null) {
+      throw LetheException.invalid("cotangent", "missing");
+    }
+    return run(batch, params, cotangent, true, null);
+  }
+
+  private GradientResult run(SampleBatch batch, List<FloatBuffer> params, float[] cotangent, boolean full,
+      float[] into) {
+    lock.readLock().lock();
+    try {
+      if (closed) {
+        throw new IllegalStateException("gradient engine is closed");
+      }
+      boolean cot = cotangent != null;
+      int n = SampleValidator.validate(graph, batch, !cot);
+      long c = graph.classes();
+      if (cot) {
+        if (cotangent.length != (long) n * c) {
+          throw LetheException.invalid("cotangent", "holds " + cotangent.length + " values, expected " + n + " x " + c);
+        }
+        SampleValidator.checkFinite("cotangent", cotangent);
+      }
+      if (full && (long) n * paramCount > Integer.MAX_VALUE - 8) {
+        throw LetheException.tooLarge("samples", n + " samples x " + paramCount + " parameters do not fit one array");
+      }
+      OrtSession session = cot ? cotangentSession() : lossSession;
+      if (into != null && into.length < n * paramCount) {
+        throw new IllegalArgumentException("gradientsOut holds " + into.length + " floats, need " + n * paramCount);
+      }
+      float[] grads = full ? (into != null ? into : new float[n * paramCount]) : null;
+      GradientResult result = new GradientResult(n, paramCount, cot ? null : new float[n], new float[(int) (n * c)],
+          grads, new float[n]);
+      List<OnnxTensor> paramTensors = new ArrayList<>();
+      FloatBuffer[] out = full ? takeBuffers() : null;
+      try {
+        feedParams(params, paramTensors);
+        for (int start = 0; start < n; start += chunk) {
+          runChunk(session, batch, paramTensors, cotangent, start, Math.min(chunk, n - start), out, result);
+        }
+      } catch (OrtException e) {
+        throw new IllegalStateException("ONNX Runtime failed computing gradients: " + e.getMessage(), e);
+      } finally {
+        paramTensors.forEach(OnnxTensor::close);
+        if (out != null) {
+          outputBuffers.offer(out);
+        }
+      }
+      return result;
+    } finally {
+      lock.readLock().unlock();
+    }
+  }
+
+  private void feedParams(List<FloatBuffer> params, List<OnnxTensor> into) throws OrtException {
+    List<long[]> shapes = graph.parameterShapes();
+    if (params.size() != shapes.size()) {
+      throw new IllegalArgumentException("expected " + shapes.size() + " parameter buffers, got " + params.size());
+    }
+    for (int i = 0; i < shapes.size(); i++) {
+      FloatBuffer b = params.get(i);
+      long count = 1;
+      for (long d : shapes.get(i)) {
+        count *= d;
+      }
+      if (!b.isDirect() || b.order() != ByteOrder.nativeOrder() || b.remaining() != count) {
+        throw new IllegalArgumentException("parameter " + graph.parameters().get(i)
+            + ": expected a direct native-order buffer of " + count + " floats, got " + b);
+      }
+      into.add(OnnxTensor.createTensor(env, b.duplicate(), shapes.get(i)));
+    }
+  }
+
+  private void runChunk(OrtSession session, SampleBatch batch, List<OnnxTensor> params, float[] cotangent,
+      int start, int len, FloatBuffer[] out, GradientResult result) throws OrtException {
+    Map<String, OnnxTensor> feeds = new HashMap<>();
+    try {
+      for (int i = 0; i < params.size(); i++) {
+        feeds.put(graph.parameters().get(i), params.get(i));
+      }
+      for (GradientGraph.Input in : graph.inputs()) {
+        feeds.put(in.name(), slice(batch.inputs().get(in.name()), start, len));
+      }
+      int c = (int) graph.classes();
+      if (cotangent != null) {
+        feeds.put(GradientGraph.COTANGENT,
+            OnnxTensor.createTensor(env, FloatBuffer.wrap(cotangent, start * c, len * c), new long[] {len, c}));
+      } else {
+        Tensor labels = batch.labels();
+        feeds.put(GradientGraph.LABELS, labels.isFloat()
+            ? OnnxTensor.createTensor(env, FloatBuffer.wrap(labels.floats(), start * c, len * c), new long[] {len, c})
+            : OnnxTensor.createTensor(env, LongBuffer.wrap(labels.longs(), start, len), new long[] {len}));
+      }
+      Set<String> wanted = cotangent == null
+          ? Set.of(GradientGraph.LOSS, GradientGraph.LOGITS, GradientGraph.SQ_NORMS)
+          : Set.of(GradientGraph.LOGITS, GradientGraph.SQ_NORMS);
+      Map<String, OnnxTensor> pinned = new HashMap<>();
+      try {
+        if (out != null) {
+          for (int i = 0; i < out.length; i++) {
+            FloatBuffer view = out[i].duplicate().clear().limit(len * paramSizes[i]);
+            long[] shape = GradientGraph.prepend(len, graph.parameterShapes().get(i));
+            pinned.put(GradientGraph.GRAD_PREFIX + i, OnnxTensor.createTensor(env, view, shape));
+          }
+        }
+        try (OrtSession.Result r = session.run(feeds, wanted, pinned)) {
+          if (result.losses() != null) {
+            floats(r, GradientGraph.LOSS).get(result.losses(), start, len);
+          }
+          floats(r, GradientGraph.LOGITS).get(result.logits(), start * c, len * c);
+          FloatBuffer sq = floats(r, GradientGraph.SQ_NORMS);
+          for (int i = 0; i < len; i++) {
+            result.norms()[start + i] = (float) Math.sqrt(Math.max(0, sq.get(i)));
+          }
+        }
+        if (out != null) {
+          interleave(out, len, result.gradients(), start);
+        }
+      } finally {
+        pinned.values().forEach(OnnxTensor::close);
+      }
+    } finally {
+      for (Map.Entry<String, OnnxTensor> e : feeds.entrySet()) {
+        if (!graph.parameters().contains(e.getKey())) {
+          e.getValue().close();
+        }
+      }
+    }
+  }
+
+  /** Copies per-parameter blocks [len, P_i] into rows start.. of the [N, P] result. */
+  private void interleave(FloatBuffer[] out, int len, float[] dst, int start) {
+    int offset = 0;
+    for (int i = 0; i < out.length; i++) {
+      int size = paramSizes[i];
+      for (int s = 0; s < len; s++) {
+        out[i].get(s * size, dst, (start + s) * paramCount + offset, size);
+      }
+      offset += size;
+    }
+  }
+
+  private static FloatBuffer floats(OrtSession.Result r, String name) {
+    OnnxValue v = r.get(name).orElseThrow(() -> new IllegalStateException("no output " + name));
+    return ((OnnxTensor) v).getFloatBuffer();
+  }
+
+  private OnnxTensor slice(Tensor t, int start, int len) throws OrtException {
+    long[] dims = t.dims().clone();
+    long per = 1;
+    for (int i = 1; i < dims.length; i++) {
+      per *= dims[i];
+    }
+    dims[0] = len;
+    int off = (int) (start * per);
+    int count = (int) (len * per);
+    return t.isFloat()
+        ? OnnxTensor.createTensor(env, FloatBuffer.wrap(t.floats(), off, count), dims)
+        : OnnxTensor.createTensor(env, LongBuffer.wrap(t.longs(), off, count), dims);
+  }
+
+  /** One direct output buffer per parameter, [chunk, P_i], from the pool or new. */
+  private FloatBuffer[] takeBuffers() {
+    FloatBuffer[] b = outputBuffers.poll();
+    if (b == null) {
+      b = new FloatBuffer[paramSizes.length];
+      for (int i = 0; i < b.length; i++) {
+        b[i] = ByteBuffer.allocateDirect(chunk * paramSizes[i] * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
+      }
+    }
+    return b;
+  }
+
+  private OrtSession cotangentSession() {
+    synchronized (cotangentInit) {
+      if (cotangentSession == null) {
+        cotangentSession = createSession(GradientGraph.Seed.COTANGENT);
+      }
+      return cotangentSession;
+    }
+  }
+
+  private OrtSession createSession(GradientGraph.Seed seed) {
+    try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
+      return env.createSession(graph.model(seed).toByteArray(), opts);
+    } catch (OrtException e) {
+      throw new IllegalStateException("ONNX Runtime rejected the gradient graph: " + e.getMessage(), e);
+    }
+  }
+
+  /** Closes the sessions and drops the pooled buffers; idempotent; waits for calls in flight. */
+  @Override
+  public void close() {
+    lock.writeLock().lock();
+    try {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      outputBuffers.clear();
+      try {
+        lossSession.close();
+        synchronized (cotangentInit) {
+          if (cotangentSession != null) {
+            cotangentSession.close();
+          }
+        }
+      } catch (OrtException e) {
+        throw new IllegalStateException("closing ONNX Runtime sessions failed", e);
+      }
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+}

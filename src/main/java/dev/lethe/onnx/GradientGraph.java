@@ -1,0 +1,340 @@
+package dev.lethe.onnx;
+
+import ai.onnx.proto.OnnxMl;
+import dev.lethe.core.LetheException;
+import dev.lethe.core.Loss;
+import dev.lethe.onnx.grad.Emitter;
+import dev.lethe.onnx.grad.GradContext;
+import dev.lethe.onnx.grad.GradRules;
+import dev.lethe.onnx.grad.ValueMeta;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The backward graphs of one forward ONNX model: for a batch of N samples they compute the
+ * per-sample loss and the per-sample gradient of every erasable parameter in one ONNX Runtime
+ * run. Built once per registered model; immutable and thread-safe.
+ *
+ * <p>Two variants share the construction:
+ *
+ * <ul>
+ *   <li>{@link Seed#LOSS}: inputs = the model's fed inputs, every erasable parameter (by its
+ *       initializer name, FLOAT, its initializer shape; removed from the initializers) and
+ *       {@value #LABELS} (int64 [N] class indices for softmax cross-entropy, float [N, C]
+ *       otherwise). Outputs: {@value #LOSS} [N] = data loss + μ/2·Σ|θ|² over the erasable
+ *       parameters; {@value #LOGITS} [N, C]; {@value #GRAD_PREFIX}i [N, …shape of parameter i]
+ *       for the i-th parameter in spec order; {@value #SQ_NORMS} [N] (squared L2 norm of each
+ *       sample's whole gradient). There is deliberately no concatenated [N, P] output: ORT
+ *       runs every node of a graph, and a Concat would cost a full extra pass over N·P floats;
+ *       {@link GradientEngine} interleaves the per-parameter outputs into [N, P] while copying
+ *       them out.
+ *   <li>{@link Seed#COTANGENT}: instead of labels, {@value #COTANGENT} float [N, C] is the
+ *       cotangent v at the flattened logits; the gradient outputs hold ∂⟨v, z⟩/∂θ per sample
+ *       (no L2 term). For the true Fisher with C classes, feed each sample C times with v the
+ *       columns of a square root of diag(p) − ppᵀ. There is no {@value #LOSS} output.
+ * </ul>
+ *
+ * C is the number of logits elements per sample (the logits value is flattened after axis 0).
+ * Models whose fed inputs fix the batch dimension to 1 are made batch-symbolic when every
+ * batched value keeps the batch on axis 0 after the change (constant Reshape targets starting
+ * with 1 become 0); otherwise {@link #perSample()} is true and the graph runs one sample at a time.
+ */
+public final class GradientGraph {
+  public static final String LABELS = "lethe_labels";
+  public static final String COTANGENT = "lethe_cotangent";
+  public static final String LOSS = "lethe_loss";
+  public static final String LOGITS = "lethe_logits";
+  public static final String SQ_NORMS = "lethe_grad_sq_norms";
+  public static final String GRAD_PREFIX = "lethe_grad_";
+
+  /** Where the backward pass starts. */
+  public enum Seed {
+    LOSS,
+    COTANGENT
+  }
+
+  /** A fed input of the model: name, FLOAT or INT64 (ONNX DataType number), per-sample dims. */
+  public record Input(String name, int elemType, long[] sampleDims) {}
+
+  private final Loss loss;
+  private final double l2;
+  private final List<String> params;
+  private final List<long[]> paramShapes;
+  private final long parameterCount;
+  private final long classes;
+  private final List<Input> inputs;
+  private final boolean perSample;
+  private final OnnxMl.ModelProto lossModel;
+  private final OnnxMl.ModelProto cotangentModel;
+
+  private GradientGraph(ForwardAnalysis fa, String logits, Loss loss, List<String> params, double l2) {
+    this.loss = loss;
+    this.l2 = l2;
+    this.params = List.copyOf(params);
+    List<long[]> shapes = new ArrayList<>();
+    long p = 0;
+    for (String name : params) {
+      long[] s = fa.meta.get(name).shape();
+      shapes.add(s);
+      p += Arrays.stream(s).reduce(1, (a, b) -> a * b);
+    }
+    this.paramShapes = List.copyOf(shapes);
+    this.parameterCount = p;
+    this.classes = fa.meta.get(logits).sampleSize();
+    List<Input> ins = new ArrayList<>();
+    for (OnnxMl.ValueInfoProto in : fa.dataInputs) {
+      ValueMeta m = fa.meta.get(in.getName());
+      ins.add(new Input(in.getName(), m.elemType(), m.sampleShape()));
+    }
+    this.inputs = List.copyOf(ins);
+    this.perSample = fa.perSample;
+    this.lossModel = emit(fa, logits, Seed.LOSS);
+    this.cotangentModel = emit(fa, logits, Seed.COTANGENT);
+  }
+
+  /**
+   * Builds the backward graphs, or refuses with {@link LetheException} INVALID_ARGUMENT: field
+   * {@code spec.erasable_parameters} for a name that is not a FLOAT initializer (or is listed
+   * twice), {@code spec.logits_output} for an unknown logits value, {@code model} for an op on
+   * the differentiated path that is not supported (the message names the node, the op and the
+   * supported set), an opset older than 13, or inputs Lethe cannot feed. Runs the model twice
+   * through ONNX Runtime on synthetic inputs to learn shapes (milliseconds for small models).
+   *
+   * @param model forward model with the erasable parameters as FLOAT initializers; not modified
+   * @param logits name of any value of the graph (not necessarily an output) holding the logits
+   * @param loss the per-sample training loss
+   * @param erasable initializer names in spec order
+   * @param l2 μ, the L2 coefficient of the training loss (μ/2 |θ|² per sample)
+   */
+  public static GradientGraph build(OnnxMl.ModelProto model, String logits, Loss loss, List<String> erasable,
+      double l2) {
+    if (erasable.isEmpty()) {
+      throw LetheException.invalid(ForwardAnalysis.PARAMS, "no erasable parameters");
+    }
+    if (!(l2 >= 0) || Double.isInfinite(l2)) {
+      throw LetheException.invalid("spec.l2", "must be finite and >= 0, got " + l2);
+    }
+    ForwardAnalysis fa = new ForwardAnalysis(model, logits, erasable);
+    ValueMeta lm = fa.meta.get(logits);
+    if (loss.hasClassLabels() && lm.sampleSize() < 2) {
+      throw LetheException.invalid(ForwardAnalysis.LOGITS, "softmax cross-entropy needs at least 2 logits per sample");
+    }
+    return new GradientGraph(fa, logits, loss, erasable, l2);
+  }
+
+  /** The registration check: {@link #build} and discard. Throws as {@link #build} does. */
+  public static void check(OnnxMl.ModelProto model, String logits, Loss loss, List<String> erasable) {
+    build(model, logits, loss, erasable, 0);
+  }
+
+  public OnnxMl.ModelProto model(Seed seed) {
+    return seed == Seed.LOSS ? lossModel : cotangentModel;
+  }
+
+  public Loss loss() {
+    return loss;
+  }
+
+  public double l2() {
+    return l2;
+  }
+
+  /** Erasable parameter names in spec order. */
+  public List<String> parameters() {
+    return params;
+  }
+
+  /** Shape of each erasable parameter, spec order (copies must not be modified). */
+  public List<long[]> parameterShapes() {
+    return paramShapes;
+  }
+
+  /** P, the total number of erasable scalars. */
+  public long parameterCount() {
+    return parameterCount;
+  }
+
+  /** C, logits elements per sample. */
+  public long classes() {
+    return classes;
+  }
+
+  /** The fed inputs of the model. */
+  public List<Input> inputs() {
+    return inputs;
+  }
+
+  /** True when the model fixes its batch to 1 and each run takes one sample. */
+  public boolean perSample() {
+    return perSample;
+  }
+
+  // ---- emission ----------------------------------------------------------------------------
+
+  private OnnxMl.ModelProto emit(ForwardAnalysis fa, String logits, Seed seed) {
+    Emitter e = new Emitter(freshPrefix(fa));
+    OnnxMl.GraphProto src = fa.model.getGraph();
+    OnnxMl.GraphProto.Builder g = OnnxMl.GraphProto.newBuilder().setName(src.getName() + "_lethe_grad");
+    // only what the logits need: nodes after them (a final Softmax, ZipMap, ArgMax) would run
+    // on every call for nothing
+    for (OnnxMl.NodeProto n : fa.nodes) {
+      if (n.getOutputList().stream().anyMatch(fa.ancestors::contains)) {
+        g.addNode(n);
+      }
+    }
+    Set<String> erasable = Set.copyOf(params);
+    for (OnnxMl.TensorProto t : src.getInitializerList()) {
+      if (!erasable.contains(t.getName())) {
+        g.addInitializer(t);
+      }
+    }
+    g.addAllInput(fa.dataInputs);
+    for (int i = 0; i < params.size(); i++) {
+      g.addInput(valueInfo(params.get(i), OnnxMl.TensorProto.DataType.FLOAT_VALUE, paramShapes.get(i)));
+    }
+    ValueMeta lm = fa.meta.get(logits);
+    String z = e.reshape(logits, -1, classes);
+    e.node("Identity", new String[] {z}, new String[] {LOGITS});
+    String gz;
+    if (seed == Seed.LOSS) {
+      boolean classLabels = loss.hasClassLabels();
+      g.addInput(valueInfo(LABELS, classLabels ? OnnxMl.TensorProto.DataType.INT64_VALUE
+          : OnnxMl.TensorProto.DataType.FLOAT_VALUE, classLabels ? new long[] {-1} : new long[] {-1, classes}));
+      String[] lossAndGrad = lossHead(e, z);
+      String total = lossAndGrad[0];
+      if (l2 > 0) {
+        String sq = null;
+        for (String p : params) {
+          String s = e.op("ReduceSum", new String[] {e.reshape(e.mul(p, p), -1)}, "keepdims", 0L);
+          sq = sq == null ? s : e.add(sq, s);
+        }
+        total = e.add(total, e.scale(sq, l2 / 2));
+      }
+      e.node("Identity", new String[] {total}, new String[] {LOSS});
+      gz = lossAndGrad[1];
+    } else {
+      g.addInput(valueInfo(COTANGENT, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1, classes}));
+      gz = COTANGENT;
+    }
+    Map<String, String> grads = new HashMap<>();
+    GradContext ctx = new GradContext(fa.meta, fa.needsGrad, fa.constants, grads, e, fa.opset);
+    if (fa.needsGrad.contains(logits)) {
+      grads.put(logits, ctx.reshapeToSample(gz, lm));
+      for (int i = fa.path.size() - 1; i >= 0; i--) {
+        OnnxMl.NodeProto n = fa.path.get(i);
+        GradRules.forOp(n.getDomain(), n.getOpType()).backward(n, ctx);
+      }
+    }
+    String batchDim = e.op("Slice", new String[] {e.op("Shape", new String[] {z}), e.ints(0), e.ints(1)});
+    Map<String, String> renamed = new HashMap<>();
+    String sqNorms = null;
+    for (int i = 0; i < params.size(); i++) {
+      String p = params.get(i);
+      long[] shape = paramShapes.get(i);
+      String gp = grads.get(p);
+      String out = GRAD_PREFIX + i;
+      if (seed == Seed.LOSS && l2 > 0) {
+        String decay = e.scale(p, l2);
+        if (gp == null) {
+          String full = e.op("Concat", new String[] {batchDim, e.ints(shape)}, "axis", 0L);
+          e.node("Expand", new String[] {decay, full}, new String[] {out});
+        } else {
+          e.node("Add", new String[] {gp, decay}, new String[] {out});
+        }
+      } else if (gp == null) {
+        String full = e.op("Concat", new String[] {batchDim, e.ints(shape)}, "axis", 0L);
+        e.node("Expand", new String[] {e.scalar(0), full}, new String[] {out});
+      } else if (renamed.containsKey(gp) || !e.rename(gp, out)) {
+        // the same tensor is already another parameter's output (or not ours to rename)
+        e.node("Identity", new String[] {renamed.getOrDefault(gp, gp)}, new String[] {out});
+      } else {
+        renamed.put(gp, out);
+      }
+      g.addOutput(valueInfo(out, OnnxMl.TensorProto.DataType.FLOAT_VALUE, GradContext.prepend(-1, shape)));
+      long size = Arrays.stream(shape).reduce(1, (a, b) -> a * b);
+      String flat = e.reshape(out, -1, size);
+      String sq = fa.opset >= 18
+          ? e.op("ReduceSumSquare", new String[] {flat, e.ints(1)}, "keepdims", 0L)
+          : e.op("ReduceSumSquare", new String[] {flat}, "axes", new long[] {1}, "keepdims", 0L);
+      sqNorms = sqNorms == null ? sq : e.add(sqNorms, sq);
+    }
+    e.node("Identity", new String[] {sqNorms}, new String[] {SQ_NORMS});
+    g.addAllNode(e.nodes());
+    g.addAllInitializer(e.initializers());
+    if (seed == Seed.LOSS) {
+      g.addOutput(valueInfo(LOSS, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1}));
+    }
+    g.addOutput(valueInfo(LOGITS, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1, classes}));
+    g.addOutput(valueInfo(SQ_NORMS, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1}));
+    return fa.model.toBuilder().clearGraph().setGraph(g).build();
+  }
+
+  /**
+   * Emits the per-sample data loss [N] and its gradient at the flattened logits z [N, C], in
+   * numerically stable forms (log-softmax; softplus of −|z|).
+   */
+  private String[] lossHead(Emitter e, String z) {
+    switch (loss) {
+      case SOFTMAX_CROSS_ENTROPY: {
+        String ls = e.op("LogSoftmax", new String[] {z}, "axis", 1L);
+        String picked = e.op("GatherElements", new String[] {ls, e.unsqueeze(LABELS, 1)}, "axis", 1L);
+        String data = e.neg(e.reshape(picked, -1));
+        String onehot = e.op("OneHot", new String[] {LABELS, e.ints(classes), e.floats(new float[] {0, 1}, 2)},
+            "axis", -1L);
+        return new String[] {data, e.sub(e.op("Exp", new String[] {ls}), onehot)};
+      }
+      case SIGMOID_BINARY_CROSS_ENTROPY: {
+        String softplus = e.op("Log", new String[] {e.add(e.scalar(1),
+            e.op("Exp", new String[] {e.neg(e.op("Abs", new String[] {z}))}))});
+        String l = e.add(e.sub(e.op("Relu", new String[] {z}), e.mul(z, LABELS)), softplus);
+        String data = e.op("ReduceSum", new String[] {l, e.ints(1)}, "keepdims", 0L);
+        return new String[] {data, e.sub(e.op("Sigmoid", new String[] {z}), LABELS)};
+      }
+      case MEAN_SQUARED_ERROR: {
+        String d = e.sub(z, LABELS);
+        String data = e.scale(e.op("ReduceSum", new String[] {e.mul(d, d), e.ints(1)}, "keepdims", 0L), 1.0 / classes);
+        return new String[] {data, e.scale(d, 2.0 / classes)};
+      }
+      default:
+        throw new IllegalArgumentException("unknown loss " + loss);
+    }
+  }
+
+  private static String freshPrefix(ForwardAnalysis fa) {
+    String prefix = "lethe_bwd/";
+    while (true) {
+      final String p = prefix;
+      boolean clash = fa.meta.keySet().stream().anyMatch(n -> n.startsWith(p))
+          || fa.nodes.stream().anyMatch(n -> n.getOutputList().stream().anyMatch(o -> o.startsWith(p)));
+      if (!clash) {
+        return prefix;
+      }
+      prefix = "_" + prefix;
+    }
+  }
+
+  static long[] prepend(long first, long[] rest) {
+    return GradContext.prepend(first, rest);
+  }
+
+  static OnnxMl.ValueInfoProto valueInfo(String name, int elemType, long[] dims) {
+    OnnxMl.TensorShapeProto.Builder shape = OnnxMl.TensorShapeProto.newBuilder();
+    for (long d : dims) {
+      OnnxMl.TensorShapeProto.Dimension.Builder dim = OnnxMl.TensorShapeProto.Dimension.newBuilder();
+      if (d < 0) {
+        dim.setDimParam("N");
+      } else {
+        dim.setDimValue(d);
+      }
+      shape.addDim(dim);
+    }
+    return OnnxMl.ValueInfoProto.newBuilder().setName(name)
+        .setType(OnnxMl.TypeProto.newBuilder().setTensorType(
+            OnnxMl.TypeProto.Tensor.newBuilder().setElemType(elemType).setShape(shape)))
+        .build();
+  }
+}

@@ -1,0 +1,174 @@
+package dev.lethe.onnx.grad;
+
+import ai.onnx.proto.OnnxMl;
+import dev.lethe.core.LetheException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * State shared by the backward rules while one gradient graph is emitted: value metadata, which
+ * values need a gradient, the gradients accumulated so far and the {@link Emitter}. Not
+ * thread-safe; one per graph build.
+ */
+public final class GradContext {
+  private final Map<String, ValueMeta> meta;
+  private final Set<String> needsGrad;
+  private final Map<String, long[]> constants;
+  private final Map<String, String> grads;
+  private final Emitter emit;
+  private final long opset;
+
+  /**
+   * @param meta metadata of every value of the forward graph
+   * @param needsGrad values that depend on an erasable parameter through differentiable inputs
+   * @param constants int64 values known at build time (initializers, Constant nodes, probed)
+   * @param grads accumulated gradients by value name; modified
+   * @param opset the model's default-domain opset
+   */
+  public GradContext(Map<String, ValueMeta> meta, Set<String> needsGrad, Map<String, long[]> constants,
+      Map<String, String> grads, Emitter emit, long opset) {
+    this.meta = meta;
+    this.needsGrad = needsGrad;
+    this.constants = constants;
+    this.grads = grads;
+    this.emit = emit;
+    this.opset = opset;
+  }
+
+  public Emitter emit() {
+    return emit;
+  }
+
+  public long opset() {
+    return opset;
+  }
+
+  public ValueMeta meta(String value) {
+    ValueMeta m = meta.get(value);
+    if (m == null) {
+      throw new IllegalStateException("no metadata for value " + value);
+    }
+    return m;
+  }
+
+  /** True when {@code value} is non-empty and needs a gradient. */
+  public boolean needsGrad(String value) {
+    return !value.isEmpty() && needsGrad.contains(value);
+  }
+
+  /** The accumulated gradient of {@code value} ([N] + sample shape), or null when none flows. */
+  public String grad(String value) {
+    return grads.get(value);
+  }
+
+  /** Adds {@code g} ([N] + sample shape of value) to the gradient of {@code value}. */
+  public void accumulate(String value, String g) {
+    if (!needsGrad(value)) {
+      return;
+    }
+    String prev = grads.get(value);
+    grads.put(value, prev == null ? g : emit.add(prev, g));
+  }
+
+  /** An int64 value known when the graph is built (axes, shapes, pads), or null. */
+  public long[] constant(String value) {
+    return value.isEmpty() ? null : constants.get(value);
+  }
+
+  /**
+   * Reduces a per-sample gradient {@code g} of shape [N] + {@code gSample} to [N] + the sample
+   * shape of {@code target}, undoing numpy broadcasting of the sample shapes (aligned on the
+   * right). Axis 0 (the batch) is never reduced.
+   */
+  public String unbroadcast(String g, long[] gSample, ValueMeta target) {
+    return unbroadcast(g, gSample, target.sampleShape());
+  }
+
+  /** As {@link #unbroadcast(String, long[], ValueMeta)} with the target's sample shape given. */
+  public String unbroadcast(String g, long[] gSample, long[] t) {
+    int extra = t.length - gSample.length;
+    for (int i = 0; i < extra; i++) {
+      if (t[i] != 1) {
+        throw new IllegalStateException(
+            "cannot unbroadcast " + Arrays.toString(gSample) + " to " + Arrays.toString(t));
+      }
+    }
+    List<Long> axes = new ArrayList<>();
+    int off = gSample.length - t.length;
+    for (int i = 0; i < gSample.length; i++) {
+      int ti = i - off;
+      long td = ti < 0 ? 1 : t[ti];
+      if (td == 1 && gSample[i] != 1) {
+        axes.add((long) i + 1);
+      }
+    }
+    String r = emit.reduceSum(g, axes.stream().mapToLong(Long::longValue).toArray(), true);
+    boolean same = Arrays.equals(t, reducedShape(gSample, axes));
+    return same ? r : emit.reshape(r, prepend(-1, t));
+  }
+
+  private static long[] reducedShape(long[] gSample, List<Long> axes) {
+    long[] s = gSample.clone();
+    for (long a : axes) {
+      s[(int) a - 1] = 1;
+    }
+    return s;
+  }
+
+  /** Reshapes a gradient to [N] + the sample shape of {@code target}. */
+  public String reshapeToSample(String g, ValueMeta target) {
+    return emit.reshape(g, prepend(-1, target.sampleShape()));
+  }
+
+  /** INVALID_ARGUMENT naming the node, for a variant of a supported op Lethe cannot differentiate. */
+  public static LetheException unsupported(OnnxMl.NodeProto node, String why) {
+    return LetheException.invalid("model",
+        "node '" + node.getName() + "' (op " + node.getOpType() + ") on the differentiated path: " + why);
+  }
+
+  public static long[] prepend(long first, long[] rest) {
+    long[] r = new long[rest.length + 1];
+    r[0] = first;
+    System.arraycopy(rest, 0, r, 1, rest.length);
+    return r;
+  }
+
+  // ---- attribute readers ------------------------------------------------------------------
+
+  public static OnnxMl.AttributeProto attr(OnnxMl.NodeProto node, String name) {
+    for (OnnxMl.AttributeProto a : node.getAttributeList()) {
+      if (a.getName().equals(name)) {
+        return a;
+      }
+    }
+    return null;
+  }
+
+  public static long attrInt(OnnxMl.NodeProto node, String name, long dflt) {
+    OnnxMl.AttributeProto a = attr(node, name);
+    return a == null ? dflt : a.getI();
+  }
+
+  public static float attrFloat(OnnxMl.NodeProto node, String name, float dflt) {
+    OnnxMl.AttributeProto a = attr(node, name);
+    return a == null ? dflt : a.getF();
+  }
+
+  public static long[] attrInts(OnnxMl.NodeProto node, String name) {
+    OnnxMl.AttributeProto a = attr(node, name);
+    return a == null ? null : a.getIntsList().stream().mapToLong(Long::longValue).toArray();
+  }
+
+  public static String attrString(OnnxMl.NodeProto node, String name, String dflt) {
+    OnnxMl.AttributeProto a = attr(node, name);
+    return a == null ? dflt : a.getS().toStringUtf8();
+  }
+
+  /** Input {@code i} of the node, or "" when absent. */
+  public static String input(OnnxMl.NodeProto node, int i) {
+    return i < node.getInputCount() ? node.getInput(i) : "";
+  }
+}

@@ -1,0 +1,192 @@
+package dev.lethe.onnx;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lethe.core.LetheException;
+import dev.lethe.core.Loss;
+import dev.lethe.core.SampleBatch;
+import dev.lethe.core.Tensor;
+import java.nio.FloatBuffer;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+
+/** GradientEngine behaviour: chunking, cotangent seeding, norms, validation, threading, close. */
+class GradientEngineTest {
+  private static final float TOL = 1e-5f;
+
+  private final Random rnd = new Random(51);
+  private final GradCheck.Case mlp = ModelGradientTest.mlp(rnd, Loss.SOFTMAX_CROSS_ENTROPY, 0.0);
+  private final GradientGraph graph = GradientGraph.build(mlp.model(), "z", mlp.loss(), mlp.params(), 0.0);
+  private final List<FloatBuffer> params = GradCheck.direct(GradCheck.initialValues(mlp.model(), mlp.params()));
+
+  private SampleBatch batch(int n) {
+    return GradCheck.batch(rnd, n, Loss.SOFTMAX_CROSS_ENTROPY, 4, "x", new long[] {6});
+  }
+
+  @Test
+  void chunkedRunsEqualOneRun() {
+    SampleBatch b = batch(7);
+    long p = graph.parameterCount();
+    try (GradientEngine whole = new GradientEngine(graph);
+        GradientEngine chunked = new GradientEngine(graph, 3 * p * 4)) {
+      assertEquals(3, chunked.chunkSize());
+      GradientResult a = whole.compute(b, params);
+      GradientResult c = chunked.compute(b, params);
+      assertArrayEquals(a.gradients(), c.gradients(), TOL);
+      assertArrayEquals(a.losses(), c.losses(), TOL);
+    }
+  }
+
+  @Test
+  void eachRowEqualsTheSingleSampleRun() {
+    SampleBatch b = batch(4);
+    try (GradientEngine e = new GradientEngine(graph)) {
+      GradientResult all = e.compute(b, params);
+      int p = (int) graph.parameterCount();
+      for (int s = 0; s < 4; s++) {
+        GradientResult one = e.compute(row(b, s), params);
+        float[] expected = java.util.Arrays.copyOfRange(all.gradients(), s * p, (s + 1) * p);
+        assertArrayEquals(expected, one.gradients(), TOL, "sample " + s);
+      }
+    }
+  }
+
+  @Test
+  void cotangentAtLogitsReproducesTheLossGradient() {
+    SampleBatch b = batch(5);
+    try (GradientEngine e = new GradientEngine(graph)) {
+      GradientResult r = e.compute(b, params);
+      int c = 4;
+      float[] v = new float[5 * c];
+      for (int s = 0; s < 5; s++) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int j = 0; j < c; j++) {
+          max = Math.max(max, r.logits()[s * c + j]);
+        }
+        double sum = 0;
+        for (int j = 0; j < c; j++) {
+          sum += Math.exp(r.logits()[s * c + j] - max);
+        }
+        for (int j = 0; j < c; j++) {
+          v[s * c + j] = (float) (Math.exp(r.logits()[s * c + j] - max) / sum
+              - (j == b.labels().longs()[s] ? 1 : 0));
+        }
+      }
+      GradientResult cot = e.computeWithCotangent(b, params, v);
+      assertNull(cot.losses());
+      assertArrayEquals(r.gradients(), cot.gradients(), 1e-5f);
+    }
+  }
+
+  @Test
+  void normsOnlyPathMatchesRowNorms() {
+    SampleBatch b = batch(3);
+    try (GradientEngine e = new GradientEngine(graph)) {
+      GradientResult full = e.compute(b, params);
+      GradientResult norms = e.norms(b, params);
+      assertNull(norms.gradients());
+      int p = (int) graph.parameterCount();
+      for (int s = 0; s < 3; s++) {
+        double sq = 0;
+        for (int k = 0; k < p; k++) {
+          sq += (double) full.gradients()[s * p + k] * full.gradients()[s * p + k];
+        }
+        assertEquals(Math.sqrt(sq), norms.norms()[s], 1e-4 * Math.sqrt(sq));
+      }
+    }
+  }
+
+  @Test
+  void concurrentCallsAgree() throws Exception {
+    SampleBatch b = batch(6);
+    try (GradientEngine e = new GradientEngine(graph, 2 * graph.parameterCount() * 4)) {
+      GradientResult expected = e.compute(b, params);
+      ExecutorService pool = Executors.newFixedThreadPool(4);
+      try {
+        List<Future<GradientResult>> fs = new java.util.ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+          fs.add(pool.submit(() -> e.compute(b, params)));
+        }
+        for (Future<GradientResult> f : fs) {
+          assertArrayEquals(expected.gradients(), f.get().gradients(), 0f);
+        }
+      } finally {
+        pool.shutdownNow();
+      }
+    }
+  }
+
+  @Test
+  void useAfterCloseIsIllegalState() {
+    GradientEngine e = new GradientEngine(graph);
+    e.close();
+    e.close();
+    assertThrows(IllegalStateException.class, () -> e.compute(batch(1), params));
+  }
+
+  @Test
+  void validationNamesTheField() {
+    try (GradientEngine e = new GradientEngine(graph)) {
+      SampleBatch good = batch(2);
+      Tensor x = good.inputs().get("x");
+      assertInvalid("samples.labels", () -> e.compute(
+          new SampleBatch(List.of(), good.inputs(), Tensor.ofLongs(new long[] {2}, new long[] {0, 4})), params));
+      assertInvalid("samples.labels", () -> e.compute(
+          new SampleBatch(List.of(), good.inputs(), Tensor.ofFloats(new long[] {2}, new float[] {0, 1})), params));
+      assertInvalid("samples.labels", () -> e.compute(
+          new SampleBatch(List.of(), good.inputs(), Tensor.ofLongs(new long[] {3}, new long[] {0, 1, 2})), params));
+      assertInvalid("samples.labels", () -> e.compute(new SampleBatch(List.of(), good.inputs(), null), params));
+      assertInvalid("samples.inputs[x]", () -> e.compute(new SampleBatch(List.of(),
+          Map.of("x", Tensor.ofFloats(new long[] {2, 5}, new float[10])), good.labels()), params));
+      assertInvalid("samples.inputs[x]", () -> e.compute(new SampleBatch(List.of(),
+          Map.of("x", Tensor.ofLongs(x.dims(), new long[12])), good.labels()), params));
+      float[] nan = x.floats().clone();
+      nan[3] = Float.NaN;
+      assertInvalid("samples.inputs[x]", () -> e.compute(new SampleBatch(List.of(),
+          Map.of("x", Tensor.ofFloats(x.dims(), nan)), good.labels()), params));
+      assertInvalid("samples.inputs[x]", () -> e.compute(new SampleBatch(List.of(), Map.of(), good.labels()), params));
+      Map<String, Tensor> extra = new HashMap<>(good.inputs());
+      extra.put("y", x);
+      assertInvalid("samples.inputs[y]", () -> e.compute(new SampleBatch(List.of(), extra, good.labels()), params));
+      assertThrows(IllegalArgumentException.class, () -> e.compute(good, params.subList(0, 2)));
+      assertThrows(IllegalArgumentException.class,
+          () -> e.compute(good, List.of(FloatBuffer.allocate(30), params.get(1), params.get(2), params.get(3))));
+    }
+  }
+
+  @Test
+  void bceTargetsOutsideUnitIntervalRefused() {
+    GradCheck.Case c = ModelGradientTest.mlp(new Random(3), Loss.SIGMOID_BINARY_CROSS_ENTROPY, 0);
+    GradientGraph g = GradientGraph.build(c.model(), "z", c.loss(), c.params(), 0);
+    try (GradientEngine e = new GradientEngine(g)) {
+      SampleBatch b = GradCheck.batch(rnd, 2, c.loss(), 4, "x", new long[] {6});
+      float[] y = b.labels().floats().clone();
+      y[0] = 1.5f;
+      assertInvalid("samples.labels", () -> e.compute(new SampleBatch(List.of(), b.inputs(),
+          Tensor.ofFloats(b.labels().dims(), y)), GradCheck.direct(GradCheck.initialValues(c.model(), c.params()))));
+    }
+  }
+
+  private static void assertInvalid(String field, org.junit.jupiter.api.function.Executable call) {
+    LetheException e = assertThrows(LetheException.class, call);
+    assertEquals(LetheException.Kind.INVALID_ARGUMENT, e.kind());
+    assertTrue(e.getMessage().startsWith(field + ":"), e.getMessage());
+  }
+
+  private static SampleBatch row(SampleBatch b, int s) {
+    Tensor x = b.inputs().get("x");
+    float[] v = java.util.Arrays.copyOfRange(x.floats(), s * 6, (s + 1) * 6);
+    return new SampleBatch(List.of(), Map.of("x", Tensor.ofFloats(new long[] {1, 6}, v)),
+        Tensor.ofLongs(new long[] {1}, new long[] {b.labels().longs()[s]}));
+  }
+}
