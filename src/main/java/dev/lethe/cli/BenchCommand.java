@@ -1,6 +1,7 @@
 package dev.lethe.cli;
 
 import dev.lethe.bench.GetModelBench;
+import dev.lethe.bench.GradientBench;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -9,9 +10,10 @@ import picocli.CommandLine.Parameters;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
     description = {"Run a benchmark; each prints its figure beside a baseline measured in the same run.",
-        "  get-model [sizeMiB] [repeats]   GetModel over loopback vs reading the same bytes from a file"})
+        "  get-model [sizeMiB] [repeats]   GetModel over loopback vs reading the same bytes from a file",
+        "  gradients [seconds]             per-sample gradient throughput vs forward inference and memcpy"})
 final class BenchCommand implements Callable<Integer> {
-  @Parameters(index = "0", description = "Benchmark name: get-model.")
+  @Parameters(index = "0", description = "Benchmark name: get-model, gradients.")
   String name;
 
   @Parameters(index = "1..*", description = "Benchmark arguments.")
@@ -22,6 +24,7 @@ final class BenchCommand implements Callable<Integer> {
     String[] a = args.toArray(String[]::new);
     switch (name) {
       case "get-model" -> GetModelBench.main(a);
+      case "gradients" -> GradientBench.main(a);
       default -> {
         System.err.println("unknown benchmark '" + name + "'; see lethe bench --help");
         return 2;

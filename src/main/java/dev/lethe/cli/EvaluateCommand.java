@@ -1,13 +1,8 @@
 package dev.lethe.cli;
 
-import dev.lethe.core.Loss;
 import dev.lethe.core.SampleBatch;
-import dev.lethe.data.BatchFormat;
-import dev.lethe.data.DataFiles;
-import dev.lethe.data.Dataset;
 import dev.lethe.eval.Evaluation;
 import dev.lethe.grpc.LetheClient;
-import dev.lethe.onnx.InputSpec;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -39,47 +34,13 @@ final class EvaluateCommand extends ClientCommand {
 
   @Override
   void run(LetheClient lethe, PrintWriter out) throws Exception {
-    LetheClient.ModelShape shape = lethe.describe(name);
-    if (shape.inputs().size() != 1) {
-      throw new IllegalArgumentException("model '" + name + "' has " + shape.inputs().size()
-          + " inputs; files feed models with exactly one");
-    }
-    InputSpec input = shape.inputs().get(0);
-    Dataset dataset = DataFiles.load(data.toArray(Path[]::new));
-    int n = limit > 0 ? Math.min(limit, dataset.size()) : dataset.size();
-    BatchFormat format = BatchFormat.of(input.name())
-        .withShape(sampleShape(input, dataset))
-        .withScale(scale);
-    long classes = Arrays.stream(shape.outputDims()).reduce(1, (a, b) -> a * b);
-    format = shape.loss() == Loss.SOFTMAX_CROSS_ENTROPY
-        ? format.withClassIndices() : format.withOneHot((int) classes);
-    SampleBatch batch = dataset.batch(0, n, format);
+    SampleBatch batch = SampleFiles.load(lethe.describe(name), data, scale, limit);
+    int n = batch.size();
     Evaluation e = lethe.evaluate(name, version, batch);
     out.printf("model %s version %d on %d samples of %s%n", name, e.version(), n, data.get(0));
     out.printf("mean loss %.6f%n", e.meanLoss());
     out.printf("accuracy  %.4f%n", e.accuracy());
     double meanAuc = Arrays.stream(e.auc()).filter(Double::isFinite).average().orElse(Double.NaN);
     out.printf("mean AUC  %.4f over %d attributes/classes%n", meanAuc, e.auc().length);
-  }
-
-  /** The model's per-sample shape where it is fixed, else the file's flat feature count. */
-  private static long[] sampleShape(InputSpec input, Dataset dataset) {
-    long[] dims = Arrays.copyOfRange(input.dims(), 1, input.dims().length);
-    long known = 1;
-    int unknown = -1;
-    for (int i = 0; i < dims.length; i++) {
-      if (dims[i] < 0) {
-        if (unknown >= 0) {
-          return new long[] {dataset.featureCount()};
-        }
-        unknown = i;
-      } else {
-        known *= dims[i];
-      }
-    }
-    if (unknown >= 0) {
-      dims[unknown] = dataset.featureCount() / known;
-    }
-    return dims;
   }
 }

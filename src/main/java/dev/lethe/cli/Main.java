@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
       WatchCommand.class,
       ActivateCommand.class,
       EvaluateCommand.class,
+      GradientsCommand.class,
       BenchCommand.class,
       CommandLine.HelpCommand.class
     })

@@ -7,6 +7,9 @@ import com.google.protobuf.util.JsonFormat;
 import dev.lethe.api.v1.EvaluateRequest;
 import dev.lethe.api.v1.EvaluateResponse;
 import dev.lethe.api.v1.GetModelRequest;
+import dev.lethe.api.v1.GradientsRequest;
+import dev.lethe.api.v1.GradientsResponse;
+import dev.lethe.onnx.GradientResult;
 import dev.lethe.api.v1.ListModelsRequest;
 import dev.lethe.api.v1.ModelChunk;
 import dev.lethe.api.v1.ModelInfo;
@@ -156,6 +159,32 @@ public final class LetheClient implements AutoCloseable {
     }
     return new Evaluation(losses, r.getMeanLoss(), r.getAccuracy(),
         r.getAucList().stream().mapToDouble(Double::doubleValue).toArray(), r.getVersion());
+  }
+
+  /**
+   * Per-sample losses and gradient norms (and with {@code full} the [N, P] gradients) of a
+   * version (0 = active).
+   */
+  public GradientResult gradients(String name, long version, SampleBatch batch, boolean full) {
+    GradientsResponse r = call(() -> blocking.gradients(GradientsRequest.newBuilder()
+        .setName(name).setVersion(version).setSamples(ProtoConvert.batch(batch)).setFull(full)
+        .build()));
+    float[] losses = new float[r.getLossesCount()];
+    float[] norms = new float[r.getNormsCount()];
+    for (int i = 0; i < losses.length; i++) {
+      losses[i] = r.getLosses(i);
+      norms[i] = r.getNorms(i);
+    }
+    float[] g = null;
+    long p = 0;
+    if (r.hasGradients()) {
+      p = r.getGradients().getDims(1);
+      g = new float[r.getGradients().getFloatDataCount()];
+      for (int i = 0; i < g.length; i++) {
+        g[i] = r.getGradients().getFloatData(i);
+      }
+    }
+    return new GradientResult(norms.length, p, losses, null, g, norms);
   }
 
   @Override

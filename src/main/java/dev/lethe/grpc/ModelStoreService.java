@@ -39,9 +39,12 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
   static final int MAX_CHUNK = (4 << 20) - 1024;
 
   private final ModelStore store;
+  private final long maxResponseBytes;
 
-  public ModelStoreService(ModelStore store) {
+  /** @param maxResponseBytes largest Gradients response (the [N, P] matrix) served */
+  public ModelStoreService(ModelStore store, long maxResponseBytes) {
     this.store = store;
+    this.maxResponseBytes = maxResponseBytes;
   }
 
   @Override
@@ -115,8 +118,14 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
 
   @Override
   public void gradients(GradientsRequest request, StreamObserver<GradientsResponse> response) {
-    response.onError(Errors.toStatus(LetheException.unimplemented(
-        "Gradients: per-sample gradients through ONNX Runtime are not available in this build")));
+    unary(response, () -> {
+      if (!request.hasSamples()) {
+        throw LetheException.invalid("samples", "required");
+      }
+      ModelStore.Gradients g = store.gradients(request.getName(), request.getVersion(),
+          ProtoConvert.batch(request.getSamples()), request.getFull(), maxResponseBytes);
+      return ProtoConvert.gradients(g.version(), g.result());
+    });
   }
 
   @Override

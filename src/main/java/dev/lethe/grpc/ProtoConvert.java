@@ -1,6 +1,8 @@
 package dev.lethe.grpc;
 
 import dev.lethe.api.v1.EvaluateResponse;
+import dev.lethe.api.v1.GradientsResponse;
+import dev.lethe.onnx.GradientResult;
 import dev.lethe.api.v1.ModelInfo;
 import dev.lethe.api.v1.VersionInfo;
 import dev.lethe.core.LetheException;
@@ -144,6 +146,26 @@ final class ProtoConvert {
     }
     for (double a : e.auc()) {
       b.addAuc(a);
+    }
+    return b.build();
+  }
+
+  static GradientsResponse gradients(long version, GradientResult r) {
+    GradientsResponse.Builder b = GradientsResponse.newBuilder().setVersion(version);
+    for (float f : r.norms()) {
+      b.addNorms(f);
+    }
+    for (float f : r.losses()) {
+      b.addLosses(f);
+    }
+    if (r.gradients() != null) {
+      dev.lethe.api.v1.Tensor.Builder t = dev.lethe.api.v1.Tensor.newBuilder()
+          .addDims(r.size()).addDims(r.parameterCount());
+      float[] g = r.gradients();
+      for (float f : g) {
+        t.addFloatData(f);
+      }
+      b.setGradients(t);
     }
     return b.build();
   }

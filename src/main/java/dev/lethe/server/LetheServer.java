@@ -68,7 +68,7 @@ public final class LetheServer {
       store = new ModelStore(db, OrtEnvironment.getEnvironment(), config.store());
       initializer.accept(store);
       server = builder
-          .addService(new ModelStoreService(store))
+          .addService(new ModelStoreService(store, config.maxMessageBytes()))
           .addService(health.getHealthService())
           .addService(ProtoReflectionServiceV1.newInstance())
           .addService(legacyReflection())

@@ -5,6 +5,7 @@ import dev.lethe.core.LetheException;
 import dev.lethe.core.Loss;
 import dev.lethe.core.ModelSpec;
 import dev.lethe.onnx.ForwardSession;
+import dev.lethe.onnx.GradientGraph;
 import dev.lethe.onnx.InputSpec;
 import dev.lethe.onnx.ModelGraph;
 import dev.lethe.onnx.ParameterSpec;
@@ -67,6 +68,8 @@ final class ModelRegistrar {
       }
       record = existing.toBuilder();
     } else {
+      // Lethe only keeps models it can erase from: the loss must differentiate to every parameter.
+      GradientGraph.check(graph.model(), graph.logits(), spec.loss(), graph.parameterNames());
       forward = ForwardSession.create(env, graph);
       try {
         long[] outputDims = forward.probeOutputDims(

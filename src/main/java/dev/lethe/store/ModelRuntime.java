@@ -2,7 +2,11 @@ package dev.lethe.store;
 
 import ai.onnxruntime.OrtEnvironment;
 import dev.lethe.core.LetheException;
+import ai.onnx.proto.OnnxMl;
+import dev.lethe.core.Loss;
 import dev.lethe.onnx.ForwardSession;
+import dev.lethe.onnx.GradientEngine;
+import dev.lethe.onnx.GradientGraph;
 import dev.lethe.onnx.InputSpec;
 import dev.lethe.onnx.ModelGraph;
 import dev.lethe.onnx.ParameterSpec;
@@ -37,6 +41,8 @@ final class ModelRuntime implements AutoCloseable {
   private final int[] spliceParameters;
   private final AtomicReference<VersionWeights> cached = new AtomicReference<>();
   private ForwardSession forward;
+  private GradientEngine gradients;
+  private double gradientsL2 = Double.NaN;
   private boolean closed;
 
   ModelRuntime(ModelRecord record, LetheDb db, OrtEnvironment env) {
@@ -94,6 +100,32 @@ final class ModelRuntime implements AutoCloseable {
     return forward;
   }
 
+  /**
+   * The gradient engine for the model's graph with L2 coefficient {@code l2}, built from the file
+   * of {@code version} on first use (and again if the spec's l2 changed).
+   */
+  synchronized GradientEngine gradients(long version, Loss loss, double l2) {
+    if (closed) {
+      throw new IllegalStateException("model " + name + " runtime is closed");
+    }
+    if (gradients == null || gradientsL2 != l2) {
+      OnnxMl.ModelProto model;
+      try (InputStream in = open(version)) {
+        model = OnnxMl.ModelProto.parseFrom(in);
+      } catch (IOException e) {
+        throw new StorageException("reading model " + name + " version " + version, e);
+      }
+      GradientGraph graph = GradientGraph.build(model, logits, loss,
+          parameters.stream().map(ParameterSpec::name).toList(), l2);
+      if (gradients != null) {
+        gradients.close();
+      }
+      gradients = new GradientEngine(graph);
+      gradientsL2 = l2;
+    }
+    return gradients;
+  }
+
   /** The weights of a version (cached while it stays the most recently used). */
   VersionWeights weights(long version) {
     VersionWeights w = cached.get();
@@ -138,6 +170,10 @@ final class ModelRuntime implements AutoCloseable {
     if (forward != null) {
       forward.close();
       forward = null;
+    }
+    if (gradients != null) {
+      gradients.close();
+      gradients = null;
     }
   }
 }

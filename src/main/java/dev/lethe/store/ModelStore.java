@@ -10,6 +10,8 @@ import dev.lethe.eval.Evaluation;
 import dev.lethe.eval.Metrics;
 import dev.lethe.onnx.BatchValidator;
 import dev.lethe.onnx.ForwardSession;
+import dev.lethe.onnx.GradientEngine;
+import dev.lethe.onnx.GradientResult;
 import dev.lethe.storage.Family;
 import dev.lethe.storage.Keys;
 import dev.lethe.storage.LetheDb;
@@ -336,6 +338,34 @@ public final class ModelStore implements AutoCloseable {
     ForwardSession.Logits logits = forward.logits(batch, n, w.parameters());
     return Metrics.evaluate(loss, logits.values(), n, batch.labels(), v.getVersion());
   }
+
+  /**
+   * Per-sample losses and gradients of a version (0 = active) on labelled samples; with
+   * {@code full} false only the norms (the [N, P] matrix is not returned).
+   *
+   * @throws LetheException NOT_FOUND, INVALID_ARGUMENT for samples not matching the model,
+   *     RESOURCE_EXHAUSTED when the full matrix would exceed {@code maxResponseBytes}
+   */
+  public Gradients gradients(String name, long version, SampleBatch batch, boolean full,
+      long maxResponseBytes) {
+    Entry e = entry(name);
+    ModelRecord r = e.record;
+    VersionRecord v = keptVersion(r, version);
+    long p = info(r).parameterCount();
+    int n = batch.size();
+    if (full && (long) n * p * Float.BYTES > maxResponseBytes) {
+      throw LetheException.tooLarge("samples", n + " samples x " + p + " parameters = "
+          + (long) n * p * Float.BYTES + " bytes of gradients exceed the response limit of "
+          + maxResponseBytes + "; send fewer samples or ask for norms only (full = false)");
+    }
+    GradientEngine engine = e.runtime.gradients(v.getVersion(), Loss.valueOf(r.getLoss()), r.getL2());
+    VersionWeights w = e.runtime.weights(v.getVersion());
+    GradientResult result = full ? engine.compute(batch, w.parameters()) : engine.norms(batch, w.parameters());
+    return new Gradients(v.getVersion(), result);
+  }
+
+  /** A {@link GradientResult} and the version it was computed at. */
+  public record Gradients(long version, GradientResult result) {}
 
   /** Makes a committed record current: exports the active version, then tells watchers. */
   private void publish(Entry e, ModelRecord updated) {

@@ -55,6 +55,13 @@ class DemoServeTest {
       assertTrue(eval.startsWith("0\n"), eval);
       assertTrue(eval.contains("on 1797 samples"), eval);
       assertTrue(eval.contains(README_ACCURACY), eval);
+      Path grads = dir.resolve("grads.csv");
+      String gradients = run("gradients", "digits", "--data", csv.toString(), "--limit", "3",
+          "-o", grads.toString(), "--target", target);
+      assertTrue(gradients.startsWith("0\n") && gradients.contains("digits.csv.gz:2"), gradients);
+      java.util.List<String> rows = Files.readAllLines(grads);
+      assertEquals(3, rows.size());
+      assertEquals(650, rows.get(0).split(",").length);
       String missing = run("evaluate", "nope", "--data", csv.toString(), "--target", target);
       assertTrue(missing.startsWith("2\n") && missing.contains("error: NOT_FOUND"), missing);
       Path onnx = dir.resolve("out/digits.onnx");

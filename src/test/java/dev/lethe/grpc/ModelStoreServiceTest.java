@@ -11,7 +11,6 @@ import dev.lethe.api.v1.EraseRequest;
 import dev.lethe.api.v1.EvaluateRequest;
 import dev.lethe.api.v1.EvaluateResponse;
 import dev.lethe.api.v1.GetModelRequest;
-import dev.lethe.api.v1.GradientsRequest;
 import dev.lethe.api.v1.ListErasuresRequest;
 import dev.lethe.api.v1.ListModelsRequest;
 import dev.lethe.api.v1.Loss;
@@ -309,7 +308,6 @@ class ModelStoreServiceTest {
   void laterIssuesAnswerUnimplemented() {
     lethe.put(spec("mlp"), mlp.onnx());
     for (Executable call : List.<Executable>of(
-        () -> lethe.blocking.gradients(GradientsRequest.newBuilder().setName("mlp").build()),
         () -> lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp").build()))) {
       assertRefused(Status.Code.UNIMPLEMENTED, ":", call);
     }

@@ -167,4 +167,18 @@ class ModelStoreTest {
       assertEquals(lse - z[i][y[i]], ev.losses()[i], LOSS_TOLERANCE);
     }
   }
+
+  @Test
+  void fullGradientsBeyondTheResponseLimitAreResourceExhausted() {
+    withStore(10, store -> {
+      store.put(Fixtures.spec("m"), Fixtures.mlp(1).onnx());
+      SampleBatch batch = Fixtures.batch(1, 10); // 10 x 27 floats = 1080 bytes
+      LetheException e = assertThrows(LetheException.class,
+          () -> store.gradients("m", 0, batch, true, 1000));
+      assertEquals(LetheException.Kind.RESOURCE_EXHAUSTED, e.kind());
+      assertEquals(10, store.gradients("m", 0, batch, false, 1000).result().norms().length);
+      assertEquals(270, store.gradients("m", 0, batch, true, 1080).result().gradients().length);
+      return null;
+    });
+  }
 }

@@ -1,0 +1,62 @@
+package dev.lethe.cli;
+
+import dev.lethe.core.SampleBatch;
+import dev.lethe.grpc.LetheClient;
+import dev.lethe.onnx.GradientResult;
+import java.io.BufferedWriter;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "gradients", mixinStandardHelpOptions = true,
+    description = {"Per-sample loss and gradient norm of a version on labelled samples from IDX or CSV files.",
+        "With --output, also the full per-sample gradients [N, P] as CSV (one row per sample, "
+            + "parameters in spec order)."})
+final class GradientsCommand extends ClientCommand {
+  @Parameters(index = "0", description = "Model name.")
+  String name;
+
+  @Option(names = "--data", required = true, arity = "1..2", description = "Data file(s).")
+  List<Path> data;
+
+  @Option(names = "--version", defaultValue = "0", description = "Version (0 = active, the default).")
+  long version;
+
+  @Option(names = "--scale", defaultValue = "1", description = "Multiply every feature by this; default ${DEFAULT-VALUE}.")
+  float scale;
+
+  @Option(names = "--limit", defaultValue = "10", description = "Use the first N samples (0 = all); default ${DEFAULT-VALUE}.")
+  int limit;
+
+  @Option(names = {"-o", "--output"}, description = "Write the full gradients [N, P] to this CSV file.")
+  Path output;
+
+  @Override
+  void run(LetheClient lethe, PrintWriter out) throws Exception {
+    SampleBatch batch = SampleFiles.load(lethe.describe(name), data, scale, limit);
+    GradientResult r = lethe.gradients(name, version, batch, output != null);
+    out.printf("%-24s %12s %14s%n", "id", "loss", "gradient norm");
+    for (int i = 0; i < r.size(); i++) {
+      out.printf("%-24s %12.6f %14.6f%n", batch.ids().get(i), r.losses()[i], r.norms()[i]);
+    }
+    if (output != null) {
+      try (BufferedWriter w = Files.newBufferedWriter(output)) {
+        for (int i = 0; i < r.size(); i++) {
+          StringBuilder row = new StringBuilder();
+          for (long j = 0; j < r.parameterCount(); j++) {
+            if (j > 0) {
+              row.append(',');
+            }
+            row.append(r.gradients()[(int) (i * r.parameterCount() + j)]);
+          }
+          w.write(row.append('\n').toString());
+        }
+      }
+      out.printf("wrote %d x %d gradients to %s%n", r.size(), r.parameterCount(), output);
+    }
+  }
+}
