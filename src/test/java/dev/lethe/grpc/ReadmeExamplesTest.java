@@ -91,11 +91,17 @@ class ReadmeExamplesTest {
           case "lethe.v1.ModelStore/ListErasures" -> assertEquals(0, lethe.blocking
               .listErasures(parse(json, dev.lethe.api.v1.ListErasuresRequest.newBuilder()).build())
               .getErasuresCount());
+          case "lethe.v1.ModelStore/Gradients" -> {
+            var r = lethe.blocking.gradients(
+                parse(json, dev.lethe.api.v1.GradientsRequest.newBuilder()).build());
+            assertEquals(2, r.getNormsCount());
+            assertTrue(r.getNorms(0) > 0);
+          }
           default -> throw new AssertionError("README example for " + method + " is not checked");
         }
         ran.add(method);
       }
-      assertEquals(7, ran.size(), ran.toString());
+      assertEquals(8, ran.size(), ran.toString());
 
       // The PutModel example: a spec line, then the file base64-encoded in one chunk message.
       Matcher spec = Pattern.compile("echo '(\\{\"spec\".*?)'").matcher(readme);
