@@ -210,7 +210,7 @@ public final class ModelStore implements AutoCloseable {
    * @param extra adds changes to the same batch; receives the new version number
    * @throws LetheException FAILED_PRECONDITION when {@code expectedActive} is no longer active
    */
-  public ModelInfo addVersion(String name, long expectedActive, byte[] weights, long trainSize,
+  public Added addVersion(String name, long expectedActive, byte[] weights, long trainSize,
       String origin, boolean isErasure, String fisherId,
       java.util.function.BiConsumer<dev.lethe.storage.LetheDb.Batch, Long> extra) {
     ensureOpen();
@@ -218,6 +218,7 @@ public final class ModelStore implements AutoCloseable {
     if (!lockFor(name).isHeldByCurrentThread()) {
       throw new IllegalStateException("addVersion must run inside locked(" + name + ")");
     }
+    long start = System.nanoTime();
     ModelRecord r = e.record;
     if (r.getActiveVersion() != expectedActive) {
       throw LetheException.precondition("model '" + name + "' active version is "
@@ -260,10 +261,19 @@ public final class ModelStore implements AutoCloseable {
       }
       extra.accept(batch, version);
     });
+    long committed = System.nanoTime();
     e.runtime.cache(w);
     publish(e, updated);
-    return info(updated);
+    return new Added(info(updated), (committed - start) / 1e6, (System.nanoTime() - committed) / 1e6);
   }
+
+  /**
+   * A committed version.
+   *
+   * @param commitMs composing, hashing and the synced write
+   * @param publishMs the switch of the active snapshot, the export and the watchers
+   */
+  public record Added(ModelInfo info, double commitMs, double publishMs) {}
 
   /** Runs {@code body} holding the model's lock: changes to the model are serialised. */
   public <T> T locked(String name, java.util.function.Supplier<T> body) {
@@ -367,6 +377,53 @@ public final class ModelStore implements AutoCloseable {
   /** A {@link GradientResult} and the version it was computed at. */
   public record Gradients(long version, GradientResult result) {}
 
+  /**
+   * Evaluates weights that are not (yet) a version, e.g. an erase's candidate, with the active
+   * version's graph. The batch must already have passed {@link #evaluate}'s checks for this model.
+   */
+  public Evaluation evaluateWeights(String name, SampleBatch batch, float[] weights) {
+    Entry e = entry(name);
+    ModelRecord r = e.record;
+    VersionWeights w = VersionWeights.of(-1, weights, e.runtime.parameterOffsets());
+    int n = BatchValidator.checkInputs(e.runtime.inputs(), batch);
+    ForwardSession.Logits logits = e.runtime.forward(r.getActiveVersion()).logits(batch, n, w.parameters());
+    return Metrics.evaluate(Loss.valueOf(r.getLoss()), logits.values(), n, batch.labels(), -1);
+  }
+
+  /** The weights of a kept version (0 = active); read-only. */
+  public VersionWeights weights(String name, long version) {
+    Entry e = entry(name);
+    return e.runtime.weights(keptVersion(e.record, version).getVersion());
+  }
+
+  /** The inverse Fisher attached to a kept version (0 = active), or "" for none. */
+  public String fisherId(String name, long version) {
+    return keptVersion(entry(name).record, version).getFisherId();
+  }
+
+  /**
+   * Attaches a built inverse Fisher to a kept version (its weights are those it was computed at).
+   * Watchers see {@code fisher_ready}.
+   */
+  public ModelInfo attachFisher(String name, long version, String fisherId) {
+    ensureOpen();
+    return locked(name, () -> {
+      Entry e = entry(name);
+      ModelRecord r = e.record;
+      long v = keptVersion(r, version).getVersion();
+      ModelRecord.Builder b = r.toBuilder();
+      for (int i = 0; i < b.getVersionsCount(); i++) {
+        if (b.getVersions(i).getVersion() == v) {
+          b.setVersions(i, b.getVersions(i).toBuilder().setFisherId(fisherId));
+        }
+      }
+      ModelRecord updated = b.build();
+      db.write(batch -> batch.put(Family.MODELS, Keys.model(name), updated.toByteArray()));
+      publish(e, updated);
+      return info(updated);
+    });
+  }
+
   /** Makes a committed record current: exports the active version, then tells watchers. */
   private void publish(Entry e, ModelRecord updated) {
     e.record = updated;
@@ -405,7 +462,8 @@ public final class ModelStore implements AutoCloseable {
       }
       count += n;
     }
-    return Records.info(r, count, false);
+    VersionRecord active = Records.version(r, r.getActiveVersion());
+    return Records.info(r, count, active != null && !active.getFisherId().isEmpty());
   }
 
   private Entry entry(String name) {

@@ -31,6 +31,22 @@ public final class VersionWeights {
     this.parameters = List.copyOf(params);
   }
 
+  /** Weights from floats (spec order). */
+  public static VersionWeights of(long version, float[] values, long[] parameterOffsets) {
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(values.length * Float.BYTES)
+        .order(ByteOrder.LITTLE_ENDIAN);
+    b.asFloatBuffer().put(values);
+    return new VersionWeights(version, b.array(), parameterOffsets);
+  }
+
+  /** Little-endian float32 bytes of {@code values}. */
+  public static byte[] bytesOf(float[] values) {
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(values.length * Float.BYTES)
+        .order(ByteOrder.LITTLE_ENDIAN);
+    b.asFloatBuffer().put(values);
+    return b.array();
+  }
+
   public long version() {
     return version;
   }

@@ -30,7 +30,7 @@ class RollbackAndExportTest {
     List<String> shas = java.util.Arrays.stream(ids).map(EraseLedger::idHash).toList();
     return store.locked("m", () -> store.addVersion("m", expected, weightsOf(weights),
         store.info("m").trainSize() - ids.length, "erase", true, "",
-        (batch, v) -> store.ledger().recordErase(batch, "m", v, shas, "req-" + v, 1000)));
+        (batch, v) -> store.ledger().recordErase(batch, "m", v, shas, "req-" + v, 1000)).info());
   }
 
   private static byte[] served(ModelStore store, long version) throws Exception {

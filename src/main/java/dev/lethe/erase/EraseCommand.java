@@ -1,0 +1,20 @@
+package dev.lethe.erase;
+
+import dev.lethe.core.SampleBatch;
+
+/**
+ * A request to erase samples from a model's active version.
+ *
+ * @param requestId idempotency key ("" = none): a repeat returns the first outcome
+ * @param samples the samples to forget, one id per row (ids required)
+ * @param dryRun compute and report everything, change nothing
+ * @param expectedVersion 0 = any; else the version that must be active
+ * @param downdateFisher also remove the erased samples' terms from the Fisher
+ */
+public record EraseCommand(
+    String name,
+    String requestId,
+    SampleBatch samples,
+    boolean dryRun,
+    long expectedVersion,
+    boolean downdateFisher) {}
