@@ -1,5 +1,6 @@
 package dev.lethe.cli;
 
+import dev.lethe.erase.EraseConfig;
 import dev.lethe.server.LetheServer;
 import dev.lethe.server.ServerConfig;
 import dev.lethe.store.StoreConfig;
@@ -35,6 +36,14 @@ final class ServeCommand implements Callable<Integer> {
       description = "Also write each active version as <dir>/<model>/<version>/model.onnx with a config.pbtxt naming it (Triton repository layout; env LETHE_EXPORT_DIR; default: none).")
   Path exportDir;
 
+  @Option(names = "--max-erase-samples", defaultValue = "${env:LETHE_MAX_ERASE_SAMPLES:-10000}",
+      description = "Largest Erase batch (env LETHE_MAX_ERASE_SAMPLES; default ${DEFAULT-VALUE}).")
+  int maxEraseSamples;
+
+  @Option(names = "--max-update-ratio", defaultValue = "${env:LETHE_MAX_UPDATE_RATIO:-1.0}",
+      description = "Refuse an erase whose update norm exceeds this multiple of |θ| (env LETHE_MAX_UPDATE_RATIO; default ${DEFAULT-VALUE}).")
+  double maxUpdateRatio;
+
   @Option(names = "--demo", negatable = true, defaultValue = "${env:LETHE_DEMO:-true}", fallbackValue = "true",
       description = "Register the digits demo model when the store is empty (env LETHE_DEMO; default ${DEFAULT-VALUE}).")
   boolean demo;
@@ -46,7 +55,8 @@ final class ServeCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     ServerConfig config = new ServerConfig(listen, dataDir,
-        new StoreConfig(retention, maxModelBytes, exportDir), maxMessageBytes, demo, shutdownGrace);
+        new StoreConfig(retention, maxModelBytes, exportDir), maxMessageBytes, demo, shutdownGrace,
+        new EraseConfig(maxEraseSamples, maxUpdateRatio, 64L << 20));
     LetheServer server = LetheServer.netty(config, Demo.initializer(config.demo()));
     // Registered before start, so a SIGTERM that arrives while the store opens still drains.
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -21,6 +21,7 @@ import dev.lethe.api.v1.SetActiveVersionRequest;
 import dev.lethe.api.v1.WatchModelRequest;
 import dev.lethe.core.LetheException;
 import dev.lethe.api.v1.Erasure;
+import dev.lethe.erase.Eraser;
 import dev.lethe.store.EraseLedger;
 import dev.lethe.store.LedgerEntry;
 import dev.lethe.store.ModelFile;
@@ -39,11 +40,13 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
   static final int MAX_CHUNK = (4 << 20) - 1024;
 
   private final ModelStore store;
+  private final Eraser eraser;
   private final long maxResponseBytes;
 
   /** @param maxResponseBytes largest Gradients response (the [N, P] matrix) served */
-  public ModelStoreService(ModelStore store, long maxResponseBytes) {
+  public ModelStoreService(ModelStore store, Eraser eraser, long maxResponseBytes) {
     this.store = store;
+    this.eraser = eraser;
     this.maxResponseBytes = maxResponseBytes;
   }
 
@@ -138,8 +141,7 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
 
   @Override
   public void erase(EraseRequest request, StreamObserver<EraseResponse> response) {
-    response.onError(Errors.toStatus(LetheException.unimplemented(
-        "Erase: the SSSE update needs the Fisher cache, not available in this build")));
+    unary(response, () -> ProtoConvert.erase(eraser.erase(ProtoConvert.erase(request))));
   }
 
   @Override

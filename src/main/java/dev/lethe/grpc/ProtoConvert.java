@@ -169,4 +169,28 @@ final class ProtoConvert {
     }
     return b.build();
   }
+
+  static dev.lethe.erase.EraseCommand erase(dev.lethe.api.v1.EraseRequest r) {
+    if (!r.hasSamples()) {
+      throw LetheException.invalid("samples", "required");
+    }
+    return new dev.lethe.erase.EraseCommand(r.getName(), r.getRequestId(), batch(r.getSamples()),
+        r.getDryRun(), r.getExpectedVersion(), r.getDowndateFisher());
+  }
+
+  static dev.lethe.api.v1.EraseResponse erase(dev.lethe.erase.EraseOutcome o) {
+    return dev.lethe.api.v1.EraseResponse.newBuilder()
+        .setVersion(o.version())
+        .setErased(o.erased())
+        .addAllAlreadyErased(o.alreadyErased())
+        .setUpdateNorm(o.updateNorm())
+        .setLossBefore(o.lossBefore())
+        .setLossAfter(o.lossAfter())
+        .setTimings(dev.lethe.api.v1.EraseTimings.newBuilder()
+            .setGradientsMs(o.timings().gradientsMs())
+            .setSolveMs(o.timings().solveMs())
+            .setStoreMs(o.timings().storeMs())
+            .setSwapMs(o.timings().swapMs()))
+        .build();
+  }
 }

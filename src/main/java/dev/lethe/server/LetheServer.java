@@ -1,6 +1,9 @@
 package dev.lethe.server;
 
 import ai.onnxruntime.OrtEnvironment;
+import dev.lethe.erase.Eraser;
+import dev.lethe.erase.FisherProvider;
+import dev.lethe.erase.FisherSolver;
 import dev.lethe.grpc.ModelStoreService;
 import dev.lethe.storage.LetheDb;
 import dev.lethe.store.ModelStore;
@@ -68,7 +71,8 @@ public final class LetheServer {
       store = new ModelStore(db, OrtEnvironment.getEnvironment(), config.store());
       initializer.accept(store);
       server = builder
-          .addService(new ModelStoreService(store, config.maxMessageBytes()))
+          .addService(new ModelStoreService(store,
+              new Eraser(store, db, fishers(), config.erase()), config.maxMessageBytes()))
           .addService(health.getHealthService())
           .addService(ProtoReflectionServiceV1.newInstance())
           .addService(legacyReflection())
@@ -93,6 +97,21 @@ public final class LetheServer {
   private static io.grpc.BindableService legacyReflection() {
     // v1alpha: older grpcurl releases speak only this version.
     return ProtoReflectionService.newInstance();
+  }
+
+  /** Inverse Fishers for erases. */
+  private FisherProvider fishers() {
+    return new FisherProvider() {
+      @Override
+      public FisherSolver solver(String model, String fisherId) {
+        throw new IllegalStateException("no Fisher store in this build");
+      }
+
+      @Override
+      public String downdate(String model, String fisherId, float[] gradients, int k, long n) {
+        throw new IllegalStateException("no Fisher store in this build");
+      }
+    };
   }
 
   /** The bound port (useful when listening on port 0). */

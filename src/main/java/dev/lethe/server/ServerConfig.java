@@ -1,5 +1,6 @@
 package dev.lethe.server;
 
+import dev.lethe.erase.EraseConfig;
 import dev.lethe.store.StoreConfig;
 import java.nio.file.Path;
 
@@ -12,6 +13,7 @@ import java.nio.file.Path;
  * @param maxMessageBytes largest inbound gRPC message (Evaluate batches, chunks)
  * @param demo register the digits demo model when the store is empty
  * @param shutdownGraceSeconds how long in-flight calls may take after SIGTERM
+ * @param erase erase limits and guards
  */
 public record ServerConfig(
     String listen,
@@ -19,7 +21,14 @@ public record ServerConfig(
     StoreConfig store,
     int maxMessageBytes,
     boolean demo,
-    int shutdownGraceSeconds) {
+    int shutdownGraceSeconds,
+    EraseConfig erase) {
+
+  /** The settings with default erase limits. */
+  public ServerConfig(String listen, Path dataDir, StoreConfig store, int maxMessageBytes,
+      boolean demo, int shutdownGraceSeconds) {
+    this(listen, dataDir, store, maxMessageBytes, demo, shutdownGraceSeconds, EraseConfig.defaults());
+  }
 
   public static final String DEFAULT_LISTEN = "127.0.0.1:50051";
   public static final int DEFAULT_MAX_MESSAGE_BYTES = 64 << 20;

@@ -305,12 +305,22 @@ class ModelStoreServiceTest {
   }
 
   @Test
-  void laterIssuesAnswerUnimplemented() {
+  void eraseChecksIdsAndNeedsAFisher() {
     lethe.put(spec("mlp"), mlp.onnx());
-    for (Executable call : List.<Executable>of(
-        () -> lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp").build()))) {
-      assertRefused(Status.Code.UNIMPLEMENTED, ":", call);
-    }
+    SampleBatch samples = ProtoConvert.batch(Fixtures.batch(3, 4));
+    assertRefused(Status.Code.FAILED_PRECONDITION, "BuildFisher", () -> lethe.blocking.erase(
+        EraseRequest.newBuilder().setName("mlp").setSamples(samples).build()));
+    assertRefused(Status.Code.INVALID_ARGUMENT, "samples.ids", () -> lethe.blocking.erase(
+        EraseRequest.newBuilder().setName("mlp").setSamples(samples.toBuilder().clearIds()).build()));
+    assertRefused(Status.Code.INVALID_ARGUMENT, "samples.ids", () -> lethe.blocking.erase(
+        EraseRequest.newBuilder().setName("mlp")
+            .setSamples(samples.toBuilder().setIds(1, "s0")).build()));
+    assertRefused(Status.Code.INVALID_ARGUMENT, "samples", () -> lethe.blocking.erase(
+        EraseRequest.newBuilder().setName("mlp").build()));
+    assertRefused(Status.Code.NOT_FOUND, "nope", () -> lethe.blocking.erase(
+        EraseRequest.newBuilder().setName("nope").setSamples(samples).build()));
+    assertRefused(Status.Code.FAILED_PRECONDITION, "expected_version", () -> lethe.blocking.erase(
+        EraseRequest.newBuilder().setName("mlp").setSamples(samples).setExpectedVersion(7).build()));
   }
 
   @Test
