@@ -21,6 +21,8 @@ import picocli.CommandLine.Command;
       ActivateCommand.class,
       EvaluateCommand.class,
       GradientsCommand.class,
+      EraseCommand.class,
+      ErasuresCommand.class,
       BenchCommand.class,
       CommandLine.HelpCommand.class
     })

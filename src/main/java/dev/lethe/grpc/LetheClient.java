@@ -4,7 +4,9 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.MessageOrBuilder;
 import com.google.protobuf.util.JsonFormat;
+import dev.lethe.api.v1.EraseRequest;
 import dev.lethe.api.v1.EvaluateRequest;
+import dev.lethe.api.v1.ListErasuresRequest;
 import dev.lethe.api.v1.EvaluateResponse;
 import dev.lethe.api.v1.GetModelRequest;
 import dev.lethe.api.v1.GradientsRequest;
@@ -185,6 +187,21 @@ public final class LetheClient implements AutoCloseable {
       }
     }
     return new GradientResult(norms.length, p, losses, null, g, norms);
+  }
+
+  /** Erases samples; returns the EraseResponse as JSON. */
+  public String erase(String name, String requestId, SampleBatch samples, boolean dryRun,
+      long expectedVersion, boolean downdateFisher) {
+    return call(() -> json(blocking.erase(EraseRequest.newBuilder()
+        .setName(name).setRequestId(requestId).setSamples(ProtoConvert.batch(samples))
+        .setDryRun(dryRun).setExpectedVersion(expectedVersion).setDowndateFisher(downdateFisher)
+        .build())));
+  }
+
+  /** One page of the ledger as JSON. */
+  public String listErasures(String name, int pageSize, String pageToken) {
+    return call(() -> json(blocking.listErasures(ListErasuresRequest.newBuilder()
+        .setName(name).setPageSize(pageSize).setPageToken(pageToken).build())));
   }
 
   @Override

@@ -1,0 +1,75 @@
+package dev.lethe.cli;
+
+import dev.lethe.core.Batches;
+import dev.lethe.core.SampleBatch;
+import dev.lethe.grpc.LetheClient;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "erase", mixinStandardHelpOptions = true,
+    description = {"Erase samples (rows of an IDX or CSV file) from a model by one SSSE step, "
+        + "and print the response.",
+        "Rows are chosen by id (--ids, the file's ids are <file name>:<row>) or by row number "
+            + "(--rows); the ids sent are the file's ids."})
+final class EraseCommand extends ClientCommand {
+  @Option(names = "--model", required = true, description = "Model name.")
+  String name;
+
+  @Option(names = "--data", required = true, arity = "1..2", description = "Data file(s).")
+  List<Path> data;
+
+  @Option(names = "--ids", split = ",", description = "Ids of the rows to erase.")
+  List<String> ids = new ArrayList<>();
+
+  @Option(names = "--rows", split = ",", description = "Row numbers to erase (0-based); a-b for a range.")
+  List<String> rows = new ArrayList<>();
+
+  @Option(names = "--scale", defaultValue = "1", description = "Multiply every feature by this; default ${DEFAULT-VALUE}.")
+  float scale;
+
+  @Option(names = "--request-id", defaultValue = "", description = "Idempotency key: a repeat returns the first response.")
+  String requestId;
+
+  @Option(names = "--dry-run", description = "Compute and report, change nothing.")
+  boolean dryRun;
+
+  @Option(names = "--expected-version", defaultValue = "0", description = "Refuse unless this version is active (0 = any).")
+  long expectedVersion;
+
+  @Option(names = "--downdate-fisher", description = "Also remove the erased samples from the Fisher.")
+  boolean downdateFisher;
+
+  @Override
+  void run(LetheClient lethe, PrintWriter out) throws Exception {
+    SampleBatch all = SampleFiles.load(lethe.describe(name), data, scale, 0);
+    List<Integer> chosen = new ArrayList<>();
+    for (String id : ids) {
+      int row = all.ids().indexOf(id);
+      if (row < 0) {
+        throw new IllegalArgumentException("--ids: '" + id + "' is not an id of " + data.get(0)
+            + " (its ids look like " + all.ids().get(0) + ")");
+      }
+      chosen.add(row);
+    }
+    for (String r : rows) {
+      String[] range = r.split("-");
+      int from = Integer.parseInt(range[0].trim());
+      int to = range.length > 1 ? Integer.parseInt(range[1].trim()) : from;
+      for (int i = from; i <= to; i++) {
+        if (i < 0 || i >= all.size()) {
+          throw new IllegalArgumentException("--rows: " + i + " is not a row of " + data.get(0));
+        }
+        chosen.add(i);
+      }
+    }
+    if (chosen.isEmpty()) {
+      throw new IllegalArgumentException("name the samples to erase with --ids or --rows");
+    }
+    SampleBatch batch = Batches.rows(all, chosen.stream().mapToInt(Integer::intValue).toArray());
+    out.println(lethe.erase(name, requestId, batch, dryRun, expectedVersion, downdateFisher));
+  }
+}
