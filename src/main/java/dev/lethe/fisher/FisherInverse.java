@@ -1,0 +1,169 @@
+package dev.lethe.fisher;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A stored Fisher inverse, applied block by block: {@code out = F⁻¹ v}. Each worker thread reads
+ * one block at a time from RocksDB into its own reused direct buffer and multiplies it there, so
+ * the heap never holds F⁻¹ (heap use: one P-vector in double per call; direct memory: one
+ * largest-block buffer per worker). No block cache: every apply reads every block (F⁻¹ is read
+ * once per erase; the OS page cache keeps hot blob files).
+ *
+ * <p>Thread-safe: concurrent applies share the pool. Owns its worker pool: close it (idempotent)
+ * before the {@link dev.lethe.storage.LetheDb} is closed. A block found missing or corrupt
+ * (size, CRC32C) fails the call with a {@link dev.lethe.storage.StorageException} naming the
+ * model, the Fisher and the block; no partial result is used.
+ */
+public final class FisherInverse implements AutoCloseable {
+  private final FisherStore store;
+  private final String model;
+  private final String fisherId;
+  private final byte[] prefix;
+  private final FisherHeader header;
+  private final boolean verify;
+  private final int threads;
+  private final ExecutorService pool;
+  private final ThreadLocal<ByteBuffer[]> buffers;
+  private volatile boolean closed;
+
+  FisherInverse(FisherStore store, String model, String fisherId, FisherHeader header, int threads, boolean verify) {
+    if (threads < 1) {
+      throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+    }
+    this.store = store;
+    this.model = model;
+    this.fisherId = fisherId;
+    this.prefix = FisherStore.prefix(model, fisherId);
+    this.header = header;
+    this.verify = verify;
+    this.threads = threads;
+    int largest = header.layout().largestBlock();
+    int keyBytes = FisherStore.keyBytes(prefix);
+    this.buffers =
+        ThreadLocal.withInitial(
+            () -> new ByteBuffer[] {
+              ByteBuffer.allocateDirect(keyBytes), ByteBuffer.allocateDirect(largest * largest * Float.BYTES)
+            });
+    this.pool = Executors.newFixedThreadPool(threads, FisherBuilder::daemon);
+  }
+
+  public FisherHeader header() {
+    return header;
+  }
+
+  public BlockLayout layout() {
+    return header.layout();
+  }
+
+  public String fisherId() {
+    return fisherId;
+  }
+
+  /** out = F⁻¹v (float in, float out; dot products in double). v and out must not alias. */
+  public void apply(float[] v, float[] out) {
+    int p = layout().parameterCount();
+    if (v.length != p || out.length != p) {
+      throw new IllegalArgumentException("vectors must have " + p + " entries, got " + v.length + " and " + out.length);
+    }
+    double[] x = new double[p];
+    for (int i = 0; i < p; i++) {
+      x[i] = v[i];
+    }
+    double[] y = new double[p];
+    apply(x, y);
+    for (int i = 0; i < p; i++) {
+      out[i] = (float) y[i];
+    }
+  }
+
+  /** out = F⁻¹v in double. v is not modified; v and out must not alias. */
+  public void apply(double[] v, double[] out) {
+    BlockLayout layout = layout();
+    int p = layout.parameterCount();
+    if (v.length != p || out.length != p) {
+      throw new IllegalArgumentException("vectors must have " + p + " entries, got " + v.length + " and " + out.length);
+    }
+    if (closed) {
+      throw new IllegalStateException("Fisher " + fisherId + " of model " + model + " is closed");
+    }
+    AtomicInteger next = new AtomicInteger();
+    List<Future<?>> futures = new ArrayList<>(threads);
+    for (int t = 0; t < threads; t++) {
+      futures.add(pool.submit((Callable<Void>) () -> {
+        ByteBuffer[] buf = buffers.get();
+        for (int b; (b = next.getAndIncrement()) < layout.blockCount(); ) {
+          store.readBlock(model, fisherId, prefix, header, b, buf[0], buf[1], verify);
+          multiply(buf[1], layout.size(b), v, out, layout.start(b));
+        }
+        return null;
+      }));
+    }
+    await(futures);
+  }
+
+  /** Reads block {@code b} (verified) into {@code out}, row-major b × b. For tests and downdate. */
+  public void readBlock(int b, float[] out) {
+    int size = layout().size(b);
+    if (out.length < size * size) {
+      throw new IllegalArgumentException("block " + b + " needs " + size * size + " floats");
+    }
+    ByteBuffer[] buf = buffers.get();
+    store.readBlock(model, fisherId, prefix, header, b, buf[0], buf[1], true);
+    buf[1].asFloatBuffer().get(out, 0, size * size);
+  }
+
+  /** y[off..off+b) = M x[off..off+b) with M the b × b float32 block in {@code m}. */
+  static void multiply(ByteBuffer m, int b, double[] x, double[] y, int off) {
+    int j4 = b & ~3;
+    for (int i = 0; i < b; i++) {
+      int row = i * b * Float.BYTES;
+      double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      int j = 0;
+      for (; j < j4; j += 4) {
+        int at = row + j * Float.BYTES;
+        s0 += m.getFloat(at) * x[off + j];
+        s1 += m.getFloat(at + 4) * x[off + j + 1];
+        s2 += m.getFloat(at + 8) * x[off + j + 2];
+        s3 += m.getFloat(at + 12) * x[off + j + 3];
+      }
+      for (; j < b; j++) {
+        s0 += m.getFloat(row + j * Float.BYTES) * x[off + j];
+      }
+      y[off + i] = (s0 + s1) + (s2 + s3);
+    }
+  }
+
+  private static void await(List<Future<?>> futures) {
+    RuntimeException failure = null;
+    for (Future<?> f : futures) {
+      try {
+        f.get();
+      } catch (ExecutionException e) {
+        if (failure == null) {
+          failure = e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        failure = new IllegalStateException("interrupted while applying the Fisher", e);
+      }
+    }
+    if (failure != null) {
+      throw failure;
+    }
+  }
+
+  /** Stops the workers (their direct buffers are freed with them). Idempotent. */
+  @Override
+  public void close() {
+    closed = true;
+    pool.shutdownNow();
+  }
+}

@@ -1,0 +1,222 @@
+package dev.lethe.fisher;
+
+import dev.lethe.core.LetheException;
+import dev.lethe.storage.Family;
+import dev.lethe.storage.Keys;
+import dev.lethe.storage.LetheDb;
+import dev.lethe.storage.StorageException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.zip.CRC32C;
+
+/**
+ * Fisher inverses in the {@code fisher} column family of a {@link LetheDb}.
+ *
+ * <p>Keys: {@code model 0x00 fisherId 0x00 'b' block(4 bytes BE)} → the block's inverse, dense
+ * b × b float32 little-endian row-major ({@link FisherHeader#DENSE_F32_LE}, 4 MiB at b = 1024,
+ * one value per block); {@code model 0x00 fisherId 0x00 "meta"} → {@link FisherHeader}.
+ *
+ * <p>Atomicity: {@link #create} first deletes whatever is stored under the id (one batch, header
+ * included), blocks are then written one synced batch each, and {@link Writer#commit} writes the
+ * header last. A Fisher without a header is incomplete and is never opened; its blocks are
+ * removed by {@link Writer#close} (or by the next create or delete of that id). {@link #delete}
+ * removes header and blocks in one range delete.
+ *
+ * <p>Thread-safe; does not own the database (the caller closes it).
+ */
+public final class FisherStore {
+  private static final byte[] META = "meta".getBytes(StandardCharsets.US_ASCII);
+
+  private final LetheDb db;
+
+  public FisherStore(LetheDb db) {
+    this.db = db;
+  }
+
+  LetheDb db() {
+    return db;
+  }
+
+  static byte[] prefix(String model, String fisherId) {
+    if (model.isEmpty() || model.indexOf('\0') >= 0) {
+      throw LetheException.invalid("name", "model name must be non-empty without NUL");
+    }
+    if (fisherId.isEmpty() || fisherId.indexOf('\0') >= 0) {
+      throw LetheException.invalid("fisher_id", "must be non-empty without NUL");
+    }
+    return Keys.concat(Keys.modelPrefix(model), Keys.concat(fisherId.getBytes(StandardCharsets.UTF_8), new byte[] {0}));
+  }
+
+  static byte[] blockKey(byte[] prefix, int block) {
+    return Keys.concat(prefix, ByteBuffer.allocate(5).put((byte) 'b').putInt(block).array());
+  }
+
+  /** The header of a complete Fisher, or empty when there is none under that id. */
+  public Optional<FisherHeader> header(String model, String fisherId) {
+    byte[] bytes = db.get(Family.FISHER, Keys.concat(prefix(model, fisherId), META));
+    if (bytes == null) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(FisherHeader.decode(bytes));
+    } catch (IllegalArgumentException e) {
+      throw new StorageException(
+          "Fisher " + fisherId + " of model " + model + ": corrupt header: " + e.getMessage(), e);
+    }
+  }
+
+  /** Removes the Fisher (header and every block) atomically; a missing one is not an error. */
+  public void delete(String model, String fisherId) {
+    byte[] prefix = prefix(model, fisherId);
+    db.write(b -> b.deletePrefix(Family.FISHER, prefix));
+  }
+
+  /**
+   * Starts writing a Fisher under {@code fisherId}, replacing any stored there. {@code header}
+   * describes it; its checksums are ignored (the writer computes them).
+   */
+  public Writer create(String model, String fisherId, FisherHeader header) {
+    return new Writer(model, fisherId, header);
+  }
+
+  /**
+   * Opens a complete Fisher for {@link FisherInverse#apply}; the caller closes it.
+   *
+   * @param threads worker threads (one reused direct buffer of the largest block each)
+   * @param verify check each block's CRC32C on every read
+   * @throws LetheException FAILED_PRECONDITION when there is no such Fisher
+   */
+  public FisherInverse open(String model, String fisherId, int threads, boolean verify) {
+    FisherHeader header =
+        header(model, fisherId)
+            .orElseThrow(() -> LetheException.precondition("model " + model + " has no Fisher " + fisherId));
+    return new FisherInverse(this, model, fisherId, header, threads, verify);
+  }
+
+  /**
+   * Reads block {@code b} into the direct buffer {@code value} (position 0, limit = its size,
+   * little-endian) and checks its size and (when {@code verify}) its checksum. {@code key} is a
+   * direct scratch buffer of at least {@link #keyBytes} bytes.
+   *
+   * @throws StorageException naming model, Fisher and block when it is missing or corrupt
+   */
+  void readBlock(
+      String model, String fisherId, byte[] prefix, FisherHeader h, int b, ByteBuffer key, ByteBuffer value, boolean verify) {
+    key.clear();
+    key.put(prefix).put((byte) 'b').putInt(b).flip();
+    long expected = h.storedBytes(b);
+    value.clear();
+    int size = db.get(Family.FISHER, key, value);
+    String where = "Fisher " + fisherId + " of model " + model + ": block " + b;
+    if (size < 0) {
+      throw new StorageException(where + " is missing");
+    }
+    if (size != expected) {
+      throw new StorageException(where + " is corrupt: " + size + " bytes, expected " + expected);
+    }
+    value.position(0).limit(size);
+    value.order(ByteOrder.LITTLE_ENDIAN);
+    if (verify) {
+      CRC32C crc = new CRC32C();
+      crc.update(value.duplicate());
+      if ((int) crc.getValue() != h.blockCrc()[b]) {
+        throw new StorageException(where + " is corrupt: checksum mismatch");
+      }
+    }
+  }
+
+  static int keyBytes(byte[] prefix) {
+    return prefix.length + 5;
+  }
+
+  /**
+   * Writes one Fisher: a {@link BlockSink} (thread-safe, as the builders need), then
+   * {@link #commit}. Closing without a commit removes what was written.
+   */
+  public final class Writer implements BlockSink, AutoCloseable {
+    private final String model;
+    private final String fisherId;
+    private final byte[] prefix;
+    private final FisherHeader header;
+    private final AtomicIntegerArray crc;
+    private final AtomicIntegerArray written;
+    private volatile boolean committed;
+
+    private Writer(String model, String fisherId, FisherHeader header) {
+      this.model = model;
+      this.fisherId = fisherId;
+      this.prefix = prefix(model, fisherId);
+      this.header = header;
+      int blocks = header.layout().blockCount();
+      this.crc = new AtomicIntegerArray(blocks);
+      this.written = new AtomicIntegerArray(blocks);
+      db.write(b -> b.deletePrefix(Family.FISHER, prefix));
+    }
+
+    /** Stores block {@code block} (b × b, row-major) as float32. */
+    @Override
+    public void accept(int block, double[] inverse) {
+      int b = header.layout().size(block);
+      if (inverse.length != b * b) {
+        throw new IllegalArgumentException("block " + block + ": expected " + b * b + " values, got " + inverse.length);
+      }
+      byte[] bytes = new byte[inverse.length * Float.BYTES];
+      ByteBuffer out = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+      for (double x : inverse) {
+        out.putFloat((float) x);
+      }
+      putBlock(block, bytes);
+    }
+
+    /** Stores a block already encoded (dense float32 little-endian, row-major). */
+    void putBlock(int block, byte[] bytes) {
+      if (committed) {
+        throw new IllegalStateException("Fisher " + fisherId + " already committed");
+      }
+      if (written.getAndSet(block, 1) != 0) {
+        throw new IllegalStateException("block " + block + " written twice");
+      }
+      CRC32C c = new CRC32C();
+      c.update(bytes);
+      crc.set(block, (int) c.getValue());
+      byte[] key = blockKey(prefix, block);
+      db.write(b -> b.put(Family.FISHER, key, bytes));
+    }
+
+    /**
+     * Writes the header, making the Fisher visible.
+     *
+     * @throws IllegalStateException if a block was not written
+     */
+    public FisherHeader commit() {
+      int[] sums = new int[crc.length()];
+      for (int b = 0; b < sums.length; b++) {
+        if (written.get(b) == 0) {
+          throw new IllegalStateException("Fisher " + fisherId + ": block " + b + " was not written");
+        }
+        sums[b] = crc.get(b);
+      }
+      FisherHeader done = header.withChecksums(sums);
+      byte[] meta = done.encode();
+      db.write(b -> b.put(Family.FISHER, Keys.concat(prefix, META), meta));
+      committed = true;
+      return done;
+    }
+
+    /** Removes the blocks written when there was no commit. */
+    @Override
+    public void close() {
+      if (!committed) {
+        db.write(b -> b.deletePrefix(Family.FISHER, prefix));
+      }
+    }
+
+    @Override
+    public String toString() {
+      return "FisherStore.Writer[" + model + "/" + fisherId + "]";
+    }
+  }
+}

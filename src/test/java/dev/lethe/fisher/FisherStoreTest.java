@@ -1,0 +1,149 @@
+package dev.lethe.fisher;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lethe.core.LetheException;
+import dev.lethe.storage.Family;
+import dev.lethe.storage.LetheDb;
+import dev.lethe.storage.StorageException;
+import java.nio.file.Path;
+import java.util.Random;
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.CommonOps_DDRM;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class FisherStoreTest {
+  /** apply (float32 blocks) against a dense double solve: relative 2-norm error. */
+  static final double APPLY = 1e-5;
+
+  @TempDir Path dir;
+
+  final int p = 300;
+  final int n = 400;
+  final double lambda = 0.1;
+  final BlockLayout layout = BlockLayout.uniform(p, 64);
+  final float[] g = Reference.gradients(new Random(21), n, p);
+
+  FisherHeader build(FisherStore store, String id) {
+    FisherHeader template = new FisherHeader(layout, lambda, n, 1, "EMPIRICAL", "gram", 7, null);
+    try (FisherStore.Writer w = store.create("m", id, template)) {
+      FisherBuilder.build(layout, new ArrayGradients(g, n, p), FisherOptions.defaults(lambda), w, null);
+      return w.commit();
+    }
+  }
+
+  @Test
+  void applyMatchesADenseSolveAndSurvivesReopen() {
+    float[] v = new float[p];
+    Random r = new Random(5);
+    for (int i = 0; i < p; i++) {
+      v[i] = (float) r.nextGaussian();
+    }
+    DMatrixRMaj f = Reference.blockDiagonal(g, p, Reference.range(n), layout, lambda);
+    DMatrixRMaj x = new DMatrixRMaj(p, 1);
+    DMatrixRMaj rhs = new DMatrixRMaj(p, 1);
+    for (int i = 0; i < p; i++) {
+      rhs.data[i] = v[i];
+    }
+    assertTrue(CommonOps_DDRM.solve(f, rhs, x));
+    FisherHeader written;
+    try (LetheDb db = LetheDb.open(dir)) {
+      written = build(new FisherStore(db), "f1");
+    }
+    try (LetheDb db = LetheDb.open(dir);
+        FisherInverse inv = new FisherStore(db).open("m", "f1", 3, true)) {
+      assertEquals(written, inv.header());
+      assertEquals(7, inv.header().modelVersion());
+      assertEquals(layout, inv.layout());
+      float[] out = new float[p];
+      inv.apply(v, out);
+      double num = 0;
+      double den = 0;
+      for (int i = 0; i < p; i++) {
+        num += (out[i] - x.data[i]) * (out[i] - x.data[i]);
+        den += x.data[i] * x.data[i];
+      }
+      assertTrue(Math.sqrt(num / den) <= APPLY, "relative error " + Math.sqrt(num / den));
+    }
+  }
+
+  @Test
+  void missingOrCorruptBlocksAreReportedNeverUsed() {
+    try (LetheDb db = LetheDb.open(dir)) {
+      FisherStore store = new FisherStore(db);
+      build(store, "f1");
+      byte[] prefix = FisherStore.prefix("m", "f1");
+      float[] v = new float[p];
+      float[] out = new float[p];
+      // checksum: same size, one byte changed
+      byte[] key = FisherStore.blockKey(prefix, 2);
+      byte[] value = db.get(Family.FISHER, key);
+      value[100] ^= 1;
+      db.write(b -> b.put(Family.FISHER, key, value));
+      assertFailure(store, v, out, "Fisher f1 of model m: block 2 is corrupt: checksum mismatch");
+      // wrong size
+      db.write(b -> b.put(Family.FISHER, key, new byte[12]));
+      assertFailure(store, v, out, "Fisher f1 of model m: block 2 is corrupt: 12 bytes, expected 16384");
+      // missing
+      db.write(b -> b.delete(Family.FISHER, FisherStore.blockKey(prefix, 4)));
+      db.write(b -> b.put(Family.FISHER, key, value));
+      value[100] ^= 1;
+      db.write(b -> b.put(Family.FISHER, key, value));
+      assertFailure(store, v, out, "Fisher f1 of model m: block 4 is missing");
+    }
+  }
+
+  private static void assertFailure(FisherStore store, float[] v, float[] out, String message) {
+    try (FisherInverse inv = store.open("m", "f1", 2, true)) {
+      StorageException e = assertThrows(StorageException.class, () -> inv.apply(v, out));
+      assertEquals(message, e.getMessage());
+    }
+  }
+
+  @Test
+  void halfWrittenFisherIsInvisibleAndDeleteRemovesEveryKey() {
+    try (LetheDb db = LetheDb.open(dir)) {
+      FisherStore store = new FisherStore(db);
+      FisherHeader template = new FisherHeader(layout, lambda, n, 1, "EMPIRICAL", "gram", 7, null);
+      FisherStore.Writer w = store.create("m", "half", template);
+      w.accept(0, new double[64 * 64]);
+      assertTrue(store.header("m", "half").isEmpty(), "no header before commit");
+      LetheException e = assertThrows(LetheException.class, () -> store.open("m", "half", 1, true));
+      assertEquals(LetheException.Kind.FAILED_PRECONDITION, e.kind());
+      assertThrows(IllegalStateException.class, w::commit);
+      w.close();
+      assertEquals(0, countKeys(db, "m"));
+
+      build(store, "f1");
+      build(store, "f2");
+      int perFisher = layout.blockCount() + 1;
+      assertEquals(2 * perFisher, countKeys(db, "m"));
+      store.delete("m", "f1");
+      assertEquals(perFisher, countKeys(db, "m"));
+      assertFalse(store.header("m", "f1").isPresent());
+      assertTrue(store.header("m", "f2").isPresent());
+    }
+  }
+
+  @Test
+  void rebuildingAnIdReplacesItAndHeaderRoundTrips() {
+    try (LetheDb db = LetheDb.open(dir)) {
+      FisherStore store = new FisherStore(db);
+      FisherHeader first = build(store, "f1");
+      FisherHeader second = build(store, "f1");
+      assertArrayEquals(first.blockCrc(), second.blockCrc(), "same input, same bytes");
+      assertEquals(second, FisherHeader.decode(second.encode()));
+    }
+  }
+
+  private static int countKeys(LetheDb db, String model) {
+    int[] count = {0};
+    db.scan(Family.FISHER, dev.lethe.storage.Keys.modelPrefix(model), (k, v) -> count[0]++);
+    return count[0];
+  }
+}
