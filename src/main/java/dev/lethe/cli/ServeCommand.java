@@ -44,6 +44,10 @@ final class ServeCommand implements Callable<Integer> {
       description = "Refuse an erase whose update norm exceeds this multiple of |θ| (env LETHE_MAX_UPDATE_RATIO; default ${DEFAULT-VALUE}).")
   double maxUpdateRatio;
 
+  @Option(names = "--fisher-memory-bytes", defaultValue = "${env:LETHE_FISHER_MEMORY_BYTES:-1073741824}",
+      description = "Heap for a Fisher build's block accumulators; beyond it the build makes more passes over a temporary spill of the samples (env LETHE_FISHER_MEMORY_BYTES; default ${DEFAULT-VALUE}).")
+  long fisherMemoryBytes;
+
   @Option(names = "--demo", negatable = true, defaultValue = "${env:LETHE_DEMO:-true}", fallbackValue = "true",
       description = "Register the digits demo model when the store is empty (env LETHE_DEMO; default ${DEFAULT-VALUE}).")
   boolean demo;
@@ -56,7 +60,7 @@ final class ServeCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     ServerConfig config = new ServerConfig(listen, dataDir,
         new StoreConfig(retention, maxModelBytes, exportDir), maxMessageBytes, demo, shutdownGrace,
-        new EraseConfig(maxEraseSamples, maxUpdateRatio, 64L << 20));
+        new EraseConfig(maxEraseSamples, maxUpdateRatio, 64L << 20), fisherMemoryBytes);
     LetheServer server = LetheServer.netty(config, Demo.initializer(config.demo()));
     // Registered before start, so a SIGTERM that arrives while the store opens still drains.
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -22,6 +22,9 @@ import dev.lethe.api.v1.WatchModelRequest;
 import dev.lethe.core.LetheException;
 import dev.lethe.api.v1.Erasure;
 import dev.lethe.erase.Eraser;
+import dev.lethe.erase.FisherBuild;
+import dev.lethe.erase.FisherRequest;
+import java.util.function.Function;
 import dev.lethe.store.EraseLedger;
 import dev.lethe.store.LedgerEntry;
 import dev.lethe.store.ModelFile;
@@ -41,12 +44,18 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
 
   private final ModelStore store;
   private final Eraser eraser;
+  private final Function<FisherRequest, FisherBuild> fisherBuilds;
   private final long maxResponseBytes;
 
-  /** @param maxResponseBytes largest Gradients response (the [N, P] matrix) served */
-  public ModelStoreService(ModelStore store, Eraser eraser, long maxResponseBytes) {
+  /**
+   * @param fisherBuilds starts a Fisher build for a request's options
+   * @param maxResponseBytes largest Gradients response (the [N, P] matrix) served
+   */
+  public ModelStoreService(ModelStore store, Eraser eraser,
+      Function<FisherRequest, FisherBuild> fisherBuilds, long maxResponseBytes) {
     this.store = store;
     this.eraser = eraser;
+    this.fisherBuilds = fisherBuilds;
     this.maxResponseBytes = maxResponseBytes;
   }
 
@@ -134,9 +143,7 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
   @Override
   public StreamObserver<BuildFisherRequest> buildFisher(
       StreamObserver<BuildFisherProgress> response) {
-    response.onError(Errors.toStatus(LetheException.unimplemented(
-        "BuildFisher: the inverse-Fisher cache is not available in this build")));
-    return new Ignoring<>();
+    return new BuildFisherReceiver(fisherBuilds, response);
   }
 
   @Override
@@ -176,15 +183,4 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
     response.onCompleted();
   }
 
-  /** Drains a client stream that was already answered. */
-  private static final class Ignoring<T> implements StreamObserver<T> {
-    @Override
-    public void onNext(T value) {}
-
-    @Override
-    public void onError(Throwable t) {}
-
-    @Override
-    public void onCompleted() {}
-  }
 }

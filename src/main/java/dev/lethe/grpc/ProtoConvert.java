@@ -193,4 +193,20 @@ final class ProtoConvert {
             .setSwapMs(o.timings().swapMs()))
         .build();
   }
+
+  static dev.lethe.erase.FisherRequest fisherRequest(dev.lethe.api.v1.FisherOptions o) {
+    dev.lethe.fisher.FisherKind kind = switch (o.getFisherKind()) {
+      case FISHER_KIND_UNSPECIFIED, EMPIRICAL -> dev.lethe.fisher.FisherKind.EMPIRICAL;
+      case TRUE -> dev.lethe.fisher.FisherKind.TRUE;
+      case MONTE_CARLO -> dev.lethe.fisher.FisherKind.MONTE_CARLO;
+      default -> throw LetheException.invalid("options.fisher_kind", "unknown value " + o.getFisherKindValue());
+    };
+    dev.lethe.fisher.FisherMethod method = switch (o.getMethod()) {
+      case FISHER_METHOD_UNSPECIFIED, GRAM -> dev.lethe.fisher.FisherMethod.GRAM;
+      case SHERMAN_MORRISON -> dev.lethe.fisher.FisherMethod.SHERMAN_MORRISON;
+      default -> throw LetheException.invalid("options.method", "unknown value " + o.getMethodValue());
+    };
+    return new dev.lethe.erase.FisherRequest(o.getName(), kind, method, o.getBlockSize(),
+        o.getMinibatch(), o.getMonteCarloDraws(), o.getSeed(), o.getVersion(), o.getSamples());
+  }
 }

@@ -2,8 +2,9 @@ package dev.lethe.server;
 
 import ai.onnxruntime.OrtEnvironment;
 import dev.lethe.erase.Eraser;
-import dev.lethe.erase.FisherProvider;
-import dev.lethe.erase.FisherSolver;
+import dev.lethe.erase.FisherBuild;
+import dev.lethe.erase.StoredFishers;
+import dev.lethe.fisher.FisherStore;
 import dev.lethe.grpc.ModelStoreService;
 import dev.lethe.storage.LetheDb;
 import dev.lethe.store.ModelStore;
@@ -39,6 +40,7 @@ public final class LetheServer {
   private final HealthStatusManager health = new HealthStatusManager();
   private LetheDb db;
   private ModelStore store;
+  private StoredFishers fishers;
   private Server server;
   private boolean stopped;
 
@@ -51,6 +53,9 @@ public final class LetheServer {
     this.builder = builder;
     this.initializer = initializer;
   }
+
+  /** Worker threads of a Fisher build and of each open Fisher's apply. */
+  static final int FISHER_THREADS = 2;
 
   /** HTTP/2 window per stream: model downloads move megabytes per round trip. */
   static final int FLOW_CONTROL_WINDOW = 8 << 20;
@@ -69,10 +74,15 @@ public final class LetheServer {
     db = LetheDb.open(config.dataDir());
     try {
       store = new ModelStore(db, OrtEnvironment.getEnvironment(), config.store());
+      fishers = new StoredFishers(new FisherStore(db), FISHER_THREADS);
+      java.nio.file.Files.createDirectories(config.dataDir().resolve("tmp"));
       initializer.accept(store);
       server = builder
           .addService(new ModelStoreService(store,
-              new Eraser(store, db, fishers(), config.erase()), config.maxMessageBytes()))
+              new Eraser(store, db, fishers, config.erase()),
+              request -> FisherBuild.start(store, fishers.store(), request,
+                  config.fisherMemoryBytes(), FISHER_THREADS, config.dataDir().resolve("tmp")),
+              config.maxMessageBytes()))
           .addService(health.getHealthService())
           .addService(ProtoReflectionServiceV1.newInstance())
           .addService(legacyReflection())
@@ -99,21 +109,6 @@ public final class LetheServer {
     return ProtoReflectionService.newInstance();
   }
 
-  /** Inverse Fishers for erases. */
-  private FisherProvider fishers() {
-    return new FisherProvider() {
-      @Override
-      public FisherSolver solver(String model, String fisherId) {
-        throw new IllegalStateException("no Fisher store in this build");
-      }
-
-      @Override
-      public String downdate(String model, String fisherId, float[] gradients, int k, long n) {
-        throw new IllegalStateException("no Fisher store in this build");
-      }
-    };
-  }
-
   /** The bound port (useful when listening on port 0). */
   public synchronized int port() {
     return server.getPort();
@@ -121,6 +116,11 @@ public final class LetheServer {
 
   public synchronized ModelStore store() {
     return store;
+  }
+
+  /** The open RocksDB, for tools and tests that inspect it; owned by this server. */
+  public synchronized LetheDb database() {
+    return db;
   }
 
   /** Graceful stop: NOT_SERVING, drain for the grace period, cancel the rest, close the store. */
@@ -150,7 +150,10 @@ public final class LetheServer {
   }
 
   private void closeStore() {
-    // Sessions first (they read from the store), then RocksDB.
+    // Sessions and open Fishers first (they read from RocksDB), then RocksDB.
+    if (fishers != null) {
+      fishers.close();
+    }
     if (store != null) {
       store.close();
     }

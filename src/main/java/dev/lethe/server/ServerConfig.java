@@ -14,6 +14,8 @@ import java.nio.file.Path;
  * @param demo register the digits demo model when the store is empty
  * @param shutdownGraceSeconds how long in-flight calls may take after SIGTERM
  * @param erase erase limits and guards
+ * @param fisherMemoryBytes heap for a Fisher build's accumulators; beyond it the build makes
+ *     more passes over a temporary spill of the samples
  */
 public record ServerConfig(
     String listen,
@@ -22,14 +24,17 @@ public record ServerConfig(
     int maxMessageBytes,
     boolean demo,
     int shutdownGraceSeconds,
-    EraseConfig erase) {
+    EraseConfig erase,
+    long fisherMemoryBytes) {
 
   /** The settings with default erase limits. */
   public ServerConfig(String listen, Path dataDir, StoreConfig store, int maxMessageBytes,
       boolean demo, int shutdownGraceSeconds) {
-    this(listen, dataDir, store, maxMessageBytes, demo, shutdownGraceSeconds, EraseConfig.defaults());
+    this(listen, dataDir, store, maxMessageBytes, demo, shutdownGraceSeconds, EraseConfig.defaults(),
+        DEFAULT_FISHER_MEMORY_BYTES);
   }
 
+  public static final long DEFAULT_FISHER_MEMORY_BYTES = 1L << 30;
   public static final String DEFAULT_LISTEN = "127.0.0.1:50051";
   public static final int DEFAULT_MAX_MESSAGE_BYTES = 64 << 20;
 

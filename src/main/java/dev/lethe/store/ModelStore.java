@@ -374,6 +374,28 @@ public final class ModelStore implements AutoCloseable {
     return new Gradients(v.getVersion(), result);
   }
 
+  /**
+   * Per-sample gradients of ⟨v_i, z_i⟩ (z the logits, no L2 term) for a cotangent {@code v}
+   * [N, C] at a version (0 = active); see {@link GradientEngine#computeWithCotangent}.
+   */
+  public GradientResult cotangentGradients(String name, long version, SampleBatch batch,
+      float[] cotangent) {
+    Entry e = entry(name);
+    ModelRecord r = e.record;
+    VersionRecord v = keptVersion(r, version);
+    GradientEngine engine = e.runtime.gradients(v.getVersion(), Loss.valueOf(r.getLoss()), r.getL2());
+    return engine.computeWithCotangent(batch, e.runtime.weights(v.getVersion()).parameters(), cotangent);
+  }
+
+  /** Logits [N, C] of a version (0 = active); the batch needs no labels. */
+  public float[] logits(String name, long version, SampleBatch batch) {
+    Entry e = entry(name);
+    VersionRecord v = keptVersion(e.record, version);
+    int n = BatchValidator.checkInputs(e.runtime.inputs(), batch);
+    return e.runtime.forward(v.getVersion())
+        .logits(batch, n, e.runtime.weights(v.getVersion()).parameters()).values();
+  }
+
   /** A {@link GradientResult} and the version it was computed at. */
   public record Gradients(long version, GradientResult result) {}
 
@@ -394,6 +416,27 @@ public final class ModelStore implements AutoCloseable {
   public VersionWeights weights(String name, long version) {
     Entry e = entry(name);
     return e.runtime.weights(keptVersion(e.record, version).getVersion());
+  }
+
+  /** Shapes of the erasable parameters, spec order. */
+  public List<long[]> parameterShapes(String name) {
+    return entry(name).runtime.parameters().stream().map(p -> p.dims().clone()).toList();
+  }
+
+  /** The resolved version number (0 = active) and its train_size. */
+  public VersionInfo version(String name, long version) {
+    return Records.versionInfo(keptVersion(entry(name).record, version));
+  }
+
+  /** Fisher ids referenced by kept versions. */
+  public Set<String> fisherIdsInUse(String name) {
+    Set<String> ids = new TreeSet<>();
+    entry(name).record.getVersionsList().forEach(v -> {
+      if (!v.getFisherId().isEmpty()) {
+        ids.add(v.getFisherId());
+      }
+    });
+    return ids;
   }
 
   /** The inverse Fisher attached to a kept version (0 = active), or "" for none. */

@@ -1,0 +1,24 @@
+package dev.lethe.erase;
+
+import dev.lethe.fisher.FisherKind;
+import dev.lethe.fisher.FisherMethod;
+
+/**
+ * A BuildFisher request's options (the domain form of the API's FisherOptions).
+ *
+ * @param version the model version whose weights the gradients are taken at (0 = active)
+ * @param blockSize 0 = the spec's
+ * @param minibatch 0 = the spec's (averaging applies to the EMPIRICAL kind only)
+ * @param draws labels drawn per sample for MONTE_CARLO (0 = 1)
+ * @param samples how many samples the stream will send (0 = the version's train_size)
+ */
+public record FisherRequest(
+    String name,
+    FisherKind kind,
+    FisherMethod method,
+    int blockSize,
+    int minibatch,
+    int draws,
+    long seed,
+    long version,
+    long samples) {}

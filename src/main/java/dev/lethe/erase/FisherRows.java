@@ -1,0 +1,153 @@
+package dev.lethe.erase;
+
+import dev.lethe.core.Batches;
+import dev.lethe.core.Loss;
+import dev.lethe.core.SampleBatch;
+import dev.lethe.fisher.FisherKind;
+import dev.lethe.onnx.GradientResult;
+import dev.lethe.store.ModelStore;
+import java.util.Random;
+
+/**
+ * The gradient rows whose outer products make a Fisher, per sample, for each {@link FisherKind}.
+ * The accumulator divides Σ g gᵀ by the number of rows, so every kind yields rows whose mean
+ * outer product per sample is that sample's term:
+ *
+ * <ul>
+ *   <li>EMPIRICAL: one row, ∇l_i(θ) at the true label (with the L2 term μθ).
+ *   <li>TRUE: C rows √C·Jᵀs_j for the columns s_j of a square root S of the logits-Hessian of
+ *       the loss (SSᵀ = diag(p) − ppᵀ for softmax: s_j = √p_j (p − e_j); diag(σ(1−σ)) for sigmoid
+ *       attributes; (2/C)·I for mean squared error), so Σ_j rows rowsᵀ / C = JᵀSSᵀJ, the
+ *       Gauss–Newton matrix. No L2 term: λ carries it.
+ *   <li>MONTE_CARLO: d rows per sample, the data-loss gradient at labels drawn from the model
+ *       (categorical, Bernoulli per attribute, or Gaussian with variance C/2 for mean squared
+ *       error), so their mean outer product is an unbiased estimate of TRUE.
+ * </ul>
+ *
+ * Not thread-safe (owns a seeded Random).
+ */
+final class FisherRows {
+  private final ModelStore store;
+  private final String model;
+  private final long version;
+  private final Loss loss;
+  private final FisherKind kind;
+  private final int classes;
+  private final int draws;
+  private final Random random;
+
+  FisherRows(ModelStore store, String model, long version, Loss loss, FisherKind kind, int classes,
+      int draws, long seed) {
+    this.store = store;
+    this.model = model;
+    this.version = version;
+    this.loss = loss;
+    this.kind = kind;
+    this.classes = classes;
+    this.draws = draws;
+    this.random = new Random(seed);
+  }
+
+  /** Rows contributed by each sample. */
+  int rowsPerSample() {
+    return switch (kind) {
+      case EMPIRICAL -> 1;
+      case TRUE -> classes;
+      case MONTE_CARLO -> draws;
+    };
+  }
+
+  /** Gradient rows of a batch, [N · rowsPerSample, P] row-major (sample-major). */
+  float[] rows(SampleBatch batch) {
+    if (kind == FisherKind.EMPIRICAL) {
+      return store.gradients(model, version, batch, true, Long.MAX_VALUE).result().gradients();
+    }
+    int n = batch.size();
+    int r = rowsPerSample();
+    float[] z = store.logits(model, version, batch);
+    int c = classes;
+    int[] repeat = new int[n * r];
+    float[] cotangent = new float[n * r * c];
+    for (int i = 0; i < n; i++) {
+      for (int j = 0; j < r; j++) {
+        repeat[i * r + j] = i;
+        fill(z, i, j, cotangent, (i * r + j) * c);
+      }
+    }
+    SampleBatch repeated = Batches.rows(batch, repeat);
+    GradientResult g = store.cotangentGradients(model, version, repeated, cotangent);
+    return g.gradients();
+  }
+
+  /** Writes the cotangent of row j of sample i at {@code out[offset .. offset + C)}. */
+  private void fill(float[] z, int i, int j, float[] out, int offset) {
+    int c = classes;
+    switch (loss) {
+      case SOFTMAX_CROSS_ENTROPY -> {
+        double[] p = softmax(z, i * c, c);
+        if (kind == FisherKind.TRUE) {
+          double w = Math.sqrt(c * p[j]);
+          for (int k = 0; k < c; k++) {
+            out[offset + k] = (float) (w * (p[k] - (k == j ? 1 : 0)));
+          }
+        } else {
+          int y = sample(p);
+          for (int k = 0; k < c; k++) {
+            out[offset + k] = (float) (p[k] - (k == y ? 1 : 0));
+          }
+        }
+      }
+      case SIGMOID_BINARY_CROSS_ENTROPY -> {
+        for (int k = 0; k < c; k++) {
+          double s = 1 / (1 + Math.exp(-z[i * c + k]));
+          if (kind == FisherKind.TRUE) {
+            out[offset + k] = k == j ? (float) Math.sqrt(c * s * (1 - s)) : 0f;
+          } else {
+            out[offset + k] = (float) (s - (random.nextDouble() < s ? 1 : 0));
+          }
+        }
+      }
+      case MEAN_SQUARED_ERROR -> {
+        for (int k = 0; k < c; k++) {
+          if (kind == FisherKind.TRUE) {
+            // sqrt(C) * sqrt(2/C) = sqrt(2) on the diagonal
+            out[offset + k] = k == j ? (float) Math.sqrt(2.0) : 0f;
+          } else {
+            // d/dz of (1/C)(z − y)², y ~ N(z, C/2): (2/C)(z − y) with z − y ~ N(0, C/2)
+            out[offset + k] = (float) (2.0 / c * random.nextGaussian() * Math.sqrt(c / 2.0));
+          }
+        }
+      }
+      default -> throw new IllegalArgumentException("loss " + loss);
+    }
+  }
+
+  private int sample(double[] p) {
+    double u = random.nextDouble();
+    double acc = 0;
+    for (int k = 0; k < p.length; k++) {
+      acc += p[k];
+      if (u < acc) {
+        return k;
+      }
+    }
+    return p.length - 1;
+  }
+
+  static double[] softmax(float[] z, int offset, int c) {
+    double max = Double.NEGATIVE_INFINITY;
+    for (int k = 0; k < c; k++) {
+      max = Math.max(max, z[offset + k]);
+    }
+    double sum = 0;
+    double[] p = new double[c];
+    for (int k = 0; k < c; k++) {
+      p[k] = Math.exp(z[offset + k] - max);
+      sum += p[k];
+    }
+    for (int k = 0; k < c; k++) {
+      p[k] /= sum;
+    }
+    return p;
+  }
+}
