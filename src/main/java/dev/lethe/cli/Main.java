@@ -21,6 +21,7 @@ import picocli.CommandLine.Command;
       ActivateCommand.class,
       EvaluateCommand.class,
       GradientsCommand.class,
+      BuildFisherCommand.class,
       EraseCommand.class,
       ErasuresCommand.class,
       BenchCommand.class,

@@ -62,6 +62,20 @@ class DemoServeTest {
       java.util.List<String> rows = Files.readAllLines(grads);
       assertEquals(3, rows.size());
       assertEquals(650, rows.get(0).split(",").length);
+      String fisher = run("build-fisher", "--model", "digits", "--data", csv.toString(),
+          "--target", target);
+      assertTrue(fisher.startsWith("0\n") && fisher.contains("\"done\": true")
+          && fisher.contains("\"samples\": \"1797\""), fisher);
+      String erase = run("erase", "--model", "digits", "--data", csv.toString(), "--rows", "0-4",
+          "--request-id", "cli-1", "--target", target);
+      assertTrue(erase.startsWith("0\n") && erase.contains("\"version\": \"2\"")
+          && erase.contains("\"erased\": \"5\""), erase);
+      String ledger = run("erasures", "digits", "--target", target);
+      assertEquals(5, ledger.split("\"event\": \"erase\"", -1).length - 1, ledger);
+      String back = run("activate", "digits", "1", "--target", target);
+      assertTrue(back.startsWith("2\n") && back.contains("FAILED_PRECONDITION"), back);
+      String after = run("evaluate", "digits", "--data", csv.toString(), "--target", target);
+      assertTrue(after.contains("version 2"), after);
       String missing = run("evaluate", "nope", "--data", csv.toString(), "--target", target);
       assertTrue(missing.startsWith("2\n") && missing.contains("error: NOT_FOUND"), missing);
       Path onnx = dir.resolve("out/digits.onnx");
@@ -94,7 +108,8 @@ class DemoServeTest {
         NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)),
         Demo.initializer(true)).start();
     try {
-      assertEquals(1, again.store().info("digits").versions().size());
+      assertEquals(2, again.store().info("digits").versions().size()); // upload + erase, no second demo
+      assertTrue(again.store().info("digits").fisherReady(), "the Fisher survives the restart");
     } finally {
       again.stop();
     }

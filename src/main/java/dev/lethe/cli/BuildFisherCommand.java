@@ -1,0 +1,80 @@
+package dev.lethe.cli;
+
+import dev.lethe.core.Batches;
+import dev.lethe.core.SampleBatch;
+import dev.lethe.grpc.LetheClient;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.List;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "build-fisher", mixinStandardHelpOptions = true,
+    description = {"Build a model's inverse-Fisher cache from its training data (IDX or CSV files), "
+        + "streamed in batches, with a progress bar, rate and ETA on stderr.",
+        "The sidecar keeps no samples after the build; the Fisher is attached to the version."})
+final class BuildFisherCommand extends ClientCommand {
+  @Option(names = "--model", required = true, description = "Model name.")
+  String name;
+
+  @Option(names = "--data", required = true, arity = "1..2", description = "Training data file(s).")
+  List<Path> data;
+
+  @Option(names = "--kind", defaultValue = "EMPIRICAL",
+      description = "EMPIRICAL (the paper's), TRUE or MONTE_CARLO; default ${DEFAULT-VALUE}.")
+  String kind;
+
+  @Option(names = "--method", defaultValue = "GRAM", description = "GRAM or SHERMAN_MORRISON; default ${DEFAULT-VALUE}.")
+  String method;
+
+  @Option(names = "--block-size", defaultValue = "0", description = "Fisher block size (0 = the spec's).")
+  int blockSize;
+
+  @Option(names = "--minibatch", defaultValue = "0", description = "Gradients averaged per outer product (0 = the spec's).")
+  int minibatch;
+
+  @Option(names = "--draws", defaultValue = "0", description = "Labels drawn per sample for MONTE_CARLO (0 = 1).")
+  int draws;
+
+  @Option(names = "--seed", defaultValue = "0", description = "Seed of the MONTE_CARLO draws.")
+  long seed;
+
+  @Option(names = "--version", defaultValue = "0", description = "Version whose weights to use (0 = active).")
+  long version;
+
+  @Option(names = "--batch", defaultValue = "256", description = "Samples per streamed message; default ${DEFAULT-VALUE}.")
+  int batch;
+
+  @Option(names = "--scale", defaultValue = "1", description = "Multiply every feature by this; default ${DEFAULT-VALUE}.")
+  float scale;
+
+  @Option(names = "--limit", defaultValue = "0", description = "Use only the first N samples (0 = all).")
+  int limit;
+
+  @Override
+  void run(LetheClient lethe, PrintWriter out) throws Exception {
+    SampleBatch all = SampleFiles.load(lethe.describe(name), data, scale, limit);
+    int n = all.size();
+    Iterator<SampleBatch> batches = new Iterator<>() {
+      private int next;
+
+      @Override
+      public boolean hasNext() {
+        return next < n;
+      }
+
+      @Override
+      public SampleBatch next() {
+        int from = next;
+        next = Math.min(n, next + batch);
+        return Batches.range(all, from, next);
+      }
+    };
+    ProgressBar bar = new ProgressBar(spec.commandLine().getErr(), n);
+    String summary = lethe.buildFisher(name, kind, method, blockSize, minibatch, draws, seed,
+        version, n, batches, p -> bar.update(p.samplesSeen(), p.blocksDone(), p.blocksTotal()));
+    bar.finish();
+    out.println(summary);
+  }
+}
