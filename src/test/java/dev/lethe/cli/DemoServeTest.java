@@ -110,6 +110,10 @@ class DemoServeTest {
     try {
       assertEquals(2, again.store().info("digits").versions().size()); // upload + erase, no second demo
       assertTrue(again.store().info("digits").fisherReady(), "the Fisher survives the restart");
+      Path csv = dir.resolve("digits.csv.gz");
+      String erase = run("erase", "--model", "digits", "--data", csv.toString(), "--rows", "5",
+          "--target", "127.0.0.1:" + again.port());
+      assertTrue(erase.startsWith("0\n") && erase.contains("\"version\": \"3\""), erase);
     } finally {
       again.stop();
     }
