@@ -51,6 +51,16 @@ class ReadmeExamplesTest {
     DemoModel demo = DigitsDemo.train();
     try (ServerHarness lethe = new ServerHarness(dir, 1 << 20,
         store -> store.put(demo.spec(), demo.onnx()))) {
+      // The workflow's BuildFisher example: a client stream of JSON lines from a heredoc.
+      Matcher heredoc = Pattern.compile(
+          "lethe.v1.ModelStore/BuildFisher <<'EOF'\\n(.*?)\\n\\s*EOF", Pattern.DOTALL).matcher(readme);
+      assertTrue(heredoc.find(), "README has the BuildFisher example");
+      List<dev.lethe.api.v1.BuildFisherRequest> stream = new ArrayList<>();
+      for (String line : heredoc.group(1).split("\\n")) {
+        stream.add(parse(line.trim(), dev.lethe.api.v1.BuildFisherRequest.newBuilder()).build());
+      }
+      assertTrue(new FisherStreams(lethe).buildFisher(stream).getDone());
+
       Matcher m = UNARY.matcher(readme);
       List<String> ran = new ArrayList<>();
       while (m.find()) {
@@ -88,7 +98,7 @@ class ReadmeExamplesTest {
             assertEquals(2, r.getLossesCount());
             assertEquals(1.0, r.getAccuracy()); // both digits are classified right
           }
-          case "lethe.v1.ModelStore/ListErasures" -> assertEquals(0, lethe.blocking
+          case "lethe.v1.ModelStore/ListErasures" -> assertEquals(1, lethe.blocking
               .listErasures(parse(json, dev.lethe.api.v1.ListErasuresRequest.newBuilder()).build())
               .getErasuresCount());
           case "lethe.v1.ModelStore/Gradients" -> {
@@ -97,11 +107,18 @@ class ReadmeExamplesTest {
             assertEquals(2, r.getNormsCount());
             assertTrue(r.getNorms(0) > 0);
           }
+          case "lethe.v1.ModelStore/Erase" -> {
+            dev.lethe.api.v1.EraseRequest request =
+                parse(json, dev.lethe.api.v1.EraseRequest.newBuilder()).build();
+            var r = lethe.blocking.erase(request);
+            assertEquals(1, r.getErased());
+            assertEquals(request.getDryRun() ? 1 : 2, r.getVersion());
+          }
           default -> throw new AssertionError("README example for " + method + " is not checked");
         }
         ran.add(method);
       }
-      assertEquals(8, ran.size(), ran.toString());
+      assertEquals(10, ran.size(), ran.toString());
 
       // The PutModel example: a spec line, then the file base64-encoded in one chunk message.
       Matcher spec = Pattern.compile("echo '(\\{\"spec\".*?)'").matcher(readme);

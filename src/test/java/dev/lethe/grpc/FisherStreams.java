@@ -1,0 +1,42 @@
+package dev.lethe.grpc;
+
+import dev.lethe.api.v1.BuildFisherProgress;
+import dev.lethe.api.v1.BuildFisherRequest;
+import io.grpc.stub.StreamObserver;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/** Sends one BuildFisher stream through a harness and returns the last progress message. */
+final class FisherStreams {
+  private final ServerHarness lethe;
+
+  FisherStreams(ServerHarness lethe) {
+    this.lethe = lethe;
+  }
+
+  BuildFisherProgress buildFisher(List<BuildFisherRequest> messages) throws Exception {
+    CompletableFuture<BuildFisherProgress> done = new CompletableFuture<>();
+    StreamObserver<BuildFisherRequest> up = lethe.async.buildFisher(new StreamObserver<>() {
+      private BuildFisherProgress last;
+
+      @Override
+      public void onNext(BuildFisherProgress value) {
+        last = value;
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        done.completeExceptionally(t);
+      }
+
+      @Override
+      public void onCompleted() {
+        done.complete(last);
+      }
+    });
+    messages.forEach(up::onNext);
+    up.onCompleted();
+    return done.get(60, TimeUnit.SECONDS);
+  }
+}
