@@ -1,5 +1,7 @@
 package dev.lethe.cli;
 
+import dev.lethe.bench.FisherBench;
+import dev.lethe.bench.FisherBigBench;
 import dev.lethe.bench.GetModelBench;
 import dev.lethe.bench.GradientBench;
 import java.util.ArrayList;
@@ -11,9 +13,11 @@ import picocli.CommandLine.Parameters;
 @Command(name = "bench", mixinStandardHelpOptions = true,
     description = {"Run a benchmark; each prints its figure beside a baseline measured in the same run.",
         "  get-model [sizeMiB] [repeats]   GetModel over loopback vs reading the same bytes from a file",
-        "  gradients [seconds]             per-sample gradient throughput vs forward inference and memcpy"})
+        "  gradients [seconds]             per-sample gradient throughput vs forward inference and memcpy",
+        "  fisher                          gram vs sherman-morrison build, Gram GFLOP/s vs EJML, apply vs memcpy",
+        "  fisher-big                      a 2 GiB inverse Fisher built and applied (run with -Xmx512m)"})
 final class BenchCommand implements Callable<Integer> {
-  @Parameters(index = "0", description = "Benchmark name: get-model, gradients.")
+  @Parameters(index = "0", description = "Benchmark name: get-model, gradients, fisher, fisher-big.")
   String name;
 
   @Parameters(index = "1..*", description = "Benchmark arguments.")
@@ -25,6 +29,8 @@ final class BenchCommand implements Callable<Integer> {
     switch (name) {
       case "get-model" -> GetModelBench.main(a);
       case "gradients" -> GradientBench.main(a);
+      case "fisher" -> FisherBench.main(a);
+      case "fisher-big" -> FisherBigBench.main(a);
       default -> {
         System.err.println("unknown benchmark '" + name + "'; see lethe bench --help");
         return 2;
