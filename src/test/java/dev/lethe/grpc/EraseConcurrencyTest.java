@@ -18,7 +18,11 @@ import dev.lethe.server.LetheServer;
 import dev.lethe.server.ServerConfig;
 import dev.lethe.store.StoreConfig;
 import dev.lethe.testing.Fixtures;
+import dev.lethe.api.v1.WatchModelRequest;
+import io.grpc.Context;
 import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -39,8 +43,9 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -61,11 +66,9 @@ class EraseConcurrencyTest {
   private final List<ManagedChannel> channels = new ArrayList<>();
   private ExecutorService pool;
 
-  @BeforeEach
-  void start() throws Exception {
-    // Retention above every version these tests make, so each version's record stays listed.
+  private void start(int retention) throws Exception {
     server = LetheServer.netty(new ServerConfig("127.0.0.1:0", dir,
-        new StoreConfig(100, 1 << 20), 64 << 20, false, 5), store -> {}).start();
+        new StoreConfig(retention, 1 << 20), 64 << 20, false, 5), store -> {}).start();
     admin = EraseRpc.loopback(server.port());
     blocking = ModelStoreGrpc.newBlockingStub(admin);
     ModelStoreGrpc.ModelStoreStub async = ModelStoreGrpc.newStub(admin);
@@ -76,6 +79,9 @@ class EraseConcurrencyTest {
 
   @AfterEach
   void stop() throws Exception {
+    if (server == null) {
+      return;
+    }
     pool.shutdownNow();
     for (ManagedChannel c : channels) {
       c.shutdownNow();
@@ -94,6 +100,7 @@ class EraseConcurrencyTest {
 
   @Test
   void overlappingConcurrentErasesEraseEachIdOnceInCommitOrder() throws Exception {
+    start(100); // above every version made here, so each version's record stays listed
     Random random = new Random(7);
     List<EraseRequest> requests = new ArrayList<>();
     List<int[]> rowsOf = new ArrayList<>();
@@ -221,9 +228,32 @@ class EraseConcurrencyTest {
     assertEquals(ledger, EraseRpc.ledger(blocking, MODEL));
   }
 
-  @Test
-  void readersDuringErasesSeeWholeCommittedVersions() throws Exception {
+  @ParameterizedTest(name = "retention {0}")
+  @ValueSource(ints = {1, 100})
+  void readersDuringErasesSeeWholeCommittedVersions(int retention) throws Exception {
+    start(retention);
     int erases = 50;
+    // version -> sha256 of its file, from every state WatchModel announces (in commit order).
+    Map<Long, String> committed = new ConcurrentHashMap<>();
+    Context.CancellableContext watch = Context.current().withCancellation();
+    watch.run(() -> ModelStoreGrpc.newStub(admin).watchModel(
+        WatchModelRequest.newBuilder().setName(MODEL).build(), new StreamObserver<>() {
+          @Override
+          public void onNext(ModelInfo info) {
+            info.getVersionsList().forEach(v -> {
+              String before = committed.putIfAbsent(v.getVersion(), v.getSha256());
+              if (before != null && !before.equals(v.getSha256())) {
+                committed.put(v.getVersion(), "changed");
+              }
+            });
+          }
+
+          @Override
+          public void onError(Throwable t) {}
+
+          @Override
+          public void onCompleted() {}
+        }));
     AtomicBoolean erasing = new AtomicBoolean(true);
     CountDownLatch readersStarted = new CountDownLatch(5);
     // version -> sha256 of every file a reader received (a version's file never changes).
@@ -260,6 +290,10 @@ class EraseConcurrencyTest {
     }));
 
     ModelStoreGrpc.ModelStoreBlockingStub writer = clientStub();
+    // Losses of the probe at each version, evaluated by the writer right after it committed.
+    Map<Long, EvaluateResponse> reference = new HashMap<>();
+    reference.put(1L, writer.evaluate(EvaluateRequest.newBuilder().setName(MODEL).setVersion(1)
+        .setSamples(ProtoConvert.batch(probe)).build()));
     assertTrue(readersStarted.await(EraseRpc.TIMEOUT_S, TimeUnit.SECONDS));
     try {
       for (int i = 0; i < erases; i++) {
@@ -267,6 +301,13 @@ class EraseConcurrencyTest {
             .erase(EraseRpc.erase(MODEL, "w-" + i, train, i));
         assertEquals(2L + i, r.getVersion());
         assertEquals(1, r.getErased());
+        try {
+          reference.put(r.getVersion(), writer.evaluate(EvaluateRequest.newBuilder().setName(MODEL)
+              .setVersion(r.getVersion()).setSamples(ProtoConvert.batch(probe)).build()));
+        } catch (StatusRuntimeException e) {
+          // With retention 1 the next erase may not have dropped it yet, but nothing else does.
+          throw new AssertionError("version " + r.getVersion() + " just committed", e);
+        }
       }
     } finally {
       erasing.set(false);
@@ -274,25 +315,24 @@ class EraseConcurrencyTest {
     for (Future<Integer> f : readers) {
       assertTrue(f.get(EraseRpc.TIMEOUT_S, TimeUnit.SECONDS) > 0, "every reader ran");
     }
+    watch.cancel(null);
 
     ModelInfo info = EraseRpc.info(blocking, MODEL);
     assertEquals(1L + erases, info.getActiveVersion());
-    assertEquals(1 + erases, info.getVersionsCount());
-    Map<Long, String> committed = new HashMap<>();
-    info.getVersionsList().forEach(v -> committed.put(v.getVersion(), v.getSha256()));
+    assertEquals(Math.min(retention, 1 + erases), info.getVersionsCount());
+    assertEquals(1 + erases, committed.size(), "WatchModel announced every version");
+    info.getVersionsList().forEach(v -> assertEquals(committed.get(v.getVersion()), v.getSha256()));
     seen.forEach((version, shas) -> {
       assertNotNull(committed.get(version), "readers saw version " + version);
       assertEquals(Set.of(committed.get(version)), shas, "files served as version " + version);
     });
     assertTrue(seen.size() > 1, "the readers overlapped the erases: saw versions " + seen.keySet());
 
-    // Every evaluation during the erases is that of one committed version, recomputed now.
-    Map<Long, EvaluateResponse> reference = new HashMap<>();
+    // Every evaluation during the erases is that of one committed version.
     Set<Long> evaluatedVersions = new TreeSet<>();
     for (EvaluateResponse e : evaluations) {
-      EvaluateResponse ref = reference.computeIfAbsent(e.getVersion(), v ->
-          blocking.evaluate(EvaluateRequest.newBuilder().setName(MODEL).setVersion(v)
-              .setSamples(ProtoConvert.batch(probe)).build()));
+      EvaluateResponse ref = reference.get(e.getVersion());
+      assertNotNull(ref, "evaluated version " + e.getVersion());
       assertEquals(ref.getLossesList(), e.getLossesList(), "losses of version " + e.getVersion());
       evaluatedVersions.add(e.getVersion());
     }
