@@ -153,10 +153,8 @@ public final class ModelStore implements AutoCloseable {
    */
   public ModelFile open(String name, long version) {
     Entry e = entry(name);
-    ModelRecord r = e.record;
-    VersionRecord v = keptVersion(r, version);
-    return new ModelFile(name, v.getVersion(), v.getSizeBytes(), v.getSha256(),
-        e.runtime.open(v.getVersion()));
+    return atVersion(e, version, (r, v) -> new ModelFile(name, v.getVersion(), v.getSizeBytes(),
+        v.getSha256(), e.runtime.open(v.getVersion())));
   }
 
   /**
@@ -337,8 +335,10 @@ public final class ModelStore implements AutoCloseable {
    */
   public Evaluation evaluate(String name, long version, SampleBatch batch) {
     Entry e = entry(name);
-    ModelRecord r = e.record;
-    VersionRecord v = keptVersion(r, version);
+    return atVersion(e, version, (r, v) -> evaluate(e, r, v, batch));
+  }
+
+  private static Evaluation evaluate(Entry e, ModelRecord r, VersionRecord v, SampleBatch batch) {
     int n = BatchValidator.checkInputs(e.runtime.inputs(), batch);
     Loss loss = Loss.valueOf(r.getLoss());
     long[] outputDims = r.getOutputDimsList().stream().mapToLong(Long::longValue).toArray();
@@ -359,8 +359,11 @@ public final class ModelStore implements AutoCloseable {
   public Gradients gradients(String name, long version, SampleBatch batch, boolean full,
       long maxResponseBytes) {
     Entry e = entry(name);
-    ModelRecord r = e.record;
-    VersionRecord v = keptVersion(r, version);
+    return atVersion(e, version, (r, v) -> gradients(e, r, v, batch, full, maxResponseBytes));
+  }
+
+  private Gradients gradients(Entry e, ModelRecord r, VersionRecord v, SampleBatch batch,
+      boolean full, long maxResponseBytes) {
     long p = info(r).parameterCount();
     int n = batch.size();
     if (full && (long) n * p * Float.BYTES > maxResponseBytes) {
@@ -381,19 +384,17 @@ public final class ModelStore implements AutoCloseable {
   public GradientResult cotangentGradients(String name, long version, SampleBatch batch,
       float[] cotangent) {
     Entry e = entry(name);
-    ModelRecord r = e.record;
-    VersionRecord v = keptVersion(r, version);
-    GradientEngine engine = e.runtime.gradients(v.getVersion(), Loss.valueOf(r.getLoss()), r.getL2());
-    return engine.computeWithCotangent(batch, e.runtime.weights(v.getVersion()).parameters(), cotangent);
+    return atVersion(e, version, (r, v) -> e.runtime
+        .gradients(v.getVersion(), Loss.valueOf(r.getLoss()), r.getL2())
+        .computeWithCotangent(batch, e.runtime.weights(v.getVersion()).parameters(), cotangent));
   }
 
   /** Logits [N, C] of a version (0 = active); the batch needs no labels. */
   public float[] logits(String name, long version, SampleBatch batch) {
     Entry e = entry(name);
-    VersionRecord v = keptVersion(e.record, version);
     int n = BatchValidator.checkInputs(e.runtime.inputs(), batch);
-    return e.runtime.forward(v.getVersion())
-        .logits(batch, n, e.runtime.weights(v.getVersion()).parameters()).values();
+    return atVersion(e, version, (r, v) -> e.runtime.forward(v.getVersion())
+        .logits(batch, n, e.runtime.weights(v.getVersion()).parameters()).values());
   }
 
   /** A {@link GradientResult} and the version it was computed at. */
@@ -415,7 +416,7 @@ public final class ModelStore implements AutoCloseable {
   /** The weights of a kept version (0 = active); read-only. */
   public VersionWeights weights(String name, long version) {
     Entry e = entry(name);
-    return e.runtime.weights(keptVersion(e.record, version).getVersion());
+    return atVersion(e, version, (r, v) -> e.runtime.weights(v.getVersion()));
   }
 
   /** Shapes of the erasable parameters, spec order. */
@@ -517,6 +518,27 @@ public final class ModelStore implements AutoCloseable {
       throw LetheException.notFound("model '" + name + "' is not registered");
     }
     return e;
+  }
+
+  /**
+   * Runs {@code body} on a kept version (0 = active) of the model's current record. A change may
+   * drop that version's weights (retention) between reading the record and reading them: when
+   * the body fails NOT_FOUND and the record has changed meanwhile, the version is resolved again
+   * against the new record (0: the new active version; a dropped one: NOT_FOUND from the record).
+   */
+  private static <T> T atVersion(Entry e, long version,
+      java.util.function.BiFunction<ModelRecord, VersionRecord, T> body) {
+    while (true) {
+      ModelRecord r = e.record;
+      VersionRecord v = keptVersion(r, version);
+      try {
+        return body.apply(r, v);
+      } catch (LetheException ex) {
+        if (ex.kind() != LetheException.Kind.NOT_FOUND || e.record == r) {
+          throw ex;
+        }
+      }
+    }
   }
 
   private static VersionRecord keptVersion(ModelRecord r, long version) {

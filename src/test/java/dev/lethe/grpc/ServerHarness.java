@@ -33,9 +33,13 @@ final class ServerHarness implements AutoCloseable {
   }
 
   ServerHarness(Path dir, long maxModelBytes, Consumer<ModelStore> init) throws Exception {
+    this(new ServerConfig("127.0.0.1:0", dir, new StoreConfig(3, maxModelBytes), 64 << 20, false, 5),
+        init);
+  }
+
+  /** A server with the given settings (only the listen address is ignored). */
+  ServerHarness(ServerConfig config, Consumer<ModelStore> init) throws Exception {
     String name = InProcessServerBuilder.generateName();
-    ServerConfig config = new ServerConfig("127.0.0.1:0", dir, new StoreConfig(3, maxModelBytes),
-        64 << 20, false, 5);
     server = new LetheServer(config, InProcessServerBuilder.forName(name).directExecutor(), init)
         .start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();

@@ -1,0 +1,205 @@
+package dev.lethe.grpc;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lethe.api.v1.BuildFisherProgress;
+import dev.lethe.api.v1.BuildFisherRequest;
+import dev.lethe.api.v1.EraseRequest;
+import dev.lethe.api.v1.EraseResponse;
+import dev.lethe.api.v1.Erasure;
+import dev.lethe.api.v1.FisherOptions;
+import dev.lethe.api.v1.GetModelRequest;
+import dev.lethe.api.v1.ListErasuresRequest;
+import dev.lethe.api.v1.ListErasuresResponse;
+import dev.lethe.api.v1.ListModelsRequest;
+import dev.lethe.api.v1.ModelChunk;
+import dev.lethe.api.v1.ModelInfo;
+import dev.lethe.api.v1.ModelStoreGrpc;
+import dev.lethe.api.v1.PutModelRequest;
+import dev.lethe.api.v1.VersionInfo;
+import dev.lethe.core.Batches;
+import dev.lethe.core.SampleBatch;
+import dev.lethe.store.EraseLedger;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
+import java.io.ByteArrayOutputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+/** gRPC helpers shared by the Erase acceptance tests; every call waits at most a minute. */
+final class EraseRpc {
+  static final long TIMEOUT_S = 60;
+
+  private EraseRpc() {}
+
+  /** A plaintext Netty channel to a loopback port. */
+  static ManagedChannel loopback(int port) {
+    return NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+  }
+
+  /** Registers a model (spec, then one chunk) and waits for its info. */
+  static ModelInfo put(ModelStoreGrpc.ModelStoreStub async, dev.lethe.core.ModelSpec spec,
+      byte[] onnx) throws Exception {
+    CompletableFuture<ModelInfo> result = new CompletableFuture<>();
+    StreamObserver<PutModelRequest> up = async.putModel(observer(result));
+    up.onNext(ServerHarness.spec(ProtoConvert.spec(spec)));
+    up.onNext(ServerHarness.chunk(onnx));
+    up.onCompleted();
+    return await(result);
+  }
+
+  /** Streams BuildFisher (options, then the batch in two messages); returns the last progress. */
+  static BuildFisherProgress buildFisher(ModelStoreGrpc.ModelStoreStub async, String name,
+      SampleBatch train) throws Exception {
+    CompletableFuture<BuildFisherProgress> done = new CompletableFuture<>();
+    StreamObserver<BuildFisherRequest> up = async.buildFisher(new StreamObserver<>() {
+      BuildFisherProgress last;
+
+      @Override
+      public void onNext(BuildFisherProgress value) {
+        last = value;
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        done.completeExceptionally(t);
+      }
+
+      @Override
+      public void onCompleted() {
+        done.complete(last);
+      }
+    });
+    int half = train.size() / 2;
+    up.onNext(BuildFisherRequest.newBuilder()
+        .setOptions(FisherOptions.newBuilder().setName(name).setBlockSize(10)).build());
+    up.onNext(BuildFisherRequest.newBuilder()
+        .setSamples(ProtoConvert.batch(Batches.range(train, 0, half))).build());
+    up.onNext(BuildFisherRequest.newBuilder()
+        .setSamples(ProtoConvert.batch(Batches.range(train, half, train.size()))).build());
+    up.onCompleted();
+    BuildFisherProgress last = await(done);
+    assertTrue(last.getDone(), last.toString());
+    assertEquals(train.size(), last.getSamplesSeen());
+    return last;
+  }
+
+  /** An Erase request for the given rows of {@code train}. */
+  static EraseRequest erase(String name, String requestId, SampleBatch train, int... rows) {
+    return EraseRequest.newBuilder().setName(name).setRequestId(requestId)
+        .setSamples(ProtoConvert.batch(Batches.rows(train, rows))).build();
+  }
+
+  /** The response with its timings cleared: a replay returns the first response's content. */
+  static EraseResponse withoutTimings(EraseResponse r) {
+    return r.toBuilder().clearTimings().build();
+  }
+
+  /** A downloaded ONNX file, its header and the sha256 of the bytes received. */
+  record Download(ModelChunk.Header header, byte[] bytes, String sha256) {}
+
+  static Download download(ModelStoreGrpc.ModelStoreBlockingStub blocking, String name,
+      long version, int chunkSize) {
+    Iterator<ModelChunk> it = blocking.withDeadlineAfter(TIMEOUT_S, TimeUnit.SECONDS).getModel(
+        GetModelRequest.newBuilder().setName(name).setVersion(version).setChunkSize(chunkSize).build());
+    ModelChunk first = it.next();
+    assertTrue(first.hasHeader(), "the first message is the header");
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    while (it.hasNext()) {
+      ModelChunk c = it.next();
+      assertTrue(!c.hasHeader(), "one header per stream");
+      out.writeBytes(c.getChunk().toByteArray());
+    }
+    byte[] bytes = out.toByteArray();
+    return new Download(first.getHeader(), bytes, sha256(bytes));
+  }
+
+  /** Downloads a version and checks it is whole: size and sha256 as its header says. */
+  static Download checkedDownload(ModelStoreGrpc.ModelStoreBlockingStub blocking, String name,
+      long version, int chunkSize) {
+    Download d = download(blocking, name, version, chunkSize);
+    assertEquals(d.header().getSizeBytes(), d.bytes().length, "size of version " + d.header().getVersion());
+    assertEquals(d.header().getSha256(), d.sha256(), "sha256 of version " + d.header().getVersion());
+    return d;
+  }
+
+  static ModelInfo info(ModelStoreGrpc.ModelStoreBlockingStub blocking, String name) {
+    return blocking.withDeadlineAfter(TIMEOUT_S, TimeUnit.SECONDS)
+        .listModels(ListModelsRequest.getDefaultInstance()).getModelsList().stream()
+        .filter(m -> m.getName().equals(name)).findFirst()
+        .orElseThrow(() -> new AssertionError("model " + name + " not listed"));
+  }
+
+  static VersionInfo version(ModelInfo info, long version) {
+    return info.getVersionsList().stream().filter(v -> v.getVersion() == version).findFirst()
+        .orElseThrow(() -> new AssertionError("version " + version + " not kept: " + info));
+  }
+
+  /** Every ledger event of a model, through all pages (small pages, so paging is exercised). */
+  static List<Erasure> ledger(ModelStoreGrpc.ModelStoreBlockingStub blocking, String name) {
+    List<Erasure> out = new ArrayList<>();
+    String token = "";
+    do {
+      ListErasuresResponse page = blocking.withDeadlineAfter(TIMEOUT_S, TimeUnit.SECONDS)
+          .listErasures(ListErasuresRequest.newBuilder().setName(name).setPageSize(37)
+              .setPageToken(token).build());
+      out.addAll(page.getErasuresList());
+      token = page.getNextPageToken();
+    } while (!token.isEmpty());
+    return out;
+  }
+
+  static String idSha(String id) {
+    return EraseLedger.idHash(id);
+  }
+
+  static String sha256(byte[] bytes) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  static <T> StreamObserver<T> observer(CompletableFuture<T> result) {
+    return new StreamObserver<>() {
+      @Override
+      public void onNext(T value) {
+        result.complete(value);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        result.completeExceptionally(t);
+      }
+
+      @Override
+      public void onCompleted() {
+        if (!result.isDone()) {
+          result.completeExceptionally(new AssertionError("completed without a message"));
+        }
+      }
+    };
+  }
+
+  static <T> T await(CompletableFuture<T> f) throws Exception {
+    try {
+      return f.get(TIMEOUT_S, TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof StatusRuntimeException s) {
+        throw s;
+      }
+      throw e;
+    }
+  }
+}
