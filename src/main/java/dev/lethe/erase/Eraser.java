@@ -4,6 +4,7 @@ import dev.lethe.core.Batches;
 import dev.lethe.core.LetheException;
 import dev.lethe.core.SampleBatch;
 import dev.lethe.core.Tensor;
+import dev.lethe.onnx.BatchValidator;
 import dev.lethe.onnx.GradientResult;
 import dev.lethe.storage.LetheDb;
 import dev.lethe.store.EraseLedger;
@@ -58,6 +59,10 @@ public final class Eraser {
     if (c.requestId().length() > 256) {
       throw LetheException.invalid("request_id", "longer than 256 characters");
     }
+    // Every field is checked before any work: the samples against the model's inputs and loss.
+    ModelInfo info = store.info(c.name());
+    int n = BatchValidator.checkInputs(info.inputs(), c.samples());
+    BatchValidator.checkLabels(info.spec().loss(), info.outputDims(), n, c.samples().labels());
     return store.locked(c.name(), () -> eraseLocked(c));
   }
 

@@ -139,6 +139,10 @@ class EraseLifecycleTest {
         () -> erase(EraseRpc.erase(MODEL, "stale", train, 2).toBuilder().setExpectedVersion(1).build()));
     assertRefusedAndUnchanged(Status.Code.FAILED_PRECONDITION, "BuildFisher",
         () -> erase(EraseRpc.erase("bare", "nofisher", train, 2)));
+    // Fields are checked before the model's state: bad labels are INVALID_ARGUMENT even there.
+    assertRefusedAndUnchanged(Status.Code.INVALID_ARGUMENT, "samples.labels",
+        () -> erase(EraseRequest.newBuilder().setName("bare")
+            .setSamples(ProtoConvert.batch(negative)).build()));
     // A dry run computes and answers, and changes nothing either.
     Snapshot before = snapshot();
     EraseResponse dry = erase(EraseRpc.erase(MODEL, "", train, 2, 3).toBuilder().setDryRun(true).build());
