@@ -1,5 +1,6 @@
 package dev.lethe.cli;
 
+import dev.lethe.bench.EraseBench;
 import dev.lethe.bench.GetModelBench;
 import dev.lethe.bench.GradientBench;
 import java.util.ArrayList;
@@ -11,9 +12,11 @@ import picocli.CommandLine.Parameters;
 @Command(name = "bench", mixinStandardHelpOptions = true,
     description = {"Run a benchmark; each prints its figure beside a baseline measured in the same run.",
         "  get-model [sizeMiB] [repeats]   GetModel over loopback vs reading the same bytes from a file",
-        "  gradients [seconds]             per-sample gradient throughput vs forward inference and memcpy"})
+        "  gradients [seconds]             per-sample gradient throughput vs forward inference and memcpy",
+        "  erase [trainSamples] [hidden] [epochs] [repeats] [dataDir]",
+        "                                  erase latency (1, 10, 100 samples) vs retraining from scratch"})
 final class BenchCommand implements Callable<Integer> {
-  @Parameters(index = "0", description = "Benchmark name: get-model, gradients.")
+  @Parameters(index = "0", description = "Benchmark name: get-model, gradients, erase.")
   String name;
 
   @Parameters(index = "1..*", description = "Benchmark arguments.")
@@ -25,6 +28,7 @@ final class BenchCommand implements Callable<Integer> {
     switch (name) {
       case "get-model" -> GetModelBench.main(a);
       case "gradients" -> GradientBench.main(a);
+      case "erase" -> EraseBench.main(a);
       default -> {
         System.err.println("unknown benchmark '" + name + "'; see lethe bench --help");
         return 2;
