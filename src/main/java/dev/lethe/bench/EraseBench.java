@@ -45,8 +45,9 @@ import java.util.stream.IntStream;
  *
  * <p>Usage: {@code lethe bench erase [trainSamples] [hidden] [epochs] [repeats] [dataDir]}
  * (defaults 10000, 64, 4, 3, ../shared/data/fashion-mnist); the other training settings are
- * {@link MlpConfig#defaults()}. Needs about 2 GiB of heap at the defaults (the Fisher build's
- * accumulators take 8·1024² bytes per block).
+ * {@link MlpConfig#defaults()}. Run with {@code -Xmx3g}: the Fisher build's accumulators take
+ * 8·b² bytes per block of b entries (about 0.3 GB at the defaults), the training set as floats
+ * 31 MB per 10 000 samples.
  */
 public final class EraseBench {
   private static final String MODEL = "fmnist-mlp";

@@ -57,6 +57,9 @@ public final class MlpTrainer {
     int[] y = new int[config.batchSize()];
     DMatrixRMaj x = new DMatrixRMaj(config.batchSize(), data.featureCount());
     double[] losses = new double[config.epochs()];
+    int stepsPerEpoch = (order.length + config.batchSize() - 1) / config.batchSize();
+    long totalSteps = (long) stepsPerEpoch * config.epochs();
+    long t = 0;
     for (int epoch = 0; epoch < config.epochs(); epoch++) {
       shuffle(order, random);
       double sum = 0;
@@ -72,17 +75,16 @@ public final class MlpTrainer {
         }
         sum += loss;
         steps++;
-        step(model, gradient, velocity);
+        step(model, gradient, velocity, config.learningRate() * (1 - (double) t++ / totalSteps));
       }
       losses[epoch] = sum / steps;
     }
     return new Result(model, losses);
   }
 
-  /** v ← m·v + g; θ ← θ − η·v. */
-  private void step(Mlp model, Mlp gradient, Mlp velocity) {
+  /** v ← m·v + g; θ ← θ − lr·v. */
+  private void step(Mlp model, Mlp gradient, Mlp velocity, double lr) {
     double m = config.momentum();
-    double lr = config.learningRate();
     var p = model.parameters();
     var g = gradient.parameters();
     var v = velocity.parameters();
