@@ -1,5 +1,6 @@
 package dev.lethe.cli;
 
+import dev.lethe.bench.EraseBench;
 import dev.lethe.bench.FisherBench;
 import dev.lethe.bench.FisherBigBench;
 import dev.lethe.bench.GetModelBench;
@@ -15,9 +16,11 @@ import picocli.CommandLine.Parameters;
         "  get-model [sizeMiB] [repeats]   GetModel over loopback vs reading the same bytes from a file",
         "  gradients [seconds]             per-sample gradient throughput vs forward inference and memcpy",
         "  fisher                          gram vs sherman-morrison build, Gram GFLOP/s vs EJML, apply vs memcpy",
-        "  fisher-big                      a 2 GiB inverse Fisher built and applied (run with -Xmx512m)"})
+        "  fisher-big                      a 2 GiB inverse Fisher built and applied (run with -Xmx512m)",
+        "  erase [trainSamples] [hidden] [epochs] [repeats] [dataDir]",
+        "                                  erase latency (1, 10, 100 samples) vs retraining from scratch"})
 final class BenchCommand implements Callable<Integer> {
-  @Parameters(index = "0", description = "Benchmark name: get-model, gradients, fisher, fisher-big.")
+  @Parameters(index = "0", description = "Benchmark name: get-model, gradients, fisher, fisher-big, erase.")
   String name;
 
   @Parameters(index = "1..*", description = "Benchmark arguments.")
@@ -31,6 +34,7 @@ final class BenchCommand implements Callable<Integer> {
       case "gradients" -> GradientBench.main(a);
       case "fisher" -> FisherBench.main(a);
       case "fisher-big" -> FisherBigBench.main(a);
+      case "erase" -> EraseBench.main(a);
       default -> {
         System.err.println("unknown benchmark '" + name + "'; see lethe bench --help");
         return 2;

@@ -31,10 +31,16 @@ import dev.lethe.core.ModelSpec;
 import dev.lethe.onnx.InputSpec;
 import java.util.List;
 import dev.lethe.core.SampleBatch;
+import dev.lethe.erase.EraseCommand;
+import dev.lethe.erase.EraseOutcome;
+import dev.lethe.erase.FisherProgress;
+import dev.lethe.erase.FisherRequest;
 import dev.lethe.eval.Evaluation;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.io.InputStream;
@@ -266,6 +272,95 @@ public final class LetheClient implements AutoCloseable {
         .setName(name).setRequestId(requestId).setSamples(ProtoConvert.batch(samples))
         .setDryRun(dryRun).setExpectedVersion(expectedVersion).setDowndateFisher(downdateFisher)
         .build())));
+  }
+
+  /**
+   * Erases samples (see {@link dev.lethe.erase.Eraser}) and returns the server's answer as the
+   * domain outcome, stage timings included.
+   */
+  public EraseOutcome erase(EraseCommand command) {
+    return call(() -> ProtoConvert.outcome(blocking.erase(EraseRequest.newBuilder()
+        .setName(command.name()).setRequestId(command.requestId())
+        .setSamples(ProtoConvert.batch(command.samples())).setDryRun(command.dryRun())
+        .setExpectedVersion(command.expectedVersion())
+        .setDowndateFisher(command.downdateFisher()).build())));
+  }
+
+  /**
+   * Builds and attaches a Fisher by one BuildFisher stream: {@code options}, then every batch of
+   * {@code batches}, which is consumed lazily and sent only while the transport is ready, so a
+   * large training set is never buffered whole. Blocks until the server has stored the Fisher.
+   *
+   * @param onProgress called with each progress message, on a gRPC thread (keep it short)
+   * @return the last progress message, whose summary describes the stored Fisher
+   * @throws RemoteException with the server's status when the build fails (nothing is stored)
+   */
+  public FisherProgress buildFisher(FisherRequest options, Iterator<SampleBatch> batches,
+      Consumer<FisherProgress> onProgress) {
+    CompletableFuture<FisherProgress> result = new CompletableFuture<>();
+    Object ready = new Object();
+    ClientResponseObserver<BuildFisherRequest, BuildFisherProgress> responses =
+        new ClientResponseObserver<>() {
+          private FisherProgress last;
+
+          @Override
+          public void beforeStart(ClientCallStreamObserver<BuildFisherRequest> requests) {
+            requests.setOnReadyHandler(() -> {
+              synchronized (ready) {
+                ready.notifyAll();
+              }
+            });
+          }
+
+          @Override
+          public void onNext(BuildFisherProgress value) {
+            last = ProtoConvert.progress(value);
+            onProgress.accept(last);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            result.completeExceptionally(t);
+            synchronized (ready) {
+              ready.notifyAll();
+            }
+          }
+
+          @Override
+          public void onCompleted() {
+            if (last == null || !last.done()) {
+              result.completeExceptionally(new IllegalStateException("the stream ended before the build was done"));
+            } else {
+              result.complete(last);
+            }
+          }
+        };
+    ClientCallStreamObserver<BuildFisherRequest> upload =
+        (ClientCallStreamObserver<BuildFisherRequest>) async.buildFisher(responses);
+    try {
+      upload.onNext(BuildFisherRequest.newBuilder().setOptions(ProtoConvert.fisherOptions(options)).build());
+      while (batches.hasNext() && !result.isDone()) {
+        synchronized (ready) {
+          while (!upload.isReady() && !result.isDone()) {
+            ready.wait();
+          }
+        }
+        if (!result.isDone()) {
+          upload.onNext(BuildFisherRequest.newBuilder()
+              .setSamples(ProtoConvert.batch(batches.next())).build());
+        }
+      }
+      if (!result.isDone()) {
+        upload.onCompleted();
+      }
+    } catch (InterruptedException e) {
+      upload.cancel("interrupted", e);
+      Thread.currentThread().interrupt();
+    } catch (RuntimeException e) {
+      upload.cancel("the client failed while sending", e);
+      throw e;
+    }
+    return await(result);
   }
 
   /** One page of the ledger as JSON. */

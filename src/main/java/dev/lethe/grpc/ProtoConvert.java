@@ -209,4 +209,44 @@ final class ProtoConvert {
     return new dev.lethe.erase.FisherRequest(o.getName(), kind, method, o.getBlockSize(),
         o.getMinibatch(), o.getMonteCarloDraws(), o.getSeed(), o.getVersion(), o.getSamples());
   }
+
+  /** The client's side of {@link #fisherRequest(dev.lethe.api.v1.FisherOptions)}. */
+  static dev.lethe.api.v1.FisherOptions fisherOptions(dev.lethe.erase.FisherRequest r) {
+    return dev.lethe.api.v1.FisherOptions.newBuilder()
+        .setName(r.name())
+        .setFisherKind(dev.lethe.api.v1.FisherKind.valueOf(r.kind().name()))
+        .setMethod(dev.lethe.api.v1.FisherMethod.valueOf(r.method().name()))
+        .setBlockSize(r.blockSize())
+        .setMinibatch(r.minibatch())
+        .setMonteCarloDraws(r.draws())
+        .setSeed(r.seed())
+        .setVersion(r.version())
+        .setSamples(r.samples())
+        .build();
+  }
+
+  /** The client's side of the progress BuildFisherReceiver sends. */
+  static dev.lethe.erase.FisherProgress progress(dev.lethe.api.v1.BuildFisherProgress p) {
+    dev.lethe.erase.FisherProgress.Summary summary = null;
+    if (p.hasSummary()) {
+      dev.lethe.api.v1.FisherSummary s = p.getSummary();
+      summary = new dev.lethe.erase.FisherProgress.Summary(s.getFisherId(), s.getVersion(),
+          s.getSamples(), s.getBlocks(), s.getBytes(), s.getFisherKind().name(),
+          s.getMethod() == dev.lethe.api.v1.FisherMethod.SHERMAN_MORRISON
+              ? dev.lethe.fisher.FisherMethod.SHERMAN_MORRISON.id()
+              : dev.lethe.fisher.FisherMethod.GRAM.id(),
+          s.getBuildSeconds(), s.getPasses());
+    }
+    return new dev.lethe.erase.FisherProgress(p.getSamplesSeen(), p.getBlocksDone(),
+        p.getBlocksTotal(), p.getDone(), summary);
+  }
+
+  /** The client's side of {@link #erase(dev.lethe.erase.EraseOutcome)}. */
+  static dev.lethe.erase.EraseOutcome outcome(dev.lethe.api.v1.EraseResponse r) {
+    dev.lethe.api.v1.EraseTimings t = r.getTimings();
+    return new dev.lethe.erase.EraseOutcome(r.getVersion(), r.getErased(),
+        java.util.List.copyOf(r.getAlreadyErasedList()), r.getUpdateNorm(), r.getLossBefore(),
+        r.getLossAfter(), new dev.lethe.erase.EraseOutcome.Timings(t.getGradientsMs(),
+            t.getSolveMs(), t.getStoreMs(), t.getSwapMs()));
+  }
 }

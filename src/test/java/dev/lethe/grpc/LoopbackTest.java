@@ -112,4 +112,42 @@ class LoopbackTest {
         () -> client.activate("missing", 1, false));
     assertEquals("NOT_FOUND", e.code());
   }
+
+  @Test
+  void buildFisherStreamsBatchesThenEraseReportsItsStages() throws Exception {
+    int n = 40;
+    client.putModel(Fixtures.spec("mlp").withTrainSize(n),
+        new ByteArrayInputStream(Fixtures.mlp(41).onnx()));
+    dev.lethe.core.SampleBatch train = Fixtures.batch(42, n);
+    List<dev.lethe.erase.FisherProgress> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<dev.lethe.core.SampleBatch> batches = new java.util.ArrayList<>();
+    for (int from = 0; from < n; from += 7) {
+      batches.add(dev.lethe.core.Batches.range(train, from, Math.min(n, from + 7)));
+    }
+    dev.lethe.erase.FisherProgress last = client.buildFisher(new dev.lethe.erase.FisherRequest("mlp",
+        dev.lethe.fisher.FisherKind.EMPIRICAL, dev.lethe.fisher.FisherMethod.GRAM, 10, 0, 0, 0, 0, n),
+        batches.iterator(), seen::add);
+    assertTrue(last.done());
+    assertEquals(n, last.samplesSeen());
+    assertEquals(1, last.summary().version());
+    assertEquals(n, last.summary().samples());
+    assertEquals("EMPIRICAL", last.summary().kind());
+    assertEquals("gram", last.summary().method());
+    assertEquals(last, seen.get(seen.size() - 1));
+    assertTrue(seen.size() >= 1 + batches.size(), "a progress message per batch: " + seen.size());
+
+    dev.lethe.erase.EraseOutcome out = client.erase(new dev.lethe.erase.EraseCommand("mlp", "r1",
+        dev.lethe.core.Batches.range(train, 0, 3), false, 1, false));
+    assertEquals(2, out.version());
+    assertEquals(3, out.erased());
+    assertTrue(out.timings().gradientsMs() > 0 && out.timings().solveMs() > 0
+        && out.timings().storeMs() > 0, out.timings().toString());
+    assertTrue(out.lossAfter() > out.lossBefore());
+
+    RemoteException missing = org.junit.jupiter.api.Assertions.assertThrows(RemoteException.class,
+        () -> client.buildFisher(new dev.lethe.erase.FisherRequest("nope",
+            dev.lethe.fisher.FisherKind.EMPIRICAL, dev.lethe.fisher.FisherMethod.GRAM, 0, 0, 0, 0, 0, n),
+            batches.iterator(), p -> { }));
+    assertEquals("NOT_FOUND", missing.code());
+  }
 }

@@ -1,0 +1,234 @@
+package dev.lethe.bench;
+
+import dev.lethe.core.Batches;
+import dev.lethe.core.SampleBatch;
+import dev.lethe.data.BatchFormat;
+import dev.lethe.data.DataFiles;
+import dev.lethe.data.Dataset;
+import dev.lethe.erase.EraseCommand;
+import dev.lethe.erase.EraseConfig;
+import dev.lethe.erase.EraseOutcome;
+import dev.lethe.erase.FisherProgress;
+import dev.lethe.erase.FisherRequest;
+import dev.lethe.fisher.FisherKind;
+import dev.lethe.fisher.FisherMethod;
+import dev.lethe.grpc.LetheClient;
+import dev.lethe.server.LetheServer;
+import dev.lethe.server.ServerConfig;
+import dev.lethe.store.StoreConfig;
+import dev.lethe.train.Mlp;
+import dev.lethe.train.MlpConfig;
+import dev.lethe.train.MlpTrainer;
+import java.io.ByteArrayInputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.stream.IntStream;
+
+/**
+ * Erase latency on a Fashion-MNIST MLP with its Fisher cached, beside retraining the same model
+ * from scratch on the remaining data (same {@link MlpTrainer}, same epochs), in one run.
+ *
+ * <p>Trains 784-H-10 on the first {@code trainSamples} training images, registers it with an
+ * embedded sidecar on loopback (temporary data directory), streams BuildFisher (EMPIRICAL, GRAM)
+ * over the same samples, then for k = 1, 10, 100 and each repeat: re-activates version 1 (so
+ * every erase starts from the trained weights θ* and n), erases k samples not erased before
+ * through the Erase RPC, and retrains from scratch without them. Prints each erase's round-trip
+ * latency with the server's breakdown (gradients, solve, store, swap), the retrain time, the
+ * ratio retrain / erase, and the test accuracy of the original, erased and retrained models;
+ * then medians per k. One erase of a separate sample runs first as a warm-up and is not counted.
+ *
+ * <p>Usage: {@code lethe bench erase [trainSamples] [hidden] [epochs] [repeats] [dataDir]}
+ * (defaults 10000, 64, 4, 3, ../shared/data/fashion-mnist); the other training settings are
+ * {@link MlpConfig#defaults()}. Run with {@code -Xmx3g}: the Fisher build's accumulators take
+ * 8·b² bytes per block of b entries (about 0.3 GB at the defaults), the training set as floats
+ * 31 MB per 10 000 samples.
+ */
+public final class EraseBench {
+  private static final String MODEL = "fmnist-mlp";
+  private static final float PIXEL_SCALE = 1 / 255f;
+  private static final int FISHER_BATCH = 500;
+  private static final int[] SIZES = {1, 10, 100};
+
+  private EraseBench() {}
+
+  public static void main(String[] args) throws Exception {
+    int n = args.length > 0 ? Integer.parseInt(args[0]) : 10_000;
+    int hidden = args.length > 1 ? Integer.parseInt(args[1]) : 64;
+    int epochs = args.length > 2 ? Integer.parseInt(args[2]) : 4;
+    int repeats = args.length > 3 ? Integer.parseInt(args[3]) : 3;
+    Path dataDir = Path.of(args.length > 4 ? args[4] : "../shared/data/fashion-mnist");
+    Path images = dataDir.resolve("train-images-idx3-ubyte.gz");
+    Path testImages = dataDir.resolve("t10k-images-idx3-ubyte.gz");
+    if (!Files.isRegularFile(images) || !Files.isRegularFile(testImages)) {
+      throw new IllegalArgumentException("Fashion-MNIST not found in " + dataDir.toAbsolutePath()
+          + " (expected train-images-idx3-ubyte.gz, t10k-images-idx3-ubyte.gz and their labels)");
+    }
+    Dataset train = DataFiles.load(images).withIdPrefix("fmnist-train");
+    Dataset test = DataFiles.load(testImages).withIdPrefix("fmnist-test");
+    if (n < 1 + repeats * Arrays.stream(SIZES).sum() + 1 || n > train.size()) {
+      throw new IllegalArgumentException("trainSamples must be in [" + (2 + repeats * 111) + ", "
+          + train.size() + "], got " + n);
+    }
+    MlpConfig config = MlpConfig.defaults().withHidden(hidden).withEpochs(epochs);
+    Path dir = Files.createTempDirectory("lethe-erase-bench");
+    try {
+      run(train, test, n, config, repeats, dir);
+    } finally {
+      try (var paths = Files.walk(dir)) {
+        paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      }
+    }
+  }
+
+  /** One erase-and-retrain run. */
+  private record Run(int k, double totalMs, EraseOutcome outcome, double retrainS,
+      double erasedAccuracy, double retrainedAccuracy) {
+    double otherMs() {
+      EraseOutcome.Timings t = outcome.timings();
+      return totalMs - t.gradientsMs() - t.solveMs() - t.storeMs() - t.swapMs();
+    }
+  }
+
+  private static void run(Dataset train, Dataset test, int n, MlpConfig config, int repeats,
+      Path dir) throws Exception {
+    BatchFormat format = BatchFormat.of(Mlp.INPUT).withScale(PIXEL_SCALE);
+    int[] allRows = IntStream.range(0, n).toArray();
+    int[] testRows = IntStream.range(0, test.size()).toArray();
+    MlpTrainer trainer = new MlpTrainer(config);
+    long t0 = System.nanoTime();
+    MlpTrainer.Result trained = trainer.train(train, allRows, PIXEL_SCALE);
+    double trainS = (System.nanoTime() - t0) / 1e9;
+    Mlp model = trained.model();
+    System.out.printf("Erase benchmark: Fashion-MNIST MLP 784-%d-10 (P=%d), n=%d training samples;"
+        + " %d epochs, batch %d, lr %s, momentum %s, mu %s, seed %d; %d cores, max heap %d MiB%n",
+        config.hidden(), model.parameterCount(), n, config.epochs(), config.batchSize(),
+        config.learningRate(), config.momentum(), config.l2(), config.seed(),
+        Runtime.getRuntime().availableProcessors(), Runtime.getRuntime().maxMemory() >> 20);
+    double originalJava = model.accuracy(test, testRows, PIXEL_SCALE);
+    System.out.printf("train on %d samples: %.2f s (epoch objectives %s); test accuracy %.4f%n",
+        n, trainS, formatLosses(trained.epochLosses()), originalJava);
+
+    ServerConfig serverConfig = new ServerConfig("127.0.0.1:0", dir.resolve("data"),
+        new StoreConfig(1000, StoreConfig.DEFAULT_MAX_MODEL_BYTES),
+        ServerConfig.DEFAULT_MAX_MESSAGE_BYTES, false, 5, EraseConfig.defaults(),
+        ServerConfig.DEFAULT_FISHER_MEMORY_BYTES);
+    LetheServer server = LetheServer.netty(serverConfig, s -> {}).start();
+    try (LetheClient client = new LetheClient("127.0.0.1:" + server.port())) {
+      client.putModel(Mlp.spec(MODEL, n, config.l2()),
+          new ByteArrayInputStream(model.onnx(MODEL)));
+      SampleBatch samples = train.batch(0, n, format);
+      SampleBatch testBatch = test.batch(0, test.size(), format);
+      System.out.printf("sidecar Evaluate of version 1 on the %d test samples: accuracy %.4f"
+          + " (Java forward pass above: %.4f)%n", test.size(),
+          client.evaluate(MODEL, 1, testBatch).accuracy(), originalJava);
+
+      long f0 = System.nanoTime();
+      FisherProgress fisher = client.buildFisher(
+          new FisherRequest(MODEL, FisherKind.EMPIRICAL, FisherMethod.GRAM, 0, 0, 0, 0, 1, n),
+          IntStream.iterate(0, i -> i < n, i -> i + FISHER_BATCH)
+              .mapToObj(i -> Batches.range(samples, i, Math.min(n, i + FISHER_BATCH))).iterator(),
+          p -> { });
+      double fisherS = (System.nanoTime() - f0) / 1e9;
+      FisherProgress.Summary s = fisher.summary();
+      System.out.printf("BuildFisher EMPIRICAL/GRAM over %d samples (batches of %d): %.1f s round"
+          + " trip (server: %.1f s, %d blocks, %d pass(es), %.0f MB stored)%n", s.samples(),
+          FISHER_BATCH, fisherS, s.buildSeconds(), s.blocks(), s.passes(), s.bytes() / 1e6);
+
+      int[] order = allRows.clone();
+      shuffle(order, new Random(2024));
+      int next = 0;
+      EraseOutcome warm = client.erase(new EraseCommand(MODEL, "", Batches.rows(samples,
+          new int[] {order[next++]}), false, 1, false));
+      System.out.printf("warm-up erase of 1 sample -> version %d (not counted)%n", warm.version());
+
+      List<Run> runs = new ArrayList<>();
+      for (int k : SIZES) {
+        for (int rep = 0; rep < repeats; rep++) {
+          int[] forget = Arrays.copyOfRange(order, next, next + k);
+          next += k;
+          client.activate(MODEL, 1, true);
+          long e0 = System.nanoTime();
+          EraseOutcome out = client.erase(new EraseCommand(MODEL, "", Batches.rows(samples, forget),
+              false, 1, false));
+          double totalMs = (System.nanoTime() - e0) / 1e6;
+          if (out.erased() != k) {
+            throw new IllegalStateException("erased " + out.erased() + " of " + k + " samples");
+          }
+          double erasedAcc = client.evaluate(MODEL, out.version(), testBatch).accuracy();
+          int[] remaining = without(allRows, forget);
+          long r0 = System.nanoTime();
+          Mlp retrained = trainer.train(train, remaining, PIXEL_SCALE).model();
+          double retrainS = (System.nanoTime() - r0) / 1e9;
+          Run run = new Run(k, totalMs, out, retrainS, erasedAcc,
+              retrained.accuracy(test, testRows, PIXEL_SCALE));
+          runs.add(run);
+          EraseOutcome.Timings t = out.timings();
+          System.out.printf("k=%-3d run %d: erase %8.1f ms (gradients %6.1f, solve %6.1f, store %5.1f,"
+              + " swap %5.1f, other %5.1f) | retrain on %d: %6.2f s | retrain/erase %7.1fx"
+              + " | |update| %.3g, erased samples' loss %.3f -> %.3f | test acc erased %.4f,"
+              + " retrained %.4f%n", k, rep + 1, totalMs, t.gradientsMs(), t.solveMs(),
+              t.storeMs(), t.swapMs(), run.otherMs(), remaining.length, retrainS,
+              retrainS * 1e3 / totalMs, out.updateNorm(), out.lossBefore(), out.lossAfter(),
+              erasedAcc, run.retrainedAccuracy());
+        }
+      }
+      System.out.printf("medians over %d runs (test accuracy of the original model %.4f):%n",
+          repeats, originalJava);
+      for (int k : SIZES) {
+        List<Run> of = runs.stream().filter(r -> r.k() == k).toList();
+        double erase = median(of.stream().mapToDouble(Run::totalMs).toArray());
+        double retrain = median(of.stream().mapToDouble(Run::retrainS).toArray());
+        System.out.printf("k=%-3d erase %8.1f ms [gradients %.1f, solve %.1f, store %.1f, swap %.1f,"
+            + " other %.1f] | retrain %.2f s | speedup retrain/erase %.1fx | test acc erased %.4f,"
+            + " retrained %.4f%n", k, erase,
+            median(of.stream().mapToDouble(r -> r.outcome().timings().gradientsMs()).toArray()),
+            median(of.stream().mapToDouble(r -> r.outcome().timings().solveMs()).toArray()),
+            median(of.stream().mapToDouble(r -> r.outcome().timings().storeMs()).toArray()),
+            median(of.stream().mapToDouble(r -> r.outcome().timings().swapMs()).toArray()),
+            median(of.stream().mapToDouble(Run::otherMs).toArray()),
+            retrain, retrain * 1e3 / erase,
+            median(of.stream().mapToDouble(Run::erasedAccuracy).toArray()),
+            median(of.stream().mapToDouble(Run::retrainedAccuracy).toArray()));
+      }
+    } finally {
+      server.stop();
+    }
+  }
+
+  private static int[] without(int[] rows, int[] removed) {
+    Set<Integer> drop = new HashSet<>();
+    for (int r : removed) {
+      drop.add(r);
+    }
+    return Arrays.stream(rows).filter(r -> !drop.contains(r)).toArray();
+  }
+
+  private static void shuffle(int[] a, Random random) {
+    for (int i = a.length - 1; i > 0; i--) {
+      int j = random.nextInt(i + 1);
+      int t = a[i];
+      a[i] = a[j];
+      a[j] = t;
+    }
+  }
+
+  private static String formatLosses(double[] losses) {
+    StringBuilder b = new StringBuilder("[");
+    for (int i = 0; i < losses.length; i++) {
+      b.append(i > 0 ? ", " : "").append(String.format("%.3f", losses[i]));
+    }
+    return b.append(']').toString();
+  }
+
+  private static double median(double[] v) {
+    double[] s = v.clone();
+    Arrays.sort(s);
+    return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  }
+}
