@@ -2,6 +2,10 @@ package dev.lethe.cli;
 
 import dev.lethe.core.Batches;
 import dev.lethe.core.SampleBatch;
+import dev.lethe.erase.FisherProgress;
+import dev.lethe.erase.FisherRequest;
+import dev.lethe.fisher.FisherKind;
+import dev.lethe.fisher.FisherMethod;
 import dev.lethe.grpc.LetheClient;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -72,9 +76,14 @@ final class BuildFisherCommand extends ClientCommand {
       }
     };
     ProgressBar bar = new ProgressBar(spec.commandLine().getErr(), n);
-    String summary = lethe.buildFisher(name, kind, method, blockSize, minibatch, draws, seed,
-        version, n, batches, p -> bar.update(p.samplesSeen(), p.blocksDone(), p.blocksTotal()));
+    FisherRequest request = new FisherRequest(name, FisherKind.valueOf(kind.toUpperCase()),
+        FisherMethod.of(method.replace('_', '-')), blockSize, minibatch, draws, seed, version, n);
+    FisherProgress done = lethe.buildFisher(request, batches,
+        p -> bar.update(p.samplesSeen(), p.blocksDone(), p.blocksTotal()));
     bar.finish();
-    out.println(summary);
+    FisherProgress.Summary s = done.summary();
+    out.printf("fisher %s of %s version %d: %d samples, %d blocks, %.1f MB, %s %s, %d pass(es), %.1f s%n",
+        s.fisherId(), name, s.version(), s.samples(), s.blocks(), s.bytes() / 1e6, s.kind(),
+        s.method(), s.passes(), s.buildSeconds());
   }
 }

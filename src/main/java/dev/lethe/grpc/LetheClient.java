@@ -202,69 +202,6 @@ public final class LetheClient implements AutoCloseable {
     return new GradientResult(norms.length, p, losses, null, g, norms);
   }
 
-  /** Progress of a Fisher build as the client sees it. */
-  public record FisherBuildProgress(long samplesSeen, int blocksDone, int blocksTotal) {}
-
-  /**
-   * Streams training batches to BuildFisher (options first: kind, method as in the API enum
-   * names; zeros for defaults), waiting while the transport is not ready so memory stays
-   * bounded; calls {@code progress} for every progress message. Returns the final
-   * BuildFisherProgress (with its summary) as JSON.
-   */
-  public String buildFisher(String name, String kind, String method, int blockSize, int minibatch,
-      int draws, long seed, long version, long samples, Iterator<SampleBatch> batches,
-      Consumer<FisherBuildProgress> progress) throws InterruptedException {
-    CompletableFuture<BuildFisherProgress> last = new CompletableFuture<>();
-    java.util.concurrent.Semaphore ready = new java.util.concurrent.Semaphore(0);
-    ClientResponseObserver<BuildFisherRequest, BuildFisherProgress> observer =
-        new ClientResponseObserver<>() {
-          private BuildFisherProgress latest;
-
-          @Override
-          public void beforeStart(ClientCallStreamObserver<BuildFisherRequest> call) {
-            call.setOnReadyHandler(ready::release);
-          }
-
-          @Override
-          public void onNext(BuildFisherProgress p) {
-            latest = p;
-            progress.accept(new FisherBuildProgress(p.getSamplesSeen(), p.getBlocksDone(),
-                p.getBlocksTotal()));
-          }
-
-          @Override
-          public void onError(Throwable t) {
-            last.completeExceptionally(t);
-            ready.release();
-          }
-
-          @Override
-          public void onCompleted() {
-            last.complete(latest);
-          }
-        };
-    ClientCallStreamObserver<BuildFisherRequest> up =
-        (ClientCallStreamObserver<BuildFisherRequest>) async.buildFisher(observer);
-    up.onNext(BuildFisherRequest.newBuilder().setOptions(FisherOptions.newBuilder()
-        .setName(name)
-        .setFisherKind(FisherKind.valueOf(kind))
-        .setMethod(FisherMethod.valueOf(method))
-        .setBlockSize(blockSize).setMinibatch(minibatch).setMonteCarloDraws(draws)
-        .setSeed(seed).setVersion(version).setSamples(samples)).build());
-    while (batches.hasNext() && !last.isDone()) {
-      while (!up.isReady() && !last.isDone()) {
-        ready.tryAcquire(100, TimeUnit.MILLISECONDS);
-      }
-      if (last.isDone()) {
-        break;
-      }
-      up.onNext(BuildFisherRequest.newBuilder()
-          .setSamples(ProtoConvert.batch(batches.next())).build());
-    }
-    up.onCompleted();
-    return json(await(last));
-  }
-
   /** Erases samples; returns the EraseResponse as JSON. */
   public String erase(String name, String requestId, SampleBatch samples, boolean dryRun,
       long expectedVersion, boolean downdateFisher) {

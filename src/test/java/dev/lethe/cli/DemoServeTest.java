@@ -64,8 +64,8 @@ class DemoServeTest {
       assertEquals(650, rows.get(0).split(",").length);
       String fisher = run("build-fisher", "--model", "digits", "--data", csv.toString(),
           "--target", target);
-      assertTrue(fisher.startsWith("0\n") && fisher.contains("\"done\": true")
-          && fisher.contains("\"samples\": \"1797\""), fisher);
+      assertTrue(fisher.startsWith("0\n") && fisher.contains("digits version 1: 1797 samples"),
+          fisher);
       String erase = run("erase", "--model", "digits", "--data", csv.toString(), "--rows", "0-4",
           "--request-id", "cli-1", "--target", target);
       assertTrue(erase.startsWith("0\n") && erase.contains("\"version\": \"2\"")
