@@ -92,7 +92,7 @@ public final class FisherDowndate {
             return null;
           }));
         }
-        await(futures);
+        Futures.awaitAll(futures, "the Fisher downdate");
         return writer.commit();
       } finally {
         pool.shutdownNow();
@@ -182,22 +182,5 @@ public final class FisherDowndate {
     }
   }
 
-  private static void await(List<Future<?>> futures) {
-    RuntimeException failure = null;
-    for (Future<?> f : futures) {
-      try {
-        f.get();
-      } catch (ExecutionException e) {
-        if (failure == null) {
-          failure = e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        failure = new IllegalStateException("interrupted during the Fisher downdate", e);
-      }
-    }
-    if (failure != null) {
-      throw failure;
-    }
-  }
+
 }

@@ -106,7 +106,7 @@ public final class FisherInverse implements AutoCloseable {
         return null;
       }));
     }
-    await(futures);
+    Futures.awaitAll(futures, "applying the Fisher");
   }
 
   /** Reads block {@code b} (verified) into {@code out}, row-major b × b. For tests and downdate. */
@@ -141,24 +141,7 @@ public final class FisherInverse implements AutoCloseable {
     }
   }
 
-  private static void await(List<Future<?>> futures) {
-    RuntimeException failure = null;
-    for (Future<?> f : futures) {
-      try {
-        f.get();
-      } catch (ExecutionException e) {
-        if (failure == null) {
-          failure = e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        failure = new IllegalStateException("interrupted while applying the Fisher", e);
-      }
-    }
-    if (failure != null) {
-      throw failure;
-    }
-  }
+
 
   /** Stops the workers (their direct buffers are freed with them). Idempotent. */
   @Override
