@@ -120,26 +120,44 @@ public final class FisherInverse implements AutoCloseable {
     buf[1].asFloatBuffer().get(out, 0, size * size);
   }
 
-  /** y[off..off+b) = M x[off..off+b) with M the b × b float32 block in {@code m}. */
+  /**
+   * y[off..off+b) = M x[off..off+b) with M the b × b float32 block in {@code m} (little-endian).
+   * Each row is first bulk-copied into a float[] (a memcpy), so the dot product runs over plain
+   * arrays rather than per-element buffer reads.
+   */
   static void multiply(ByteBuffer m, int b, double[] x, double[] y, int off) {
-    int j4 = b & ~3;
+    java.nio.FloatBuffer f = m.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+    float[] row = ROW.get();
+    if (row.length < b) {
+      row = new float[b];
+      ROW.set(row);
+    }
+    int j8 = b & ~7;
     for (int i = 0; i < b; i++) {
-      int row = i * b * Float.BYTES;
-      double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      f.get(i * b, row, 0, b);
+      double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
       int j = 0;
-      for (; j < j4; j += 4) {
-        int at = row + j * Float.BYTES;
-        s0 += m.getFloat(at) * x[off + j];
-        s1 += m.getFloat(at + 4) * x[off + j + 1];
-        s2 += m.getFloat(at + 8) * x[off + j + 2];
-        s3 += m.getFloat(at + 12) * x[off + j + 3];
+      for (; j < j8; j += 8) {
+        int k = off + j;
+        s0 += row[j] * x[k];
+        s1 += row[j + 1] * x[k + 1];
+        s2 += row[j + 2] * x[k + 2];
+        s3 += row[j + 3] * x[k + 3];
+        s4 += row[j + 4] * x[k + 4];
+        s5 += row[j + 5] * x[k + 5];
+        s6 += row[j + 6] * x[k + 6];
+        s7 += row[j + 7] * x[k + 7];
       }
       for (; j < b; j++) {
-        s0 += m.getFloat(row + j * Float.BYTES) * x[off + j];
+        s0 += row[j] * x[off + j];
       }
-      y[off + i] = (s0 + s1) + (s2 + s3);
+      y[off + i] = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
     }
   }
+
+  /** One reusable row buffer per worker thread. */
+  private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[1024]);
+
 
 
 
