@@ -3,13 +3,9 @@ package dev.lethe.store;
 import ai.onnxruntime.OrtEnvironment;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.lethe.core.LetheException;
-import dev.lethe.core.Loss;
 import dev.lethe.core.ModelSpec;
 import dev.lethe.core.SampleBatch;
 import dev.lethe.eval.Evaluation;
-import dev.lethe.eval.Metrics;
-import dev.lethe.onnx.BatchValidator;
-import dev.lethe.onnx.ForwardSession;
 import dev.lethe.onnx.GradientEngine;
 import dev.lethe.onnx.GradientResult;
 import dev.lethe.storage.Family;
@@ -153,7 +149,7 @@ public final class ModelStore implements AutoCloseable {
    */
   public ModelFile open(String name, long version) {
     Entry e = entry(name);
-    return atVersion(e, version, (r, v) -> new ModelFile(name, v.getVersion(), v.getSizeBytes(),
+    return ModelReads.atVersion(e, version, (r, v) -> new ModelFile(name, v.getVersion(), v.getSizeBytes(),
         v.getSha256(), e.runtime.open(v.getVersion())));
   }
 
@@ -172,7 +168,7 @@ public final class ModelStore implements AutoCloseable {
     lock.lock();
     try {
       ModelRecord r = e.record;
-      VersionRecord target = keptVersion(r, version);
+      VersionRecord target = ModelReads.keptVersion(r, version);
       if (r.getActiveVersion() == version) {
         return info(r);
       }
@@ -292,7 +288,7 @@ public final class ModelStore implements AutoCloseable {
 
   /** The erase lineage of a kept version (0 = active). */
   public List<Long> eraseLineage(String name, long version) {
-    return keptVersion(entry(name).record, version).getEraseLineageList();
+    return ModelReads.keptVersion(entry(name).record, version).getEraseLineageList();
   }
 
   /**
@@ -335,18 +331,7 @@ public final class ModelStore implements AutoCloseable {
    */
   public Evaluation evaluate(String name, long version, SampleBatch batch) {
     Entry e = entry(name);
-    return atVersion(e, version, (r, v) -> evaluate(e, r, v, batch));
-  }
-
-  private static Evaluation evaluate(Entry e, ModelRecord r, VersionRecord v, SampleBatch batch) {
-    int n = BatchValidator.checkInputs(e.runtime.inputs(), batch);
-    Loss loss = Loss.valueOf(r.getLoss());
-    long[] outputDims = r.getOutputDimsList().stream().mapToLong(Long::longValue).toArray();
-    BatchValidator.checkLabels(loss, outputDims, n, batch.labels());
-    VersionWeights w = e.runtime.weights(v.getVersion());
-    ForwardSession forward = e.runtime.forward(v.getVersion());
-    ForwardSession.Logits logits = forward.logits(batch, n, w.parameters());
-    return Metrics.evaluate(loss, logits.values(), n, batch.labels(), v.getVersion());
+    return ModelReads.atVersion(e, version, (r, v) -> ModelReads.evaluate(e, r, v, batch));
   }
 
   /**
@@ -359,22 +344,8 @@ public final class ModelStore implements AutoCloseable {
   public Gradients gradients(String name, long version, SampleBatch batch, boolean full,
       long maxResponseBytes) {
     Entry e = entry(name);
-    return atVersion(e, version, (r, v) -> gradients(e, r, v, batch, full, maxResponseBytes));
-  }
-
-  private Gradients gradients(Entry e, ModelRecord r, VersionRecord v, SampleBatch batch,
-      boolean full, long maxResponseBytes) {
-    long p = info(r).parameterCount();
-    int n = batch.size();
-    if (full && (long) n * p * Float.BYTES > maxResponseBytes) {
-      throw LetheException.tooLarge("samples", n + " samples x " + p + " parameters = "
-          + (long) n * p * Float.BYTES + " bytes of gradients exceed the response limit of "
-          + maxResponseBytes + "; send fewer samples or ask for norms only (full = false)");
-    }
-    GradientEngine engine = e.runtime.gradients(v.getVersion(), Loss.valueOf(r.getLoss()), r.getL2());
-    VersionWeights w = e.runtime.weights(v.getVersion());
-    GradientResult result = full ? engine.compute(batch, w.parameters()) : engine.norms(batch, w.parameters());
-    return new Gradients(v.getVersion(), result);
+    return ModelReads.atVersion(e, version, (r, v) -> new Gradients(v.getVersion(),
+        ModelReads.gradients(e, r, v, batch, full, maxResponseBytes)));
   }
 
   /**
@@ -384,17 +355,14 @@ public final class ModelStore implements AutoCloseable {
   public GradientResult cotangentGradients(String name, long version, SampleBatch batch,
       float[] cotangent) {
     Entry e = entry(name);
-    return atVersion(e, version, (r, v) -> e.runtime
-        .gradients(v.getVersion(), Loss.valueOf(r.getLoss()), r.getL2())
-        .computeWithCotangent(batch, e.runtime.weights(v.getVersion()).parameters(), cotangent));
+    return ModelReads.atVersion(e, version,
+        (r, v) -> ModelReads.cotangentGradients(e, r, v, batch, cotangent));
   }
 
   /** Logits [N, C] of a version (0 = active); the batch needs no labels. */
   public float[] logits(String name, long version, SampleBatch batch) {
     Entry e = entry(name);
-    int n = BatchValidator.checkInputs(e.runtime.inputs(), batch);
-    return atVersion(e, version, (r, v) -> e.runtime.forward(v.getVersion())
-        .logits(batch, n, e.runtime.weights(v.getVersion()).parameters()).values());
+    return ModelReads.atVersion(e, version, (r, v) -> ModelReads.logits(e, v, batch));
   }
 
   /** A {@link GradientResult} and the version it was computed at. */
@@ -405,18 +373,13 @@ public final class ModelStore implements AutoCloseable {
    * version's graph. The batch must already have passed {@link #evaluate}'s checks for this model.
    */
   public Evaluation evaluateWeights(String name, SampleBatch batch, float[] weights) {
-    Entry e = entry(name);
-    ModelRecord r = e.record;
-    VersionWeights w = VersionWeights.of(-1, weights, e.runtime.parameterOffsets());
-    int n = BatchValidator.checkInputs(e.runtime.inputs(), batch);
-    ForwardSession.Logits logits = e.runtime.forward(r.getActiveVersion()).logits(batch, n, w.parameters());
-    return Metrics.evaluate(Loss.valueOf(r.getLoss()), logits.values(), n, batch.labels(), -1);
+    return ModelReads.evaluateWeights(entry(name), batch, weights);
   }
 
   /** The weights of a kept version (0 = active); read-only. */
   public VersionWeights weights(String name, long version) {
     Entry e = entry(name);
-    return atVersion(e, version, (r, v) -> e.runtime.weights(v.getVersion()));
+    return ModelReads.atVersion(e, version, (r, v) -> e.runtime.weights(v.getVersion()));
   }
 
   /** Shapes of the erasable parameters, spec order. */
@@ -426,7 +389,7 @@ public final class ModelStore implements AutoCloseable {
 
   /** The resolved version number (0 = active) and its train_size. */
   public VersionInfo version(String name, long version) {
-    return Records.versionInfo(keptVersion(entry(name).record, version));
+    return Records.versionInfo(ModelReads.keptVersion(entry(name).record, version));
   }
 
   /** Fisher ids referenced by kept versions. */
@@ -442,7 +405,7 @@ public final class ModelStore implements AutoCloseable {
 
   /** The inverse Fisher attached to a kept version (0 = active), or "" for none. */
   public String fisherId(String name, long version) {
-    return keptVersion(entry(name).record, version).getFisherId();
+    return ModelReads.keptVersion(entry(name).record, version).getFisherId();
   }
 
   /**
@@ -454,7 +417,7 @@ public final class ModelStore implements AutoCloseable {
     return locked(name, () -> {
       Entry e = entry(name);
       ModelRecord r = e.record;
-      long v = keptVersion(r, version).getVersion();
+      long v = ModelReads.keptVersion(r, version).getVersion();
       ModelRecord.Builder b = r.toBuilder();
       for (int i = 0; i < b.getVersionsCount(); i++) {
         if (b.getVersions(i).getVersion() == v) {
@@ -498,14 +461,7 @@ public final class ModelStore implements AutoCloseable {
   }
 
   private ModelInfo info(ModelRecord r) {
-    long count = 0;
-    for (var p : r.getParametersList()) {
-      long n = 1;
-      for (long d : p.getDimsList()) {
-        n *= d;
-      }
-      count += n;
-    }
+    long count = ModelReads.parameterCount(r);
     VersionRecord active = Records.version(r, r.getActiveVersion());
     return Records.info(r, count, active != null && !active.getFisherId().isEmpty());
   }
@@ -518,40 +474,6 @@ public final class ModelStore implements AutoCloseable {
       throw LetheException.notFound("model '" + name + "' is not registered");
     }
     return e;
-  }
-
-  /**
-   * Runs {@code body} on a kept version (0 = active) of the model's current record. A change may
-   * drop that version's weights (retention) between reading the record and reading them: when
-   * the body fails NOT_FOUND and the record has changed meanwhile, the version is resolved again
-   * against the new record (0: the new active version; a dropped one: NOT_FOUND from the record).
-   */
-  private static <T> T atVersion(Entry e, long version,
-      java.util.function.BiFunction<ModelRecord, VersionRecord, T> body) {
-    while (true) {
-      ModelRecord r = e.record;
-      VersionRecord v = keptVersion(r, version);
-      try {
-        return body.apply(r, v);
-      } catch (LetheException ex) {
-        if (ex.kind() != LetheException.Kind.NOT_FOUND || e.record == r) {
-          throw ex;
-        }
-      }
-    }
-  }
-
-  private static VersionRecord keptVersion(ModelRecord r, long version) {
-    if (version < 0) {
-      throw LetheException.invalid("version", "must be >= 0 (0 = active), got " + version);
-    }
-    long wanted = version == 0 ? r.getActiveVersion() : version;
-    VersionRecord v = Records.version(r, wanted);
-    if (v == null) {
-      throw LetheException.notFound("model '" + r.getName() + "' has no version " + wanted
-          + " (kept: " + r.getVersionsList().stream().map(VersionRecord::getVersion).toList() + ")");
-    }
-    return v;
   }
 
   private ReentrantLock lockFor(String name) {
