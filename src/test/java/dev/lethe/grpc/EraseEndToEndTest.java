@@ -244,6 +244,69 @@ class EraseEndToEndTest {
   }
 
   @Test
+  void aBudgetOfOneBlockBuildsInSeveralPassesOverASpillAndGivesTheSameErase() throws Exception {
+    lethe.close();
+    // 2 KiB holds one or two blocks' Gram accumulators (at most 12 x 12 doubles each), so the
+    // build makes several passes over the spilled samples.
+    Path spillDir = dir.resolve("multi").resolve("tmp");
+    lethe = new ServerHarness(new dev.lethe.server.ServerConfig("127.0.0.1:0", dir.resolve("multi"),
+        new dev.lethe.store.StoreConfig(10, 1 << 20), 64 << 20, false, 5,
+        dev.lethe.erase.EraseConfig.defaults(), 2048), s -> {});
+    lethe.put(ProtoConvert.spec(Fixtures.spec("mlp").withTrainSize(N)), mlp.onnx());
+    List<BuildFisherProgress> progress = buildFisher(List.of(
+        options(FisherOptions.newBuilder().setName("mlp").setBlockSize(10)),
+        samples(Batches.range(train, 0, 17)), samples(Batches.range(train, 17, N))));
+    BuildFisherProgress last = progress.get(progress.size() - 1);
+    assertTrue(last.getSummary().getPasses() > 1, "passes: " + last.getSummary().getPasses());
+    assertEquals(last.getBlocksTotal(), last.getBlocksDone());
+    try (var left = java.nio.file.Files.list(spillDir)) {
+      assertEquals(0, left.count(), "the sample spill is deleted after the build");
+    }
+    BlockLayout layout = BlockLayout.forParameters(
+        List.of(new long[] {3, 4}, new long[] {3}, new long[] {3, 3}, new long[] {3}), 10);
+    double[][] fisher = new double[N][];
+    for (int i = 0; i < N; i++) {
+      fisher[i] = gradient(mlp, train, i);
+    }
+    SampleBatch forget = Batches.range(train, 0, 5);
+    lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
+        .setSamples(ProtoConvert.batch(forget)).build());
+    assertClose(ssse(weights(1), fisher, mlp, forget, N, layout), weights(2));
+  }
+
+  @Test
+  void trueAndMonteCarloFishersBuildThroughTheRpcAndServeErases() throws Exception {
+    lethe.close();
+    // The fixture's weights are random, not trained: without the gradients' μθ terms the
+    // Gauss–Newton F is small and the step is large, so the guard is relaxed for this test.
+    lethe = new ServerHarness(new dev.lethe.server.ServerConfig("127.0.0.1:0", dir.resolve("kinds"),
+        new dev.lethe.store.StoreConfig(10, 1 << 20), 64 << 20, false, 5,
+        new dev.lethe.erase.EraseConfig(10_000, 100.0, 64 << 20), 1L << 30), s -> {});
+    lethe.put(ProtoConvert.spec(Fixtures.spec("mlp").withTrainSize(N)), mlp.onnx());
+    for (dev.lethe.api.v1.FisherKind kind : List.of(dev.lethe.api.v1.FisherKind.MONTE_CARLO,
+        dev.lethe.api.v1.FisherKind.TRUE)) {
+      List<BuildFisherProgress> progress = buildFisher(List.of(
+          options(FisherOptions.newBuilder().setName("mlp").setBlockSize(10).setFisherKind(kind)
+              .setMonteCarloDraws(kind == dev.lethe.api.v1.FisherKind.MONTE_CARLO ? 4 : 0)
+              .setSeed(3)),
+          samples(train)));
+      BuildFisherProgress last = progress.get(progress.size() - 1);
+      assertEquals(kind, last.getSummary().getFisherKind());
+      assertEquals(N, last.getSummary().getSamples());
+    }
+    // The last build (TRUE) replaced the MONTE_CARLO one on version 1; an erase uses it.
+    EraseResponse r = lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
+        .setSamples(ProtoConvert.batch(Batches.range(train, 0, 3))).build());
+    assertEquals(2, r.getVersion());
+    assertTrue(r.getUpdateNorm() > 0 && Double.isFinite(r.getUpdateNorm()));
+    java.util.Set<String> ids = new java.util.TreeSet<>();
+    lethe.server.database().scan(dev.lethe.storage.Family.FISHER, new byte[0], (k, v) ->
+        ids.add(new String(k, java.nio.charset.StandardCharsets.UTF_8).split("\0")[1]));
+    assertEquals(1, ids.size(), "the replaced Fisher is deleted: " + ids);
+    assertTrue(ids.iterator().next().contains("true"), ids.toString());
+  }
+
+  @Test
   void downdatedFisherEqualsARebuildWithoutTheErasedSamples() throws Exception {
     buildFisher(List.of(options(FisherOptions.newBuilder().setName("mlp").setBlockSize(10)),
         samples(train)));
