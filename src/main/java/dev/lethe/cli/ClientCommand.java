@@ -20,7 +20,7 @@ abstract class ClientCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    try (LetheClient lethe = new LetheClient(client.target)) {
+    try (LetheClient lethe = LetheClient.connect(client.target, client.security())) {
       run(lethe, spec.commandLine().getOut());
       spec.commandLine().getOut().flush();
       return 0;

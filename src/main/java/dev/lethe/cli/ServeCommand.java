@@ -2,6 +2,9 @@ package dev.lethe.cli;
 
 import dev.lethe.erase.EraseConfig;
 import dev.lethe.server.LetheServer;
+import dev.lethe.server.Security;
+import java.util.HashSet;
+import java.util.Set;
 import dev.lethe.server.ServerConfig;
 import dev.lethe.store.StoreConfig;
 import java.nio.file.Path;
@@ -48,6 +51,28 @@ final class ServeCommand implements Callable<Integer> {
       description = "Heap for a Fisher build's block accumulators; beyond it the build makes more passes over a temporary spill of the samples (env LETHE_FISHER_MEMORY_BYTES; default ${DEFAULT-VALUE}).")
   long fisherMemoryBytes;
 
+  @Option(names = "--tls-cert", defaultValue = "${env:LETHE_TLS_CERT}",
+      description = "PEM certificate chain: serve TLS (env LETHE_TLS_CERT; with --tls-key).")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", defaultValue = "${env:LETHE_TLS_KEY}",
+      description = "PEM private key, PKCS#8 (env LETHE_TLS_KEY).")
+  Path tlsKey;
+
+  @Option(names = "--tls-client-ca", defaultValue = "${env:LETHE_TLS_CLIENT_CA}",
+      description = "PEM CA that client certificates must chain to: mutual TLS (env LETHE_TLS_CLIENT_CA).")
+  Path tlsClientCa;
+
+  @Option(names = "--token-file", defaultValue = "${env:LETHE_TOKEN_FILE}",
+      description = "Bearer tokens, one per line: 'write <t>', 'read <t>' or a bare (write) token. "
+          + "Mutating RPCs then need a write token (env LETHE_TOKEN_FILE).")
+  Path tokenFile;
+
+  @Option(names = "--read-token-required", negatable = true,
+      defaultValue = "${env:LETHE_READ_TOKEN_REQUIRED:-false}", fallbackValue = "true",
+      description = "Read-only RPCs need a read or write token too (env LETHE_READ_TOKEN_REQUIRED; default ${DEFAULT-VALUE}).")
+  boolean readTokenRequired;
+
   @Option(names = "--demo", negatable = true, defaultValue = "${env:LETHE_DEMO:-true}", fallbackValue = "true",
       description = "Register the digits demo model when the store is empty (env LETHE_DEMO; default ${DEFAULT-VALUE}).")
   boolean demo;
@@ -61,6 +86,21 @@ final class ServeCommand implements Callable<Integer> {
     ServerConfig config = new ServerConfig(listen, dataDir,
         new StoreConfig(retention, maxModelBytes, exportDir), maxMessageBytes, demo, shutdownGrace,
         new EraseConfig(maxEraseSamples, maxUpdateRatio, 64L << 20), fisherMemoryBytes);
+    Set<String> write = new HashSet<>();
+    Set<String> read = new HashSet<>();
+    if (tokenFile != null) {
+      Set<String>[] tokens = Security.loadTokens(tokenFile);
+      write.addAll(tokens[0]);
+      read.addAll(tokens[1]);
+    }
+    String envToken = System.getenv("LETHE_TOKEN");
+    if (envToken != null && !envToken.isBlank()) {
+      write.add(envToken.strip());
+    }
+    config = new ServerConfig(config.listen(), config.dataDir(), config.store(),
+        config.maxMessageBytes(), config.demo(), config.shutdownGraceSeconds(), config.erase(),
+        config.fisherMemoryBytes(),
+        new Security(tlsCert, tlsKey, tlsClientCa, write, read, readTokenRequired));
     LetheServer server = LetheServer.netty(config, Demo.initializer(config.demo()));
     // Registered before start, so a SIGTERM that arrives while the store opens still drains.
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -72,6 +72,36 @@ public final class LetheClient implements AutoCloseable {
         .maxInboundMessageSize(ServerLimits.CLIENT_MAX_INBOUND).build());
   }
 
+  /**
+   * A connection to {@code target} with TLS (when {@code security.tlsCa()} is set, mutual with a
+   * client certificate) and a bearer token on every call (when set).
+   */
+  public static LetheClient connect(String target, ClientSecurity security) throws IOException {
+    NettyChannelBuilder b = NettyChannelBuilder.forTarget(target)
+        .flowControlWindow(8 << 20)
+        .maxInboundMessageSize(ServerLimits.CLIENT_MAX_INBOUND);
+    if (security.tlsCa() != null) {
+      io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder ssl =
+          io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts.forClient()
+              .trustManager(security.tlsCa().toFile());
+      if (security.tlsCert() != null) {
+        ssl.keyManager(security.tlsCert().toFile(), security.tlsKey().toFile());
+      }
+      b.sslContext(ssl.build());
+      if (security.authority() != null) {
+        b.overrideAuthority(security.authority());
+      }
+    } else {
+      b.usePlaintext();
+    }
+    if (security.token() != null && !security.token().isEmpty()) {
+      io.grpc.Metadata headers = new io.grpc.Metadata();
+      headers.put(TokenAuthInterceptor.AUTHORIZATION, "Bearer " + security.token());
+      b.intercept(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers));
+    }
+    return new LetheClient(b.build());
+  }
+
   LetheClient(ManagedChannel channel) {
     this.channel = channel;
     this.blocking = ModelStoreGrpc.newBlockingStub(channel);

@@ -11,7 +11,11 @@ import dev.lethe.store.ModelStore;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import dev.lethe.grpc.TokenAuthInterceptor;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.handler.ssl.ClientAuth;
+import io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder;
 import java.net.InetSocketAddress;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionService;
@@ -61,11 +65,21 @@ public final class LetheServer {
   static final int FLOW_CONTROL_WINDOW = 8 << 20;
 
   /** A server on Netty bound to {@code config.listen()}. */
-  public static LetheServer netty(ServerConfig config, Consumer<ModelStore> initializer) {
-    return new LetheServer(config,
+  public static LetheServer netty(ServerConfig config, Consumer<ModelStore> initializer)
+      throws IOException {
+    NettyServerBuilder builder =
         NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
-            .flowControlWindow(FLOW_CONTROL_WINDOW),
-        initializer);
+            .flowControlWindow(FLOW_CONTROL_WINDOW);
+    Security security = config.security();
+    if (security.tls()) {
+      SslContextBuilder ssl =
+          GrpcSslContexts.forServer(security.tlsCert().toFile(), security.tlsKey().toFile());
+      if (security.clientCa() != null) {
+        ssl.trustManager(security.clientCa().toFile()).clientAuth(ClientAuth.REQUIRE);
+      }
+      builder.sslContext(ssl.build());
+    }
+    return new LetheServer(config, builder, initializer);
   }
 
   public synchronized LetheServer start() throws IOException {
@@ -77,6 +91,12 @@ public final class LetheServer {
       fishers = new StoredFishers(new FisherStore(db), FISHER_THREADS);
       java.nio.file.Files.createDirectories(config.dataDir().resolve("tmp"));
       initializer.accept(store);
+      Security security = config.security();
+      if (security.tokens()) {
+        builder.intercept(new TokenAuthInterceptor(security.writeTokens(), security.readTokens(),
+            security.readsNeedToken()));
+      }
+      warnIfExposed(config);
       server = builder
           .addService(new ModelStoreService(store,
               new Eraser(store, db, fishers, config.erase()),
@@ -98,6 +118,24 @@ public final class LetheServer {
     LOG.info(() -> "Lethe serving on " + config.listen() + " (port " + server.getPort()
         + "), data in " + config.dataDir());
     return this;
+  }
+
+  /** Binding beyond loopback with neither TLS nor tokens lets anyone on the network erase. */
+  private static void warnIfExposed(ServerConfig config) {
+    Security security = config.security();
+    if (security.tls() || security.tokens()) {
+      return;
+    }
+    try {
+      java.net.InetAddress address = java.net.InetAddress.getByName(config.host());
+      if (!address.isLoopbackAddress()) {
+        LOG.warning("listening on " + config.listen() + " beyond loopback without TLS or tokens: "
+            + "any client that can reach it can change and erase models (set --tls-cert/--tls-key "
+            + "and --token-file)");
+      }
+    } catch (java.net.UnknownHostException e) {
+      LOG.warning("cannot resolve --listen host " + config.host() + ": " + e.getMessage());
+    }
   }
 
   /** The gRPC service name, for health checks. */

@@ -16,6 +16,7 @@ import java.nio.file.Path;
  * @param erase erase limits and guards
  * @param fisherMemoryBytes heap for a Fisher build's accumulators; beyond it the build makes
  *     more passes over a temporary spill of the samples
+ * @param security TLS and access tokens
  */
 public record ServerConfig(
     String listen,
@@ -25,7 +26,15 @@ public record ServerConfig(
     boolean demo,
     int shutdownGraceSeconds,
     EraseConfig erase,
-    long fisherMemoryBytes) {
+    long fisherMemoryBytes,
+    Security security) {
+
+  /** Plaintext, no tokens. */
+  public ServerConfig(String listen, Path dataDir, StoreConfig store, int maxMessageBytes,
+      boolean demo, int shutdownGraceSeconds, EraseConfig erase, long fisherMemoryBytes) {
+    this(listen, dataDir, store, maxMessageBytes, demo, shutdownGraceSeconds, erase,
+        fisherMemoryBytes, Security.none());
+  }
 
   /** The settings with default erase limits. */
   public ServerConfig(String listen, Path dataDir, StoreConfig store, int maxMessageBytes,

@@ -1,0 +1,83 @@
+package dev.lethe.grpc;
+
+import dev.lethe.api.v1.ModelStoreGrpc;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.Set;
+
+/**
+ * Bearer-token access control for the ModelStore service: mutating RPCs (PutModel, BuildFisher,
+ * Erase, SetActiveVersion) need a write token, answering UNAUTHENTICATED without a valid token
+ * and PERMISSION_DENIED with a read-only one; read RPCs need a read or write token only when
+ * configured so. Health and reflection stay open (Kubernetes probes, grpcurl list). Tokens are
+ * compared in constant time. Stateless after construction; thread-safe.
+ */
+public final class TokenAuthInterceptor implements ServerInterceptor {
+  static final Metadata.Key<String> AUTHORIZATION =
+      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+  private static final Set<String> MUTATING = Set.of(
+      ModelStoreGrpc.getPutModelMethod().getFullMethodName(),
+      ModelStoreGrpc.getBuildFisherMethod().getFullMethodName(),
+      ModelStoreGrpc.getEraseMethod().getFullMethodName(),
+      ModelStoreGrpc.getSetActiveVersionMethod().getFullMethodName());
+
+  private final Set<String> writeTokens;
+  private final Set<String> readTokens;
+  private final boolean readsNeedToken;
+
+  public TokenAuthInterceptor(Set<String> writeTokens, Set<String> readTokens, boolean readsNeedToken) {
+    this.writeTokens = Set.copyOf(writeTokens);
+    this.readTokens = Set.copyOf(readTokens);
+    this.readsNeedToken = readsNeedToken;
+  }
+
+  @Override
+  public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
+      ServerCallHandler<Q, R> next) {
+    String method = call.getMethodDescriptor().getFullMethodName();
+    if (!method.startsWith(ModelStoreGrpc.SERVICE_NAME + "/")) {
+      return next.startCall(call, headers);
+    }
+    boolean mutating = MUTATING.contains(method);
+    if (!mutating && !readsNeedToken) {
+      return next.startCall(call, headers);
+    }
+    String token = bearer(headers.get(AUTHORIZATION));
+    boolean write = token != null && matches(token, writeTokens);
+    boolean read = write || (token != null && matches(token, readTokens));
+    Status refusal = null;
+    if (!read) {
+      refusal = Status.UNAUTHENTICATED.withDescription(
+          "authorization: a valid 'Bearer <token>' header is required for " + method);
+    } else if (mutating && !write) {
+      refusal = Status.PERMISSION_DENIED.withDescription(
+          "authorization: this token is read-only; " + method + " needs a write token");
+    }
+    if (refusal != null) {
+      call.close(refusal, new Metadata());
+      return new ServerCall.Listener<>() {};
+    }
+    return next.startCall(call, headers);
+  }
+
+  private static String bearer(String header) {
+    if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      return null;
+    }
+    return header.substring(7).strip();
+  }
+
+  private static boolean matches(String token, Set<String> tokens) {
+    byte[] given = token.getBytes(StandardCharsets.UTF_8);
+    boolean found = false;
+    for (String t : tokens) {
+      found |= MessageDigest.isEqual(given, t.getBytes(StandardCharsets.UTF_8));
+    }
+    return found;
+  }
+}
