@@ -73,6 +73,10 @@ final class ServeCommand implements Callable<Integer> {
       description = "Read-only RPCs need a read or write token too (env LETHE_READ_TOKEN_REQUIRED; default ${DEFAULT-VALUE}).")
   boolean readTokenRequired;
 
+  @Option(names = "--metrics-listen", defaultValue = "${env:LETHE_METRICS_LISTEN}",
+      description = "host:port of a Prometheus endpoint at /metrics (env LETHE_METRICS_LISTEN; default: off).")
+  String metricsListen;
+
   @Option(names = "--demo", negatable = true, defaultValue = "${env:LETHE_DEMO:-true}", fallbackValue = "true",
       description = "Register the digits demo model when the store is empty (env LETHE_DEMO; default ${DEFAULT-VALUE}).")
   boolean demo;
@@ -100,7 +104,7 @@ final class ServeCommand implements Callable<Integer> {
     config = new ServerConfig(config.listen(), config.dataDir(), config.store(),
         config.maxMessageBytes(), config.demo(), config.shutdownGraceSeconds(), config.erase(),
         config.fisherMemoryBytes(),
-        new Security(tlsCert, tlsKey, tlsClientCa, write, read, readTokenRequired));
+        new Security(tlsCert, tlsKey, tlsClientCa, write, read, readTokenRequired), metricsListen);
     LetheServer server = LetheServer.netty(config, Demo.initializer(config.demo()));
     // Registered before start, so a SIGTERM that arrives while the store opens still drains.
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {

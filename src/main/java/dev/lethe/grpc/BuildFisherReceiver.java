@@ -19,13 +19,16 @@ import java.util.function.Function;
 final class BuildFisherReceiver implements StreamObserver<BuildFisherRequest> {
   private final Function<dev.lethe.erase.FisherRequest, FisherBuild> starter;
   private final StreamObserver<BuildFisherProgress> response;
+  private final dev.lethe.metrics.LetheMetrics metrics;
   private FisherBuild build;
+  private String model;
   private boolean failed;
 
   BuildFisherReceiver(Function<dev.lethe.erase.FisherRequest, FisherBuild> starter,
-      StreamObserver<BuildFisherProgress> response) {
+      StreamObserver<BuildFisherProgress> response, dev.lethe.metrics.LetheMetrics metrics) {
     this.starter = starter;
     this.response = response;
+    this.metrics = metrics;
   }
 
   @Override
@@ -40,6 +43,7 @@ final class BuildFisherReceiver implements StreamObserver<BuildFisherRequest> {
             throw LetheException.invalid("options", "sent twice; send them once, first");
           }
           build = starter.apply(ProtoConvert.fisherRequest(request.getOptions()));
+          model = request.getOptions().getName();
           send(new FisherProgress(0, 0, build.blocksTotal(), false, null));
         }
         case SAMPLES -> {
@@ -83,6 +87,11 @@ final class BuildFisherReceiver implements StreamObserver<BuildFisherRequest> {
   }
 
   private synchronized void send(FisherProgress p) {
+    metrics.fisherProgress(model, p.blocksDone(), p.blocksTotal());
+    if (p.summary() != null) {
+      metrics.fisherBuilt(model, p.summary().bytes());
+      metrics.gradients(model, p.summary().samples());
+    }
     BuildFisherProgress.Builder b = BuildFisherProgress.newBuilder()
         .setSamplesSeen(p.samplesSeen())
         .setBlocksDone(p.blocksDone())

@@ -22,6 +22,7 @@ import dev.lethe.api.v1.WatchModelRequest;
 import dev.lethe.core.LetheException;
 import dev.lethe.api.v1.Erasure;
 import dev.lethe.erase.Eraser;
+import dev.lethe.metrics.LetheMetrics;
 import dev.lethe.erase.FisherBuild;
 import dev.lethe.erase.FisherRequest;
 import java.util.function.Function;
@@ -46,22 +47,32 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
   private final Eraser eraser;
   private final Function<FisherRequest, FisherBuild> fisherBuilds;
   private final long maxResponseBytes;
+  private final LetheMetrics metrics;
 
   /**
    * @param fisherBuilds starts a Fisher build for a request's options
    * @param maxResponseBytes largest Gradients response (the [N, P] matrix) served
+   * @param metrics where erases, builds, gradients and model versions are recorded
    */
   public ModelStoreService(ModelStore store, Eraser eraser,
-      Function<FisherRequest, FisherBuild> fisherBuilds, long maxResponseBytes) {
+      Function<FisherRequest, FisherBuild> fisherBuilds, long maxResponseBytes,
+      LetheMetrics metrics) {
     this.store = store;
     this.eraser = eraser;
     this.fisherBuilds = fisherBuilds;
     this.maxResponseBytes = maxResponseBytes;
+    this.metrics = metrics;
+  }
+
+  private void recordModel(String name) {
+    dev.lethe.store.ModelInfo info = store.info(name);
+    metrics.model(name, info.versions().size(), info.activeVersion());
   }
 
   @Override
   public StreamObserver<PutModelRequest> putModel(StreamObserver<ModelInfo> response) {
-    return new PutModelReceiver(store, response);
+    return new PutModelReceiver(store, response, info -> metrics.model(info.getName(),
+        info.getVersionsCount(), info.getActiveVersion()));
   }
 
   @Override
@@ -113,8 +124,12 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
 
   @Override
   public void setActiveVersion(SetActiveVersionRequest request, StreamObserver<ModelInfo> response) {
-    unary(response, () -> ProtoConvert.info(
-        store.setActive(request.getName(), request.getVersion(), request.getAllowUnerase())));
+    unary(response, () -> {
+      ModelInfo info = ProtoConvert.info(
+          store.setActive(request.getName(), request.getVersion(), request.getAllowUnerase()));
+      metrics.model(info.getName(), info.getVersionsCount(), info.getActiveVersion());
+      return info;
+    });
   }
 
   @Override
@@ -136,6 +151,7 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
       }
       ModelStore.Gradients g = store.gradients(request.getName(), request.getVersion(),
           ProtoConvert.batch(request.getSamples()), request.getFull(), maxResponseBytes);
+      metrics.gradients(request.getName(), g.result().size());
       return ProtoConvert.gradients(g.version(), g.result());
     });
   }
@@ -143,12 +159,21 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
   @Override
   public StreamObserver<BuildFisherRequest> buildFisher(
       StreamObserver<BuildFisherProgress> response) {
-    return new BuildFisherReceiver(fisherBuilds, response);
+    return new BuildFisherReceiver(fisherBuilds, response, metrics);
   }
 
   @Override
   public void erase(EraseRequest request, StreamObserver<EraseResponse> response) {
-    unary(response, () -> ProtoConvert.erase(eraser.erase(ProtoConvert.erase(request))));
+    unary(response, () -> {
+      dev.lethe.erase.EraseOutcome o = eraser.erase(ProtoConvert.erase(request));
+      if (!request.getDryRun() && o.erased() > 0) {
+        metrics.erase(request.getName(), o.erased(), o.timings().gradientsMs(),
+            o.timings().solveMs(), o.timings().storeMs(), o.timings().swapMs());
+        metrics.gradients(request.getName(), o.erased());
+        recordModel(request.getName());
+      }
+      return ProtoConvert.erase(o);
+    });
   }
 
   @Override

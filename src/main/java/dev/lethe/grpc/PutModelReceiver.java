@@ -19,11 +19,14 @@ final class PutModelReceiver implements StreamObserver<PutModelRequest> {
   private final StreamObserver<ModelInfo> response;
   private ModelSpec spec;
   private ByteString file = ByteString.EMPTY;
+  private final java.util.function.Consumer<ModelInfo> onRegistered;
   private boolean failed;
 
-  PutModelReceiver(ModelStore store, StreamObserver<ModelInfo> response) {
+  PutModelReceiver(ModelStore store, StreamObserver<ModelInfo> response,
+      java.util.function.Consumer<ModelInfo> onRegistered) {
     this.store = store;
     this.response = response;
+    this.onRegistered = onRegistered;
   }
 
   @Override
@@ -78,7 +81,9 @@ final class PutModelReceiver implements StreamObserver<PutModelRequest> {
       }
       byte[] bytes = file.toByteArray();
       file = ByteString.EMPTY;
-      response.onNext(ProtoConvert.info(store.put(spec, bytes)));
+      ModelInfo info = ProtoConvert.info(store.put(spec, bytes));
+      onRegistered.accept(info);
+      response.onNext(info);
       response.onCompleted();
     } catch (RuntimeException e) {
       fail(e);

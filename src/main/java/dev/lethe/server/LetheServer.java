@@ -11,7 +11,9 @@ import dev.lethe.store.ModelStore;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import dev.lethe.grpc.MetricsInterceptor;
 import dev.lethe.grpc.TokenAuthInterceptor;
+import dev.lethe.metrics.LetheMetrics;
 import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.netty.shaded.io.netty.handler.ssl.ClientAuth;
@@ -45,6 +47,7 @@ public final class LetheServer {
   private LetheDb db;
   private ModelStore store;
   private StoredFishers fishers;
+  private final LetheMetrics metrics = new LetheMetrics();
   private Server server;
   private boolean stopped;
 
@@ -97,12 +100,23 @@ public final class LetheServer {
             security.readsNeedToken()));
       }
       warnIfExposed(config);
+      builder.intercept(new MetricsInterceptor(metrics));
+      if (config.metricsListen() != null) {
+        ServerConfig m = new ServerConfig(config.metricsListen(), config.dataDir(), config.store(),
+            config.maxMessageBytes(), false, 0);
+        metrics.serve(m.host(), m.port());
+        LOG.info(() -> "metrics on http://" + config.metricsListen() + "/metrics (port "
+            + metrics.port() + ")");
+      }
+      for (dev.lethe.store.ModelInfo info : store.list()) {
+        metrics.model(info.name(), info.versions().size(), info.activeVersion());
+      }
       server = builder
           .addService(new ModelStoreService(store,
               new Eraser(store, db, fishers, config.erase()),
               request -> FisherBuild.start(store, fishers.store(), request,
                   config.fisherMemoryBytes(), FISHER_THREADS, config.dataDir().resolve("tmp")),
-              config.maxMessageBytes()))
+              config.maxMessageBytes(), metrics))
           .addService(health.getHealthService())
           .addService(ProtoReflectionServiceV1.newInstance())
           .addService(legacyReflection())
@@ -187,7 +201,13 @@ public final class LetheServer {
     }
   }
 
+  /** The metrics (and their endpoint's port when serving). */
+  public LetheMetrics metrics() {
+    return metrics;
+  }
+
   private void closeStore() {
+    metrics.close();
     // Sessions and open Fishers first (they read from RocksDB), then RocksDB.
     if (fishers != null) {
       fishers.close();

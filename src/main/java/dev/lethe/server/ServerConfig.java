@@ -17,6 +17,7 @@ import java.nio.file.Path;
  * @param fisherMemoryBytes heap for a Fisher build's accumulators; beyond it the build makes
  *     more passes over a temporary spill of the samples
  * @param security TLS and access tokens
+ * @param metricsListen host:port of the Prometheus endpoint, or null for none
  */
 public record ServerConfig(
     String listen,
@@ -27,13 +28,22 @@ public record ServerConfig(
     int shutdownGraceSeconds,
     EraseConfig erase,
     long fisherMemoryBytes,
-    Security security) {
+    Security security,
+    String metricsListen) {
 
   /** Plaintext, no tokens. */
   public ServerConfig(String listen, Path dataDir, StoreConfig store, int maxMessageBytes,
       boolean demo, int shutdownGraceSeconds, EraseConfig erase, long fisherMemoryBytes) {
     this(listen, dataDir, store, maxMessageBytes, demo, shutdownGraceSeconds, erase,
-        fisherMemoryBytes, Security.none());
+        fisherMemoryBytes, Security.none(), null);
+  }
+
+  /** No metrics endpoint. */
+  public ServerConfig(String listen, Path dataDir, StoreConfig store, int maxMessageBytes,
+      boolean demo, int shutdownGraceSeconds, EraseConfig erase, long fisherMemoryBytes,
+      Security security) {
+    this(listen, dataDir, store, maxMessageBytes, demo, shutdownGraceSeconds, erase,
+        fisherMemoryBytes, security, null);
   }
 
   /** The settings with default erase limits. */
