@@ -5,6 +5,7 @@ import dev.lethe.bench.FisherBench;
 import dev.lethe.bench.FisherBigBench;
 import dev.lethe.bench.GetModelBench;
 import dev.lethe.bench.GradientBench;
+import dev.lethe.bench.LoadBench;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -18,9 +19,10 @@ import picocli.CommandLine.Parameters;
         "  fisher                          gram vs sherman-morrison build, Gram GFLOP/s vs EJML, apply vs memcpy",
         "  fisher-big                      a 2 GiB inverse Fisher built and applied (run with -Xmx512m)",
         "  erase [trainSamples] [hidden] [epochs] [repeats] [dataDir]",
-        "                                  erase latency (1, 10, 100 samples) vs retraining from scratch"})
+        "                                  erase latency (1, 10, 100 samples) vs retraining from scratch",
+        "  load [streams] [seconds]        GetModel and Evaluate p50/p99 under concurrent streams while erases run"})
 final class BenchCommand implements Callable<Integer> {
-  @Parameters(index = "0", description = "Benchmark name: get-model, gradients, fisher, fisher-big, erase.")
+  @Parameters(index = "0", description = "Benchmark name: get-model, gradients, fisher, fisher-big, erase, load.")
   String name;
 
   @Parameters(index = "1..*", description = "Benchmark arguments.")
@@ -35,6 +37,7 @@ final class BenchCommand implements Callable<Integer> {
       case "fisher" -> FisherBench.main(a);
       case "fisher-big" -> FisherBigBench.main(a);
       case "erase" -> EraseBench.main(a);
+      case "load" -> LoadBench.main(a);
       default -> {
         System.err.println("unknown benchmark '" + name + "'; see lethe bench --help");
         return 2;
