@@ -20,7 +20,8 @@ target="127.0.0.1:$port"
 echo "== python ($target)"; /usr/bin/python3 client-examples/python/lethe_example.py --target "$target" --data "$work/digits.csv.gz"
 echo "== node";   node client-examples/node/lethe_example.js --target "$target" --data "$work/digits.csv.gz"
 echo "== java";   java -cp target/lethe.jar client-examples/java/LetheExample.java "$target" "$work/digits.csv.gz"
+echo "== reflection"; java -cp target/lethe.jar client-examples/java/ReflectionCheck.java "$target"
 kill -TERM "$pid"
 wait "$pid" || true
 grep -q "stopped cleanly" "$work/serve.log" || { echo "sidecar did not stop cleanly"; cat "$work/serve.log"; exit 1; }
-echo "client examples: 3 passed, 0 failed"
+echo "client examples: 4 passed, 0 failed"
