@@ -141,4 +141,43 @@ class SecurityTest {
       strict.stop();
     }
   }
+
+  @Test
+  void bindingBeyondLoopbackWithoutTlsOrTokensWarns() throws Exception {
+    java.util.logging.Logger logger = java.util.logging.Logger.getLogger(LetheServer.class.getName());
+    List<String> warnings = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+    java.util.logging.Handler handler = new java.util.logging.Handler() {
+      @Override
+      public void publish(java.util.logging.LogRecord r) {
+        if (r.getLevel() == java.util.logging.Level.WARNING) {
+          warnings.add(r.getMessage());
+        }
+      }
+
+      @Override
+      public void flush() {}
+
+      @Override
+      public void close() {}
+    };
+    logger.addHandler(handler);
+    try {
+      // Bound on every interface (no traffic leaves loopback: nothing connects).
+      ServerConfig open = new ServerConfig("0.0.0.0:0", dir.resolve("open"),
+          new StoreConfig(10, 1 << 20), 64 << 20, false, 5, EraseConfig.defaults(), 1L << 30,
+          Security.none());
+      LetheServer.netty(open, s -> {}).start().stop();
+      assertTrue(warnings.stream().anyMatch(w -> w.contains("beyond loopback without TLS or tokens")),
+          warnings.toString());
+      warnings.clear();
+      ServerConfig guarded = new ServerConfig("0.0.0.0:0", dir.resolve("guarded"),
+          new StoreConfig(10, 1 << 20), 64 << 20, false, 5, EraseConfig.defaults(), 1L << 30,
+          new Security(null, null, null, Set.of("w"), Set.of(), false));
+      LetheServer.netty(guarded, s -> {}).start().stop();
+      LetheServer.netty(config(dir.resolve("loopback"), Security.none()), s -> {}).start().stop();
+      assertEquals(List.of(), warnings);
+    } finally {
+      logger.removeHandler(handler);
+    }
+  }
 }
