@@ -11,9 +11,11 @@ import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The {@link FisherProvider} over the RocksDB {@link FisherStore}: keeps one open
- * {@link FisherInverse} per (model, Fisher id) and closes them in {@link #close()}, before the
- * database closes. Thread-safe.
+ * The {@link FisherProvider} over the RocksDB {@link FisherStore}: keeps the most recently used
+ * {@link FisherInverse} of each model open (each owns a small worker pool), closes the previous
+ * one when a model moves to another Fisher (a downdate, a rebuild, a rollback), and closes all in
+ * {@link #close()}, before the database closes. Erases on one model are serialised by the store,
+ * so a model's Fisher is never closed while one of its erases applies it. Thread-safe.
  */
 public final class StoredFishers implements FisherProvider, AutoCloseable {
   private final FisherStore store;
@@ -31,9 +33,21 @@ public final class StoredFishers implements FisherProvider, AutoCloseable {
 
   @Override
   public FisherSolver solver(String model, String fisherId) {
-    FisherInverse inverse = open.computeIfAbsent(model + "\0" + fisherId,
-        k -> store.open(model, fisherId, threads, true));
+    FisherInverse inverse = open.compute(model, (k, current) -> {
+      if (current != null && current.fisherId().equals(fisherId)) {
+        return current;
+      }
+      if (current != null) {
+        current.close();
+      }
+      return store.open(model, fisherId, threads, true);
+    });
     return inverse::apply;
+  }
+
+  /** Fishers held open (one per model at most). */
+  int openCount() {
+    return open.size();
   }
 
   @Override
