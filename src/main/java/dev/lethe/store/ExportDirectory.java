@@ -1,6 +1,7 @@
 package dev.lethe.store;
 
 import dev.lethe.storage.StorageException;
+import dev.lethe.storage.records.ModelRecord;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -26,10 +27,28 @@ import java.util.stream.Stream;
  * <p>Not thread-safe per model: the store calls it under the model's lock.
  */
 final class ExportDirectory {
+  private static final java.util.logging.Logger LOG =
+      java.util.logging.Logger.getLogger(ExportDirectory.class.getName());
   private final Path root;
 
   ExportDirectory(Path root) {
     this.root = root;
+  }
+
+  /**
+   * Writes the record's active version (composed by {@code runtime}) and prunes versions it no
+   * longer keeps. Called after a commit: a failure is logged, not thrown, and the next change
+   * (or the next start) retries.
+   */
+  void publishActive(ModelRecord r, ModelRuntime runtime) {
+    try {
+      Set<Long> kept = new java.util.TreeSet<>();
+      r.getVersionsList().forEach(v -> kept.add(v.getVersion()));
+      publish(r.getName(), r.getActiveVersion(), runtime.open(r.getActiveVersion()), kept);
+    } catch (RuntimeException ex) {
+      LOG.log(java.util.logging.Level.SEVERE,
+          "export of model " + r.getName() + " failed; retried at its next change", ex);
+    }
   }
 
   /**

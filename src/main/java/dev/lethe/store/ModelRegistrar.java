@@ -107,14 +107,10 @@ final class ModelRegistrar {
     boolean isNew = existing == null;
     try {
       db.write(b -> {
-        b.put(Family.MODELS, Keys.model(spec.name()), committed.toByteArray());
         if (isNew) {
           b.putBlob(Family.GRAPHS, Keys.modelPrefix(spec.name()), split.skeleton());
         }
-        b.putBlob(Family.WEIGHTS, Keys.version(spec.name(), version), split.weights());
-        for (long v : dropped) {
-          b.deletePrefix(Family.WEIGHTS, Keys.version(spec.name(), v));
-        }
+        VersionCommit.write(b, committed, version, split.weights(), dropped);
       });
     } catch (RuntimeException e) {
       if (forward != null) {

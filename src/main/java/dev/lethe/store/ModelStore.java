@@ -14,17 +14,9 @@ import dev.lethe.storage.LetheDb;
 import dev.lethe.storage.StorageException;
 import dev.lethe.storage.records.ModelRecord;
 import dev.lethe.storage.records.VersionRecord;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.security.DigestInputStream;
-import java.security.MessageDigest;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.logging.Level;
-import java.util.logging.Logger;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
@@ -45,7 +37,6 @@ import java.util.function.Consumer;
  * per-model ONNX Runtime sessions and closes them in {@link #close()}.
  */
 public final class ModelStore implements AutoCloseable {
-  private static final Logger LOG = Logger.getLogger(ModelStore.class.getName());
   private final LetheDb db;
   private final OrtEnvironment env;
   private final StoreConfig config;
@@ -85,7 +76,9 @@ public final class ModelStore implements AutoCloseable {
       }
     });
     // After a crash the export directory may lag the store: bring it up to date.
-    models.values().forEach(this::export);
+    if (export != null) {
+      models.values().forEach(e -> export.publishActive(e.record, e.runtime));
+    }
   }
 
   public StoreConfig config() {
@@ -214,47 +207,9 @@ public final class ModelStore implements AutoCloseable {
     }
     long start = System.nanoTime();
     ModelRecord r = e.record;
-    if (r.getActiveVersion() != expectedActive) {
-      throw LetheException.precondition("model '" + name + "' active version is "
-          + r.getActiveVersion() + ", not " + expectedActive);
-    }
-    VersionRecord parent = Records.version(r, expectedActive);
-    long version = r.getNextVersion();
-    VersionWeights w = new VersionWeights(version, weights, e.runtime.parameterOffsets());
-    MessageDigest md = ModelRegistrar.sha256();
-    long size;
-    try (InputStream in = new DigestInputStream(e.runtime.compose(w), md)) {
-      size = in.transferTo(OutputStream.nullOutputStream());
-    } catch (IOException ex) {
-      throw new StorageException("composing model " + name + " version " + version, ex);
-    }
-    VersionRecord.Builder v = VersionRecord.newBuilder()
-        .setVersion(version)
-        .setTrainSize(trainSize)
-        .setCreatedUnixMs(System.currentTimeMillis())
-        .setOrigin(origin)
-        .setSha256(HexFormat.of().formatHex(md.digest()))
-        .setSizeBytes(size)
-        .setParent(expectedActive)
-        .addAllEraseLineage(parent.getEraseLineageList())
-        .setFisherId(fisherId);
-    if (isErasure) {
-      v.addEraseLineage(version);
-    }
-    ModelRecord.Builder b = r.toBuilder()
-        .setNextVersion(version + 1)
-        .setActiveVersion(version)
-        .addVersions(v);
-    List<Long> dropped = ModelRegistrar.applyRetention(b, config.retention());
-    ModelRecord updated = b.build();
-    db.write(batch -> {
-      batch.put(Family.MODELS, Keys.model(name), updated.toByteArray());
-      batch.putBlob(Family.WEIGHTS, Keys.version(name, version), weights);
-      for (long d : dropped) {
-        batch.deletePrefix(Family.WEIGHTS, Keys.version(name, d));
-      }
-      extra.accept(batch, version);
-    });
+    VersionWeights w = new VersionWeights(r.getNextVersion(), weights, e.runtime.parameterOffsets());
+    ModelRecord updated = VersionCommit.derive(db, config.retention(), r, e.runtime, w, weights,
+        expectedActive, trainSize, origin, isErasure, fisherId, extra);
     long committed = System.nanoTime();
     e.runtime.cache(w);
     publish(e, updated);
@@ -434,7 +389,9 @@ public final class ModelStore implements AutoCloseable {
   /** Makes a committed record current: exports the active version, then tells watchers. */
   private void publish(Entry e, ModelRecord updated) {
     e.record = updated;
-    export(e);
+    if (export != null) {
+      export.publishActive(updated, e.runtime);
+    }
     ModelInfo info = info(updated);
     for (Consumer<ModelInfo> l : e.listeners) {
       try {
@@ -442,21 +399,6 @@ public final class ModelStore implements AutoCloseable {
       } catch (RuntimeException ex) {
         e.listeners.remove(l);
       }
-    }
-  }
-
-  /** Writes the active version to the export directory; a failure is logged, not thrown (committed). */
-  private void export(Entry e) {
-    if (export == null) {
-      return;
-    }
-    ModelRecord r = e.record;
-    try {
-      Set<Long> kept = new TreeSet<>();
-      r.getVersionsList().forEach(v -> kept.add(v.getVersion()));
-      export.publish(r.getName(), r.getActiveVersion(), e.runtime.open(r.getActiveVersion()), kept);
-    } catch (RuntimeException ex) {
-      LOG.log(Level.SEVERE, "export of model " + r.getName() + " failed; retried at its next change", ex);
     }
   }
 

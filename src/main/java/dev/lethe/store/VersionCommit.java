@@ -1,0 +1,86 @@
+package dev.lethe.store;
+
+import dev.lethe.core.LetheException;
+import dev.lethe.storage.Family;
+import dev.lethe.storage.Keys;
+import dev.lethe.storage.LetheDb;
+import dev.lethe.storage.StorageException;
+import dev.lethe.storage.records.ModelRecord;
+import dev.lethe.storage.records.VersionRecord;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.function.BiConsumer;
+
+/**
+ * The write side of a new version: the version record made from its parent, retention, and the
+ * one synced write batch that stores the record, the weights and whatever else belongs with
+ * them. Shared by uploads ({@link ModelRegistrar}) and derived versions (erases). Stateless;
+ * callers hold the model's lock.
+ */
+final class VersionCommit {
+  private VersionCommit() {}
+
+  /** Adds to {@code batch}: the record, the version's weights, and the deletion of dropped versions. */
+  static void write(LetheDb.Batch batch, ModelRecord record, long version, byte[] weights,
+      List<Long> dropped) {
+    String name = record.getName();
+    batch.put(Family.MODELS, Keys.model(name), record.toByteArray());
+    batch.putBlob(Family.WEIGHTS, Keys.version(name, version), weights);
+    for (long d : dropped) {
+      batch.deletePrefix(Family.WEIGHTS, Keys.version(name, d));
+    }
+  }
+
+  /**
+   * Commits a version derived from the active one (an erase) and returns the new record, which
+   * makes it active. Its file's sha256 and size are computed by composing it.
+   *
+   * @throws LetheException FAILED_PRECONDITION when {@code expectedActive} is no longer active
+   */
+  static ModelRecord derive(LetheDb db, int retention, ModelRecord r, ModelRuntime runtime,
+      VersionWeights w, byte[] weights, long expectedActive, long trainSize, String origin,
+      boolean isErasure, String fisherId, BiConsumer<LetheDb.Batch, Long> extra) {
+    if (r.getActiveVersion() != expectedActive) {
+      throw LetheException.precondition("model '" + r.getName() + "' active version is "
+          + r.getActiveVersion() + ", not " + expectedActive);
+    }
+    VersionRecord parent = Records.version(r, expectedActive);
+    long version = w.version();
+    MessageDigest md = ModelRegistrar.sha256();
+    long size;
+    try (InputStream in = new DigestInputStream(runtime.compose(w), md)) {
+      size = in.transferTo(OutputStream.nullOutputStream());
+    } catch (IOException ex) {
+      throw new StorageException("composing model " + r.getName() + " version " + version, ex);
+    }
+    VersionRecord.Builder v = VersionRecord.newBuilder()
+        .setVersion(version)
+        .setTrainSize(trainSize)
+        .setCreatedUnixMs(System.currentTimeMillis())
+        .setOrigin(origin)
+        .setSha256(HexFormat.of().formatHex(md.digest()))
+        .setSizeBytes(size)
+        .setParent(expectedActive)
+        .addAllEraseLineage(parent.getEraseLineageList())
+        .setFisherId(fisherId);
+    if (isErasure) {
+      v.addEraseLineage(version);
+    }
+    ModelRecord.Builder b = r.toBuilder()
+        .setNextVersion(version + 1)
+        .setActiveVersion(version)
+        .addVersions(v);
+    List<Long> dropped = ModelRegistrar.applyRetention(b, retention);
+    ModelRecord updated = b.build();
+    db.write(batch -> {
+      write(batch, updated, version, weights, dropped);
+      extra.accept(batch, version);
+    });
+    return updated;
+  }
+}
