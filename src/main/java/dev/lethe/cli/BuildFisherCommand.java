@@ -8,10 +8,9 @@ import dev.lethe.fisher.FisherKind;
 import dev.lethe.fisher.FisherMethod;
 import dev.lethe.grpc.LetheClient;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.Iterator;
-import java.util.List;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "build-fisher", mixinStandardHelpOptions = true,
@@ -22,8 +21,7 @@ final class BuildFisherCommand extends ClientCommand {
   @Option(names = "--model", required = true, description = "Model name.")
   String name;
 
-  @Option(names = "--data", required = true, arity = "1..2", description = "Training data file(s).")
-  List<Path> data;
+  @Mixin DataOptions data;
 
   @Option(names = "--kind", defaultValue = "EMPIRICAL",
       description = "EMPIRICAL (the paper's), TRUE or MONTE_CARLO; default ${DEFAULT-VALUE}.")
@@ -50,15 +48,12 @@ final class BuildFisherCommand extends ClientCommand {
   @Option(names = "--batch", defaultValue = "256", description = "Samples per streamed message; default ${DEFAULT-VALUE}.")
   int batch;
 
-  @Option(names = "--scale", defaultValue = "1", description = "Multiply every feature by this; default ${DEFAULT-VALUE}.")
-  float scale;
-
   @Option(names = "--limit", defaultValue = "0", description = "Use only the first N samples (0 = all).")
   int limit;
 
   @Override
   void run(LetheClient lethe, PrintWriter out) throws Exception {
-    SampleBatch all = SampleFiles.load(lethe.describe(name), data, scale, limit);
+    SampleBatch all = data.load(lethe, name, limit);
     int n = all.size();
     Iterator<SampleBatch> batches = new Iterator<>() {
       private int next;

@@ -4,10 +4,10 @@ import dev.lethe.core.Batches;
 import dev.lethe.core.SampleBatch;
 import dev.lethe.grpc.LetheClient;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "erase", mixinStandardHelpOptions = true,
@@ -19,17 +19,13 @@ final class EraseCommand extends ClientCommand {
   @Option(names = "--model", required = true, description = "Model name.")
   String name;
 
-  @Option(names = "--data", required = true, arity = "1..2", description = "Data file(s).")
-  List<Path> data;
+  @Mixin DataOptions data;
 
   @Option(names = "--ids", split = ",", description = "Ids of the rows to erase.")
   List<String> ids = new ArrayList<>();
 
   @Option(names = "--rows", split = ",", description = "Row numbers to erase (0-based); a-b for a range.")
   List<String> rows = new ArrayList<>();
-
-  @Option(names = "--scale", defaultValue = "1", description = "Multiply every feature by this; default ${DEFAULT-VALUE}.")
-  float scale;
 
   @Option(names = "--request-id", defaultValue = "", description = "Idempotency key: a repeat returns the first response.")
   String requestId;
@@ -45,12 +41,12 @@ final class EraseCommand extends ClientCommand {
 
   @Override
   void run(LetheClient lethe, PrintWriter out) throws Exception {
-    SampleBatch all = SampleFiles.load(lethe.describe(name), data, scale, 0);
+    SampleBatch all = data.load(lethe, name, 0);
     List<Integer> chosen = new ArrayList<>();
     for (String id : ids) {
       int row = all.ids().indexOf(id);
       if (row < 0) {
-        throw new IllegalArgumentException("--ids: '" + id + "' is not an id of " + data.get(0)
+        throw new IllegalArgumentException("--ids: '" + id + "' is not an id of " + data.first()
             + " (its ids look like " + all.ids().get(0) + ")");
       }
       chosen.add(row);
@@ -61,7 +57,7 @@ final class EraseCommand extends ClientCommand {
       int to = range.length > 1 ? Integer.parseInt(range[1].trim()) : from;
       for (int i = from; i <= to; i++) {
         if (i < 0 || i >= all.size()) {
-          throw new IllegalArgumentException("--rows: " + i + " is not a row of " + data.get(0));
+          throw new IllegalArgumentException("--rows: " + i + " is not a row of " + data.first());
         }
         chosen.add(i);
       }

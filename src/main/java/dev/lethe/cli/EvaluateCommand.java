@@ -4,10 +4,9 @@ import dev.lethe.core.SampleBatch;
 import dev.lethe.eval.Evaluation;
 import dev.lethe.grpc.LetheClient;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.List;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -19,25 +18,20 @@ final class EvaluateCommand extends ClientCommand {
   @Parameters(index = "0", description = "Model name.")
   String name;
 
-  @Option(names = "--data", required = true, arity = "1..2", description = "Data file(s).")
-  List<Path> data;
+  @Mixin DataOptions data;
 
   @Option(names = "--version", defaultValue = "0", description = "Version (0 = active, the default).")
   long version;
-
-  @Option(names = "--scale", defaultValue = "1",
-      description = "Multiply every feature by this (e.g. 0.00392156862745098 for 1/255); default ${DEFAULT-VALUE}.")
-  float scale;
 
   @Option(names = "--limit", defaultValue = "0", description = "Use only the first N samples (0 = all).")
   int limit;
 
   @Override
   void run(LetheClient lethe, PrintWriter out) throws Exception {
-    SampleBatch batch = SampleFiles.load(lethe.describe(name), data, scale, limit);
+    SampleBatch batch = data.load(lethe, name, limit);
     int n = batch.size();
     Evaluation e = lethe.evaluate(name, version, batch);
-    out.printf("model %s version %d on %d samples of %s%n", name, e.version(), n, data.get(0));
+    out.printf("model %s version %d on %d samples of %s%n", name, e.version(), n, data.first());
     out.printf("mean loss %.6f%n", e.meanLoss());
     out.printf("accuracy  %.4f%n", e.accuracy());
     double meanAuc = Arrays.stream(e.auc()).filter(Double::isFinite).average().orElse(Double.NaN);

@@ -7,8 +7,8 @@ import java.io.BufferedWriter;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -20,14 +20,10 @@ final class GradientsCommand extends ClientCommand {
   @Parameters(index = "0", description = "Model name.")
   String name;
 
-  @Option(names = "--data", required = true, arity = "1..2", description = "Data file(s).")
-  List<Path> data;
+  @Mixin DataOptions data;
 
   @Option(names = "--version", defaultValue = "0", description = "Version (0 = active, the default).")
   long version;
-
-  @Option(names = "--scale", defaultValue = "1", description = "Multiply every feature by this; default ${DEFAULT-VALUE}.")
-  float scale;
 
   @Option(names = "--limit", defaultValue = "10", description = "Use the first N samples (0 = all); default ${DEFAULT-VALUE}.")
   int limit;
@@ -37,7 +33,7 @@ final class GradientsCommand extends ClientCommand {
 
   @Override
   void run(LetheClient lethe, PrintWriter out) throws Exception {
-    SampleBatch batch = SampleFiles.load(lethe.describe(name), data, scale, limit);
+    SampleBatch batch = data.load(lethe, name, limit);
     GradientResult r = lethe.gradients(name, version, batch, output != null);
     out.printf("%-24s %12s %14s%n", "id", "loss", "gradient norm");
     for (int i = 0; i < r.size(); i++) {
