@@ -262,8 +262,13 @@ public final class FisherAccumulator {
     public Object add(float[] rows, int rowOffset, int k, int span, int offset, Object scratch, int maxK) {
       double[] gt =
           scratch instanceof double[] d && d.length >= b4 * k ? d : new double[b4 * Math.max(k, maxK)];
-      GramKernel.transpose(rows, k, span, offset + rowOffset, b, gt);
-      GramKernel.syrkUpper(gt, k, b4, a);
+      // Rows that are zero on this block add nothing: a TRUE Fisher's per-attribute rows of a
+      // linear multi-attribute model touch one block each, and a zero input pixel zeroes a whole
+      // row of the first layer's weights.
+      int used = GramKernel.transposeNonZero(rows, k, span, offset + rowOffset, b, gt);
+      if (used > 0) {
+        GramKernel.syrkUpper(gt, used, b4, a);
+      }
       return gt;
     }
 

@@ -32,6 +32,37 @@ final class GramKernel {
   }
 
   /**
+   * As {@link #transpose}, but skips the rows whose columns {@code [offset, offset + b)} are all
+   * zero (they add nothing to GᵀG): the {@code used} rows kept are packed as a k = used transpose
+   * (column c at {@code gt[c*used, c*used + used)}). Returns used.
+   */
+  static int transposeNonZero(float[] rows, int k, int span, int offset, int b, double[] gt) {
+    int[] keep = new int[k];
+    int used = 0;
+    for (int r = 0; r < k; r++) {
+      int src = r * span + offset;
+      for (int c = 0; c < b; c++) {
+        if (rows[src + c] != 0f) {
+          keep[used++] = r;
+          break;
+        }
+      }
+    }
+    if (used == k) {
+      transpose(rows, k, span, offset, b, gt);
+      return k;
+    }
+    for (int u = 0; u < used; u++) {
+      int src = keep[u] * span + offset;
+      for (int c = 0, dst = u; c < b; c++, dst += used) {
+        gt[dst] = rows[src + c];
+      }
+    }
+    java.util.Arrays.fill(gt, b * used, padded(b) * used, 0.0);
+    return used;
+  }
+
+  /**
    * c[i·b4 + j] += Σ_r gt[i·k + r]·gt[j·k + r] for every 4×4 tile on or above the diagonal
    * (b4 = padded(b)); entries below the diagonal tiles are not touched, those inside diagonal tiles
    * are updated too but are not meant to be read. c is modified; gt is not.

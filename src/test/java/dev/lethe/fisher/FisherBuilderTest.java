@@ -50,6 +50,29 @@ class FisherBuilderTest {
   }
 
   @Test
+  void rowsThatAreZeroOnABlockAreSkippedWithoutChangingTheInverse() {
+    // Zero out, per row, a random subset of blocks (and some whole rows), as a TRUE Fisher of a
+    // multi-attribute linear model does; the Gram inverse must still be the direct inverse.
+    float[] sparse = g.clone();
+    Random random = new Random(5);
+    for (int r = 0; r < n; r++) {
+      for (int b = 0; b < layout.blockCount(); b++) {
+        if (r % 7 == 0 || random.nextInt(3) == 0) {
+          java.util.Arrays.fill(sparse, r * 150 + layout.start(b), r * 150 + layout.end(b), 0f);
+        }
+      }
+    }
+    Reference.Blocks gram = build(options, new ArrayGradients(sparse, n, 150));
+    for (int b = 0; b < layout.blockCount(); b++) {
+      DMatrixRMaj f = Reference.block(sparse, 150, Reference.range(n), layout, b, 0.05);
+      DMatrixRMaj direct = new DMatrixRMaj(f.numRows, f.numCols);
+      CommonOps_DDRM.invert(f, direct);
+      double err = Reference.relativeError(gram.get(b), direct);
+      assertTrue(err <= METHODS_AGREE, "block " + b + ": relative error " + err);
+    }
+  }
+
+  @Test
   void inverseTimesFisherIsIdentity() {
     Reference.Blocks gram = build(options.withThreads(3), new ArrayGradients(g, n, 150));
     for (int b = 0; b < layout.blockCount(); b++) {
