@@ -10,9 +10,9 @@ import picocli.CommandLine.Parameters;
 /** Writes a calibrated ε into a model's spec through SetScale. */
 @Command(name = "calibrate", mixinStandardHelpOptions = true,
     description = {"Set epsilon, the scale of the SSSE erase step, in a model's spec (SetScale).",
-        "Later erases use it; no version is created. The value typically comes from "
-            + "`lethe evaluate` (the erasure-quality evaluation against retraining), which picks "
-            + "the epsilon that best matches the retrained model."})
+        "Later erases use it; no version is created; a write token is needed where the server "
+            + "has tokens. The value typically comes from `lethe evaluate`, the erasure-quality "
+            + "evaluation against retraining."})
 final class CalibrateCommand extends ClientCommand {
   @Parameters(index = "0", description = "Model name.")
   String name;
