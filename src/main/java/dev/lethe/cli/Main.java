@@ -19,10 +19,11 @@ import picocli.CommandLine.Command;
       GetModelCommand.class,
       WatchCommand.class,
       ActivateCommand.class,
-      EvaluateCommand.class,
+      ScoreCommand.class,
       GradientsCommand.class,
       BuildFisherCommand.class,
       EraseCommand.class,
+      CalibrateCommand.class,
       ErasuresCommand.class,
       BenchCommand.class,
       CommandLine.HelpCommand.class

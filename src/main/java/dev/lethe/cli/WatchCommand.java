@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "watch", mixinStandardHelpOptions = true,
-    description = "Print the model's state, then every change (new version, activation), until interrupted.")
+    description = "Print the model's state, then every change (new version, activation, Fisher "
+        + "attached, scale set), until interrupted.")
 final class WatchCommand extends ClientCommand {
   @Parameters(index = "0", description = "Model name.")
   String name;

@@ -25,6 +25,7 @@ import dev.lethe.api.v1.ModelInfo;
 import dev.lethe.api.v1.ModelStoreGrpc;
 import dev.lethe.api.v1.PutModelRequest;
 import dev.lethe.api.v1.SetActiveVersionRequest;
+import dev.lethe.api.v1.SetScaleRequest;
 import dev.lethe.api.v1.WatchModelRequest;
 import dev.lethe.core.Loss;
 import dev.lethe.core.ModelSpec;
@@ -193,6 +194,15 @@ public final class LetheClient implements AutoCloseable {
   public String activate(String name, long version, boolean allowUnerase) {
     return call(() -> json(blocking.setActiveVersion(SetActiveVersionRequest.newBuilder()
         .setName(name).setVersion(version).setAllowUnerase(allowUnerase).build())));
+  }
+
+  /**
+   * Sets ε, the scale of the SSSE step, in a model's spec (later erases use it); returns the spec
+   * as the server now holds it.
+   */
+  public ModelSpec setScale(String name, double scale) {
+    return ProtoConvert.spec(call(() -> blocking.setScale(SetScaleRequest.newBuilder()
+        .setName(name).setScale(scale).build())).getSpec());
   }
 
   public Evaluation evaluate(String name, long version, SampleBatch batch) {

@@ -18,6 +18,7 @@ import dev.lethe.api.v1.ModelInfo;
 import dev.lethe.api.v1.ModelStoreGrpc;
 import dev.lethe.api.v1.PutModelRequest;
 import dev.lethe.api.v1.SetActiveVersionRequest;
+import dev.lethe.api.v1.SetScaleRequest;
 import dev.lethe.api.v1.WatchModelRequest;
 import dev.lethe.core.LetheException;
 import dev.lethe.api.v1.Erasure;
@@ -130,6 +131,11 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
       metrics.model(info.getName(), info.getVersionsCount(), info.getActiveVersion());
       return info;
     });
+  }
+
+  @Override
+  public void setScale(SetScaleRequest request, StreamObserver<ModelInfo> response) {
+    unary(response, () -> ProtoConvert.info(store.setScale(request.getName(), request.getScale())));
   }
 
   @Override

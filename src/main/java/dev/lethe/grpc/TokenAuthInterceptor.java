@@ -12,7 +12,7 @@ import java.util.Set;
 
 /**
  * Bearer-token access control for the ModelStore service: mutating RPCs (PutModel, BuildFisher,
- * Erase, SetActiveVersion) need a write token, answering UNAUTHENTICATED without a valid token
+ * Erase, SetActiveVersion, SetScale) need a write token, answering UNAUTHENTICATED without a valid token
  * and PERMISSION_DENIED with a read-only one; read RPCs need a read or write token only when
  * configured so. Health and reflection stay open (Kubernetes probes, grpcurl list). Tokens are
  * compared in constant time. Stateless after construction; thread-safe.
@@ -24,7 +24,8 @@ public final class TokenAuthInterceptor implements ServerInterceptor {
       ModelStoreGrpc.getPutModelMethod().getFullMethodName(),
       ModelStoreGrpc.getBuildFisherMethod().getFullMethodName(),
       ModelStoreGrpc.getEraseMethod().getFullMethodName(),
-      ModelStoreGrpc.getSetActiveVersionMethod().getFullMethodName());
+      ModelStoreGrpc.getSetActiveVersionMethod().getFullMethodName(),
+      ModelStoreGrpc.getSetScaleMethod().getFullMethodName());
 
   private final Set<String> writeTokens;
   private final Set<String> readTokens;

@@ -189,6 +189,32 @@ public final class ModelStore implements AutoCloseable {
   }
 
   /**
+   * Sets ε, the scale of the SSSE step, in the model's spec. Erases that start afterwards use it
+   * (they read the spec under the model's lock, so an erase in flight keeps the ε it began with);
+   * no version is created. One synced write of the model record, then published like any change:
+   * watchers get the new info. Setting the current value changes nothing.
+   *
+   * @throws LetheException INVALID_ARGUMENT for a bad name or a scale that is not a finite
+   *     number &gt; 0, NOT_FOUND for an unknown model
+   */
+  public ModelInfo setScale(String name, double scale) {
+    ensureOpen();
+    SpecValidator.checkName("name", name);
+    SpecValidator.checkScale("scale", scale);
+    return locked(name, () -> {
+      Entry e = entry(name);
+      ModelRecord r = e.record;
+      if (r.getScale() == scale) {
+        return info(r);
+      }
+      ModelRecord updated = r.toBuilder().setScale(scale).build();
+      db.write(batch -> batch.put(Family.MODELS, Keys.model(name), updated.toByteArray()));
+      publish(e, updated);
+      return info(updated);
+    });
+  }
+
+  /**
    * A new version made from the active one (an erase): commits its weights, record and
    * {@code extra} changes in one synced batch, activates it, then tells watchers. Call it inside
    * {@link #locked}.

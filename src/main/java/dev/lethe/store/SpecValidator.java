@@ -47,6 +47,13 @@ public final class SpecValidator {
     }
   }
 
+  /** ε of the SSSE step as set after upload: a finite number &gt; 0 (0 means no default here). */
+  public static void checkScale(String field, double scale) {
+    if (!Double.isFinite(scale) || scale <= 0) {
+      throw LetheException.invalid(field, "must be a finite number > 0, got " + scale);
+    }
+  }
+
   private static void nonNegative(String field, double v) {
     if (!Double.isFinite(v) || v < 0) {
       throw LetheException.invalid(field, "must be a finite number >= 0, got " + v);

@@ -19,7 +19,7 @@ import picocli.CommandLine;
 
 /**
  * A fresh store served with the demo initializer, driven through the CLI over loopback: the
- * digits model is registered and evaluates to the accuracy the README states.
+ * digits model is registered and scores the accuracy the README states; its ε is calibrated.
  */
 class DemoServeTest {
   /** The README's figure: training accuracy of the demo model on the 1797 digits. */
@@ -51,7 +51,7 @@ class DemoServeTest {
       }
       String models = run("models", "--target", target);
       assertTrue(models.startsWith("0\n") && models.contains("\"name\": \"digits\""), models);
-      String eval = run("evaluate", "digits", "--data", csv.toString(), "--target", target);
+      String eval = run("score", "digits", "--data", csv.toString(), "--target", target);
       assertTrue(eval.startsWith("0\n"), eval);
       assertTrue(eval.contains("on 1797 samples"), eval);
       assertTrue(eval.contains(README_ACCURACY), eval);
@@ -66,6 +66,15 @@ class DemoServeTest {
           "--target", target);
       assertTrue(fisher.startsWith("0\n") && fisher.contains("digits version 1: 1797 samples"),
           fisher);
+      String calibrate = run("calibrate", "digits", "--epsilon", "0.5", "--target", target);
+      assertEquals("0\nmodel digits: scale 0.5\n", calibrate);
+      assertTrue(run("models", "--target", target).contains("\"scale\": 0.5"));
+      String badEpsilon = run("calibrate", "digits", "--epsilon", "-1", "--target", target);
+      assertTrue(badEpsilon.startsWith("2\n") && badEpsilon.contains("error: INVALID_ARGUMENT: scale"),
+          badEpsilon);
+      String unknown = run("calibrate", "nope", "--epsilon", "2", "--target", target);
+      assertTrue(unknown.startsWith("2\n") && unknown.contains("error: NOT_FOUND"), unknown);
+      assertEquals(0.5, server.store().info("digits").spec().scale());
       String erase = run("erase", "--model", "digits", "--data", csv.toString(), "--rows", "0-4",
           "--request-id", "cli-1", "--target", target);
       assertTrue(erase.startsWith("0\n") && erase.contains("\"version\": \"2\"")
@@ -74,9 +83,9 @@ class DemoServeTest {
       assertEquals(5, ledger.split("\"event\": \"erase\"", -1).length - 1, ledger);
       String back = run("activate", "digits", "1", "--target", target);
       assertTrue(back.startsWith("2\n") && back.contains("FAILED_PRECONDITION"), back);
-      String after = run("evaluate", "digits", "--data", csv.toString(), "--target", target);
+      String after = run("score", "digits", "--data", csv.toString(), "--target", target);
       assertTrue(after.contains("version 2"), after);
-      String missing = run("evaluate", "nope", "--data", csv.toString(), "--target", target);
+      String missing = run("score", "nope", "--data", csv.toString(), "--target", target);
       assertTrue(missing.startsWith("2\n") && missing.contains("error: NOT_FOUND"), missing);
       Path onnx = dir.resolve("out/digits.onnx");
       String get = run("get-model", "digits", "-o", onnx.toString(), "--target", target);
@@ -110,6 +119,7 @@ class DemoServeTest {
     try {
       assertEquals(2, again.store().info("digits").versions().size()); // upload + erase, no second demo
       assertTrue(again.store().info("digits").fisherReady(), "the Fisher survives the restart");
+      assertEquals(0.5, again.store().info("digits").spec().scale(), "ε survives the restart");
       Path csv = dir.resolve("digits.csv.gz");
       String erase = run("erase", "--model", "digits", "--data", csv.toString(), "--rows", "5",
           "--target", "127.0.0.1:" + again.port());

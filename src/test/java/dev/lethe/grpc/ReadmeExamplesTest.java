@@ -92,6 +92,16 @@ class ReadmeExamplesTest {
           case "lethe.v1.ModelStore/SetActiveVersion" -> assertEquals(1, lethe.blocking
               .setActiveVersion(parse(json, SetActiveVersionRequest.newBuilder()).build())
               .getActiveVersion());
+          case "lethe.v1.ModelStore/SetScale" -> {
+            dev.lethe.api.v1.SetScaleRequest request =
+                parse(json, dev.lethe.api.v1.SetScaleRequest.newBuilder()).build();
+            int versions = lethe.blocking.listModels(ListModelsRequest.getDefaultInstance())
+                .getModels(0).getVersionsCount();
+            dev.lethe.api.v1.ModelInfo info = lethe.blocking.setScale(request);
+            assertTrue(request.getScale() > 0 && request.getScale() != 1.0, json);
+            assertEquals(request.getScale(), info.getSpec().getScale());
+            assertEquals(versions, info.getVersionsCount()); // no version made
+          }
           case "lethe.v1.ModelStore/Evaluate" -> {
             EvaluateResponse r =
                 lethe.blocking.evaluate(parse(json, EvaluateRequest.newBuilder()).build());
@@ -118,7 +128,7 @@ class ReadmeExamplesTest {
         }
         ran.add(method);
       }
-      assertEquals(10, ran.size(), ran.toString());
+      assertEquals(11, ran.size(), ran.toString());
 
       // The PutModel example: a spec line, then the file base64-encoded in one chunk message.
       Matcher spec = Pattern.compile("echo '(\\{\"spec\".*?)'").matcher(readme);

@@ -9,6 +9,7 @@ import dev.lethe.api.v1.ListModelsRequest;
 import dev.lethe.api.v1.ModelInfo;
 import dev.lethe.api.v1.ModelStoreGrpc;
 import dev.lethe.api.v1.SetActiveVersionRequest;
+import dev.lethe.api.v1.SetScaleRequest;
 import dev.lethe.erase.EraseConfig;
 import dev.lethe.server.LetheServer;
 import dev.lethe.server.Security;
@@ -64,6 +65,10 @@ class SecurityTest {
       assertCode(Status.Code.UNAUTHENTICATED, () -> as(h, "wrong").erase(erase));
       assertCode(Status.Code.PERMISSION_DENIED, () -> as(h, "r-token").setActiveVersion(activate));
       assertCode(Status.Code.PERMISSION_DENIED, () -> as(h, "r-token").erase(erase));
+      SetScaleRequest scale = SetScaleRequest.newBuilder().setName("mlp").setScale(2.5).build();
+      assertCode(Status.Code.UNAUTHENTICATED, () -> h.blocking.setScale(scale));
+      assertCode(Status.Code.UNAUTHENTICATED, () -> as(h, "wrong").setScale(scale));
+      assertCode(Status.Code.PERMISSION_DENIED, () -> as(h, "r-token").setScale(scale));
       StatusRuntimeException put = assertThrows(StatusRuntimeException.class,
           () -> h.put(ProtoConvert.spec(Fixtures.spec("other")), Fixtures.mlp(2).onnx()));
       assertEquals(Status.Code.UNAUTHENTICATED, put.getStatus().getCode());
@@ -71,6 +76,8 @@ class SecurityTest {
       // Reads stay open by default; a write token may do everything.
       assertEquals(1, as(h, "w-token").setActiveVersion(activate).getActiveVersion());
       assertCode(Status.Code.FAILED_PRECONDITION, () -> as(h, "w-token").erase(erase)); // past auth: no Fisher
+      assertEquals(1.0, before.get(0).getSpec().getScale());
+      assertEquals(2.5, as(h, "w-token").setScale(scale).getSpec().getScale());
     }
   }
 

@@ -10,11 +10,12 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "evaluate", mixinStandardHelpOptions = true,
-    description = {"Evaluate a version on labelled samples from IDX or CSV files.",
+@Command(name = "score", mixinStandardHelpOptions = true,
+    description = {"Score a version (the Evaluate RPC: loss, accuracy, AUC) on labelled samples "
+            + "from IDX or CSV files.",
         "CSV: features then the label per row (gzip allowed). IDX: an images file; its labels file "
             + "is found beside it or given as a second --data."})
-final class EvaluateCommand extends ClientCommand {
+final class ScoreCommand extends ClientCommand {
   @Parameters(index = "0", description = "Model name.")
   String name;
 
