@@ -1,0 +1,250 @@
+package dev.lethe.experiment;
+
+import dev.lethe.core.Batches;
+import dev.lethe.core.SampleBatch;
+import dev.lethe.erase.EraseCommand;
+import dev.lethe.erase.EraseOutcome;
+import dev.lethe.erase.FisherProgress;
+import dev.lethe.erase.FisherRequest;
+import dev.lethe.fisher.FisherMethod;
+import dev.lethe.grpc.LetheClient;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.Consumer;
+
+/**
+ * Runs one model family's erasures through a sidecar's public API and measures them against
+ * retraining from scratch. For each Fisher setting it registers θ* under its own model name,
+ * streams BuildFisher over the training set, then:
+ *
+ * <ol>
+ *   <li>calibration split: erases each removal at ε = 1 (the spec's default), downloads the new
+ *       version, and reactivates version 1 (allow_unerase) so the next erase starts from θ*
+ *       again. Since θ̂(ε) = θ* + ε·Δ, one erase gives the whole ε curve. ε* maximises the mean
+ *       γ over the calibration removals;
+ *   <li>writes ε* into the model's spec by SetScale (what {@code lethe calibrate} does);
+ *   <li>report split: erases each removal with the spec's ε*, so the reported θ̂ is the sidecar's
+ *       own answer, and measures it (curves use Δ = (θ̂ − θ*)/ε*).
+ * </ol>
+ *
+ * Retrained models (the gold standard) depend only on the removal and are computed once. Not
+ * thread-safe; progress lines go to the logger given.
+ */
+final class ErasureRunner {
+  private static final int FISHER_BATCH = 500;
+  private final ModelFamily family;
+  private final LetheClient client;
+  private final double[] grid;
+  private final Consumer<String> log;
+  private final int[] all;
+  private final int[] testRows;
+  private double[] trained;
+  private double trainSeconds;
+  private final Map<Removal, Gold> gold = new HashMap<>();
+
+  /** A removal's retrained model and the measures that do not depend on the Fisher. */
+  private record Gold(double[] theta, double seconds, double[] accuracyStar,
+      double[] accuracyRetrained, double miaStar, double miaRetrained, double[] sigStar,
+      double[] sigRetrained, int[] nonMembers) {}
+
+  ErasureRunner(ModelFamily family, LetheClient client, double[] grid, Consumer<String> log) {
+    this.family = family;
+    this.client = client;
+    this.grid = grid;
+    this.log = log;
+    this.all = Rows.range(family.trainSize());
+    this.testRows = Rows.range(family.testSize());
+  }
+
+  ModelFamily family() {
+    return family;
+  }
+
+  /** Trains θ* from scratch on every training row (once). */
+  double[] trained() {
+    if (trained == null) {
+      long t0 = System.nanoTime();
+      trained = family.train(all);
+      trainSeconds = (System.nanoTime() - t0) / 1e9;
+      log.accept(String.format("%s: trained θ* on %d samples in %.1f s; %s", family.key(),
+          all.length, trainSeconds, family.trainingNote(trained, all)));
+    }
+    return trained;
+  }
+
+  double trainSeconds() {
+    return trainSeconds;
+  }
+
+  /** Forget, retain and test accuracy of θ. */
+  double[] accuracies(double[] theta, int[] forget) {
+    int[] retain = Rows.without(all, forget);
+    return new double[] {
+      family.accuracy(family.probabilities(theta, false, forget), false, forget),
+      family.accuracy(family.probabilities(theta, false, retain), false, retain),
+      family.accuracy(family.probabilities(theta, true, testRows), true, testRows)
+    };
+  }
+
+  private double membership(double[] theta, int[] forget, int[] nonMembers) {
+    double[] member = family.losses(family.probabilities(theta, false, forget), false, forget);
+    double[] unseen = family.losses(family.probabilities(theta, true, nonMembers), true, nonMembers);
+    return Quality.membershipAuc(member, unseen);
+  }
+
+  private Gold gold(Removal r) {
+    return gold.computeIfAbsent(r, removal -> {
+      int[] forget = removal.forget();
+      long t0 = System.nanoTime();
+      double[] retrained = family.train(Rows.without(all, forget));
+      double seconds = (System.nanoTime() - t0) / 1e9;
+      int[] nonMembers = Rows.sample(testRows, Math.min(forget.length, testRows.length),
+          new Random(forget.length * 31L + forget[0]));
+      double[] star = trained();
+      Gold g = new Gold(retrained, seconds, accuracies(star, forget),
+          accuracies(retrained, forget), membership(star, forget, nonMembers),
+          membership(retrained, forget, nonMembers),
+          family.signature(family.probabilities(star, false, forget), forget),
+          family.signature(family.probabilities(retrained, false, forget), forget), nonMembers);
+      log.accept(String.format("%s: retrained without %s (%s, k=%d) from scratch in %.1f s",
+          family.key(), removal.label(), removal.split(), forget.length, seconds));
+      return g;
+    });
+  }
+
+  /** Retrains the gold standard of every removal (from scratch, timed). */
+  void retrainAll(List<Removal> removals) {
+    for (Removal r : removals) {
+      gold(r);
+    }
+  }
+
+  double retrainSeconds(Removal r) {
+    return gold(r).seconds();
+  }
+
+  /** Measures every removal under one Fisher setting; returns calibration then report results. */
+  List<TrialResult> run(FisherSetting setting, List<Removal> removals) throws IOException {
+    double[] star0 = trained();
+    String name = family.key() + "-" + setting.slug();
+    client.putModel(family.spec(name, setting.blockSize()),
+        new ByteArrayInputStream(family.onnx(star0, name)));
+    List<String> params = family.spec(name, setting.blockSize()).erasableParameters();
+    double[] star = OnnxWeights.fetch(client, name, 1, params);   // θ* as served (float32)
+    SampleBatch samples = family.trainBatch(all);
+    int n = all.length;
+    FisherProgress fisher = client.buildFisher(
+        new FisherRequest(name, setting.kind(), FisherMethod.GRAM, setting.blockSize(),
+            setting.minibatch(), 1, 7, 1, n),
+        java.util.stream.IntStream.iterate(0, i -> i < n, i -> i + FISHER_BATCH)
+            .mapToObj(i -> Batches.range(samples, i, Math.min(n, i + FISHER_BATCH))).iterator(),
+        p -> { });
+    FisherProgress.Summary s = fisher.summary();
+    log.accept(String.format("%s %s: Fisher built in %.1f s (%d blocks, %.0f MB)", family.key(),
+        setting.label(), s.buildSeconds(), s.blocks(), s.bytes() / 1e6));
+
+    List<TrialResult> out = new ArrayList<>();
+    List<double[]> calibrationCurves = new ArrayList<>();
+    for (Removal r : removals) {
+      if (r.calibration()) {
+        Erased e = erase(name, r, star, params, 1.0);
+        TrialResult t = measure(setting, r, star, e, 1.0);
+        calibrationCurves.add(t.gammaCurve());
+        out.add(t);
+      }
+    }
+    double epsilon = bestEpsilon(calibrationCurves);
+    client.setScale(name, epsilon);
+    log.accept(String.format("%s %s: ε* = %.4g (calibration mean γ %.4f); written by SetScale",
+        family.key(), setting.label(), epsilon, meanAt(calibrationCurves, indexOf(epsilon))));
+    for (Removal r : removals) {
+      if (!r.calibration()) {
+        Erased e = erase(name, r, star, params, epsilon);
+        out.add(measure(setting, r, star, e, epsilon));
+      }
+    }
+    return out;
+  }
+
+  /** The step Δ = (θ̂ − θ*)/ε of one erase and its round-trip time. */
+  private record Erased(double[] delta, double millis) {}
+
+  private Erased erase(String name, Removal r, double[] star, List<String> params, double epsilon)
+      throws IOException {
+    SampleBatch batch = family.trainBatch(r.forget());
+    long t0 = System.nanoTime();
+    EraseOutcome o = client.erase(new EraseCommand(name, "", batch, false, 1, false));
+    double ms = (System.nanoTime() - t0) / 1e6;
+    if (o.erased() != r.forget().length) {
+      throw new IllegalStateException("erased " + o.erased() + " of " + r.forget().length
+          + " samples of " + r.label());
+    }
+    double[] hat = OnnxWeights.fetch(client, name, o.version(), params);
+    client.activate(name, 1, true);
+    double[] delta = new double[hat.length];
+    for (int i = 0; i < delta.length; i++) {
+      delta[i] = (hat[i] - star[i]) / epsilon;
+    }
+    return new Erased(delta, ms);
+  }
+
+  private TrialResult measure(FisherSetting setting, Removal r, double[] star, Erased e,
+      double epsilon) {
+    Gold g = gold(r);
+    int[] forget = r.forget();
+    double[] gamma = new double[grid.length];
+    double[] distance = new double[grid.length];
+    for (int i = 0; i < grid.length; i++) {
+      double[] hat = Quality.step(star, e.delta(), grid[i]);
+      gamma[i] = Quality.similarityRatio(
+          family.signature(family.probabilities(hat, false, forget), forget), g.sigStar(),
+          g.sigRetrained());
+      distance[i] = Quality.normalisedDistance(star, e.delta(), grid[i], g.theta());
+    }
+    double[] hat = Quality.step(star, e.delta(), epsilon);
+    double gammaAt = Quality.similarityRatio(
+        family.signature(family.probabilities(hat, false, forget), forget), g.sigStar(),
+        g.sigRetrained());
+    TrialResult t = new TrialResult(setting, r, gamma, distance, epsilon, gammaAt,
+        Quality.normalisedDistance(star, e.delta(), epsilon, g.theta()), accuracies(hat, forget),
+        g.accuracyStar(), g.accuracyRetrained(),
+        new double[] {g.miaStar(), membership(hat, forget, g.nonMembers()), g.miaRetrained()},
+        e.millis(), g.seconds());
+    log.accept(String.format("%s %s %s [%s]: k=%d, erase %.0f ms, γ %.3f, distance %.3f at ε %.3g",
+        family.key(), setting.label(), r.label(), r.split(), forget.length, e.millis(), gammaAt,
+        t.distance(), epsilon));
+    return t;
+  }
+
+  private double bestEpsilon(List<double[]> curves) {
+    int best = 0;
+    for (int i = 1; i < grid.length; i++) {
+      if (meanAt(curves, i) > meanAt(curves, best)) {
+        best = i;
+      }
+    }
+    return grid[best];
+  }
+
+  private int indexOf(double epsilon) {
+    for (int i = 0; i < grid.length; i++) {
+      if (grid[i] == epsilon) {
+        return i;
+      }
+    }
+    throw new IllegalArgumentException("ε " + epsilon + " not on the grid");
+  }
+
+  private static double meanAt(List<double[]> curves, int i) {
+    double s = 0;
+    for (double[] c : curves) {
+      s += c[i];
+    }
+    return curves.isEmpty() ? Double.NaN : s / curves.size();
+  }
+}

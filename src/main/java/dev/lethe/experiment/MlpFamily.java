@@ -1,0 +1,166 @@
+package dev.lethe.experiment;
+
+import dev.lethe.core.Batches;
+import dev.lethe.core.ModelSpec;
+import dev.lethe.core.SampleBatch;
+import dev.lethe.data.BatchFormat;
+import dev.lethe.data.Dataset;
+import dev.lethe.train.Mlp;
+import dev.lethe.train.MlpConfig;
+import dev.lethe.train.MlpTrainer;
+import org.ejml.data.DMatrixRMaj;
+
+/**
+ * The non-convex experiment's family: a one-hidden-layer ReLU MLP ({@link Mlp}, 784-H-10)
+ * trained by {@link MlpTrainer} (SGD with momentum, fixed seed, so the same rows give the same
+ * weights) on the first n Fashion-MNIST training images, pixels scaled to [0, 1]. Immutable;
+ * training runs in the calling thread.
+ */
+final class MlpFamily implements ModelFamily {
+  private static final float SCALE = 1 / 255f;
+  private final Dataset train;
+  private final Dataset test;
+  private final int n;
+  private final MlpConfig config;
+  private final SampleBatch trainBatch;
+
+  MlpFamily(Dataset train, Dataset test, int n, MlpConfig config) {
+    this.train = train;
+    this.test = test;
+    this.n = n;
+    this.config = config;
+    this.trainBatch = train.batch(0, n, BatchFormat.of(Mlp.INPUT).withScale(SCALE));
+  }
+
+  Dataset trainData() {
+    return train;
+  }
+
+  @Override
+  public String key() {
+    return "mlp";
+  }
+
+  @Override
+  public String describe() {
+    Mlp shape = new Mlp(784, config.hidden(), 10);
+    return String.format("MLP 784-%d-10 (ReLU, %d parameters), softmax cross-entropy, SGD with"
+        + " momentum %s, lr %s decaying linearly, batch %d, %d epochs, L2 μ = %s, seed %d, on the"
+        + " first %d Fashion-MNIST training images; %d test images", config.hidden(),
+        shape.parameterCount(), config.momentum(), config.learningRate(), config.batchSize(),
+        config.epochs(), config.l2(), config.seed(), n, test.size());
+  }
+
+  @Override
+  public int trainSize() {
+    return n;
+  }
+
+  @Override
+  public int testSize() {
+    return test.size();
+  }
+
+  @Override
+  public int outputs() {
+    return 10;
+  }
+
+  int label(boolean isTest, int row) {
+    return (isTest ? test : train).label(row);
+  }
+
+  @Override
+  public double[] train(int[] rows) {
+    return new MlpTrainer(config).train(train, rows, SCALE).model().flatten();
+  }
+
+  @Override
+  public String trainingNote(double[] theta, int[] rows) {
+    double[] p = probabilities(theta, false, rows);
+    double loss = 0;
+    for (double l : losses(p, false, rows)) {
+      loss += l;
+    }
+    return String.format("training loss %.4f, training accuracy %.4f", loss / rows.length,
+        accuracy(p, false, rows));
+  }
+
+  @Override
+  public byte[] onnx(double[] theta, String graphName) {
+    return model(theta).onnx(graphName);
+  }
+
+  @Override
+  public ModelSpec spec(String name, int blockSize) {
+    ModelSpec s = Mlp.spec(name, n, config.l2());
+    return new ModelSpec(s.name(), s.loss(), s.logitsOutput(), s.erasableParameters(),
+        s.trainSize(), s.l2(), s.dampening(), s.scale(), blockSize, s.fisherMinibatch());
+  }
+
+  @Override
+  public SampleBatch trainBatch(int[] rows) {
+    return Batches.rows(trainBatch, rows);
+  }
+
+  private Mlp model(double[] theta) {
+    Mlp m = new Mlp(784, config.hidden(), 10);
+    m.set(theta);
+    return m;
+  }
+
+  @Override
+  public double[] probabilities(double[] theta, boolean isTest, int[] rows) {
+    Mlp m = model(theta);
+    Dataset data = isTest ? test : train;
+    double[] p = new double[rows.length * 10];
+    int chunk = 1000;
+    float[] row = new float[784];
+    for (int from = 0; from < rows.length; from += chunk) {
+      int k = Math.min(chunk, rows.length - from);
+      DMatrixRMaj x = new DMatrixRMaj(k, 784);
+      for (int i = 0; i < k; i++) {
+        data.copyRow(rows[from + i], SCALE, row, 0);
+        for (int j = 0; j < 784; j++) {
+          x.data[i * 784 + j] = row[j];
+        }
+      }
+      DMatrixRMaj z = new DMatrixRMaj(k, 10);
+      m.logits(x, z);
+      for (int i = 0; i < k; i++) {
+        Losses.softmax(z.data, i * 10, 10, z.data);
+      }
+      System.arraycopy(z.data, 0, p, from * 10, k * 10);
+    }
+    return p;
+  }
+
+  @Override
+  public double accuracy(double[] p, boolean isTest, int[] rows) {
+    int right = 0;
+    for (int i = 0; i < rows.length; i++) {
+      int best = 0;
+      for (int c = 1; c < 10; c++) {
+        if (p[i * 10 + c] > p[i * 10 + best]) {
+          best = c;
+        }
+      }
+      right += best == label(isTest, rows[i]) ? 1 : 0;
+    }
+    return rows.length == 0 ? Double.NaN : (double) right / rows.length;
+  }
+
+  @Override
+  public double[] losses(double[] p, boolean isTest, int[] rows) {
+    double[] out = new double[rows.length];
+    for (int i = 0; i < rows.length; i++) {
+      out[i] = -Math.log(Math.max(p[i * 10 + label(isTest, rows[i])], 1e-12));
+    }
+    return out;
+  }
+
+  @Override
+  public double[] signature(double[] p, int[] forgetRows) {
+    return p;
+  }
+}

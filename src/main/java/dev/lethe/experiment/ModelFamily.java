@@ -1,0 +1,55 @@
+package dev.lethe.experiment;
+
+import dev.lethe.core.ModelSpec;
+import dev.lethe.core.SampleBatch;
+
+/**
+ * A model family the evaluation trains, registers with the sidecar and measures: its training
+ * data (rows 0..n−1), its unseen test data, a from-scratch trainer (the gold standard and SISA's
+ * shard trainer) and predictions of any weights θ, flattened in the order Lethe flattens the
+ * spec's erasable parameters. Implementations are immutable after construction; {@link #train}
+ * may use the family's own thread pool.
+ */
+interface ModelFamily {
+  /** "convex" or "mlp": a prefix of model names and of the report's figure files. */
+  String key();
+
+  /** A sentence describing data, model and training for the report. */
+  String describe();
+
+  int trainSize();
+
+  int testSize();
+
+  /** Outputs per sample (attributes or classes). */
+  int outputs();
+
+  /** Weights trained from scratch on the given training rows (deterministic). */
+  double[] train(int[] rows);
+
+  /** A line on how well {@code theta} solved its training problem (gradient norm, losses). */
+  String trainingNote(double[] theta, int[] rows);
+
+  byte[] onnx(double[] theta, String graphName);
+
+  /** The registration spec (train_size = {@link #trainSize()}, ε left at 1). */
+  ModelSpec spec(String name, int blockSize);
+
+  /** Training rows as a batch the registered model accepts, ids unique per row. */
+  SampleBatch trainBatch(int[] rows);
+
+  /** Predicted probabilities [rows, outputs] of θ on training (test = false) or test rows. */
+  double[] probabilities(double[] theta, boolean test, int[] rows);
+
+  /** Accuracy of predictions: top-1 (single label) or mean per-attribute accuracy at 0.5. */
+  double accuracy(double[] probabilities, boolean test, int[] rows);
+
+  /** Per-sample data loss of predictions (cross-entropy, summed over attributes). */
+  double[] losses(double[] probabilities, boolean test, int[] rows);
+
+  /**
+   * The vector whose mean absolute difference is γ's D on the forget rows: per-attribute ROC-AUC
+   * (multi-attribute) or the predicted probabilities themselves (single label).
+   */
+  double[] signature(double[] probabilities, int[] forgetRows);
+}
