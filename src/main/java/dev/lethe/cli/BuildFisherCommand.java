@@ -23,8 +23,9 @@ final class BuildFisherCommand extends ClientCommand {
 
   @Mixin DataOptions data;
 
-  @Option(names = "--kind", defaultValue = "EMPIRICAL",
-      description = "EMPIRICAL (the paper's), TRUE or MONTE_CARLO; default ${DEFAULT-VALUE}.")
+  @Option(names = "--kind", defaultValue = "DEFAULT",
+      description = "TRUE, EMPIRICAL (the paper's) or MONTE_CARLO; default: TRUE, or EMPIRICAL "
+          + "with --minibatch > 1 (see docs/evaluation.md).")
   String kind;
 
   @Option(names = "--method", defaultValue = "GRAM", description = "GRAM or SHERMAN_MORRISON; default ${DEFAULT-VALUE}.")
@@ -71,7 +72,8 @@ final class BuildFisherCommand extends ClientCommand {
       }
     };
     ProgressBar bar = new ProgressBar(spec.commandLine().getErr(), n);
-    FisherRequest request = new FisherRequest(name, FisherKind.valueOf(kind.toUpperCase()),
+    FisherRequest request = new FisherRequest(name,
+        kind.equalsIgnoreCase("DEFAULT") ? null : FisherKind.valueOf(kind.toUpperCase()),
         FisherMethod.of(method.replace('_', '-')), blockSize, minibatch, draws, seed, version, n);
     FisherProgress done = lethe.buildFisher(request, batches,
         p -> bar.update(p.samplesSeen(), p.blocksDone(), p.blocksTotal()));

@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
       WatchCommand.class,
       ActivateCommand.class,
       ScoreCommand.class,
+      EvaluateCommand.class,
       GradientsCommand.class,
       BuildFisherCommand.class,
       EraseCommand.class,

@@ -65,9 +65,9 @@ public final class FisherBuild implements AutoCloseable {
     ModelInfo info = store.info(r.name());
     VersionInfo v = store.version(r.name(), r.version());
     this.version = v.version();
-    this.kind = r.kind();
     int block = r.blockSize() > 0 ? r.blockSize() : info.spec().blockSize();
     int minibatch = r.minibatch() > 0 ? r.minibatch() : info.spec().fisherMinibatch();
+    this.kind = r.kind() != null ? r.kind() : defaultKind(minibatch);
     if (minibatch > 1 && kind != FisherKind.EMPIRICAL) {
       throw LetheException.invalid("minibatch", "averaging applies to the EMPIRICAL Fisher only");
     }
@@ -107,6 +107,15 @@ public final class FisherBuild implements AutoCloseable {
   }
 
   /**
+   * The kind of a build that names none: TRUE (the Gauss–Newton matrix; for linear models the
+   * Hessian), which came closest to retraining in the evaluation (docs/evaluation.md), or
+   * EMPIRICAL when mini-batches are averaged, which only applies to gradients at the true labels.
+   */
+  static FisherKind defaultKind(int minibatch) {
+    return minibatch > 1 ? FisherKind.EMPIRICAL : FisherKind.TRUE;
+  }
+
+  /**
    * Starts a build after checking its options.
    *
    * @throws LetheException NOT_FOUND (model or version), INVALID_ARGUMENT (a bad option, naming
@@ -114,8 +123,8 @@ public final class FisherBuild implements AutoCloseable {
    */
   public static FisherBuild start(ModelStore store, FisherStore fishers, FisherRequest request,
       long budgetBytes, int threads, Path spillDir) {
-    if (request.kind() == null || request.method() == null) {
-      throw LetheException.invalid("options", "fisher_kind and method must be known values");
+    if (request.method() == null) {
+      throw LetheException.invalid("options", "method must be a known value");
     }
     if (request.blockSize() < 0 || request.minibatch() < 0 || request.samples() < 0) {
       throw LetheException.invalid("options", "block_size, minibatch and samples must be >= 0");

@@ -6,6 +6,8 @@ import dev.lethe.fisher.FisherMethod;
 /**
  * A BuildFisher request's options (the domain form of the API's FisherOptions).
  *
+ * @param kind null = the default ({@link FisherBuild#defaultKind}: TRUE, or EMPIRICAL when
+ *     mini-batches are averaged)
  * @param version the model version whose weights the gradients are taken at (0 = active)
  * @param blockSize 0 = the spec's
  * @param minibatch 0 = the spec's (averaging applies to the EMPIRICAL kind only)

@@ -6,6 +6,7 @@ import dev.lethe.erase.EraseCommand;
 import dev.lethe.erase.EraseOutcome;
 import dev.lethe.erase.FisherProgress;
 import dev.lethe.erase.FisherRequest;
+import dev.lethe.fisher.FisherKind;
 import dev.lethe.fisher.FisherMethod;
 import dev.lethe.grpc.LetheClient;
 import java.io.ByteArrayInputStream;
@@ -140,7 +141,7 @@ final class ErasureRunner {
     int n = all.length;
     FisherProgress fisher = client.buildFisher(
         new FisherRequest(name, setting.kind(), FisherMethod.GRAM, setting.blockSize(),
-            setting.minibatch(), 1, 7, 1, n),
+            setting.minibatch(), setting.kind() == FisherKind.MONTE_CARLO ? 1 : 0, 7, 1, n),
         java.util.stream.IntStream.iterate(0, i -> i < n, i -> i + FISHER_BATCH)
             .mapToObj(i -> Batches.range(samples, i, Math.min(n, i + FISHER_BATCH))).iterator(),
         p -> { });

@@ -31,8 +31,11 @@ final class LinearAttributes {
   static final String LOGITS = "logits";
   private static final int A = PairedFashion.ATTRIBUTES;
   private static final int D = PairedFashion.FEATURES;
-  /** liblinear's stopping tolerance (relative gradient norm); its default is 0.01. */
-  static double TOLERANCE = Double.parseDouble(System.getProperty("tol", "1e-7"));
+  /**
+   * liblinear's stopping tolerance on the gradient norm relative to its value at w = 0 (its
+   * default is 0.01); the absolute gradient norm reached is reported with each model.
+   */
+  private static final double TOLERANCE = 1e-5;
 
   private LinearAttributes() {}
 

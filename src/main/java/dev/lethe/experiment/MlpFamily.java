@@ -21,13 +21,16 @@ final class MlpFamily implements ModelFamily {
   private final Dataset train;
   private final Dataset test;
   private final int n;
+  private final int testN;
   private final MlpConfig config;
   private final SampleBatch trainBatch;
 
-  MlpFamily(Dataset train, Dataset test, int n, MlpConfig config) {
+  /** Trains on the first n training images and tests on the first testN test images. */
+  MlpFamily(Dataset train, Dataset test, int n, int testN, MlpConfig config) {
     this.train = train;
     this.test = test;
     this.n = n;
+    this.testN = Math.min(testN, test.size());
     this.config = config;
     this.trainBatch = train.batch(0, n, BatchFormat.of(Mlp.INPUT).withScale(SCALE));
   }
@@ -48,7 +51,7 @@ final class MlpFamily implements ModelFamily {
         + " momentum %s, lr %s decaying linearly, batch %d, %d epochs, L2 μ = %s, seed %d, on the"
         + " first %d Fashion-MNIST training images; %d test images", config.hidden(),
         shape.parameterCount(), config.momentum(), config.learningRate(), config.batchSize(),
-        config.epochs(), config.l2(), config.seed(), n, test.size());
+        config.epochs(), config.l2(), config.seed(), n, testN);
   }
 
   @Override
@@ -58,7 +61,7 @@ final class MlpFamily implements ModelFamily {
 
   @Override
   public int testSize() {
-    return test.size();
+    return testN;
   }
 
   @Override

@@ -196,7 +196,8 @@ final class ProtoConvert {
 
   static dev.lethe.erase.FisherRequest fisherRequest(dev.lethe.api.v1.FisherOptions o) {
     dev.lethe.fisher.FisherKind kind = switch (o.getFisherKind()) {
-      case FISHER_KIND_UNSPECIFIED, EMPIRICAL -> dev.lethe.fisher.FisherKind.EMPIRICAL;
+      case FISHER_KIND_UNSPECIFIED -> null;   // the default, resolved by the build
+      case EMPIRICAL -> dev.lethe.fisher.FisherKind.EMPIRICAL;
       case TRUE -> dev.lethe.fisher.FisherKind.TRUE;
       case MONTE_CARLO -> dev.lethe.fisher.FisherKind.MONTE_CARLO;
       default -> throw LetheException.invalid("options.fisher_kind", "unknown value " + o.getFisherKindValue());
@@ -214,7 +215,8 @@ final class ProtoConvert {
   static dev.lethe.api.v1.FisherOptions fisherOptions(dev.lethe.erase.FisherRequest r) {
     return dev.lethe.api.v1.FisherOptions.newBuilder()
         .setName(r.name())
-        .setFisherKind(dev.lethe.api.v1.FisherKind.valueOf(r.kind().name()))
+        .setFisherKind(r.kind() == null ? dev.lethe.api.v1.FisherKind.FISHER_KIND_UNSPECIFIED
+            : dev.lethe.api.v1.FisherKind.valueOf(r.kind().name()))
         .setMethod(dev.lethe.api.v1.FisherMethod.valueOf(r.method().name()))
         .setBlockSize(r.blockSize())
         .setMinibatch(r.minibatch())

@@ -183,7 +183,8 @@ class EraseEndToEndTest {
   @Test
   void erasesMatchDenseEquationFourSequentially() throws Exception {
     List<BuildFisherProgress> progress = buildFisher(List.of(
-        options(FisherOptions.newBuilder().setName("mlp").setBlockSize(10)),
+        options(FisherOptions.newBuilder().setName("mlp").setBlockSize(10)
+            .setFisherKind(dev.lethe.api.v1.FisherKind.EMPIRICAL)),
         samples(Batches.range(train, 0, 25)), samples(Batches.range(train, 25, N))));
     BuildFisherProgress last = progress.get(progress.size() - 1);
     assertTrue(last.getDone());
@@ -254,7 +255,8 @@ class EraseEndToEndTest {
         dev.lethe.erase.EraseConfig.defaults(), 2048), s -> {});
     lethe.put(ProtoConvert.spec(Fixtures.spec("mlp").withTrainSize(N)), mlp.onnx());
     List<BuildFisherProgress> progress = buildFisher(List.of(
-        options(FisherOptions.newBuilder().setName("mlp").setBlockSize(10)),
+        options(FisherOptions.newBuilder().setName("mlp").setBlockSize(10)
+            .setFisherKind(dev.lethe.api.v1.FisherKind.EMPIRICAL)),
         samples(Batches.range(train, 0, 17)), samples(Batches.range(train, 17, N))));
     BuildFisherProgress last = progress.get(progress.size() - 1);
     assertTrue(last.getSummary().getPasses() > 1, "passes: " + last.getSummary().getPasses());
@@ -272,6 +274,19 @@ class EraseEndToEndTest {
     lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
         .setSamples(ProtoConvert.batch(forget)).build());
     assertClose(ssse(weights(1), fisher, mlp, forget, N, layout), weights(2));
+  }
+
+  @Test
+  void aBuildThatNamesNoKindIsTrueOrEmpiricalWhenMiniBatchesAreAveraged() throws Exception {
+    List<BuildFisherProgress> plain = buildFisher(List.of(
+        options(FisherOptions.newBuilder().setName("mlp").setBlockSize(10)), samples(train)));
+    assertEquals(dev.lethe.api.v1.FisherKind.TRUE,
+        plain.get(plain.size() - 1).getSummary().getFisherKind());
+    List<BuildFisherProgress> averaged = buildFisher(List.of(
+        options(FisherOptions.newBuilder().setName("mlp").setBlockSize(10).setMinibatch(4)),
+        samples(train)));
+    assertEquals(dev.lethe.api.v1.FisherKind.EMPIRICAL,
+        averaged.get(averaged.size() - 1).getSummary().getFisherKind());
   }
 
   @Test
@@ -308,7 +323,8 @@ class EraseEndToEndTest {
 
   @Test
   void downdatedFisherEqualsARebuildWithoutTheErasedSamples() throws Exception {
-    buildFisher(List.of(options(FisherOptions.newBuilder().setName("mlp").setBlockSize(10)),
+    buildFisher(List.of(options(FisherOptions.newBuilder().setName("mlp").setBlockSize(10)
+            .setFisherKind(dev.lethe.api.v1.FisherKind.EMPIRICAL)),
         samples(train)));
     SampleBatch forget = Batches.range(train, 0, 4);
     EraseResponse r = lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")

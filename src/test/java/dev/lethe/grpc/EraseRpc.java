@@ -82,7 +82,8 @@ final class EraseRpc {
     });
     int half = train.size() / 2;
     up.onNext(BuildFisherRequest.newBuilder()
-        .setOptions(FisherOptions.newBuilder().setName(name).setBlockSize(10)).build());
+        .setOptions(FisherOptions.newBuilder().setName(name).setBlockSize(10)
+            .setFisherKind(dev.lethe.api.v1.FisherKind.EMPIRICAL)).build());
     up.onNext(BuildFisherRequest.newBuilder()
         .setSamples(ProtoConvert.batch(Batches.range(train, 0, half))).build());
     up.onNext(BuildFisherRequest.newBuilder()

@@ -1,0 +1,146 @@
+package dev.lethe.experiment;
+
+import dev.lethe.data.DataFiles;
+import dev.lethe.data.Dataset;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Consumer;
+
+/**
+ * The whole erasure-quality evaluation of issue 6: the convex multi-attribute experiment and the
+ * MLP experiment, each under every Fisher setting of the plan, ε calibrated on one split and
+ * reported on another, and the SISA baseline beside them. Talks to the sidecar only through its
+ * public API. Stateless; one run at a time per sidecar.
+ */
+public final class ErasureEvaluation {
+  private ErasureEvaluation() {}
+
+  /**
+   * Runs the evaluation ({@code quick}: the reduced plan of the test suite) against the sidecar
+   * at {@code target} (null or empty: an embedded one, Fisher memory budget
+   * {@code fisherMemoryBytes}), writes the report to {@code markdown} with its figures beside it,
+   * and returns the target lines of the report.
+   *
+   * @param command the command line to print in the report
+   */
+  public static List<String> runAndReport(boolean quick, String target, String token,
+      Path fashionDir, Path markdown, long fisherMemoryBytes, String command, Consumer<String> log)
+      throws Exception {
+    System.setProperty("java.awt.headless", "true");
+    EvaluationPlan plan = quick ? EvaluationPlan.quick() : EvaluationPlan.full();
+    try (Sidecar sidecar = target == null || target.isEmpty()
+        ? Sidecar.embedded(fisherMemoryBytes)
+        : Sidecar.remote(target, new dev.lethe.grpc.ClientSecurity(token, null, null, null, null))) {
+      Results r = run(plan, sidecar, fashionDir, log);
+      Report.write(r, markdown, command);
+      return Report.targets(r).stream()
+          .map(t -> (t.met() ? "met     " : "NOT MET ") + t.what() + ": " + t.measured()).toList();
+    }
+  }
+
+  /** One family's results. */
+  record FamilyResults(String key, String description, String trainingNote, double trainSeconds,
+      double testAccuracy, List<TrialResult> trials, List<Sisa.Result> sisa, Removal oneSample,
+      List<FisherSetting> settings) {}
+
+  /** Everything the report shows. */
+  record Results(EvaluationPlan plan, String sidecar, FamilyResults convex, FamilyResults mlp,
+      double seconds) {}
+
+  static Results run(EvaluationPlan plan, Sidecar sidecar, Path fashionDir, Consumer<String> log)
+      throws IOException {
+    long t0 = System.nanoTime();
+    Path trainImages = fashionDir.resolve("train-images-idx3-ubyte.gz");
+    Path testImages = fashionDir.resolve("t10k-images-idx3-ubyte.gz");
+    if (!Files.isRegularFile(trainImages) || !Files.isRegularFile(testImages)) {
+      throw new IllegalArgumentException("Fashion-MNIST not found in " + fashionDir.toAbsolutePath()
+          + " (expected train-images-idx3-ubyte.gz, t10k-images-idx3-ubyte.gz and their labels"
+          + " files; Debian's dataset-fashion-mnist installs them to /usr/share/datasets/fashion-mnist)");
+    }
+    Dataset train = DataFiles.load(trainImages).withIdPrefix("fmnist-train");
+    Dataset test = DataFiles.load(testImages).withIdPrefix("fmnist-test");
+    ExecutorService pool = Executors.newFixedThreadPool(Runtime.getRuntime().availableProcessors());
+    try {
+      PairedFashion pairs = PairedFashion.of(train, plan.convexPairs(), train.size(), 1, "pair");
+      PairedFashion testPairs = PairedFashion.of(test, plan.convexTestPairs(), test.size(), 2,
+          "test-pair");
+      ConvexFamily convex = new ConvexFamily(pairs, testPairs, plan.mu(), pool);
+      FamilyResults c = family(plan, sidecar, convex, convexRemovals(plan, pairs),
+          plan.convexSettings(), log);
+      MlpFamily mlp = new MlpFamily(train, test, plan.mlpTrain(), plan.mlpTest(), plan.mlp());
+      FamilyResults m = family(plan, sidecar, mlp, mlpRemovals(plan, train), plan.mlpSettings(),
+          log);
+      return new Results(plan, sidecar.describe(), c, m, (System.nanoTime() - t0) / 1e9);
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  private static FamilyResults family(EvaluationPlan plan, Sidecar sidecar, ModelFamily family,
+      List<Removal> removals, List<FisherSetting> settings, Consumer<String> log)
+      throws IOException {
+    ErasureRunner runner = new ErasureRunner(family, sidecar.client(), plan.grid(), log);
+    double[] star = runner.trained();
+    int[] all = Rows.range(family.trainSize());
+    int[] test = Rows.range(family.testSize());
+    double testAccuracy = family.accuracy(family.probabilities(star, true, test), true, test);
+    log.accept(String.format("%s: test accuracy of θ* %.4f", family.key(), testAccuracy));
+    runner.retrainAll(removals);
+    List<TrialResult> trials = new ArrayList<>();
+    for (FisherSetting s : settings) {
+      trials.addAll(runner.run(s, removals));
+    }
+    Removal one = removals.stream().filter(r -> r.group().equals(ONE)).findFirst().orElseThrow();
+    List<Sisa.Result> sisa = new ArrayList<>();
+    for (int shards : plan.shards()) {
+      sisa.add(Sisa.run(family, shards, 3, one.forget()[0], log));
+    }
+    return new FamilyResults(family.key(), family.describe(), family.trainingNote(star, all),
+        runner.trainSeconds(), testAccuracy, trials, sisa, one, settings);
+  }
+
+  static final String ONE = "1 sample";
+
+  static List<Removal> convexRemovals(EvaluationPlan plan, PairedFashion pairs) {
+    List<Removal> out = new ArrayList<>();
+    for (boolean calibration : new boolean[] {true, false}) {
+      for (int a : calibration ? plan.calibrationAttributes() : plan.reportAttributes()) {
+        int[] having = pairs.rowsWith(a);
+        for (double ratio : plan.ratios()) {
+          int k = (int) Math.round(ratio * having.length);
+          String group = Math.round(ratio * 100) + "%";
+          out.add(new Removal(calibration, group, "attribute " + a + ", " + group,
+              Rows.sample(having, k, new Random(1000L * a + k))));
+        }
+      }
+    }
+    out.add(new Removal(false, ONE, "1 random sample",
+        Rows.sample(Rows.range(pairs.size()), 1, new Random(99))));
+    return out;
+  }
+
+  static List<Removal> mlpRemovals(EvaluationPlan plan, Dataset train) {
+    int n = plan.mlpTrain();
+    List<Removal> out = new ArrayList<>();
+    for (boolean calibration : new boolean[] {true, false}) {
+      int c = calibration ? plan.calibrationClass() : plan.reportClass();
+      int[] inClass = java.util.stream.IntStream.range(0, n).filter(i -> train.label(i) == c)
+          .toArray();
+      Random random = new Random(calibration ? 11 : 12);
+      out.add(new Removal(calibration, "whole class", "class " + c + ", all samples", inClass));
+      out.add(new Removal(calibration, "10% of a class", "class " + c + ", 10%",
+          Rows.sample(inClass, Math.max(1, inClass.length / 10), random)));
+      out.add(new Removal(calibration, "1% random", "1% random samples",
+          Rows.sample(Rows.range(n), Math.max(1, n / 100), random)));
+    }
+    out.add(new Removal(false, ONE, "1 random sample",
+        Rows.sample(Rows.range(n), 1, new Random(99))));
+    return out;
+  }
+}

@@ -1,0 +1,87 @@
+package dev.lethe.experiment;
+
+import dev.lethe.fisher.FisherKind;
+import dev.lethe.train.MlpConfig;
+import java.util.List;
+
+/**
+ * What an evaluation run measures. {@link #full()} is the report's run; {@link #quick()} is the
+ * same pipeline on less data, fewer removals and settings (it runs in the test suite).
+ *
+ * @param convexPairs training samples of the convex experiment (pairs of images)
+ * @param convexTestPairs its test samples
+ * @param mu the convex model's L2 weight decay μ (= the dampening λ by Lethe's default)
+ * @param calibrationAttributes attributes whose removals choose ε*
+ * @param reportAttributes attributes whose removals are reported (disjoint from the above)
+ * @param ratios fractions of an attribute's samples removed
+ * @param convexSettings Fisher settings of the convex experiment (the first is the reference)
+ * @param mlpTrain training images of the MLP experiment
+ * @param mlpTest its test images
+ * @param mlp the MLP's training settings
+ * @param calibrationClass the class whose removals choose the MLP's ε*
+ * @param reportClass the class whose removals are reported
+ * @param mlpSettings Fisher settings of the MLP experiment (the first is the reference)
+ * @param shards SISA shard counts
+ * @param epsilonGrid log10 range and points of the ε grid
+ */
+record EvaluationPlan(
+    String mode,
+    int convexPairs,
+    int convexTestPairs,
+    double mu,
+    int[] calibrationAttributes,
+    int[] reportAttributes,
+    double[] ratios,
+    List<FisherSetting> convexSettings,
+    int mlpTrain,
+    int mlpTest,
+    MlpConfig mlp,
+    int calibrationClass,
+    int reportClass,
+    List<FisherSetting> mlpSettings,
+    int[] shards,
+    double[] epsilonGrid) {
+
+  static final int CONVEX_BLOCK = 2048;
+
+  static EvaluationPlan full() {
+    return new EvaluationPlan("full", 6000, 2000, 1e-2, new int[] {0, 4},
+        new int[] {1, 3, 7}, new double[] {0.10, 0.25, 0.50, 1.00},
+        List.of(
+            new FisherSetting(FisherKind.TRUE, CONVEX_BLOCK, 1),
+            new FisherSetting(FisherKind.EMPIRICAL, CONVEX_BLOCK, 1),
+            new FisherSetting(FisherKind.MONTE_CARLO, CONVEX_BLOCK, 1),
+            new FisherSetting(FisherKind.EMPIRICAL, CONVEX_BLOCK, 10),
+            new FisherSetting(FisherKind.EMPIRICAL, 256, 1),
+            new FisherSetting(FisherKind.EMPIRICAL, 1024, 1),
+            new FisherSetting(FisherKind.EMPIRICAL, 4096, 1)),
+        5000, 5000, new MlpConfig(256, 8, 64, 0.05, 0.9, 5e-4, 1), 0, 3,
+        List.of(
+            new FisherSetting(FisherKind.TRUE, 256, 1),
+            new FisherSetting(FisherKind.EMPIRICAL, 256, 1),
+            new FisherSetting(FisherKind.MONTE_CARLO, 256, 1),
+            new FisherSetting(FisherKind.EMPIRICAL, 256, 10),
+            new FisherSetting(FisherKind.EMPIRICAL, 1024, 1),
+            new FisherSetting(FisherKind.EMPIRICAL, 1024, 10)),
+        new int[] {5, 10, 20}, new double[] {-1.5, 1.5, 49});
+  }
+
+  static EvaluationPlan quick() {
+    return new EvaluationPlan("quick", 1500, 1000, 1e-2, new int[] {0}, new int[] {1, 3},
+        new double[] {0.10, 0.25, 0.50, 1.00},
+        List.of(
+            new FisherSetting(FisherKind.TRUE, CONVEX_BLOCK, 1),
+            new FisherSetting(FisherKind.EMPIRICAL, CONVEX_BLOCK, 1),
+            new FisherSetting(FisherKind.MONTE_CARLO, CONVEX_BLOCK, 1)),
+        1000, 1000, new MlpConfig(32, 4, 64, 0.05, 0.9, 5e-4, 1), 0, 3,
+        List.of(
+            new FisherSetting(FisherKind.TRUE, 256, 1),
+            new FisherSetting(FisherKind.EMPIRICAL, 256, 1),
+            new FisherSetting(FisherKind.MONTE_CARLO, 256, 1)),
+        new int[] {5}, new double[] {-1.5, 1.5, 49});
+  }
+
+  double[] grid() {
+    return Quality.logGrid(epsilonGrid[0], epsilonGrid[1], (int) epsilonGrid[2]);
+  }
+}
