@@ -117,6 +117,25 @@ final class ConvexFamily implements ModelFamily {
   }
 
   @Override
+  public int[] nonMembers(int[] forget, java.util.Random random) {
+    int shared = -1;
+    for (int a = 0; a < A && shared < 0; a++) {
+      boolean all = true;
+      for (int r : forget) {
+        all &= train.has(r, a);
+      }
+      shared = all ? a : -1;
+    }
+    int[] pool = shared >= 0 ? test.rowsWith(shared) : Rows.range(test.size());
+    int[] order = Rows.shuffled(pool.length, random);
+    int[] out = new int[forget.length];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = pool[order[i % pool.length]];
+    }
+    return out;
+  }
+
+  @Override
   public double[] signature(double[] p, int[] forgetRows) {
     float[] labels = new float[forgetRows.length * A];
     for (int i = 0; i < forgetRows.length; i++) {

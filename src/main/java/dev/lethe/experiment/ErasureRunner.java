@@ -104,8 +104,7 @@ final class ErasureRunner {
       long t0 = System.nanoTime();
       double[] retrained = family.train(Rows.without(all, forget));
       double seconds = (System.nanoTime() - t0) / 1e9;
-      int[] nonMembers = Rows.sample(testRows, Math.min(forget.length, testRows.length),
-          new Random(forget.length * 31L + forget[0]));
+      int[] nonMembers = family.nonMembers(forget, new Random(forget.length * 31L + forget[0]));
       double[] star = trained();
       Gold g = new Gold(retrained, seconds, accuracies(star, forget),
           accuracies(retrained, forget), membership(star, forget, nonMembers),

@@ -55,7 +55,7 @@ record EvaluationPlan(
             new FisherSetting(FisherKind.EMPIRICAL, 256, 1),
             new FisherSetting(FisherKind.EMPIRICAL, 1024, 1),
             new FisherSetting(FisherKind.EMPIRICAL, 4096, 1)),
-        5000, 5000, new MlpConfig(256, 8, 64, 0.05, 0.9, 5e-4, 1), 0, 3,
+        5000, 5000, new MlpConfig(256, 20, 64, 0.05, 0.9, 5e-4, 1), 0, 3,
         List.of(
             new FisherSetting(FisherKind.TRUE, 256, 1),
             new FisherSetting(FisherKind.EMPIRICAL, 256, 1),

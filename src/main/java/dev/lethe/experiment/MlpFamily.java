@@ -163,6 +163,25 @@ final class MlpFamily implements ModelFamily {
   }
 
   @Override
+  public int[] nonMembers(int[] forget, java.util.Random random) {
+    java.util.List<java.util.List<Integer>> byClass = new java.util.ArrayList<>();
+    for (int c = 0; c < 10; c++) {
+      byClass.add(new java.util.ArrayList<>());
+    }
+    for (int i = 0; i < testN; i++) {
+      byClass.get(test.label(i)).add(i);
+    }
+    byClass.forEach(l -> java.util.Collections.shuffle(l, random));
+    int[] used = new int[10];
+    int[] out = new int[forget.length];
+    for (int i = 0; i < forget.length; i++) {
+      java.util.List<Integer> pool = byClass.get(train.label(forget[i]));
+      out[i] = pool.get(used[train.label(forget[i])]++ % pool.size());
+    }
+    return out;
+  }
+
+  @Override
   public double[] signature(double[] p, int[] forgetRows) {
     return p;
   }

@@ -48,6 +48,13 @@ interface ModelFamily {
   double[] losses(double[] probabilities, boolean test, int[] rows);
 
   /**
+   * Unseen test rows to compare the forget rows' losses with in membership inference, as many
+   * as there are forget rows and drawn like them (same class, or sharing the attribute all of
+   * them have), so the attack sees membership rather than a shift of class.
+   */
+  int[] nonMembers(int[] forget, java.util.Random random);
+
+  /**
    * The vector whose mean absolute difference is γ's D on the forget rows: per-attribute ROC-AUC
    * (multi-attribute) or the predicted probabilities themselves (single label).
    */

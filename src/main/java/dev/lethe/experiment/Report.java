@@ -129,7 +129,8 @@ final class Report {
         + " as the original. Distance = |θ̂ − θ*₋S| / |θ* − θ*₋S|.%n"
         + "- Accuracy gaps are θ̂'s accuracy minus θ*₋S's on S (forget), D∖S (retain) and the"
         + " test set; membership-inference AUC separates S's losses from as many unseen test"
-        + " samples' (0.5 = no membership signal).%n"
+        + " samples drawn like S (same class; sharing S's attribute) by a loss threshold (0.5 ="
+        + " no membership signal).%n"
         + "- Predictions and metrics are computed by the evaluation itself (EJML / plain Java)"
         + " from the weights the sidecar served, independently of the sidecar's ONNX Runtime"
         + " path.%n%n", g.length, g[0], g[g.length - 1]);
