@@ -40,6 +40,10 @@ final class EvaluateCommand implements Callable<Integer> {
       description = "Write token for --sidecar (env LETHE_TOKEN).")
   String token;
 
+  @Option(names = "--mlp-epochs", defaultValue = "0",
+      description = "Train the MLP for this many epochs instead of the plan's (20 full, 4 quick).")
+  int mlpEpochs;
+
   @Option(names = "--fisher-memory-mb", defaultValue = "4096",
       description = "Fisher build memory budget of the embedded sidecar, MiB (default ${DEFAULT-VALUE}).")
   long fisherMemoryMb;
@@ -48,9 +52,9 @@ final class EvaluateCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     long t0 = System.nanoTime();
     String command = "java -jar target/lethe.jar evaluate" + (quick ? " --quick" : "")
-        + " --data " + data + " --out " + out;
-    List<String> targets = ErasureEvaluation.runAndReport(quick, sidecar, token, data, out,
-        fisherMemoryMb << 20, command,
+        + (mlpEpochs > 0 ? " --mlp-epochs " + mlpEpochs : "") + " --data " + data + " --out " + out;
+    List<String> targets = ErasureEvaluation.runAndReport(quick, mlpEpochs, sidecar, token, data,
+        out, fisherMemoryMb << 20, command,
         line -> System.err.printf("[%6.1f s] %s%n", (System.nanoTime() - t0) / 1e9, line));
     System.out.println("report written to " + out);
     targets.forEach(System.out::println);

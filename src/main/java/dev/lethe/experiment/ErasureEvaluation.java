@@ -22,18 +22,22 @@ public final class ErasureEvaluation {
   private ErasureEvaluation() {}
 
   /**
-   * Runs the evaluation ({@code quick}: the reduced plan of the test suite) against the sidecar
+   * Runs the evaluation ({@code quick}: the reduced plan of the test suite; {@code mlpEpochs}
+   * &gt; 0 overrides the plan's MLP epochs) against the sidecar
    * at {@code target} (null or empty: an embedded one, Fisher memory budget
    * {@code fisherMemoryBytes}), writes the report to {@code markdown} with its figures beside it,
    * and returns the target lines of the report.
    *
    * @param command the command line to print in the report
    */
-  public static List<String> runAndReport(boolean quick, String target, String token,
-      Path fashionDir, Path markdown, long fisherMemoryBytes, String command, Consumer<String> log)
-      throws Exception {
+  public static List<String> runAndReport(boolean quick, int mlpEpochs, String target,
+      String token, Path fashionDir, Path markdown, long fisherMemoryBytes, String command,
+      Consumer<String> log) throws Exception {
     System.setProperty("java.awt.headless", "true");
     EvaluationPlan plan = quick ? EvaluationPlan.quick() : EvaluationPlan.full();
+    if (mlpEpochs > 0) {
+      plan = plan.withMlpEpochs(mlpEpochs);
+    }
     try (Sidecar sidecar = target == null || target.isEmpty()
         ? Sidecar.embedded(fisherMemoryBytes)
         : Sidecar.remote(target, new dev.lethe.grpc.ClientSecurity(token, null, null, null, null))) {

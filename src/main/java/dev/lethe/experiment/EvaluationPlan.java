@@ -81,6 +81,13 @@ record EvaluationPlan(
         new int[] {5}, new double[] {-1.5, 1.5, 49});
   }
 
+  /** The same plan with the MLP trained for {@code epochs} epochs. */
+  EvaluationPlan withMlpEpochs(int epochs) {
+    return new EvaluationPlan(mode, convexPairs, convexTestPairs, mu, calibrationAttributes,
+        reportAttributes, ratios, convexSettings, mlpTrain, mlpTest, mlp.withEpochs(epochs),
+        calibrationClass, reportClass, mlpSettings, shards, epsilonGrid);
+  }
+
   double[] grid() {
     return Quality.logGrid(epsilonGrid[0], epsilonGrid[1], (int) epsilonGrid[2]);
   }
