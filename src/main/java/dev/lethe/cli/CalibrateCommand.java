@@ -2,7 +2,12 @@ package dev.lethe.cli;
 
 import dev.lethe.core.ModelSpec;
 import dev.lethe.grpc.LetheClient;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -11,19 +16,60 @@ import picocli.CommandLine.Parameters;
 @Command(name = "calibrate", mixinStandardHelpOptions = true,
     description = {"Set epsilon, the scale of the SSSE erase step, in a model's spec (SetScale).",
         "Later erases use it; no version is created; a write token is needed where the server "
-            + "has tokens. The value typically comes from `lethe evaluate`, the erasure-quality "
-            + "evaluation against retraining."})
+            + "has tokens. The value is given (--epsilon) or read from the results.csv that "
+            + "`lethe evaluate` writes beside its report (--from): the epsilon* its calibration "
+            + "split chose for a family and Fisher setting."})
 final class CalibrateCommand extends ClientCommand {
   @Parameters(index = "0", description = "Model name.")
   String name;
 
-  @Option(names = "--epsilon", required = true,
-      description = "The scale to set: a finite number > 0.")
-  double epsilon;
+  @ArgGroup(exclusive = true, multiplicity = "1")
+  Source source;
+
+  static final class Source {
+    @Option(names = "--epsilon", description = "The scale to set: a finite number > 0.")
+    Double epsilon;
+
+    @ArgGroup(exclusive = false)
+    FromReport report;
+  }
+
+  static final class FromReport {
+    @Option(names = "--from", required = true,
+        description = "results.csv of `lethe evaluate` (docs/evaluation/results.csv).")
+    Path csv;
+
+    @Option(names = "--family", required = true, description = "convex or mlp.")
+    String family;
+
+    @Option(names = "--fisher", required = true,
+        description = "The Fisher setting as the report labels it, e.g. \"TRUE B=2048 m=1\".")
+    String fisher;
+  }
 
   @Override
-  void run(LetheClient lethe, PrintWriter out) {
+  void run(LetheClient lethe, PrintWriter out) throws IOException {
+    double epsilon = source.epsilon != null ? source.epsilon : fromReport(source.report);
     ModelSpec spec = lethe.setScale(name, epsilon);
     out.printf("model %s: scale %s%n", spec.name(), spec.scale());
+  }
+
+  /** ε* of the report split's rows for the family and setting (all rows carry the same). */
+  static double fromReport(FromReport r) throws IOException {
+    List<String> lines = Files.readAllLines(r.csv);
+    if (lines.isEmpty() || !lines.get(0).startsWith("family,fisher,split,")) {
+      throw new IllegalArgumentException(r.csv + " is not a results.csv of lethe evaluate");
+    }
+    for (String line : lines.subList(1, lines.size())) {
+      String[] f = line.split(",");
+      // family, fisher, split, group, "removal", k, epsilon, ...
+      if (f[0].equals(r.family) && f[1].equals(r.fisher) && f[2].equals("report")) {
+        int quoted = line.indexOf('"', line.indexOf('"') + 1);
+        String[] rest = line.substring(quoted + 2).split(",");
+        return Double.parseDouble(rest[1]);
+      }
+    }
+    throw new IllegalArgumentException("no report row for family " + r.family + " and Fisher \""
+        + r.fisher + "\" in " + r.csv);
   }
 }

@@ -72,6 +72,19 @@ class DemoServeTest {
       String badEpsilon = run("calibrate", "digits", "--epsilon", "-1", "--target", target);
       assertTrue(badEpsilon.startsWith("2\n") && badEpsilon.contains("error: INVALID_ARGUMENT: scale"),
           badEpsilon);
+      // ε* from the results.csv `lethe evaluate` writes: the report row of the family and setting
+      Path results = dir.resolve("results.csv");
+      java.nio.file.Files.writeString(results, "family,fisher,split,group,removal,k,epsilon,gamma\n"
+          + "convex,TRUE B=2048 m=1,calibration,10%,\"attribute 0, 10%\",115,1,0.9\n"
+          + "convex,TRUE B=2048 m=1,report,10%,\"attribute 1, 10%\",113,1.15478,0.9\n");
+      String fromReport = run("calibrate", "digits", "--from", results.toString(), "--family",
+          "convex", "--fisher", "TRUE B=2048 m=1", "--target", target);
+      assertEquals("0\nmodel digits: scale 1.15478\n", fromReport);
+      String noRow = run("calibrate", "digits", "--from", results.toString(), "--family", "mlp",
+          "--fisher", "TRUE B=2048 m=1", "--target", target);
+      assertTrue(!noRow.startsWith("0\n") && noRow.contains("no report row"), noRow);
+      assertEquals(1.15478, server.store().info("digits").spec().scale());
+      run("calibrate", "digits", "--epsilon", "0.5", "--target", target);
       String unknown = run("calibrate", "nope", "--epsilon", "2", "--target", target);
       assertTrue(unknown.startsWith("2\n") && unknown.contains("error: NOT_FOUND"), unknown);
       assertEquals(0.5, server.store().info("digits").spec().scale());
