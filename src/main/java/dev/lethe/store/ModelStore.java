@@ -156,36 +156,24 @@ public final class ModelStore implements AutoCloseable {
     if (version <= 0) {
       throw LetheException.invalid("version", "must be a version number >= 1, got " + version);
     }
-    Entry e = entry(name);
-    ReentrantLock lock = lockFor(name);
-    lock.lock();
-    try {
+    return locked(name, () -> {
+      Entry e = entry(name);
       ModelRecord r = e.record;
       VersionRecord target = ModelReads.keptVersion(r, version);
       if (r.getActiveVersion() == version) {
         return info(r);
       }
-      VersionRecord current = Records.version(r, r.getActiveVersion());
-      Set<Long> undone = new TreeSet<>(current.getEraseLineageList());
-      undone.removeAll(target.getEraseLineageList());
-      Set<Long> redone = new TreeSet<>(target.getEraseLineageList());
-      redone.removeAll(current.getEraseLineageList());
-      if (!undone.isEmpty() && !allowUnerase) {
-        throw LetheException.precondition("version " + version + " of model '" + name
-            + "' predates the erasures made by versions " + undone + "; activating it brings the "
-            + "erased samples' influence back: set allow_unerase to do so (the ledger records it)");
-      }
+      Activation change = Activation.of(name, Records.version(r, r.getActiveVersion()), target,
+          allowUnerase);
       ModelRecord updated = r.toBuilder().setActiveVersion(version).build();
       long now = System.currentTimeMillis();
       db.write(b -> {
         b.put(Family.MODELS, Keys.model(name), updated.toByteArray());
-        ledger.recordActivation(b, name, version, undone, redone, now);
+        ledger.recordActivation(b, name, version, change.undone(), change.redone(), now);
       });
       publish(e, updated);
       return info(updated);
-    } finally {
-      lock.unlock();
-    }
+    });
   }
 
   /**
@@ -201,17 +189,7 @@ public final class ModelStore implements AutoCloseable {
     ensureOpen();
     SpecValidator.checkName("name", name);
     SpecValidator.checkScale("scale", scale);
-    return locked(name, () -> {
-      Entry e = entry(name);
-      ModelRecord r = e.record;
-      if (r.getScale() == scale) {
-        return info(r);
-      }
-      ModelRecord updated = r.toBuilder().setScale(scale).build();
-      db.write(batch -> batch.put(Family.MODELS, Keys.model(name), updated.toByteArray()));
-      publish(e, updated);
-      return info(updated);
-    });
+    return rewrite(name, r -> r.toBuilder().setScale(scale).build());
   }
 
   /**
@@ -294,14 +272,10 @@ public final class ModelStore implements AutoCloseable {
    */
   public AutoCloseable watch(String name, Consumer<ModelInfo> listener) {
     Entry e = entry(name);
-    ReentrantLock lock = lockFor(name);
-    lock.lock();
-    try {
+    locked(name, () -> {
       listener.accept(info(e.record));
-      e.listeners.add(listener);
-    } finally {
-      lock.unlock();
-    }
+      return e.listeners.add(listener);
+    });
     return () -> e.listeners.remove(listener);
   }
 
@@ -375,13 +349,8 @@ public final class ModelStore implements AutoCloseable {
 
   /** Fisher ids referenced by kept versions. */
   public Set<String> fisherIdsInUse(String name) {
-    Set<String> ids = new TreeSet<>();
-    entry(name).record.getVersionsList().forEach(v -> {
-      if (!v.getFisherId().isEmpty()) {
-        ids.add(v.getFisherId());
-      }
-    });
-    return ids;
+    return entry(name).record.getVersionsList().stream().map(VersionRecord::getFisherId)
+        .filter(id -> !id.isEmpty()).collect(java.util.stream.Collectors.toCollection(TreeSet::new));
   }
 
   /** The inverse Fisher attached to a kept version (0 = active), or "" for none. */
@@ -395,9 +364,7 @@ public final class ModelStore implements AutoCloseable {
    */
   public ModelInfo attachFisher(String name, long version, String fisherId) {
     ensureOpen();
-    return locked(name, () -> {
-      Entry e = entry(name);
-      ModelRecord r = e.record;
+    return rewrite(name, r -> {
       long v = ModelReads.keptVersion(r, version).getVersion();
       ModelRecord.Builder b = r.toBuilder();
       for (int i = 0; i < b.getVersionsCount(); i++) {
@@ -405,7 +372,21 @@ public final class ModelStore implements AutoCloseable {
           b.setVersions(i, b.getVersions(i).toBuilder().setFisherId(fisherId));
         }
       }
-      ModelRecord updated = b.build();
+      return b.build();
+    });
+  }
+
+  /**
+   * Under the model's lock: applies {@code change} to the model record, writes the result (one
+   * synced write) and publishes it; a change that alters nothing writes and tells nothing.
+   */
+  private ModelInfo rewrite(String name, java.util.function.UnaryOperator<ModelRecord> change) {
+    return locked(name, () -> {
+      Entry e = entry(name);
+      ModelRecord updated = change.apply(e.record);
+      if (updated.equals(e.record)) {
+        return info(updated);
+      }
       db.write(batch -> batch.put(Family.MODELS, Keys.model(name), updated.toByteArray()));
       publish(e, updated);
       return info(updated);
