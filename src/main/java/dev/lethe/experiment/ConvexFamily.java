@@ -77,6 +77,11 @@ final class ConvexFamily implements ModelFamily {
   }
 
   @Override
+  public long[] parameterSizes() {
+    return new long[] {LinearAttributes.parameterCount()};
+  }
+
+  @Override
   public SampleBatch trainBatch(int[] rows) {
     return train.batch(rows);
   }

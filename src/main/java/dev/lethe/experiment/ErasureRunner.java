@@ -135,7 +135,7 @@ final class ErasureRunner {
     client.putModel(family.spec(name, setting.blockSize()),
         new ByteArrayInputStream(family.onnx(star0, name)));
     List<String> params = family.spec(name, setting.blockSize()).erasableParameters();
-    double[] star = OnnxWeights.fetch(client, name, 1, params);   // θ* as served (float32)
+    double[] star = OnnxWeights.fetch(client, name, 1, params, family.parameterSizes());   // θ* as served (float32)
     SampleBatch samples = family.trainBatch(all);
     int n = all.length;
     FisherProgress fisher = client.buildFisher(
@@ -184,7 +184,8 @@ final class ErasureRunner {
       throw new IllegalStateException("erased " + o.erased() + " of " + r.forget().length
           + " samples of " + r.label());
     }
-    double[] hat = OnnxWeights.fetch(client, name, o.version(), params);
+    double[] hat = OnnxWeights.fetch(client, name, o.version(), params,
+        family.parameterSizes());
     client.activate(name, 1, true);
     double[] delta = new double[hat.length];
     for (int i = 0; i < delta.length; i++) {
@@ -206,17 +207,16 @@ final class ErasureRunner {
           g.sigRetrained());
       distance[i] = Quality.normalisedDistance(star, e.delta(), grid[i], g.theta());
     }
+    // ε is a grid value (1 for calibration, the chosen ε* for the report): read it off the curves
+    int at = indexOf(epsilon);
     double[] hat = Quality.step(star, e.delta(), epsilon);
-    double gammaAt = Quality.similarityRatio(
-        family.signature(family.probabilities(hat, false, forget), forget), g.sigStar(),
-        g.sigRetrained());
-    TrialResult t = new TrialResult(setting, r, gamma, distance, epsilon, gammaAt,
-        Quality.normalisedDistance(star, e.delta(), epsilon, g.theta()), accuracies(hat, forget),
+    TrialResult t = new TrialResult(setting, r, gamma, distance, epsilon, gamma[at],
+        distance[at], accuracies(hat, forget),
         g.accuracyStar(), g.accuracyRetrained(),
         new double[] {g.miaStar(), membership(hat, forget, g.nonMembers()), g.miaRetrained()},
         e.millis(), g.seconds());
     log.accept(String.format("%s %s %s [%s]: k=%d, erase %.0f ms, γ %.3f, distance %.3f at ε %.3g",
-        family.key(), setting.label(), r.label(), r.split(), forget.length, e.millis(), gammaAt,
+        family.key(), setting.label(), r.label(), r.split(), forget.length, e.millis(), t.gamma(),
         t.distance(), epsilon));
     return t;
   }

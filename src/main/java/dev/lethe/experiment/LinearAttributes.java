@@ -45,23 +45,13 @@ final class LinearAttributes {
 
   /** The weights minimising the objective on {@code rows}; attributes solved in parallel. */
   static double[] train(PairedFashion data, int[] rows, double mu, ExecutorService pool) {
-    return train(data, rows, mu, null, pool);
-  }
-
-  /**
-   * As {@link #train(PairedFashion, int[], double, ExecutorService)}, starting liblinear from
-   * {@code start} (null = from zero). The problem is strictly convex, so the optimum found is the
-   * same up to the solver's tolerance; only the time to reach it differs.
-   */
-  static double[] train(PairedFashion data, int[] rows, double mu, double[] start,
-      ExecutorService pool) {
     Feature[][] x = features(data, rows);
     double c = 1.0 / (rows.length * mu);
     double[] w = new double[A * D];
     List<Future<double[]>> parts = new java.util.ArrayList<>();
     for (int a = 0; a < A; a++) {
       int attribute = a;
-      parts.add(pool.submit(() -> solve(data, rows, x, attribute, c, start)));
+      parts.add(pool.submit(() -> solve(data, rows, x, attribute, c)));
     }
     try {
       for (int a = 0; a < A; a++) {
@@ -76,8 +66,7 @@ final class LinearAttributes {
     return w;
   }
 
-  private static double[] solve(PairedFashion data, int[] rows, Feature[][] x, int a, double c,
-      double[] start) {
+  private static double[] solve(PairedFashion data, int[] rows, Feature[][] x, int a, double c) {
     Problem p = new Problem();
     p.l = rows.length;
     p.n = D;
@@ -93,13 +82,6 @@ final class LinearAttributes {
     // binary ±1 problems), else the only one. Orient them to score "attribute present".
     double sign = java.util.Arrays.stream(p.y).anyMatch(v -> v > 0) ? 1 : -1;
     Parameter parameter = new Parameter(SolverType.L2R_LR, c, 10_000, TOLERANCE);
-    if (start != null) {
-      double[] init = new double[D];
-      for (int j = 0; j < D; j++) {
-        init[j] = sign * start[a * D + j];
-      }
-      parameter.setInitSol(init);
-    }
     Linear.disableDebugOutput();
     Model model = Linear.train(p, parameter);
     if (model.getLabels()[0] != (int) sign) {

@@ -102,6 +102,12 @@ final class MlpFamily implements ModelFamily {
   }
 
   @Override
+  public long[] parameterSizes() {
+    long h = config.hidden();
+    return new long[] {h * 784, h, 10 * h, 10};
+  }
+
+  @Override
   public SampleBatch trainBatch(int[] rows) {
     return Batches.rows(trainBatch, rows);
   }

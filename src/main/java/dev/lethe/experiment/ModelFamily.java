@@ -35,6 +35,9 @@ interface ModelFamily {
   /** The registration spec (train_size = {@link #trainSize()}, ε left at 1). */
   ModelSpec spec(String name, int blockSize);
 
+  /** Element counts of the spec's erasable parameters, in spec order. */
+  long[] parameterSizes();
+
   /** Training rows as a batch the registered model accepts, ids unique per row. */
   SampleBatch trainBatch(int[] rows);
 

@@ -1,8 +1,6 @@
 package dev.lethe.experiment;
 
-import java.util.ArrayList;
 import java.util.BitSet;
-import java.util.List;
 import java.util.function.Consumer;
 
 /**
@@ -23,20 +21,7 @@ final class Sisa {
 
     /** Shards holding at least one of the rows. */
     int affected(int[] rows) {
-      BitSet set = new BitSet();
-      for (int r : rows) {
-        set.set(r);
-      }
-      int count = 0;
-      for (int[] part : parts) {
-        for (int r : part) {
-          if (set.get(r)) {
-            count++;
-            break;
-          }
-        }
-      }
-      return count;
+      return holding(parts, rows).length;
     }
 
     /**
@@ -44,21 +29,18 @@ final class Sisa {
      * holding them (a retrain of a shard without a few rows costs what training it did).
      */
     double eraseSeconds(int[] rows) {
-      BitSet set = new BitSet();
-      for (int r : rows) {
-        set.set(r);
-      }
-      double s = 0;
-      for (int i = 0; i < parts.length; i++) {
-        for (int r : parts[i]) {
-          if (set.get(r)) {
-            s += shardSeconds[i];
-            break;
-          }
-        }
-      }
-      return s;
+      return java.util.Arrays.stream(holding(parts, rows)).mapToDouble(s -> shardSeconds[s]).sum();
     }
+  }
+
+  /** Indices of the shards holding at least one of the rows. */
+  static int[] holding(int[][] parts, int[] rows) {
+    BitSet set = new BitSet();
+    for (int r : rows) {
+      set.set(r);
+    }
+    return java.util.stream.IntStream.range(0, parts.length)
+        .filter(s -> java.util.Arrays.stream(parts[s]).anyMatch(set::get)).toArray();
   }
 
   private Sisa() {}
@@ -72,26 +54,17 @@ final class Sisa {
     int[] test = Rows.range(family.testSize());
     double[] sum = new double[test.length * family.outputs()];
     double[] seconds = new double[shards];
-    List<double[]> models = new ArrayList<>();
     for (int s = 0; s < shards; s++) {
       long t0 = System.nanoTime();
       double[] theta = family.train(parts[s]);
       seconds[s] = (System.nanoTime() - t0) / 1e9;
-      models.add(theta);
       double[] p = family.probabilities(theta, true, test);
       for (int i = 0; i < sum.length; i++) {
         sum[i] += p[i] / shards;
       }
     }
     double accuracy = family.accuracy(sum, true, test);
-    int holder = -1;
-    for (int s = 0; s < shards && holder < 0; s++) {
-      for (int r : parts[s]) {
-        if (r == oneRow) {
-          holder = s;
-        }
-      }
-    }
+    int holder = holding(parts, new int[] {oneRow})[0];
     long t0 = System.nanoTime();
     family.train(Rows.without(parts[holder], new int[] {oneRow}));
     double one = (System.nanoTime() - t0) / 1e9;
