@@ -1,17 +1,17 @@
 package dev.lethe.bench;
 
 import dev.lethe.core.Batches;
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.Samples;
 import dev.lethe.data.BatchFormat;
 import dev.lethe.data.DataFiles;
 import dev.lethe.data.Dataset;
 import dev.lethe.erase.EraseCommand;
 import dev.lethe.erase.EraseConfig;
 import dev.lethe.erase.EraseOutcome;
-import dev.lethe.erase.FisherProgress;
-import dev.lethe.erase.FisherRequest;
-import dev.lethe.fisher.FisherKind;
-import dev.lethe.fisher.FisherMethod;
+import dev.lethe.fisher.FisherProgress;
+import dev.lethe.fisher.FisherRequest;
+import dev.lethe.fisher.CurvatureKind;
+import dev.lethe.fisher.InversionMethod;
 import dev.lethe.grpc.LetheClient;
 import dev.lethe.server.LetheServer;
 import dev.lethe.server.ServerConfig;
@@ -122,15 +122,15 @@ public final class EraseBench {
     try (LetheClient client = new LetheClient("127.0.0.1:" + server.port())) {
       client.putModel(Mlp.spec(MODEL, n, config.l2()),
           new ByteArrayInputStream(model.onnx(MODEL)));
-      SampleBatch samples = train.batch(0, n, format);
-      SampleBatch testBatch = test.batch(0, test.size(), format);
+      Samples samples = train.batch(0, n, format);
+      Samples testBatch = test.batch(0, test.size(), format);
       System.out.printf("sidecar Evaluate of version 1 on the %d test samples: accuracy %.4f"
           + " (Java forward pass above: %.4f)%n", test.size(),
           client.evaluate(MODEL, 1, testBatch).accuracy(), originalJava);
 
       long f0 = System.nanoTime();
       FisherProgress fisher = client.buildFisher(
-          new FisherRequest(MODEL, FisherKind.EMPIRICAL, FisherMethod.GRAM, 0, 0, 0, 0, 1, n),
+          new FisherRequest(MODEL, CurvatureKind.EMPIRICAL, InversionMethod.GRAM, 0, 0, 0, 0, 1, n),
           IntStream.iterate(0, i -> i < n, i -> i + FISHER_BATCH)
               .mapToObj(i -> Batches.range(samples, i, Math.min(n, i + FISHER_BATCH))).iterator(),
           p -> { });

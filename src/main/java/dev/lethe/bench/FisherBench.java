@@ -5,8 +5,8 @@ import dev.lethe.fisher.FisherAccumulator;
 import dev.lethe.fisher.FisherBuilder;
 import dev.lethe.fisher.FisherHeader;
 import dev.lethe.fisher.FisherInverse;
-import dev.lethe.fisher.FisherMethod;
-import dev.lethe.fisher.FisherOptions;
+import dev.lethe.fisher.InversionMethod;
+import dev.lethe.fisher.BuildOptions;
 import dev.lethe.fisher.FisherStore;
 import dev.lethe.fisher.GradientSource;
 import dev.lethe.storage.LetheDb;
@@ -47,7 +47,7 @@ public final class FisherBench {
 
     BlockLayout layout = BlockLayout.uniform(blocks * b, b);
     SyntheticGradients source = new SyntheticGradients(7, n, layout.parameterCount());
-    FisherOptions options = FisherOptions.defaults(lambda).withThreads(threads).withMemoryBudget(4L << 30);
+    BuildOptions options = BuildOptions.defaults(lambda).withThreads(threads).withMemoryBudget(4L << 30);
     double gen = generation(source);
     System.out.printf("%n[build] generating the %d x %d synthetic gradients alone: %.1f s (included in both builds below)%n",
         n, layout.parameterCount(), gen);
@@ -67,7 +67,7 @@ public final class FisherBench {
       SyntheticGradients subset = new SyntheticGradients(7, smRows, layout.parameterCount());
       FisherBuilder.Summary gramSub = FisherBuilder.build(layout, subset, options, (blk, inv) -> {}, null);
       FisherBuilder.Summary sm =
-          FisherBuilder.build(layout, subset, options.withMethod(FisherMethod.SHERMAN_MORRISON).withBatchRows(Math.min(smRows, 256)), (blk, inv) -> {}, null);
+          FisherBuilder.build(layout, subset, options.withMethod(InversionMethod.SHERMAN_MORRISON).withBatchRows(Math.min(smRows, 256)), (blk, inv) -> {}, null);
       double smFull = sm.seconds() * n / smRows;
       System.out.printf("sherman-morrison, n=%d (measured subset): %.1f s = %.3f s per sample%n", smRows, sm.seconds(), sm.seconds() / smRows);
       System.out.printf("sherman-morrison, n=%d (EXTRAPOLATED linearly from the subset): %.0f s%n", n, smFull);
@@ -94,7 +94,7 @@ public final class FisherBench {
     }
     DMatrixRMaj c = new DMatrixRMaj(b, b);
     BlockLayout one = BlockLayout.uniform(b, b);
-    FisherOptions o = FisherOptions.defaults(1).withThreads(1).withBatchRows(k);
+    BuildOptions o = BuildOptions.defaults(1).withThreads(1).withBatchRows(k);
     double flops = 2.0 * rows * b * b; // a full Gᵀ G of these rows
     double best = 0;
     double bestEjml = 0;

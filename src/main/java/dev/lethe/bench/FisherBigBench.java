@@ -4,7 +4,7 @@ import dev.lethe.fisher.BlockLayout;
 import dev.lethe.fisher.FisherBuilder;
 import dev.lethe.fisher.FisherHeader;
 import dev.lethe.fisher.FisherInverse;
-import dev.lethe.fisher.FisherOptions;
+import dev.lethe.fisher.BuildOptions;
 import dev.lethe.fisher.FisherStore;
 import dev.lethe.storage.LetheDb;
 import java.nio.file.Files;
@@ -33,7 +33,7 @@ public final class FisherBigBench {
     int b = 1024;
     BlockLayout layout = BlockLayout.uniform(blocks * b, b);
     double lambda = 1e-3;
-    FisherOptions options = FisherOptions.defaults(lambda).withThreads(threads).withMemoryBudget(budget);
+    BuildOptions options = BuildOptions.defaults(lambda).withThreads(threads).withMemoryBudget(budget);
     System.out.printf("FisherBigBench: P=%d, %d blocks of %d, n=%d, threads=%d, budget=%d MiB, max heap=%d MiB%n",
         layout.parameterCount(), blocks, b, n, threads, budget >> 20, Runtime.getRuntime().maxMemory() >> 20);
     SyntheticGradients source = new SyntheticGradients(42, n, layout.parameterCount());

@@ -1,7 +1,7 @@
 package dev.lethe.bench;
 
-import dev.lethe.core.Loss;
-import dev.lethe.core.ModelSpec;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.ModelConfig;
 import dev.lethe.grpc.LetheClient;
 import dev.lethe.onnx.OnnxBuilder;
 import dev.lethe.server.LetheServer;
@@ -64,7 +64,7 @@ public final class GetModelBench {
         new StoreConfig(2, Integer.MAX_VALUE - 64), 64 << 20, false, 5);
     LetheServer server = LetheServer.netty(config, s -> {}).start();
     try (LetheClient client = new LetheClient("127.0.0.1:" + server.port())) {
-      client.putModel(new ModelSpec("bench", Loss.MEAN_SQUARED_ERROR, "", List.of(), 1, 0, 0, 0, 0, 0),
+      client.putModel(new ModelConfig("bench", LossFunction.MEAN_SQUARED_ERROR, "", List.of(), 1, 0, 0, 0, 0, 0),
           new ByteArrayInputStream(onnx));
       onnx = null;
       for (int i = 0; i < WARMUP; i++) {

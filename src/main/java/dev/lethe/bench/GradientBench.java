@@ -5,9 +5,9 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
-import dev.lethe.core.Loss;
-import dev.lethe.core.SampleBatch;
-import dev.lethe.core.Tensor;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.Samples;
+import dev.lethe.core.DenseTensor;
 import dev.lethe.onnx.GradientEngine;
 import dev.lethe.onnx.GradientGraph;
 import dev.lethe.onnx.GradientResult;
@@ -44,9 +44,9 @@ public final class GradientBench {
         "forward smp/s", "grad smp/s", "fwd/grad", "grad out GB/s", "of memcpy");
     for (Model m : List.of(mlp(rnd), cnn(rnd))) {
       for (int batch : new int[] {1, 128}) {
-        SampleBatch b = batch(rnd, m, batch);
+        Samples b = batch(rnd, m, batch);
         double fwd = forwardThroughput(m, b, seconds);
-        GradientGraph g = GradientGraph.build(m.proto(), "z", Loss.SOFTMAX_CROSS_ENTROPY, m.params(), 1e-4);
+        GradientGraph g = GradientGraph.build(m.proto(), "z", LossFunction.SOFTMAX_CROSS_ENTROPY, m.params(), 1e-4);
         List<FloatBuffer> params = direct(m.values());
         try (GradientEngine e = new GradientEngine(g)) {
           double grad = gradThroughput(e, b, params, seconds);
@@ -76,9 +76,9 @@ public final class GradientBench {
     return best;
   }
 
-  private static double forwardThroughput(Model m, SampleBatch b, double seconds) throws OrtException {
+  private static double forwardThroughput(Model m, Samples b, double seconds) throws OrtException {
     OrtEnvironment env = OrtEnvironment.getEnvironment();
-    Tensor x = b.inputs().get(m.input());
+    DenseTensor x = b.inputs().get(m.input());
     try (OrtSession s = env.createSession(m.proto().toByteArray(), new OrtSession.SessionOptions());
         OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(x.floats()), x.dims())) {
       Runnable run = () -> {
@@ -92,7 +92,7 @@ public final class GradientBench {
     }
   }
 
-  private static double gradThroughput(GradientEngine e, SampleBatch b, List<FloatBuffer> params, double seconds) {
+  private static double gradThroughput(GradientEngine e, Samples b, List<FloatBuffer> params, double seconds) {
     float[] into = new float[(int) (b.size() * e.graph().parameterCount())];
     return timed(() -> {
       GradientResult r = e.computeInto(b, params, into);
@@ -170,7 +170,7 @@ public final class GradientBench {
         List.of("W1", "B1", "W2", "B2", "W3", "B3"), List.of(w1, b1, w2, b2, w3, b3));
   }
 
-  private static SampleBatch batch(Random rnd, Model m, int n) {
+  private static Samples batch(Random rnd, Model m, int n) {
     long per = 1;
     for (long d : m.sample()) {
       per *= d;
@@ -186,7 +186,7 @@ public final class GradientBench {
     for (int i = 0; i < n; i++) {
       y[i] = rnd.nextInt(10);
     }
-    return new SampleBatch(List.of(), Map.of(m.input(), Tensor.ofFloats(dims, x)), Tensor.ofLongs(new long[] {n}, y));
+    return new Samples(List.of(), Map.of(m.input(), DenseTensor.ofFloats(dims, x)), DenseTensor.ofLongs(new long[] {n}, y));
   }
 
   private static float[] randn(Random rnd, double scale, int n) {

@@ -1,15 +1,15 @@
 package dev.lethe.bench;
 
 import dev.lethe.core.Batches;
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.Samples;
 import dev.lethe.data.BatchFormat;
 import dev.lethe.data.Dataset;
 import dev.lethe.demo.DemoModel;
 import dev.lethe.demo.DigitsDemo;
 import dev.lethe.erase.EraseCommand;
-import dev.lethe.erase.FisherRequest;
-import dev.lethe.fisher.FisherKind;
-import dev.lethe.fisher.FisherMethod;
+import dev.lethe.fisher.FisherRequest;
+import dev.lethe.fisher.CurvatureKind;
+import dev.lethe.fisher.InversionMethod;
 import dev.lethe.grpc.LetheClient;
 import dev.lethe.server.LetheServer;
 import dev.lethe.server.ServerConfig;
@@ -45,13 +45,13 @@ public final class LoadBench {
     LetheServer server = LetheServer.netty(config, s -> s.put(demo.spec(), demo.onnx())).start();
     String target = "127.0.0.1:" + server.port();
     Dataset digits = DigitsDemo.trainingData();
-    SampleBatch all = digits.batch(0, digits.size(), BatchFormat.of(DigitsDemo.INPUT).withClassIndices());
+    Samples all = digits.batch(0, digits.size(), BatchFormat.of(DigitsDemo.INPUT).withClassIndices());
     List<LetheClient> clients = new ArrayList<>();
     try {
       for (int c = 0; c < 4; c++) {
         clients.add(new LetheClient(target));
       }
-      clients.get(0).buildFisher(new FisherRequest("digits", FisherKind.EMPIRICAL, FisherMethod.GRAM,
+      clients.get(0).buildFisher(new FisherRequest("digits", CurvatureKind.EMPIRICAL, InversionMethod.GRAM,
           0, 0, 0, 0, 0, all.size()), List.of(all).iterator(), p -> {});
       long end = System.nanoTime() + seconds * 1_000_000_000L;
       List<Long> getModel = Collections.synchronizedList(new ArrayList<>());
@@ -65,7 +65,7 @@ public final class LoadBench {
         int offset = (t * 32) % (all.size() - 32);
         new Thread(() -> {
           try {
-            SampleBatch batch = Batches.range(all, offset, offset + 32);
+            Samples batch = Batches.range(all, offset, offset + 32);
             for (int i = 0; System.nanoTime() < end; i++) {
               long t0 = System.nanoTime();
               try {

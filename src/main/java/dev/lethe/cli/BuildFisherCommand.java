@@ -1,11 +1,11 @@
 package dev.lethe.cli;
 
 import dev.lethe.core.Batches;
-import dev.lethe.core.SampleBatch;
-import dev.lethe.erase.FisherProgress;
-import dev.lethe.erase.FisherRequest;
-import dev.lethe.fisher.FisherKind;
-import dev.lethe.fisher.FisherMethod;
+import dev.lethe.core.Samples;
+import dev.lethe.fisher.FisherProgress;
+import dev.lethe.fisher.FisherRequest;
+import dev.lethe.fisher.CurvatureKind;
+import dev.lethe.fisher.InversionMethod;
 import dev.lethe.grpc.LetheClient;
 import java.io.PrintWriter;
 import java.util.Iterator;
@@ -54,9 +54,9 @@ final class BuildFisherCommand extends ClientCommand {
 
   @Override
   void run(LetheClient lethe, PrintWriter out) throws Exception {
-    SampleBatch all = data.load(lethe, name, limit);
+    Samples all = data.load(lethe, name, limit);
     int n = all.size();
-    Iterator<SampleBatch> batches = new Iterator<>() {
+    Iterator<Samples> batches = new Iterator<>() {
       private int next;
 
       @Override
@@ -65,7 +65,7 @@ final class BuildFisherCommand extends ClientCommand {
       }
 
       @Override
-      public SampleBatch next() {
+      public Samples next() {
         int from = next;
         next = Math.min(n, next + batch);
         return Batches.range(all, from, next);
@@ -73,8 +73,8 @@ final class BuildFisherCommand extends ClientCommand {
     };
     ProgressBar bar = new ProgressBar(spec.commandLine().getErr(), n);
     FisherRequest request = new FisherRequest(name,
-        kind.equalsIgnoreCase("DEFAULT") ? null : FisherKind.valueOf(kind.toUpperCase()),
-        FisherMethod.of(method.replace('_', '-')), blockSize, minibatch, draws, seed, version, n);
+        kind.equalsIgnoreCase("DEFAULT") ? null : CurvatureKind.valueOf(kind.toUpperCase()),
+        InversionMethod.of(method.replace('_', '-')), blockSize, minibatch, draws, seed, version, n);
     FisherProgress done = lethe.buildFisher(request, batches,
         p -> bar.update(p.samplesSeen(), p.blocksDone(), p.blocksTotal()));
     bar.finish();

@@ -1,6 +1,6 @@
 package dev.lethe.cli;
 
-import dev.lethe.core.ModelSpec;
+import dev.lethe.core.ModelConfig;
 import dev.lethe.grpc.LetheClient;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -50,7 +50,7 @@ final class CalibrateCommand extends ClientCommand {
   @Override
   void run(LetheClient lethe, PrintWriter out) throws IOException {
     double epsilon = source.epsilon != null ? source.epsilon : fromReport(source.report);
-    ModelSpec spec = lethe.setScale(name, epsilon);
+    ModelConfig spec = lethe.setScale(name, epsilon);
     out.printf("model %s: scale %s%n", spec.name(), spec.scale());
   }
 

@@ -1,6 +1,6 @@
 package dev.lethe.cli;
 
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.Samples;
 import dev.lethe.grpc.LetheClient;
 import java.nio.file.Path;
 import java.util.List;
@@ -17,7 +17,7 @@ final class DataOptions {
   float scale;
 
   /** The first {@code limit} samples (0 = all), shaped for the model {@code name}. */
-  SampleBatch load(LetheClient lethe, String name, int limit) throws java.io.IOException {
+  Samples load(LetheClient lethe, String name, int limit) throws java.io.IOException {
     return SampleFiles.load(lethe.describe(name), data, scale, limit);
   }
 

@@ -1,7 +1,7 @@
 package dev.lethe.cli;
 
 import dev.lethe.core.Batches;
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.Samples;
 import dev.lethe.grpc.LetheClient;
 import java.io.PrintWriter;
 import java.util.ArrayList;
@@ -41,7 +41,7 @@ final class EraseCommand extends ClientCommand {
 
   @Override
   void run(LetheClient lethe, PrintWriter out) throws Exception {
-    SampleBatch all = data.load(lethe, name, 0);
+    Samples all = data.load(lethe, name, 0);
     List<Integer> chosen = new ArrayList<>();
     for (String id : ids) {
       int row = all.ids().indexOf(id);
@@ -65,7 +65,7 @@ final class EraseCommand extends ClientCommand {
     if (chosen.isEmpty()) {
       throw new IllegalArgumentException("name the samples to erase with --ids or --rows");
     }
-    SampleBatch batch = Batches.rows(all, chosen.stream().mapToInt(Integer::intValue).toArray());
+    Samples batch = Batches.rows(all, chosen.stream().mapToInt(Integer::intValue).toArray());
     out.println(lethe.erase(name, requestId, batch, dryRun, expectedVersion, downdateFisher));
   }
 }

@@ -1,6 +1,6 @@
 package dev.lethe.cli;
 
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.Samples;
 import dev.lethe.grpc.LetheClient;
 import dev.lethe.onnx.GradientResult;
 import java.io.BufferedWriter;
@@ -33,7 +33,7 @@ final class GradientsCommand extends ClientCommand {
 
   @Override
   void run(LetheClient lethe, PrintWriter out) throws Exception {
-    SampleBatch batch = data.load(lethe, name, limit);
+    Samples batch = data.load(lethe, name, limit);
     GradientResult r = lethe.gradients(name, version, batch, output != null);
     out.printf("%-24s %12s %14s%n", "id", "loss", "gradient norm");
     for (int i = 0; i < r.size(); i++) {

@@ -1,7 +1,7 @@
 package dev.lethe.cli;
 
-import dev.lethe.core.Loss;
-import dev.lethe.core.ModelSpec;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.ModelConfig;
 import dev.lethe.grpc.LetheClient;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -24,7 +24,7 @@ final class PutModelCommand extends ClientCommand {
 
   @Option(names = "--loss", required = true,
       description = "Training loss: ${COMPLETION-CANDIDATES}.")
-  Loss loss;
+  LossFunction loss;
 
   @Option(names = "--logits", defaultValue = "",
       description = "The logits value (default: the graph's single output).")
@@ -54,7 +54,7 @@ final class PutModelCommand extends ClientCommand {
 
   @Override
   void run(LetheClient lethe, PrintWriter out) throws Exception {
-    ModelSpec spec = new ModelSpec(name, loss, logits, erasable, trainSize, l2, dampening, scale,
+    ModelConfig spec = new ModelConfig(name, loss, logits, erasable, trainSize, l2, dampening, scale,
         blockSize, fisherMinibatch);
     try (InputStream in = Files.newInputStream(file)) {
       out.println(lethe.putModel(spec, in));

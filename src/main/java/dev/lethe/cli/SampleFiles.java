@@ -1,7 +1,7 @@
 package dev.lethe.cli;
 
-import dev.lethe.core.Loss;
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.Samples;
 import dev.lethe.data.BatchFormat;
 import dev.lethe.data.DataFiles;
 import dev.lethe.data.Dataset;
@@ -19,7 +19,7 @@ import java.util.List;
 final class SampleFiles {
   private SampleFiles() {}
 
-  static SampleBatch load(LetheClient.ModelShape shape, List<Path> files, float scale, int limit)
+  static Samples load(LetheClient.ModelShape shape, List<Path> files, float scale, int limit)
       throws IOException {
     if (shape.inputs().size() != 1) {
       throw new IllegalArgumentException("model '" + shape.name() + "' has "
@@ -32,7 +32,7 @@ final class SampleFiles {
         .withShape(sampleShape(input, dataset))
         .withScale(scale);
     long classes = Arrays.stream(shape.outputDims()).reduce(1, (a, b) -> a * b);
-    format = shape.loss() == Loss.SOFTMAX_CROSS_ENTROPY
+    format = shape.loss() == LossFunction.SOFTMAX_CROSS_ENTROPY
         ? format.withClassIndices() : format.withOneHot((int) classes);
     return dataset.batch(0, n, format);
   }

@@ -1,6 +1,6 @@
 package dev.lethe.cli;
 
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.Samples;
 import dev.lethe.eval.Evaluation;
 import dev.lethe.grpc.LetheClient;
 import java.io.PrintWriter;
@@ -29,7 +29,7 @@ final class ScoreCommand extends ClientCommand {
 
   @Override
   void run(LetheClient lethe, PrintWriter out) throws Exception {
-    SampleBatch batch = data.load(lethe, name, limit);
+    Samples batch = data.load(lethe, name, limit);
     int n = batch.size();
     Evaluation e = lethe.evaluate(name, version, batch);
     out.printf("model %s version %d on %d samples of %s%n", name, e.version(), n, data.first());

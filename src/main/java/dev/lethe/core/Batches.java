@@ -10,8 +10,8 @@ public final class Batches {
   private Batches() {}
 
   /** A new batch of the given rows (in that order) of every input, the labels and the ids. */
-  public static SampleBatch rows(SampleBatch batch, int[] rows) {
-    Map<String, Tensor> inputs = new LinkedHashMap<>();
+  public static Samples rows(Samples batch, int[] rows) {
+    Map<String, DenseTensor> inputs = new LinkedHashMap<>();
     batch.inputs().forEach((name, t) -> inputs.put(name, rows(t, rows)));
     List<String> ids = new ArrayList<>();
     if (!batch.ids().isEmpty()) {
@@ -19,11 +19,11 @@ public final class Batches {
         ids.add(batch.ids().get(r));
       }
     }
-    return new SampleBatch(ids, inputs, batch.labels() == null ? null : rows(batch.labels(), rows));
+    return new Samples(ids, inputs, batch.labels() == null ? null : rows(batch.labels(), rows));
   }
 
   /** Rows [from, to). */
-  public static SampleBatch range(SampleBatch batch, int from, int to) {
+  public static Samples range(Samples batch, int from, int to) {
     int[] rows = new int[to - from];
     for (int i = 0; i < rows.length; i++) {
       rows[i] = from + i;
@@ -31,7 +31,7 @@ public final class Batches {
     return rows(batch, rows);
   }
 
-  static Tensor rows(Tensor t, int[] rows) {
+  static DenseTensor rows(DenseTensor t, int[] rows) {
     long[] dims = t.dims().clone();
     int width = dims[0] == 0 ? 0 : (int) (t.length() / dims[0]);
     dims[0] = rows.length;
@@ -40,12 +40,12 @@ public final class Batches {
       for (int i = 0; i < rows.length; i++) {
         System.arraycopy(t.floats(), rows[i] * width, out, i * width, width);
       }
-      return Tensor.ofFloats(dims, out);
+      return DenseTensor.ofFloats(dims, out);
     }
     long[] out = new long[rows.length * width];
     for (int i = 0; i < rows.length; i++) {
       System.arraycopy(t.longs(), rows[i] * width, out, i * width, width);
     }
-    return Tensor.ofLongs(dims, out);
+    return DenseTensor.ofLongs(dims, out);
   }
 }

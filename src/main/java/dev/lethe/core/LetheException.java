@@ -58,8 +58,4 @@ public final class LetheException extends RuntimeException {
   public static LetheException tooLarge(String field, String problem) {
     return new LetheException(Kind.RESOURCE_EXHAUSTED, field + ": " + problem);
   }
-
-  public static LetheException unimplemented(String what) {
-    return new LetheException(Kind.UNIMPLEMENTED, what);
-  }
 }

@@ -3,7 +3,7 @@ package dev.lethe.data;
 import java.util.Arrays;
 
 /**
- * How {@link Dataset} rows become a {@link dev.lethe.core.SampleBatch}: the graph input's name,
+ * How {@link Dataset} rows become a {@link dev.lethe.core.Samples}: the graph input's name,
  * the per-sample shape of that input (empty = flat [D]), a scale applied to every feature (e.g.
  * 1/255 for raw pixels) and how labels are encoded. Immutable; the {@code with*} methods return
  * copies.
@@ -20,7 +20,7 @@ public record BatchFormat(
 
   /** Label encodings. */
   public enum Labels {
-    /** int64 [N] class indices (what {@link dev.lethe.core.Loss#SOFTMAX_CROSS_ENTROPY} takes). */
+    /** int64 [N] class indices (what {@link dev.lethe.core.LossFunction#SOFTMAX_CROSS_ENTROPY} takes). */
     CLASS_INDICES,
     /** float [N, C] one-hot rows. */
     ONE_HOT,

@@ -1,7 +1,7 @@
 package dev.lethe.data;
 
-import dev.lethe.core.SampleBatch;
-import dev.lethe.core.Tensor;
+import dev.lethe.core.Samples;
+import dev.lethe.core.DenseTensor;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
@@ -157,7 +157,7 @@ public final class Dataset {
    * @throws IllegalArgumentException if the format's shape does not hold D values, or a label is
    *     not below the format's one-hot class count
    */
-  public SampleBatch batch(int from, int to, BatchFormat format) {
+  public Samples batch(int from, int to, BatchFormat format) {
     if (from < 0 || to > size || from > to) {
       throw new IndexOutOfBoundsException("rows [" + from + ", " + to + ") not in [0, " + size + ")");
     }
@@ -169,12 +169,12 @@ public final class Dataset {
       copyRow(from + r, format.scale(), x, r * featureCount);
       ids.add(idPrefix + ":" + (from + r));
     }
-    return new SampleBatch(ids, Map.of(format.inputName(), Tensor.ofFloats(dims, x)),
+    return new Samples(ids, Map.of(format.inputName(), DenseTensor.ofFloats(dims, x)),
         labelTensor(from, to, format));
   }
 
   /** Consecutive batches of {@code batchSize} rows (the last may be smaller), made on demand. */
-  public Iterator<SampleBatch> batches(int batchSize, BatchFormat format) {
+  public Iterator<Samples> batches(int batchSize, BatchFormat format) {
     if (batchSize <= 0) {
       throw new IllegalArgumentException("batchSize must be positive: " + batchSize);
     }
@@ -188,12 +188,12 @@ public final class Dataset {
       }
 
       @Override
-      public SampleBatch next() {
+      public Samples next() {
         if (next >= size) {
           throw new NoSuchElementException();
         }
         int to = Math.min(size, next + batchSize);
-        SampleBatch b = batch(next, to, format);
+        Samples b = batch(next, to, format);
         next = to;
         return b;
       }
@@ -219,7 +219,7 @@ public final class Dataset {
     return dims;
   }
 
-  private Tensor labelTensor(int from, int to, BatchFormat format) {
+  private DenseTensor labelTensor(int from, int to, BatchFormat format) {
     int n = to - from;
     switch (format.labels()) {
       case NONE:
@@ -229,7 +229,7 @@ public final class Dataset {
         for (int r = 0; r < n; r++) {
           y[r] = labels[from + r];
         }
-        return Tensor.ofLongs(new long[] {n}, y);
+        return DenseTensor.ofLongs(new long[] {n}, y);
       }
       case ONE_HOT: {
         int classes = format.classes() > 0 ? format.classes() : numClasses;
@@ -242,7 +242,7 @@ public final class Dataset {
           }
           y[r * classes + c] = 1f;
         }
-        return Tensor.ofFloats(new long[] {n, classes}, y);
+        return DenseTensor.ofFloats(new long[] {n, classes}, y);
       }
       default:
         throw new AssertionError(format.labels());

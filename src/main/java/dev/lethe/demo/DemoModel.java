@@ -1,6 +1,6 @@
 package dev.lethe.demo;
 
-import dev.lethe.core.ModelSpec;
+import dev.lethe.core.ModelConfig;
 import dev.lethe.data.Dataset;
 import java.time.Duration;
 
@@ -22,7 +22,7 @@ import java.time.Duration;
  */
 public record DemoModel(
     byte[] onnx,
-    ModelSpec spec,
+    ModelConfig spec,
     double[][] weights,
     double[] bias,
     double trainingAccuracy,

@@ -1,7 +1,7 @@
 package dev.lethe.demo;
 
-import dev.lethe.core.Loss;
-import dev.lethe.core.ModelSpec;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.ModelConfig;
 import dev.lethe.data.CsvFiles;
 import dev.lethe.data.Dataset;
 import dev.lethe.onnx.OnnxBuilder;
@@ -89,7 +89,7 @@ public final class DigitsDemo {
       System.arraycopy(fit.theta(), c * (FEATURES + 1), w[c], 0, FEATURES);
       b[c] = fit.theta()[c * (FEATURES + 1) + FEATURES];
     }
-    ModelSpec spec = new ModelSpec(MODEL_NAME, Loss.SOFTMAX_CROSS_ENTROPY, LOGITS,
+    ModelConfig spec = new ModelConfig(MODEL_NAME, LossFunction.SOFTMAX_CROSS_ENTROPY, LOGITS,
         List.of(WEIGHTS, BIAS), data.size(), l2, 0, 0, 0, 0);
     return new DemoModel(onnx(w, b), spec, w, b, objective.accuracy(fit.theta()),
         fit.gradientNorm(), fit.iterations(), time, data);

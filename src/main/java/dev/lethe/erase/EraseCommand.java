@@ -1,6 +1,6 @@
 package dev.lethe.erase;
 
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.Samples;
 
 /**
  * A request to erase samples from a model's active version.
@@ -14,7 +14,7 @@ import dev.lethe.core.SampleBatch;
 public record EraseCommand(
     String name,
     String requestId,
-    SampleBatch samples,
+    Samples samples,
     boolean dryRun,
     long expectedVersion,
     boolean downdateFisher) {}

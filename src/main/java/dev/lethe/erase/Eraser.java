@@ -1,14 +1,16 @@
 package dev.lethe.erase;
 
 import dev.lethe.core.Batches;
+import dev.lethe.fisher.FisherProvider;
 import dev.lethe.core.LetheException;
-import dev.lethe.core.SampleBatch;
-import dev.lethe.core.Tensor;
+import dev.lethe.core.Samples;
+import dev.lethe.core.Sha256;
+import dev.lethe.core.DenseTensor;
 import dev.lethe.onnx.BatchValidator;
 import dev.lethe.onnx.GradientResult;
 import dev.lethe.storage.LetheDb;
 import dev.lethe.store.EraseLedger;
-import dev.lethe.store.ModelInfo;
+import dev.lethe.store.ModelState;
 import dev.lethe.store.ModelStore;
 import dev.lethe.store.SpecValidator;
 import dev.lethe.store.VersionWeights;
@@ -60,7 +62,7 @@ public final class Eraser {
       throw LetheException.invalid("request_id", "longer than 256 characters");
     }
     // Every field is checked before any work: the samples against the model's inputs and loss.
-    ModelInfo info = store.info(c.name());
+    ModelState info = store.info(c.name());
     int n = BatchValidator.checkInputs(info.inputs(), c.samples());
     BatchValidator.checkLabels(info.spec().loss(), info.outputDims(), n, c.samples().labels());
     return store.locked(c.name(), () -> eraseLocked(c));
@@ -79,7 +81,7 @@ public final class Eraser {
         return stored.outcome();
       }
     }
-    ModelInfo info = store.info(c.name());
+    ModelState info = store.info(c.name());
     long active = info.activeVersion();
     if (c.expectedVersion() != 0 && c.expectedVersion() != active) {
       throw LetheException.precondition("expected_version " + c.expectedVersion()
@@ -118,7 +120,7 @@ public final class Eraser {
       throw LetheException.precondition("model '" + c.name() + "' has train_size " + n
           + "; erasing " + k + " samples would leave none");
     }
-    SampleBatch erase = Batches.rows(c.samples(), todo.stream().mapToInt(Integer::intValue).toArray());
+    Samples erase = Batches.rows(c.samples(), todo.stream().mapToInt(Integer::intValue).toArray());
     long p = info.parameterCount();
 
     long t0 = System.nanoTime();
@@ -199,7 +201,7 @@ public final class Eraser {
   }
 
   private void checkIds(EraseCommand c) {
-    SampleBatch s = c.samples();
+    Samples s = c.samples();
     if (s == null || s.inputs().isEmpty()) {
       throw LetheException.invalid("samples", "required");
     }
@@ -225,12 +227,7 @@ public final class Eraser {
 
   /** SHA-256 over everything that determines an erase's outcome. */
   private static String digest(EraseCommand c) {
-    MessageDigest md;
-    try {
-      md = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    MessageDigest md = Sha256.digest();
     update(md, c.name() + "\0" + c.expectedVersion() + "\0" + c.downdateFisher() + "\0" + c.dryRun());
     for (String id : c.samples().ids()) {
       update(md, id + "\0");
@@ -243,14 +240,14 @@ public final class Eraser {
     if (c.samples().labels() != null) {
       update(md, c.samples().labels());
     }
-    return HexFormat.of().formatHex(md.digest());
+    return Sha256.hex(md);
   }
 
   private static void update(MessageDigest md, String s) {
     md.update(s.getBytes(StandardCharsets.UTF_8));
   }
 
-  private static void update(MessageDigest md, Tensor t) {
+  private static void update(MessageDigest md, DenseTensor t) {
     update(md, java.util.Arrays.toString(t.dims()));
     java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(t.length() * 8);
     if (t.isFloat()) {

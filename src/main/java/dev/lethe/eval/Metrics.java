@@ -1,7 +1,7 @@
 package dev.lethe.eval;
 
-import dev.lethe.core.Loss;
-import dev.lethe.core.Tensor;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.DenseTensor;
 import java.util.Arrays;
 
 /**
@@ -15,7 +15,7 @@ public final class Metrics {
    * Evaluates {@code logits} ([n, c] row-major, c = product of the per-sample dims) against
    * labels already checked for the loss.
    */
-  public static Evaluation evaluate(Loss loss, float[] logits, int n, Tensor labels, long version) {
+  public static Evaluation evaluate(LossFunction loss, float[] logits, int n, DenseTensor labels, long version) {
     int c = logits.length / n;
     float[] losses = new float[n];
     double accuracy;

@@ -1,7 +1,7 @@
 package dev.lethe.experiment;
 
-import dev.lethe.core.ModelSpec;
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.ModelConfig;
+import dev.lethe.core.Samples;
 import java.util.concurrent.ExecutorService;
 
 /**
@@ -72,7 +72,7 @@ final class ConvexFamily implements ModelFamily {
   }
 
   @Override
-  public ModelSpec spec(String name, int blockSize) {
+  public ModelConfig spec(String name, int blockSize) {
     return LinearAttributes.spec(name, train.size(), mu, blockSize);
   }
 
@@ -82,7 +82,7 @@ final class ConvexFamily implements ModelFamily {
   }
 
   @Override
-  public SampleBatch trainBatch(int[] rows) {
+  public Samples trainBatch(int[] rows) {
     return train.batch(rows);
   }
 

@@ -1,13 +1,13 @@
 package dev.lethe.experiment;
 
 import dev.lethe.core.Batches;
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.Samples;
 import dev.lethe.erase.EraseCommand;
 import dev.lethe.erase.EraseOutcome;
-import dev.lethe.erase.FisherProgress;
-import dev.lethe.erase.FisherRequest;
-import dev.lethe.fisher.FisherKind;
-import dev.lethe.fisher.FisherMethod;
+import dev.lethe.fisher.FisherProgress;
+import dev.lethe.fisher.FisherRequest;
+import dev.lethe.fisher.CurvatureKind;
+import dev.lethe.fisher.InversionMethod;
 import dev.lethe.grpc.LetheClient;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -136,11 +136,11 @@ final class ErasureRunner {
         new ByteArrayInputStream(family.onnx(star0, name)));
     List<String> params = family.spec(name, setting.blockSize()).erasableParameters();
     double[] star = OnnxWeights.fetch(client, name, 1, params, family.parameterSizes());   // θ* as served (float32)
-    SampleBatch samples = family.trainBatch(all);
+    Samples samples = family.trainBatch(all);
     int n = all.length;
     FisherProgress fisher = client.buildFisher(
-        new FisherRequest(name, setting.kind(), FisherMethod.GRAM, setting.blockSize(),
-            setting.minibatch(), setting.kind() == FisherKind.MONTE_CARLO ? 1 : 0, 7, 1, n),
+        new FisherRequest(name, setting.kind(), InversionMethod.GRAM, setting.blockSize(),
+            setting.minibatch(), setting.kind() == CurvatureKind.MONTE_CARLO ? 1 : 0, 7, 1, n),
         java.util.stream.IntStream.iterate(0, i -> i < n, i -> i + FISHER_BATCH)
             .mapToObj(i -> Batches.range(samples, i, Math.min(n, i + FISHER_BATCH))).iterator(),
         p -> { });
@@ -176,7 +176,7 @@ final class ErasureRunner {
 
   private Erased erase(String name, Removal r, double[] star, List<String> params, double epsilon)
       throws IOException {
-    SampleBatch batch = family.trainBatch(r.forget());
+    Samples batch = family.trainBatch(r.forget());
     long t0 = System.nanoTime();
     EraseOutcome o = client.erase(new EraseCommand(name, "", batch, false, 1, false));
     double ms = (System.nanoTime() - t0) / 1e6;

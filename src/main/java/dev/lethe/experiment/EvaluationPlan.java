@@ -1,6 +1,6 @@
 package dev.lethe.experiment;
 
-import dev.lethe.fisher.FisherKind;
+import dev.lethe.fisher.CurvatureKind;
 import dev.lethe.train.MlpConfig;
 import java.util.List;
 
@@ -48,21 +48,21 @@ record EvaluationPlan(
     return new EvaluationPlan("full", 6000, 2000, 1e-2, new int[] {0, 4},
         new int[] {1, 3, 7}, new double[] {0.10, 0.25, 0.50, 1.00},
         List.of(
-            new FisherSetting(FisherKind.TRUE, CONVEX_BLOCK, 1),
-            new FisherSetting(FisherKind.EMPIRICAL, CONVEX_BLOCK, 1),
-            new FisherSetting(FisherKind.MONTE_CARLO, CONVEX_BLOCK, 1),
-            new FisherSetting(FisherKind.EMPIRICAL, CONVEX_BLOCK, 10),
-            new FisherSetting(FisherKind.EMPIRICAL, 256, 1),
-            new FisherSetting(FisherKind.EMPIRICAL, 1024, 1),
-            new FisherSetting(FisherKind.EMPIRICAL, 4096, 1)),
+            new FisherSetting(CurvatureKind.TRUE, CONVEX_BLOCK, 1),
+            new FisherSetting(CurvatureKind.EMPIRICAL, CONVEX_BLOCK, 1),
+            new FisherSetting(CurvatureKind.MONTE_CARLO, CONVEX_BLOCK, 1),
+            new FisherSetting(CurvatureKind.EMPIRICAL, CONVEX_BLOCK, 10),
+            new FisherSetting(CurvatureKind.EMPIRICAL, 256, 1),
+            new FisherSetting(CurvatureKind.EMPIRICAL, 1024, 1),
+            new FisherSetting(CurvatureKind.EMPIRICAL, 4096, 1)),
         5000, 5000, new MlpConfig(256, 20, 64, 0.05, 0.9, 5e-4, 1), 0, 3,
         List.of(
-            new FisherSetting(FisherKind.TRUE, 256, 1),
-            new FisherSetting(FisherKind.EMPIRICAL, 256, 1),
-            new FisherSetting(FisherKind.MONTE_CARLO, 256, 1),
-            new FisherSetting(FisherKind.EMPIRICAL, 256, 10),
-            new FisherSetting(FisherKind.EMPIRICAL, 1024, 1),
-            new FisherSetting(FisherKind.EMPIRICAL, 1024, 10)),
+            new FisherSetting(CurvatureKind.TRUE, 256, 1),
+            new FisherSetting(CurvatureKind.EMPIRICAL, 256, 1),
+            new FisherSetting(CurvatureKind.MONTE_CARLO, 256, 1),
+            new FisherSetting(CurvatureKind.EMPIRICAL, 256, 10),
+            new FisherSetting(CurvatureKind.EMPIRICAL, 1024, 1),
+            new FisherSetting(CurvatureKind.EMPIRICAL, 1024, 10)),
         new int[] {5, 10, 20}, new double[] {-1.5, 1.5, 49});
   }
 
@@ -70,14 +70,14 @@ record EvaluationPlan(
     return new EvaluationPlan("quick", 1500, 1000, 1e-2, new int[] {0}, new int[] {1, 3},
         new double[] {0.10, 0.25, 0.50, 1.00},
         List.of(
-            new FisherSetting(FisherKind.TRUE, CONVEX_BLOCK, 1),
-            new FisherSetting(FisherKind.EMPIRICAL, CONVEX_BLOCK, 1),
-            new FisherSetting(FisherKind.MONTE_CARLO, CONVEX_BLOCK, 1)),
+            new FisherSetting(CurvatureKind.TRUE, CONVEX_BLOCK, 1),
+            new FisherSetting(CurvatureKind.EMPIRICAL, CONVEX_BLOCK, 1),
+            new FisherSetting(CurvatureKind.MONTE_CARLO, CONVEX_BLOCK, 1)),
         1000, 1000, new MlpConfig(32, 4, 64, 0.05, 0.9, 5e-4, 1), 0, 3,
         List.of(
-            new FisherSetting(FisherKind.TRUE, 256, 1),
-            new FisherSetting(FisherKind.EMPIRICAL, 256, 1),
-            new FisherSetting(FisherKind.MONTE_CARLO, 256, 1)),
+            new FisherSetting(CurvatureKind.TRUE, 256, 1),
+            new FisherSetting(CurvatureKind.EMPIRICAL, 256, 1),
+            new FisherSetting(CurvatureKind.MONTE_CARLO, 256, 1)),
         new int[] {5}, new double[] {-1.5, 1.5, 49});
   }
 

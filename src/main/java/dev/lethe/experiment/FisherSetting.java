@@ -1,9 +1,9 @@
 package dev.lethe.experiment;
 
-import dev.lethe.fisher.FisherKind;
+import dev.lethe.fisher.CurvatureKind;
 
 /** How the Fisher of one evaluated configuration is built: kind, block size B, mini-batch m. */
-record FisherSetting(FisherKind kind, int blockSize, int minibatch) {
+record FisherSetting(CurvatureKind kind, int blockSize, int minibatch) {
   String label() {
     return kind + " B=" + blockSize + " m=" + minibatch;
   }

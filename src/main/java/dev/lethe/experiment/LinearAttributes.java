@@ -7,8 +7,8 @@ import de.bwaldvogel.liblinear.Model;
 import de.bwaldvogel.liblinear.Parameter;
 import de.bwaldvogel.liblinear.Problem;
 import de.bwaldvogel.liblinear.SolverType;
-import dev.lethe.core.Loss;
-import dev.lethe.core.ModelSpec;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.ModelConfig;
 import dev.lethe.onnx.OnnxBuilder;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -177,8 +177,8 @@ final class LinearAttributes {
    * {@code blockSize} (≥ D keeps each attribute's row in one block, where TRUE is the exact
    * Hessian).
    */
-  static ModelSpec spec(String name, long n, double mu, int blockSize) {
-    return new ModelSpec(name, Loss.SIGMOID_BINARY_CROSS_ENTROPY, LOGITS, List.of(WEIGHTS), n, mu,
+  static ModelConfig spec(String name, long n, double mu, int blockSize) {
+    return new ModelConfig(name, LossFunction.SIGMOID_BINARY_CROSS_ENTROPY, LOGITS, List.of(WEIGHTS), n, mu,
         0, 0, blockSize, 0);
   }
 }

@@ -1,8 +1,8 @@
 package dev.lethe.experiment;
 
 import dev.lethe.core.Batches;
-import dev.lethe.core.ModelSpec;
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.ModelConfig;
+import dev.lethe.core.Samples;
 import dev.lethe.data.BatchFormat;
 import dev.lethe.data.Dataset;
 import dev.lethe.train.Mlp;
@@ -23,7 +23,7 @@ final class MlpFamily implements ModelFamily {
   private final int n;
   private final int testN;
   private final MlpConfig config;
-  private final SampleBatch trainBatch;
+  private final Samples trainBatch;
 
   /** Trains on the first n training images and tests on the first testN test images. */
   MlpFamily(Dataset train, Dataset test, int n, int testN, MlpConfig config) {
@@ -95,9 +95,9 @@ final class MlpFamily implements ModelFamily {
   }
 
   @Override
-  public ModelSpec spec(String name, int blockSize) {
-    ModelSpec s = Mlp.spec(name, n, config.l2());
-    return new ModelSpec(s.name(), s.loss(), s.logitsOutput(), s.erasableParameters(),
+  public ModelConfig spec(String name, int blockSize) {
+    ModelConfig s = Mlp.spec(name, n, config.l2());
+    return new ModelConfig(s.name(), s.loss(), s.logitsOutput(), s.erasableParameters(),
         s.trainSize(), s.l2(), s.dampening(), s.scale(), blockSize, s.fisherMinibatch());
   }
 
@@ -108,7 +108,7 @@ final class MlpFamily implements ModelFamily {
   }
 
   @Override
-  public SampleBatch trainBatch(int[] rows) {
+  public Samples trainBatch(int[] rows) {
     return Batches.rows(trainBatch, rows);
   }
 

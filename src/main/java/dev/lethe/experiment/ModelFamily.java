@@ -1,7 +1,7 @@
 package dev.lethe.experiment;
 
-import dev.lethe.core.ModelSpec;
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.ModelConfig;
+import dev.lethe.core.Samples;
 
 /**
  * A model family the evaluation trains, registers with the sidecar and measures: its training
@@ -33,13 +33,13 @@ interface ModelFamily {
   byte[] onnx(double[] theta, String graphName);
 
   /** The registration spec (train_size = {@link #trainSize()}, ε left at 1). */
-  ModelSpec spec(String name, int blockSize);
+  ModelConfig spec(String name, int blockSize);
 
   /** Element counts of the spec's erasable parameters, in spec order. */
   long[] parameterSizes();
 
   /** Training rows as a batch the registered model accepts, ids unique per row. */
-  SampleBatch trainBatch(int[] rows);
+  Samples trainBatch(int[] rows);
 
   /** Predicted probabilities [rows, outputs] of θ on training (test = false) or test rows. */
   double[] probabilities(double[] theta, boolean test, int[] rows);

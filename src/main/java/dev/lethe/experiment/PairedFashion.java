@@ -1,7 +1,7 @@
 package dev.lethe.experiment;
 
-import dev.lethe.core.SampleBatch;
-import dev.lethe.core.Tensor;
+import dev.lethe.core.Samples;
+import dev.lethe.core.DenseTensor;
 import dev.lethe.data.Dataset;
 import java.util.ArrayList;
 import java.util.List;
@@ -81,7 +81,7 @@ public record PairedFashion(float[] features, float[] labels, int size, String i
   }
 
   /** The given rows as a batch for a model with input {@value #INPUT} and sigmoid targets. */
-  public SampleBatch batch(int[] rows) {
+  public Samples batch(int[] rows) {
     float[] x = new float[rows.length * FEATURES];
     float[] y = new float[rows.length * ATTRIBUTES];
     List<String> ids = new ArrayList<>(rows.length);
@@ -90,8 +90,8 @@ public record PairedFashion(float[] features, float[] labels, int size, String i
       System.arraycopy(labels, rows[i] * ATTRIBUTES, y, i * ATTRIBUTES, ATTRIBUTES);
       ids.add(id(rows[i]));
     }
-    return new SampleBatch(ids,
-        Map.of(INPUT, Tensor.ofFloats(new long[] {rows.length, FEATURES}, x)),
-        Tensor.ofFloats(new long[] {rows.length, ATTRIBUTES}, y));
+    return new Samples(ids,
+        Map.of(INPUT, DenseTensor.ofFloats(new long[] {rows.length, FEATURES}, x)),
+        DenseTensor.ofFloats(new long[] {rows.length, ATTRIBUTES}, y));
   }
 }

@@ -245,7 +245,7 @@ final class Report {
         List<TrialResult> t = Plots.reported(f, s);
         md.append(String.format(Locale.ROOT, "| %s | %s | %.3f | %.3f | %s |%n", f.key(), s.kind(),
             mean(t, TrialResult::gamma), mean(t, TrialResult::distance),
-            s.kind() == dev.lethe.fisher.FisherKind.TRUE ? "C rows per sample" : "1 row per sample"));
+            s.kind() == dev.lethe.fisher.CurvatureKind.TRUE ? "C rows per sample" : "1 row per sample"));
       }
     }
     md.append("\n");

@@ -33,7 +33,7 @@ public final class FisherAccumulator {
   private final int toBlock;
   private final long n;
   private final long vectors;
-  private final FisherOptions options;
+  private final BuildOptions options;
   private final ExecutorService pool;
   private final int span;
   private final int tasks;
@@ -53,7 +53,7 @@ public final class FisherAccumulator {
    * @param pool the executor for block-parallel work, or null for the calling thread
    */
   public FisherAccumulator(
-      BlockLayout layout, int fromBlock, int toBlock, long n, FisherOptions options, ExecutorService pool) {
+      BlockLayout layout, int fromBlock, int toBlock, long n, BuildOptions options, ExecutorService pool) {
     if (fromBlock < 0 || toBlock > layout.blockCount() || fromBlock >= toBlock) {
       throw new IllegalArgumentException(
           "blocks [" + fromBlock + ", " + toBlock + ") outside [0, " + layout.blockCount() + ")");
@@ -73,7 +73,7 @@ public final class FisherAccumulator {
     this.blocks = new Strategy[toBlock - fromBlock];
     for (int b = fromBlock; b < toBlock; b++) {
       blocks[b - fromBlock] =
-          options.method() == FisherMethod.GRAM
+          options.method() == InversionMethod.GRAM
               ? new Gram(layout.size(b))
               : new ShermanMorrison(layout.size(b), options.dampening(), vectors);
     }
@@ -84,8 +84,8 @@ public final class FisherAccumulator {
   }
 
   /** Heap bytes one block's accumulator takes (what the memory budget counts). */
-  public static long accumulatorBytes(FisherMethod method, int blockSize) {
-    long b = method == FisherMethod.GRAM ? GramKernel.padded(blockSize) : blockSize;
+  public static long accumulatorBytes(InversionMethod method, int blockSize) {
+    long b = method == InversionMethod.GRAM ? GramKernel.padded(blockSize) : blockSize;
     return 8L * b * b;
   }
 

@@ -1,5 +1,6 @@
 package dev.lethe.fisher;
 
+import dev.lethe.core.DaemonThreads;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -36,7 +37,7 @@ public final class FisherBuilder {
    * @throws dev.lethe.core.LetheException INVALID_ARGUMENT (memory_budget) if one block alone
    *     does not fit
    */
-  public static List<int[]> plan(BlockLayout layout, FisherMethod method, long budget) {
+  public static List<int[]> plan(BlockLayout layout, InversionMethod method, long budget) {
     List<int[]> groups = new ArrayList<>();
     int from = 0;
     long used = 0;
@@ -69,14 +70,14 @@ public final class FisherBuilder {
    * @throws UncheckedIOException if the source fails
    */
   public static Summary build(
-      BlockLayout layout, GradientSource source, FisherOptions options, BlockSink sink, Listener listener) {
+      BlockLayout layout, GradientSource source, BuildOptions options, BlockSink sink, Listener listener) {
     if (source.columns() != layout.parameterCount()) {
       throw new IllegalArgumentException(
           "gradients have " + source.columns() + " columns, the layout " + layout.parameterCount());
     }
     long start = System.nanoTime();
     List<int[]> groups = plan(layout, options.method(), options.memoryBudgetBytes());
-    ExecutorService pool = options.threads() > 1 ? Executors.newFixedThreadPool(options.threads(), FisherBuilder::daemon) : null;
+    ExecutorService pool = options.threads() > 1 ? DaemonThreads.pool("fisher-build", options.threads()) : null;
     AtomicInteger done = new AtomicInteger();
     Listener report = listener == null ? (p, r, d, t) -> {} : listener;
     try {
@@ -110,9 +111,4 @@ public final class FisherBuilder {
     return new Summary(groups.size(), layout.blockCount(), source.rows(), (System.nanoTime() - start) / 1e9);
   }
 
-  static Thread daemon(Runnable r) {
-    Thread t = new Thread(r, "lethe-fisher");
-    t.setDaemon(true);
-    return t;
-  }
 }

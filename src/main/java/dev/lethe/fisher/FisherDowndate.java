@@ -1,5 +1,6 @@
 package dev.lethe.fisher;
 
+import dev.lethe.core.DaemonThreads;
 import dev.lethe.core.LetheException;
 import java.util.ArrayList;
 import java.util.List;
@@ -80,7 +81,7 @@ public final class FisherDowndate {
       }
       FisherHeader target =
           new FisherHeader(layout, h.dampening(), n - k, 1, h.kind(), baseMethod(h.method()) + "+downdate", modelVersion, null);
-      ExecutorService pool = Executors.newFixedThreadPool(threads, FisherBuilder::daemon);
+      ExecutorService pool = DaemonThreads.pool("fisher-downdate", threads);
       try (FisherStore.Writer writer = store.create(model, toId, target)) {
         AtomicInteger next = new AtomicInteger();
         List<Future<?>> futures = new ArrayList<>();

@@ -1,5 +1,6 @@
 package dev.lethe.fisher;
 
+import dev.lethe.core.DaemonThreads;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -52,7 +53,7 @@ public final class FisherInverse implements AutoCloseable {
             () -> new ByteBuffer[] {
               ByteBuffer.allocateDirect(keyBytes), ByteBuffer.allocateDirect(largest * largest * Float.BYTES)
             });
-    this.pool = Executors.newFixedThreadPool(threads, FisherBuilder::daemon);
+    this.pool = DaemonThreads.pool("fisher-apply", threads);
   }
 
   public FisherHeader header() {

@@ -2,10 +2,10 @@ package dev.lethe.fisher;
 
 /**
  * The rank-k update of a block's Gram accumulator, C += Gᵀ G restricted to the upper triangle,
- * with G the block's k gradient rows. A 4×4 register-blocked symmetric product (fused
- * multiply-adds, one instruction each where the CPU has FMA) over columns
- * stored contiguously (G transposed): about 3× EJML's general {@code multAddTransA} on the same
- * shapes, because it computes half the products and streams two columns at a time (see
+ * with G the block's k gradient rows. A register-blocked symmetric product in 2×4 tiles (fused
+ * multiply-adds, one instruction each where the CPU has FMA) over columns stored contiguously
+ * (G transposed): about 3× EJML's general {@code multAddTransA} on the same shapes, because it
+ * computes half the products and streams two rows of Gᵀ against four at a time (see
  * docs/fisher.md, FisherBench).
  */
 final class GramKernel {
@@ -63,9 +63,10 @@ final class GramKernel {
   }
 
   /**
-   * c[i·b4 + j] += Σ_r gt[i·k + r]·gt[j·k + r] for every 4×4 tile on or above the diagonal
-   * (b4 = padded(b)); entries below the diagonal tiles are not touched, those inside diagonal tiles
-   * are updated too but are not meant to be read. c is modified; gt is not.
+   * c[i·b4 + j] += Σ_r gt[i·k + r]·gt[j·k + r] for every 2×4 tile (rows i, i+1; columns j..j+3)
+   * whose columns start at or after the 4-aligned column of i (b4 = padded(b)); entries left of
+   * that are not touched, and the few below the diagonal inside those tiles are updated too but
+   * are not meant to be read. c is modified; gt is not.
    */
   static void syrkUpper(double[] gt, int k, int b4, double[] c) {
     // 2×4 tiles: 8 accumulators and 6 operands stay in registers (a 4×4 tile needs 24 and spills).
@@ -103,11 +104,5 @@ final class GramKernel {
         c[p + 3] += c13;
       }
     }
-  }
-
-  /** Multiply-adds one {@link #syrkUpper} call performs. */
-  static long multiplyAdds(int k, int b4) {
-    long tiles = (long) (b4 / 4) * (b4 / 4 + 1) / 2;
-    return tiles * 16L * k;
   }
 }

@@ -4,8 +4,8 @@ import dev.lethe.api.v1.BuildFisherProgress;
 import dev.lethe.api.v1.BuildFisherRequest;
 import dev.lethe.api.v1.FisherSummary;
 import dev.lethe.core.LetheException;
-import dev.lethe.erase.FisherBuild;
-import dev.lethe.erase.FisherProgress;
+import dev.lethe.fisher.FisherBuild;
+import dev.lethe.fisher.FisherProgress;
 import io.grpc.stub.StreamObserver;
 import java.util.function.Function;
 
@@ -17,14 +17,14 @@ import java.util.function.Function;
  * threads, so sending is synchronised.
  */
 final class BuildFisherReceiver implements StreamObserver<BuildFisherRequest> {
-  private final Function<dev.lethe.erase.FisherRequest, FisherBuild> starter;
+  private final Function<dev.lethe.fisher.FisherRequest, FisherBuild> starter;
   private final StreamObserver<BuildFisherProgress> response;
   private final dev.lethe.metrics.LetheMetrics metrics;
   private FisherBuild build;
   private String model;
   private boolean failed;
 
-  BuildFisherReceiver(Function<dev.lethe.erase.FisherRequest, FisherBuild> starter,
+  BuildFisherReceiver(Function<dev.lethe.fisher.FisherRequest, FisherBuild> starter,
       StreamObserver<BuildFisherProgress> response, dev.lethe.metrics.LetheMetrics metrics) {
     this.starter = starter;
     this.response = response;

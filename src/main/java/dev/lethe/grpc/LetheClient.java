@@ -27,15 +27,15 @@ import dev.lethe.api.v1.PutModelRequest;
 import dev.lethe.api.v1.SetActiveVersionRequest;
 import dev.lethe.api.v1.SetScaleRequest;
 import dev.lethe.api.v1.WatchModelRequest;
-import dev.lethe.core.Loss;
-import dev.lethe.core.ModelSpec;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.ModelConfig;
 import dev.lethe.onnx.InputSpec;
 import java.util.List;
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.Samples;
 import dev.lethe.erase.EraseCommand;
 import dev.lethe.erase.EraseOutcome;
-import dev.lethe.erase.FisherProgress;
-import dev.lethe.erase.FisherRequest;
+import dev.lethe.fisher.FisherProgress;
+import dev.lethe.fisher.FisherRequest;
 import dev.lethe.eval.Evaluation;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -110,7 +110,7 @@ public final class LetheClient implements AutoCloseable {
   }
 
   /** Uploads a model; returns the ModelInfo as JSON. */
-  public String putModel(ModelSpec spec, InputStream onnx) throws IOException {
+  public String putModel(ModelConfig spec, InputStream onnx) throws IOException {
     CompletableFuture<ModelInfo> result = new CompletableFuture<>();
     StreamObserver<PutModelRequest> upload = async.putModel(observer(result));
     upload.onNext(PutModelRequest.newBuilder().setSpec(ProtoConvert.spec(spec)).build());
@@ -124,7 +124,7 @@ public final class LetheClient implements AutoCloseable {
   }
 
   /** What a client needs to build batches for a model. */
-  public record ModelShape(String name, Loss loss, List<InputSpec> inputs, long[] outputDims) {}
+  public record ModelShape(String name, LossFunction loss, List<InputSpec> inputs, long[] outputDims) {}
 
   /** The loss, inputs and output shape of a registered model. */
   public ModelShape describe(String name) {
@@ -135,7 +135,7 @@ public final class LetheClient implements AutoCloseable {
         .map(i -> new InputSpec(i.getName(), i.getElementType().equals("float"),
             i.getDimsList().stream().mapToLong(Long::longValue).toArray()))
         .toList();
-    return new ModelShape(name, Loss.valueOf(info.getSpec().getLoss().name()), inputs,
+    return new ModelShape(name, LossFunction.valueOf(info.getSpec().getLoss().name()), inputs,
         info.getOutputDimsList().stream().mapToLong(Long::longValue).toArray());
   }
 
@@ -152,7 +152,7 @@ public final class LetheClient implements AutoCloseable {
    * @throws IOException when the bytes do not match the header
    */
   public Download getModel(String name, long version, OutputStream out) throws IOException {
-    MessageDigest md = sha256();
+    MessageDigest md = dev.lethe.core.Sha256.digest();
     ModelChunk.Header header = null;
     long size = 0;
     try {
@@ -200,12 +200,12 @@ public final class LetheClient implements AutoCloseable {
    * Sets ε, the scale of the SSSE step, in a model's spec (later erases use it); returns the spec
    * as the server now holds it.
    */
-  public ModelSpec setScale(String name, double scale) {
+  public ModelConfig setScale(String name, double scale) {
     return ProtoConvert.spec(call(() -> blocking.setScale(SetScaleRequest.newBuilder()
         .setName(name).setScale(scale).build())).getSpec());
   }
 
-  public Evaluation evaluate(String name, long version, SampleBatch batch) {
+  public Evaluation evaluate(String name, long version, Samples batch) {
     EvaluateResponse r = call(() -> blocking.evaluate(EvaluateRequest.newBuilder()
         .setName(name).setVersion(version).setSamples(ProtoConvert.batch(batch)).build()));
     float[] losses = new float[r.getLossesCount()];
@@ -220,7 +220,7 @@ public final class LetheClient implements AutoCloseable {
    * Per-sample losses and gradient norms (and with {@code full} the [N, P] gradients) of a
    * version (0 = active).
    */
-  public GradientResult gradients(String name, long version, SampleBatch batch, boolean full) {
+  public GradientResult gradients(String name, long version, Samples batch, boolean full) {
     GradientsResponse r = call(() -> blocking.gradients(GradientsRequest.newBuilder()
         .setName(name).setVersion(version).setSamples(ProtoConvert.batch(batch)).setFull(full)
         .build()));
@@ -243,7 +243,7 @@ public final class LetheClient implements AutoCloseable {
   }
 
   /** Erases samples; returns the EraseResponse as JSON. */
-  public String erase(String name, String requestId, SampleBatch samples, boolean dryRun,
+  public String erase(String name, String requestId, Samples samples, boolean dryRun,
       long expectedVersion, boolean downdateFisher) {
     return call(() -> json(blocking.erase(EraseRequest.newBuilder()
         .setName(name).setRequestId(requestId).setSamples(ProtoConvert.batch(samples))
@@ -272,7 +272,7 @@ public final class LetheClient implements AutoCloseable {
    * @return the last progress message, whose summary describes the stored Fisher
    * @throws RemoteException with the server's status when the build fails (nothing is stored)
    */
-  public FisherProgress buildFisher(FisherRequest options, Iterator<SampleBatch> batches,
+  public FisherProgress buildFisher(FisherRequest options, Iterator<Samples> batches,
       Consumer<FisherProgress> onProgress) {
     CompletableFuture<FisherProgress> result = new CompletableFuture<>();
     Object ready = new Object();
@@ -408,11 +408,4 @@ public final class LetheClient implements AutoCloseable {
     };
   }
 
-  private static MessageDigest sha256() {
-    try {
-      return MessageDigest.getInstance("SHA-256");
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
 }

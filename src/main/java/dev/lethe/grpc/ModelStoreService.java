@@ -24,8 +24,8 @@ import dev.lethe.core.LetheException;
 import dev.lethe.api.v1.Erasure;
 import dev.lethe.erase.Eraser;
 import dev.lethe.metrics.LetheMetrics;
-import dev.lethe.erase.FisherBuild;
-import dev.lethe.erase.FisherRequest;
+import dev.lethe.fisher.FisherBuild;
+import dev.lethe.fisher.FisherRequest;
 import java.util.function.Function;
 import dev.lethe.store.EraseLedger;
 import dev.lethe.store.LedgerEntry;
@@ -66,7 +66,7 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
   }
 
   private void recordModel(String name) {
-    dev.lethe.store.ModelInfo info = store.info(name);
+    dev.lethe.store.ModelState info = store.info(name);
     metrics.model(name, info.versions().size(), info.activeVersion());
   }
 

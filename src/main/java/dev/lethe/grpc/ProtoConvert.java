@@ -6,10 +6,10 @@ import dev.lethe.onnx.GradientResult;
 import dev.lethe.api.v1.ModelInfo;
 import dev.lethe.api.v1.VersionInfo;
 import dev.lethe.core.LetheException;
-import dev.lethe.core.Loss;
-import dev.lethe.core.ModelSpec;
-import dev.lethe.core.SampleBatch;
-import dev.lethe.core.Tensor;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.ModelConfig;
+import dev.lethe.core.Samples;
+import dev.lethe.core.DenseTensor;
 import dev.lethe.eval.Evaluation;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -18,7 +18,7 @@ import java.util.Map;
 final class ProtoConvert {
   private ProtoConvert() {}
 
-  static Tensor tensor(String field, dev.lethe.api.v1.Tensor t) {
+  static DenseTensor tensor(String field, dev.lethe.api.v1.Tensor t) {
     long[] dims = t.getDimsList().stream().mapToLong(Long::longValue).toArray();
     for (long d : dims) {
       if (d < 0) {
@@ -31,16 +31,16 @@ final class ProtoConvert {
       throw LetheException.invalid(field, "set float_data or int64_data, not both");
     }
     if (hasLongs) {
-      return Tensor.ofLongs(dims, t.getInt64DataList().stream().mapToLong(Long::longValue).toArray());
+      return DenseTensor.ofLongs(dims, t.getInt64DataList().stream().mapToLong(Long::longValue).toArray());
     }
     float[] values = new float[t.getFloatDataCount()];
     for (int i = 0; i < values.length; i++) {
       values[i] = t.getFloatData(i);
     }
-    return Tensor.ofFloats(dims, values);
+    return DenseTensor.ofFloats(dims, values);
   }
 
-  static dev.lethe.api.v1.Tensor tensor(Tensor t) {
+  static dev.lethe.api.v1.Tensor tensor(DenseTensor t) {
     dev.lethe.api.v1.Tensor.Builder b = dev.lethe.api.v1.Tensor.newBuilder();
     for (long d : t.dims()) {
       b.addDims(d);
@@ -58,17 +58,17 @@ final class ProtoConvert {
   }
 
   /** A batch; labels are null when the request has none. */
-  static SampleBatch batch(dev.lethe.api.v1.SampleBatch s) {
+  static Samples batch(dev.lethe.api.v1.SampleBatch s) {
     if (s.getInputsCount() == 0) {
       throw LetheException.invalid("samples.inputs", "required: at least one input tensor");
     }
-    Map<String, Tensor> inputs = new LinkedHashMap<>();
+    Map<String, DenseTensor> inputs = new LinkedHashMap<>();
     s.getInputsMap().forEach((name, t) -> inputs.put(name, tensor("samples.inputs[" + name + "]", t)));
-    Tensor labels = s.hasLabels() ? tensor("samples.labels", s.getLabels()) : null;
-    return new SampleBatch(s.getIdsList(), inputs, labels);
+    DenseTensor labels = s.hasLabels() ? tensor("samples.labels", s.getLabels()) : null;
+    return new Samples(s.getIdsList(), inputs, labels);
   }
 
-  static dev.lethe.api.v1.SampleBatch batch(SampleBatch b) {
+  static dev.lethe.api.v1.SampleBatch batch(Samples b) {
     dev.lethe.api.v1.SampleBatch.Builder out = dev.lethe.api.v1.SampleBatch.newBuilder()
         .addAllIds(b.ids());
     b.inputs().forEach((name, t) -> out.putInputs(name, tensor(t)));
@@ -78,19 +78,19 @@ final class ProtoConvert {
     return out.build();
   }
 
-  static ModelSpec spec(dev.lethe.api.v1.ModelSpec s) {
-    Loss loss = switch (s.getLoss()) {
-      case SOFTMAX_CROSS_ENTROPY -> Loss.SOFTMAX_CROSS_ENTROPY;
-      case SIGMOID_BINARY_CROSS_ENTROPY -> Loss.SIGMOID_BINARY_CROSS_ENTROPY;
-      case MEAN_SQUARED_ERROR -> Loss.MEAN_SQUARED_ERROR;
+  static ModelConfig spec(dev.lethe.api.v1.ModelSpec s) {
+    LossFunction loss = switch (s.getLoss()) {
+      case SOFTMAX_CROSS_ENTROPY -> LossFunction.SOFTMAX_CROSS_ENTROPY;
+      case SIGMOID_BINARY_CROSS_ENTROPY -> LossFunction.SIGMOID_BINARY_CROSS_ENTROPY;
+      case MEAN_SQUARED_ERROR -> LossFunction.MEAN_SQUARED_ERROR;
       default -> null;
     };
-    return new ModelSpec(s.getName(), loss, s.getLogitsOutput(), s.getErasableParametersList(),
+    return new ModelConfig(s.getName(), loss, s.getLogitsOutput(), s.getErasableParametersList(),
         s.getTrainSize(), s.getL2(), s.getDampening(), s.getScale(), s.getBlockSize(),
         s.getFisherMinibatch());
   }
 
-  static dev.lethe.api.v1.ModelSpec spec(ModelSpec s) {
+  static dev.lethe.api.v1.ModelSpec spec(ModelConfig s) {
     return dev.lethe.api.v1.ModelSpec.newBuilder()
         .setName(s.name())
         .setLoss(dev.lethe.api.v1.Loss.valueOf(s.loss().name()))
@@ -105,7 +105,7 @@ final class ProtoConvert {
         .build();
   }
 
-  static ModelInfo info(dev.lethe.store.ModelInfo m) {
+  static ModelInfo info(dev.lethe.store.ModelState m) {
     ModelInfo.Builder b = ModelInfo.newBuilder()
         .setName(m.name())
         .setActiveVersion(m.activeVersion())
@@ -113,7 +113,7 @@ final class ProtoConvert {
         .setParameterCount(m.parameterCount())
         .setFisherReady(m.fisherReady())
         .setSpec(spec(m.spec()));
-    for (dev.lethe.store.VersionInfo v : m.versions()) {
+    for (dev.lethe.store.VersionState v : m.versions()) {
       b.addVersions(VersionInfo.newBuilder()
           .setVersion(v.version())
           .setTrainSize(v.trainSize())
@@ -194,25 +194,25 @@ final class ProtoConvert {
         .build();
   }
 
-  static dev.lethe.erase.FisherRequest fisherRequest(dev.lethe.api.v1.FisherOptions o) {
-    dev.lethe.fisher.FisherKind kind = switch (o.getFisherKind()) {
+  static dev.lethe.fisher.FisherRequest fisherRequest(dev.lethe.api.v1.FisherOptions o) {
+    dev.lethe.fisher.CurvatureKind kind = switch (o.getFisherKind()) {
       case FISHER_KIND_UNSPECIFIED -> null;   // the default, resolved by the build
-      case EMPIRICAL -> dev.lethe.fisher.FisherKind.EMPIRICAL;
-      case TRUE -> dev.lethe.fisher.FisherKind.TRUE;
-      case MONTE_CARLO -> dev.lethe.fisher.FisherKind.MONTE_CARLO;
+      case EMPIRICAL -> dev.lethe.fisher.CurvatureKind.EMPIRICAL;
+      case TRUE -> dev.lethe.fisher.CurvatureKind.TRUE;
+      case MONTE_CARLO -> dev.lethe.fisher.CurvatureKind.MONTE_CARLO;
       default -> throw LetheException.invalid("options.fisher_kind", "unknown value " + o.getFisherKindValue());
     };
-    dev.lethe.fisher.FisherMethod method = switch (o.getMethod()) {
-      case FISHER_METHOD_UNSPECIFIED, GRAM -> dev.lethe.fisher.FisherMethod.GRAM;
-      case SHERMAN_MORRISON -> dev.lethe.fisher.FisherMethod.SHERMAN_MORRISON;
+    dev.lethe.fisher.InversionMethod method = switch (o.getMethod()) {
+      case FISHER_METHOD_UNSPECIFIED, GRAM -> dev.lethe.fisher.InversionMethod.GRAM;
+      case SHERMAN_MORRISON -> dev.lethe.fisher.InversionMethod.SHERMAN_MORRISON;
       default -> throw LetheException.invalid("options.method", "unknown value " + o.getMethodValue());
     };
-    return new dev.lethe.erase.FisherRequest(o.getName(), kind, method, o.getBlockSize(),
+    return new dev.lethe.fisher.FisherRequest(o.getName(), kind, method, o.getBlockSize(),
         o.getMinibatch(), o.getMonteCarloDraws(), o.getSeed(), o.getVersion(), o.getSamples());
   }
 
   /** The client's side of {@link #fisherRequest(dev.lethe.api.v1.FisherOptions)}. */
-  static dev.lethe.api.v1.FisherOptions fisherOptions(dev.lethe.erase.FisherRequest r) {
+  static dev.lethe.api.v1.FisherOptions fisherOptions(dev.lethe.fisher.FisherRequest r) {
     return dev.lethe.api.v1.FisherOptions.newBuilder()
         .setName(r.name())
         .setFisherKind(r.kind() == null ? dev.lethe.api.v1.FisherKind.FISHER_KIND_UNSPECIFIED
@@ -228,18 +228,18 @@ final class ProtoConvert {
   }
 
   /** The client's side of the progress BuildFisherReceiver sends. */
-  static dev.lethe.erase.FisherProgress progress(dev.lethe.api.v1.BuildFisherProgress p) {
-    dev.lethe.erase.FisherProgress.Summary summary = null;
+  static dev.lethe.fisher.FisherProgress progress(dev.lethe.api.v1.BuildFisherProgress p) {
+    dev.lethe.fisher.FisherProgress.Summary summary = null;
     if (p.hasSummary()) {
       dev.lethe.api.v1.FisherSummary s = p.getSummary();
-      summary = new dev.lethe.erase.FisherProgress.Summary(s.getFisherId(), s.getVersion(),
+      summary = new dev.lethe.fisher.FisherProgress.Summary(s.getFisherId(), s.getVersion(),
           s.getSamples(), s.getBlocks(), s.getBytes(), s.getFisherKind().name(),
           s.getMethod() == dev.lethe.api.v1.FisherMethod.SHERMAN_MORRISON
-              ? dev.lethe.fisher.FisherMethod.SHERMAN_MORRISON.id()
-              : dev.lethe.fisher.FisherMethod.GRAM.id(),
+              ? dev.lethe.fisher.InversionMethod.SHERMAN_MORRISON.id()
+              : dev.lethe.fisher.InversionMethod.GRAM.id(),
           s.getBuildSeconds(), s.getPasses());
     }
-    return new dev.lethe.erase.FisherProgress(p.getSamplesSeen(), p.getBlocksDone(),
+    return new dev.lethe.fisher.FisherProgress(p.getSamplesSeen(), p.getBlocksDone(),
         p.getBlocksTotal(), p.getDone(), summary);
   }
 

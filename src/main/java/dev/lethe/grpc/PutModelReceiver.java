@@ -4,7 +4,7 @@ import com.google.protobuf.ByteString;
 import dev.lethe.api.v1.ModelInfo;
 import dev.lethe.api.v1.PutModelRequest;
 import dev.lethe.core.LetheException;
-import dev.lethe.core.ModelSpec;
+import dev.lethe.core.ModelConfig;
 import dev.lethe.store.ModelStore;
 import dev.lethe.store.SpecValidator;
 import io.grpc.stub.StreamObserver;
@@ -17,7 +17,7 @@ import io.grpc.stub.StreamObserver;
 final class PutModelReceiver implements StreamObserver<PutModelRequest> {
   private final ModelStore store;
   private final StreamObserver<ModelInfo> response;
-  private ModelSpec spec;
+  private ModelConfig spec;
   private ByteString file = ByteString.EMPTY;
   private final java.util.function.Consumer<ModelInfo> onRegistered;
   private boolean failed;
@@ -40,7 +40,7 @@ final class PutModelReceiver implements StreamObserver<PutModelRequest> {
           if (spec != null) {
             throw LetheException.invalid("spec", "sent twice; send it once, first");
           }
-          ModelSpec s = ProtoConvert.spec(request.getSpec());
+          ModelConfig s = ProtoConvert.spec(request.getSpec());
           SpecValidator.check(s);
           spec = s;
         }

@@ -1,14 +1,14 @@
 package dev.lethe.onnx;
 
 import dev.lethe.core.LetheException;
-import dev.lethe.core.Loss;
-import dev.lethe.core.SampleBatch;
-import dev.lethe.core.Tensor;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.Samples;
+import dev.lethe.core.DenseTensor;
 import java.util.Arrays;
 import java.util.List;
 
 /**
- * Checks a {@link SampleBatch} against a model before any work: every data input present with
+ * Checks a {@link Samples} against a model before any work: every data input present with
  * the right element type and shape, one batch size throughout, finite values, ids and labels
  * matching the batch and the loss. Messages name the field as clients see it
  * ({@code samples.inputs[x]}, {@code samples.labels}, {@code samples.ids}).
@@ -17,7 +17,7 @@ public final class BatchValidator {
   private BatchValidator() {}
 
   /** Checks inputs (and ids when present); returns the batch size. */
-  public static int checkInputs(List<InputSpec> specs, SampleBatch batch) {
+  public static int checkInputs(List<InputSpec> specs, Samples batch) {
     long n = -1;
     for (String name : batch.inputs().keySet()) {
       if (specs.stream().noneMatch(s -> s.name().equals(name))) {
@@ -27,7 +27,7 @@ public final class BatchValidator {
     }
     for (InputSpec spec : specs) {
       String field = "samples.inputs[" + spec.name() + "]";
-      Tensor t = batch.inputs().get(spec.name());
+      DenseTensor t = batch.inputs().get(spec.name());
       if (t == null) {
         throw LetheException.invalid(field, "missing; the model needs " + spec);
       }
@@ -59,7 +59,7 @@ public final class BatchValidator {
    *
    * @param outputDims the per-sample logits shape
    */
-  public static void checkLabels(Loss loss, long[] outputDims, int n, Tensor labels) {
+  public static void checkLabels(LossFunction loss, long[] outputDims, int n, DenseTensor labels) {
     String field = "samples.labels";
     if (labels == null) {
       throw LetheException.invalid(field, "required for loss " + loss);
@@ -93,7 +93,7 @@ public final class BatchValidator {
     }
     checkLength(field, labels);
     checkFinite(field, labels.floats());
-    if (loss == Loss.SIGMOID_BINARY_CROSS_ENTROPY) {
+    if (loss == LossFunction.SIGMOID_BINARY_CROSS_ENTROPY) {
       for (int i = 0; i < labels.floats().length; i++) {
         float y = labels.floats()[i];
         if (y < 0 || y > 1) {
@@ -103,7 +103,7 @@ public final class BatchValidator {
     }
   }
 
-  private static void checkShape(String field, Tensor t, long[] declared) {
+  private static void checkShape(String field, DenseTensor t, long[] declared) {
     checkLength(field, t);
     if (t.dims().length != declared.length) {
       throw LetheException.invalid(field,
@@ -119,7 +119,7 @@ public final class BatchValidator {
     }
   }
 
-  private static void checkLength(String field, Tensor t) {
+  private static void checkLength(String field, DenseTensor t) {
     long count = t.elementCount();
     if (count < 0 || count != t.length()) {
       throw LetheException.invalid(field,

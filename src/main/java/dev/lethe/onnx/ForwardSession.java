@@ -6,8 +6,8 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.lethe.core.LetheException;
-import dev.lethe.core.SampleBatch;
-import dev.lethe.core.Tensor;
+import dev.lethe.core.Samples;
+import dev.lethe.core.DenseTensor;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
 import java.util.ArrayList;
@@ -97,7 +97,7 @@ public final class ForwardSession implements AutoCloseable {
    * Runs the batch (already checked by {@link BatchValidator#checkInputs}) with the given
    * parameters (spec order, direct little-endian buffers; not modified).
    */
-  public Logits logits(SampleBatch batch, int n, List<FloatBuffer> params) {
+  public Logits logits(Samples batch, int n, List<FloatBuffer> params) {
     if (!perSample) {
       return run(batch.inputs(), params, 0, n);
     }
@@ -116,7 +116,7 @@ public final class ForwardSession implements AutoCloseable {
 
   /** Logits of one all-zero sample: checks that the model runs and tells the output shape. */
   public long[] probeOutputDims(List<FloatBuffer> params) {
-    Map<String, Tensor> zeros = new HashMap<>();
+    Map<String, DenseTensor> zeros = new HashMap<>();
     for (InputSpec in : graph.inputs()) {
       long[] dims = in.dims().clone();
       long count = 1;
@@ -128,8 +128,8 @@ public final class ForwardSession implements AutoCloseable {
         count *= dims[i];
       }
       zeros.put(in.name(), in.isFloat()
-          ? Tensor.ofFloats(dims, new float[(int) count])
-          : Tensor.ofLongs(dims, new long[(int) count]));
+          ? DenseTensor.ofFloats(dims, new float[(int) count])
+          : DenseTensor.ofLongs(dims, new long[(int) count]));
     }
     try {
       return run(zeros, params, 0, 1).perSampleDims();
@@ -139,7 +139,7 @@ public final class ForwardSession implements AutoCloseable {
     }
   }
 
-  private Logits run(Map<String, Tensor> inputs, List<FloatBuffer> params, int from, int to) {
+  private Logits run(Map<String, DenseTensor> inputs, List<FloatBuffer> params, int from, int to) {
     Map<String, OnnxTensor> feed = new HashMap<>();
     try {
       for (InputSpec in : graph.inputs()) {
@@ -170,7 +170,7 @@ public final class ForwardSession implements AutoCloseable {
     }
   }
 
-  private OnnxTensor slice(Tensor t, int from, int to) throws OrtException {
+  private OnnxTensor slice(DenseTensor t, int from, int to) throws OrtException {
     long[] dims = t.dims().clone();
     int rows = (int) dims[0];
     dims[0] = to - from;

@@ -6,8 +6,8 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.lethe.core.LetheException;
-import dev.lethe.core.SampleBatch;
-import dev.lethe.core.Tensor;
+import dev.lethe.core.Samples;
+import dev.lethe.core.DenseTensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -93,7 +93,7 @@ public final class GradientEngine implements AutoCloseable {
    * @throws LetheException INVALID_ARGUMENT for a malformed batch
    * @throws IllegalArgumentException for malformed params (a caller bug)
    */
-  public GradientResult compute(SampleBatch batch, List<FloatBuffer> params) {
+  public GradientResult compute(Samples batch, List<FloatBuffer> params) {
     return run(batch, params, null, true, null);
   }
 
@@ -102,12 +102,12 @@ public final class GradientEngine implements AutoCloseable {
    * N·P, modified; returned as {@link GradientResult#gradients()}), so that repeated calls
    * allocate no gradient array.
    */
-  public GradientResult computeInto(SampleBatch batch, List<FloatBuffer> params, float[] gradientsOut) {
+  public GradientResult computeInto(Samples batch, List<FloatBuffer> params, float[] gradientsOut) {
     return run(batch, params, null, true, gradientsOut);
   }
 
   /** Losses and gradient norms only; {@link GradientResult#gradients()} is null. */
-  public GradientResult norms(SampleBatch batch, List<FloatBuffer> params) {
+  public GradientResult norms(Samples batch, List<FloatBuffer> params) {
     return run(batch, params, null, false, null);
   }
 
@@ -115,14 +115,14 @@ public final class GradientEngine implements AutoCloseable {
    * Per-sample gradients of ⟨v_n, z_n⟩ (no L2 term) for the cotangent v [N, C] at the flattened
    * logits; labels are not needed and losses are null.
    */
-  public GradientResult computeWithCotangent(SampleBatch batch, List<FloatBuffer> params, float[] cotangent) {
+  public GradientResult computeWithCotangent(Samples batch, List<FloatBuffer> params, float[] cotangent) {
     if (cotangent == null) {
       throw LetheException.invalid("cotangent", "missing");
     }
     return run(batch, params, cotangent, true, null);
   }
 
-  private GradientResult run(SampleBatch batch, List<FloatBuffer> params, float[] cotangent, boolean full,
+  private GradientResult run(Samples batch, List<FloatBuffer> params, float[] cotangent, boolean full,
       float[] into) {
     lock.readLock().lock();
     try {
@@ -188,7 +188,7 @@ public final class GradientEngine implements AutoCloseable {
     }
   }
 
-  private void runChunk(OrtSession session, SampleBatch batch, List<OnnxTensor> params, float[] cotangent,
+  private void runChunk(OrtSession session, Samples batch, List<OnnxTensor> params, float[] cotangent,
       int start, int len, FloatBuffer[] out, GradientResult result) throws OrtException {
     Map<String, OnnxTensor> feeds = new HashMap<>();
     try {
@@ -203,7 +203,7 @@ public final class GradientEngine implements AutoCloseable {
         feeds.put(GradientGraph.COTANGENT,
             OnnxTensor.createTensor(env, FloatBuffer.wrap(cotangent, start * c, len * c), new long[] {len, c}));
       } else {
-        Tensor labels = batch.labels();
+        DenseTensor labels = batch.labels();
         feeds.put(GradientGraph.LABELS, labels.isFloat()
             ? OnnxTensor.createTensor(env, FloatBuffer.wrap(labels.floats(), start * c, len * c), new long[] {len, c})
             : OnnxTensor.createTensor(env, LongBuffer.wrap(labels.longs(), start, len), new long[] {len}));
@@ -262,7 +262,7 @@ public final class GradientEngine implements AutoCloseable {
     return ((OnnxTensor) v).getFloatBuffer();
   }
 
-  private OnnxTensor slice(Tensor t, int start, int len) throws OrtException {
+  private OnnxTensor slice(DenseTensor t, int start, int len) throws OrtException {
     long[] dims = t.dims().clone();
     long per = 1;
     for (int i = 1; i < dims.length; i++) {

@@ -2,7 +2,7 @@ package dev.lethe.onnx;
 
 import ai.onnx.proto.OnnxMl;
 import dev.lethe.core.LetheException;
-import dev.lethe.core.Loss;
+import dev.lethe.core.LossFunction;
 import dev.lethe.onnx.grad.Emitter;
 import dev.lethe.onnx.grad.GradContext;
 import dev.lethe.onnx.grad.GradRules;
@@ -60,7 +60,7 @@ public final class GradientGraph {
   /** A fed input of the model: name, FLOAT or INT64 (ONNX DataType number), per-sample dims. */
   public record Input(String name, int elemType, long[] sampleDims) {}
 
-  private final Loss loss;
+  private final LossFunction loss;
   private final double l2;
   private final List<String> params;
   private final List<long[]> paramShapes;
@@ -71,7 +71,7 @@ public final class GradientGraph {
   private final OnnxMl.ModelProto lossModel;
   private final OnnxMl.ModelProto cotangentModel;
 
-  private GradientGraph(ForwardAnalysis fa, String logits, Loss loss, List<String> params, double l2) {
+  private GradientGraph(ForwardAnalysis fa, String logits, LossFunction loss, List<String> params, double l2) {
     this.loss = loss;
     this.l2 = l2;
     this.params = List.copyOf(params);
@@ -110,7 +110,7 @@ public final class GradientGraph {
    * @param erasable initializer names in spec order
    * @param l2 μ, the L2 coefficient of the training loss (μ/2 |θ|² per sample)
    */
-  public static GradientGraph build(OnnxMl.ModelProto model, String logits, Loss loss, List<String> erasable,
+  public static GradientGraph build(OnnxMl.ModelProto model, String logits, LossFunction loss, List<String> erasable,
       double l2) {
     if (erasable.isEmpty()) {
       throw LetheException.invalid(ForwardAnalysis.PARAMS, "no erasable parameters");
@@ -127,7 +127,7 @@ public final class GradientGraph {
   }
 
   /** The registration check: {@link #build} and discard. Throws as {@link #build} does. */
-  public static void check(OnnxMl.ModelProto model, String logits, Loss loss, List<String> erasable) {
+  public static void check(OnnxMl.ModelProto model, String logits, LossFunction loss, List<String> erasable) {
     build(model, logits, loss, erasable, 0);
   }
 
@@ -135,7 +135,7 @@ public final class GradientGraph {
     return seed == Seed.LOSS ? lossModel : cotangentModel;
   }
 
-  public Loss loss() {
+  public LossFunction loss() {
     return loss;
   }
 

@@ -1,15 +1,15 @@
 package dev.lethe.onnx;
 
 import dev.lethe.core.LetheException;
-import dev.lethe.core.Loss;
-import dev.lethe.core.SampleBatch;
-import dev.lethe.core.Tensor;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.Samples;
+import dev.lethe.core.DenseTensor;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 
 /**
- * Edge checks of a {@link SampleBatch} against a {@link GradientGraph}: input names, dtypes,
+ * Edge checks of a {@link Samples} against a {@link GradientGraph}: input names, dtypes,
  * per-sample dims, batch sizes, finite values, labels per loss. Failures are INVALID_ARGUMENT
  * naming {@code samples.inputs[name]} or {@code samples.labels}.
  */
@@ -17,7 +17,7 @@ final class SampleValidator {
   private SampleValidator() {}
 
   /** Validates inputs (and labels when {@code needLabels}); returns N. */
-  static int validate(GradientGraph graph, SampleBatch batch, boolean needLabels) {
+  static int validate(GradientGraph graph, Samples batch, boolean needLabels) {
     Map<String, GradientGraph.Input> expected = new HashMap<>();
     graph.inputs().forEach(i -> expected.put(i.name(), i));
     for (String name : batch.inputs().keySet()) {
@@ -29,7 +29,7 @@ final class SampleValidator {
     long n = -1;
     for (GradientGraph.Input in : graph.inputs()) {
       String field = "samples.inputs[" + in.name() + "]";
-      Tensor t = batch.inputs().get(in.name());
+      DenseTensor t = batch.inputs().get(in.name());
       if (t == null) {
         throw LetheException.invalid(field, "missing");
       }
@@ -64,12 +64,12 @@ final class SampleValidator {
     return (int) n;
   }
 
-  private static void checkLabels(GradientGraph graph, Tensor labels, long n) {
+  private static void checkLabels(GradientGraph graph, DenseTensor labels, long n) {
     String field = "samples.labels";
     if (labels == null) {
       throw LetheException.invalid(field, "missing; the loss needs labels");
     }
-    Loss loss = graph.loss();
+    LossFunction loss = graph.loss();
     long c = graph.classes();
     if (labels.elementCount() != labels.length()) {
       throw LetheException.invalid(field, "holds " + labels.length() + " values, dims need " + labels.elementCount());
@@ -89,7 +89,7 @@ final class SampleValidator {
         throw LetheException.invalid(field, "expected float targets [" + n + ", " + c + "], got " + labels);
       }
       checkFinite(field, labels.floats());
-      if (loss == Loss.SIGMOID_BINARY_CROSS_ENTROPY) {
+      if (loss == LossFunction.SIGMOID_BINARY_CROSS_ENTROPY) {
         for (float v : labels.floats()) {
           if (v < 0 || v > 1) {
             throw LetheException.invalid(field, "binary cross-entropy targets must lie in [0, 1], got " + v);

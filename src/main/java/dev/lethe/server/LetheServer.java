@@ -2,8 +2,8 @@ package dev.lethe.server;
 
 import ai.onnxruntime.OrtEnvironment;
 import dev.lethe.erase.Eraser;
-import dev.lethe.erase.FisherBuild;
-import dev.lethe.erase.StoredFishers;
+import dev.lethe.fisher.FisherBuild;
+import dev.lethe.fisher.StoredFishers;
 import dev.lethe.fisher.FisherStore;
 import dev.lethe.grpc.ModelStoreService;
 import dev.lethe.storage.LetheDb;
@@ -108,7 +108,7 @@ public final class LetheServer {
         LOG.info(() -> "metrics on http://" + config.metricsListen() + "/metrics (port "
             + metrics.port() + ")");
       }
-      for (dev.lethe.store.ModelInfo info : store.list()) {
+      for (dev.lethe.store.ModelState info : store.list()) {
         metrics.model(info.name(), info.versions().size(), info.activeVersion());
       }
       server = builder

@@ -1,5 +1,6 @@
 package dev.lethe.store;
 
+import dev.lethe.core.Sha256;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.lethe.core.LetheException;
 import dev.lethe.storage.Family;
@@ -42,8 +43,7 @@ public final class EraseLedger {
 
   /** Hex SHA-256 of a sample id's UTF-8 bytes. */
   public static String idHash(String id) {
-    return HexFormat.of().formatHex(
-        ModelRegistrar.sha256().digest(id.getBytes(StandardCharsets.UTF_8)));
+    return Sha256.hex(id);
   }
 
   /** True when {@code idSha} was erased by one of the versions in {@code lineage}. */

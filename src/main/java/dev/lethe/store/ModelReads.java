@@ -1,8 +1,8 @@
 package dev.lethe.store;
 
 import dev.lethe.core.LetheException;
-import dev.lethe.core.Loss;
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.Samples;
 import dev.lethe.eval.Evaluation;
 import dev.lethe.eval.Metrics;
 import dev.lethe.onnx.BatchValidator;
@@ -73,9 +73,9 @@ final class ModelReads {
     return count;
   }
 
-  static Evaluation evaluate(ModelStore.Entry e, ModelRecord r, VersionRecord v, SampleBatch batch) {
+  static Evaluation evaluate(ModelStore.Entry e, ModelRecord r, VersionRecord v, Samples batch) {
     int n = BatchValidator.checkInputs(e.runtime.inputs(), batch);
-    Loss loss = Loss.valueOf(r.getLoss());
+    LossFunction loss = LossFunction.valueOf(r.getLoss());
     long[] outputDims = r.getOutputDimsList().stream().mapToLong(Long::longValue).toArray();
     BatchValidator.checkLabels(loss, outputDims, n, batch.labels());
     VersionWeights w = e.runtime.weights(v.getVersion());
@@ -84,17 +84,17 @@ final class ModelReads {
   }
 
   /** Weights that are not (yet) a version, with the active version's graph. */
-  static Evaluation evaluateWeights(ModelStore.Entry e, SampleBatch batch, float[] weights) {
+  static Evaluation evaluateWeights(ModelStore.Entry e, Samples batch, float[] weights) {
     ModelRecord r = e.record;
     VersionWeights w = VersionWeights.of(-1, weights, e.runtime.parameterOffsets());
     int n = BatchValidator.checkInputs(e.runtime.inputs(), batch);
     ForwardSession.Logits logits =
         e.runtime.forward(r.getActiveVersion()).logits(batch, n, w.parameters());
-    return Metrics.evaluate(Loss.valueOf(r.getLoss()), logits.values(), n, batch.labels(), -1);
+    return Metrics.evaluate(LossFunction.valueOf(r.getLoss()), logits.values(), n, batch.labels(), -1);
   }
 
   static GradientResult gradients(ModelStore.Entry e, ModelRecord r, VersionRecord v,
-      SampleBatch batch, boolean full, long maxResponseBytes) {
+      Samples batch, boolean full, long maxResponseBytes) {
     long p = parameterCount(r);
     int n = batch.size();
     if (full && (long) n * p * Float.BYTES > maxResponseBytes) {
@@ -102,18 +102,18 @@ final class ModelReads {
           + (long) n * p * Float.BYTES + " bytes of gradients exceed the response limit of "
           + maxResponseBytes + "; send fewer samples or ask for norms only (full = false)");
     }
-    GradientEngine engine = e.runtime.gradients(v.getVersion(), Loss.valueOf(r.getLoss()), r.getL2());
+    GradientEngine engine = e.runtime.gradients(v.getVersion(), LossFunction.valueOf(r.getLoss()), r.getL2());
     VersionWeights w = e.runtime.weights(v.getVersion());
     return full ? engine.compute(batch, w.parameters()) : engine.norms(batch, w.parameters());
   }
 
   static GradientResult cotangentGradients(ModelStore.Entry e, ModelRecord r, VersionRecord v,
-      SampleBatch batch, float[] cotangent) {
-    return e.runtime.gradients(v.getVersion(), Loss.valueOf(r.getLoss()), r.getL2())
+      Samples batch, float[] cotangent) {
+    return e.runtime.gradients(v.getVersion(), LossFunction.valueOf(r.getLoss()), r.getL2())
         .computeWithCotangent(batch, e.runtime.weights(v.getVersion()).parameters(), cotangent);
   }
 
-  static float[] logits(ModelStore.Entry e, VersionRecord v, SampleBatch batch) {
+  static float[] logits(ModelStore.Entry e, VersionRecord v, Samples batch) {
     int n = BatchValidator.checkInputs(e.runtime.inputs(), batch);
     return e.runtime.forward(v.getVersion())
         .logits(batch, n, e.runtime.weights(v.getVersion()).parameters()).values();

@@ -2,8 +2,9 @@ package dev.lethe.store;
 
 import ai.onnxruntime.OrtEnvironment;
 import dev.lethe.core.LetheException;
-import dev.lethe.core.Loss;
-import dev.lethe.core.ModelSpec;
+import dev.lethe.core.Sha256;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.ModelConfig;
 import dev.lethe.onnx.ForwardSession;
 import dev.lethe.onnx.GradientGraph;
 import dev.lethe.onnx.InputSpec;
@@ -49,7 +50,7 @@ final class ModelRegistrar {
    */
   record Registered(ModelRecord record, byte[] weights, ForwardSession forward) {}
 
-  Registered register(ModelSpec spec, byte[] file, ModelRecord existing) {
+  Registered register(ModelConfig spec, byte[] file, ModelRecord existing) {
     ModelGraph graph = ModelGraph.inspect(file, spec.logitsOutput(), spec.erasableParameters());
     List<ParameterSpec> params = graph.parameters();
     long[] counts = params.stream().mapToLong(ParameterSpec::elementCount).toArray();
@@ -81,7 +82,7 @@ final class ModelRegistrar {
         throw e;
       }
     }
-    ModelSpec resolved = spec.resolved();
+    ModelConfig resolved = spec.resolved();
     long version = record.getNextVersion();
     // An uploaded version inherits the erasures in effect: the uploader retrained without them.
     VersionRecord parent = existing == null ? null : Records.version(existing, existing.getActiveVersion());
@@ -98,7 +99,7 @@ final class ModelRegistrar {
             .setTrainSize(spec.trainSize())
             .setCreatedUnixMs(now)
             .setOrigin("upload")
-            .setSha256(sha256Hex(file))
+            .setSha256(Sha256.hex(file))
             .setSizeBytes(file.length)
             .setParent(parent == null ? 0 : parent.getVersion())
             .addAllEraseLineage(parent == null ? List.of() : parent.getEraseLineageList()));
@@ -138,7 +139,7 @@ final class ModelRegistrar {
     return dropped;
   }
 
-  private static ModelRecord.Builder newRecord(ModelSpec spec, ModelGraph graph,
+  private static ModelRecord.Builder newRecord(ModelConfig spec, ModelGraph graph,
       WeightSplicer.Split split, String graphSha, long[] outputDims, long now) {
     ModelRecord.Builder r = ModelRecord.newBuilder()
         .setName(spec.name())
@@ -162,12 +163,12 @@ final class ModelRegistrar {
     return r;
   }
 
-  private static void checkLossFits(Loss loss, long[] outputDims) {
+  private static void checkLossFits(LossFunction loss, long[] outputDims) {
     long c = 1;
     for (long d : outputDims) {
       c *= d;
     }
-    if (loss == Loss.SOFTMAX_CROSS_ENTROPY && c < 2) {
+    if (loss == LossFunction.SOFTMAX_CROSS_ENTROPY && c < 2) {
       throw LetheException.invalid("spec.loss",
           "SOFTMAX_CROSS_ENTROPY needs at least 2 logits per sample, the model gives " + c);
     }
@@ -187,7 +188,7 @@ final class ModelRegistrar {
 
   /** Identity of the graph: skeleton bytes, splice table, parameters and inputs. */
   private static String graphDigest(WeightSplicer.Split split, ModelGraph graph) {
-    MessageDigest md = sha256();
+    MessageDigest md = Sha256.digest();
     md.update(split.skeleton());
     ByteBuffer table = ByteBuffer.allocate(12 * split.spliceOffsets().length);
     for (int s = 0; s < split.spliceOffsets().length; s++) {
@@ -200,15 +201,4 @@ final class ModelRegistrar {
     return HexFormat.of().formatHex(md.digest());
   }
 
-  static String sha256Hex(byte[] bytes) {
-    return HexFormat.of().formatHex(sha256().digest(bytes));
-  }
-
-  static MessageDigest sha256() {
-    try {
-      return MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is required by every Java platform", e);
-    }
-  }
 }

@@ -3,7 +3,7 @@ package dev.lethe.store;
 import ai.onnxruntime.OrtEnvironment;
 import dev.lethe.core.LetheException;
 import ai.onnx.proto.OnnxMl;
-import dev.lethe.core.Loss;
+import dev.lethe.core.LossFunction;
 import dev.lethe.onnx.ForwardSession;
 import dev.lethe.onnx.GradientEngine;
 import dev.lethe.onnx.GradientGraph;
@@ -104,7 +104,7 @@ final class ModelRuntime implements AutoCloseable {
    * The gradient engine for the model's graph with L2 coefficient {@code l2}, built from the file
    * of {@code version} on first use (and again if the spec's l2 changed).
    */
-  synchronized GradientEngine gradients(long version, Loss loss, double l2) {
+  synchronized GradientEngine gradients(long version, LossFunction loss, double l2) {
     if (closed) {
       throw new IllegalStateException("model " + name + " runtime is closed");
     }

@@ -3,8 +3,8 @@ package dev.lethe.store;
 import ai.onnxruntime.OrtEnvironment;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.lethe.core.LetheException;
-import dev.lethe.core.ModelSpec;
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.ModelConfig;
+import dev.lethe.core.Samples;
 import dev.lethe.eval.Evaluation;
 import dev.lethe.onnx.GradientEngine;
 import dev.lethe.onnx.GradientResult;
@@ -51,7 +51,7 @@ public final class ModelStore implements AutoCloseable {
   static final class Entry {
     volatile ModelRecord record;
     final ModelRuntime runtime;
-    final List<Consumer<ModelInfo>> listeners = new CopyOnWriteArrayList<>();
+    final List<Consumer<ModelState>> listeners = new CopyOnWriteArrayList<>();
 
     Entry(ModelRecord record, ModelRuntime runtime) {
       this.record = record;
@@ -92,7 +92,7 @@ public final class ModelStore implements AutoCloseable {
    * @throws LetheException INVALID_ARGUMENT for a bad spec or file, ALREADY_EXISTS when the name
    *     exists with another graph, RESOURCE_EXHAUSTED when the file exceeds the limit
    */
-  public ModelInfo put(ModelSpec spec, byte[] file) {
+  public ModelState put(ModelConfig spec, byte[] file) {
     ensureOpen();
     SpecValidator.check(spec);
     if (file.length > config.maxModelBytes()) {
@@ -120,9 +120,9 @@ public final class ModelStore implements AutoCloseable {
     }
   }
 
-  public List<ModelInfo> list() {
+  public List<ModelState> list() {
     ensureOpen();
-    List<ModelInfo> out = new ArrayList<>();
+    List<ModelState> out = new ArrayList<>();
     models.values().stream()
         .map(e -> e.record)
         .sorted(Comparator.comparing(ModelRecord::getName))
@@ -131,7 +131,7 @@ public final class ModelStore implements AutoCloseable {
   }
 
   /** @throws LetheException NOT_FOUND */
-  public ModelInfo info(String name) {
+  public ModelState info(String name) {
     return info(entry(name).record);
   }
 
@@ -151,7 +151,7 @@ public final class ModelStore implements AutoCloseable {
    *
    * @throws LetheException NOT_FOUND for an unknown model or version
    */
-  public ModelInfo setActive(String name, long version, boolean allowUnerase) {
+  public ModelState setActive(String name, long version, boolean allowUnerase) {
     ensureOpen();
     if (version <= 0) {
       throw LetheException.invalid("version", "must be a version number >= 1, got " + version);
@@ -185,7 +185,7 @@ public final class ModelStore implements AutoCloseable {
    * @throws LetheException INVALID_ARGUMENT for a bad name or a scale that is not a finite
    *     number &gt; 0, NOT_FOUND for an unknown model
    */
-  public ModelInfo setScale(String name, double scale) {
+  public ModelState setScale(String name, double scale) {
     ensureOpen();
     SpecValidator.checkName("name", name);
     SpecValidator.checkScale("scale", scale);
@@ -226,7 +226,7 @@ public final class ModelStore implements AutoCloseable {
    * @param commitMs composing, hashing and the synced write
    * @param publishMs the switch of the active snapshot, the export and the watchers
    */
-  public record Added(ModelInfo info, double commitMs, double publishMs) {}
+  public record Added(ModelState info, double commitMs, double publishMs) {}
 
   /** Runs {@code body} holding the model's lock: changes to the model are serialised. */
   public <T> T locked(String name, java.util.function.Supplier<T> body) {
@@ -270,7 +270,7 @@ public final class ModelStore implements AutoCloseable {
    *
    * @throws LetheException NOT_FOUND
    */
-  public AutoCloseable watch(String name, Consumer<ModelInfo> listener) {
+  public AutoCloseable watch(String name, Consumer<ModelState> listener) {
     Entry e = entry(name);
     locked(name, () -> {
       listener.accept(info(e.record));
@@ -284,7 +284,7 @@ public final class ModelStore implements AutoCloseable {
    *
    * @throws LetheException NOT_FOUND, INVALID_ARGUMENT for samples not matching the model
    */
-  public Evaluation evaluate(String name, long version, SampleBatch batch) {
+  public Evaluation evaluate(String name, long version, Samples batch) {
     Entry e = entry(name);
     return ModelReads.atVersion(e, version, (r, v) -> ModelReads.evaluate(e, r, v, batch));
   }
@@ -296,7 +296,7 @@ public final class ModelStore implements AutoCloseable {
    * @throws LetheException NOT_FOUND, INVALID_ARGUMENT for samples not matching the model,
    *     RESOURCE_EXHAUSTED when the full matrix would exceed {@code maxResponseBytes}
    */
-  public Gradients gradients(String name, long version, SampleBatch batch, boolean full,
+  public Gradients gradients(String name, long version, Samples batch, boolean full,
       long maxResponseBytes) {
     Entry e = entry(name);
     return ModelReads.atVersion(e, version, (r, v) -> new Gradients(v.getVersion(),
@@ -307,7 +307,7 @@ public final class ModelStore implements AutoCloseable {
    * Per-sample gradients of ⟨v_i, z_i⟩ (z the logits, no L2 term) for a cotangent {@code v}
    * [N, C] at a version (0 = active); see {@link GradientEngine#computeWithCotangent}.
    */
-  public GradientResult cotangentGradients(String name, long version, SampleBatch batch,
+  public GradientResult cotangentGradients(String name, long version, Samples batch,
       float[] cotangent) {
     Entry e = entry(name);
     return ModelReads.atVersion(e, version,
@@ -315,7 +315,7 @@ public final class ModelStore implements AutoCloseable {
   }
 
   /** Logits [N, C] of a version (0 = active); the batch needs no labels. */
-  public float[] logits(String name, long version, SampleBatch batch) {
+  public float[] logits(String name, long version, Samples batch) {
     Entry e = entry(name);
     return ModelReads.atVersion(e, version, (r, v) -> ModelReads.logits(e, v, batch));
   }
@@ -327,7 +327,7 @@ public final class ModelStore implements AutoCloseable {
    * Evaluates weights that are not (yet) a version, e.g. an erase's candidate, with the active
    * version's graph. The batch must already have passed {@link #evaluate}'s checks for this model.
    */
-  public Evaluation evaluateWeights(String name, SampleBatch batch, float[] weights) {
+  public Evaluation evaluateWeights(String name, Samples batch, float[] weights) {
     return ModelReads.evaluateWeights(entry(name), batch, weights);
   }
 
@@ -343,7 +343,7 @@ public final class ModelStore implements AutoCloseable {
   }
 
   /** The resolved version number (0 = active) and its train_size. */
-  public VersionInfo version(String name, long version) {
+  public VersionState version(String name, long version) {
     return Records.versionInfo(ModelReads.keptVersion(entry(name).record, version));
   }
 
@@ -362,7 +362,7 @@ public final class ModelStore implements AutoCloseable {
    * Attaches a built inverse Fisher to a kept version (its weights are those it was computed at).
    * Watchers see {@code fisher_ready}.
    */
-  public ModelInfo attachFisher(String name, long version, String fisherId) {
+  public ModelState attachFisher(String name, long version, String fisherId) {
     ensureOpen();
     return rewrite(name, r -> {
       long v = ModelReads.keptVersion(r, version).getVersion();
@@ -380,7 +380,7 @@ public final class ModelStore implements AutoCloseable {
    * Under the model's lock: applies {@code change} to the model record, writes the result (one
    * synced write) and publishes it; a change that alters nothing writes and tells nothing.
    */
-  private ModelInfo rewrite(String name, java.util.function.UnaryOperator<ModelRecord> change) {
+  private ModelState rewrite(String name, java.util.function.UnaryOperator<ModelRecord> change) {
     return locked(name, () -> {
       Entry e = entry(name);
       ModelRecord updated = change.apply(e.record);
@@ -399,8 +399,8 @@ public final class ModelStore implements AutoCloseable {
     if (export != null) {
       export.publishActive(updated, e.runtime);
     }
-    ModelInfo info = info(updated);
-    for (Consumer<ModelInfo> l : e.listeners) {
+    ModelState info = info(updated);
+    for (Consumer<ModelState> l : e.listeners) {
       try {
         l.accept(info);
       } catch (RuntimeException ex) {
@@ -409,7 +409,7 @@ public final class ModelStore implements AutoCloseable {
     }
   }
 
-  private ModelInfo info(ModelRecord r) {
+  private ModelState info(ModelRecord r) {
     long count = ModelReads.parameterCount(r);
     VersionRecord active = Records.version(r, r.getActiveVersion());
     return Records.info(r, count, active != null && !active.getFisherId().isEmpty());

@@ -1,7 +1,7 @@
 package dev.lethe.store;
 
-import dev.lethe.core.Loss;
-import dev.lethe.core.ModelSpec;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.ModelConfig;
 import dev.lethe.onnx.InputSpec;
 import dev.lethe.onnx.ParameterSpec;
 import dev.lethe.storage.records.InputRecord;
@@ -14,10 +14,10 @@ import java.util.List;
 final class Records {
   private Records() {}
 
-  static ModelSpec spec(ModelRecord r, long trainSize) {
-    return new ModelSpec(
+  static ModelConfig spec(ModelRecord r, long trainSize) {
+    return new ModelConfig(
         r.getName(),
-        Loss.valueOf(r.getLoss()),
+        LossFunction.valueOf(r.getLoss()),
         r.getLogitsOutput(),
         r.getParametersList().stream().map(ParameterRecord::getName).toList(),
         trainSize,
@@ -66,15 +66,15 @@ final class Records {
     return null;
   }
 
-  static VersionInfo versionInfo(VersionRecord v) {
-    return new VersionInfo(v.getVersion(), v.getTrainSize(), v.getCreatedUnixMs(), v.getOrigin(),
+  static VersionState versionInfo(VersionRecord v) {
+    return new VersionState(v.getVersion(), v.getTrainSize(), v.getCreatedUnixMs(), v.getOrigin(),
         v.getSha256(), v.getSizeBytes());
   }
 
-  static ModelInfo info(ModelRecord r, long parameterCount, boolean fisherReady) {
+  static ModelState info(ModelRecord r, long parameterCount, boolean fisherReady) {
     VersionRecord active = version(r, r.getActiveVersion());
     long trainSize = active == null ? 0 : active.getTrainSize();
-    return new ModelInfo(
+    return new ModelState(
         r.getName(),
         r.getActiveVersion(),
         r.getVersionsList().stream().map(Records::versionInfo).toList(),

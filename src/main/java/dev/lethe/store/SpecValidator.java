@@ -1,7 +1,7 @@
 package dev.lethe.store;
 
 import dev.lethe.core.LetheException;
-import dev.lethe.core.ModelSpec;
+import dev.lethe.core.ModelConfig;
 import java.util.regex.Pattern;
 
 /** Checks a model spec's fields before any work; messages name the field. */
@@ -21,7 +21,7 @@ public final class SpecValidator {
     }
   }
 
-  public static void check(ModelSpec spec) {
+  public static void check(ModelConfig spec) {
     checkName("spec.name", spec.name());
     if (spec.loss() == null) {
       throw LetheException.invalid("spec.loss",

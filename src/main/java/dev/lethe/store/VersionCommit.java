@@ -1,5 +1,6 @@
 package dev.lethe.store;
 
+import dev.lethe.core.Sha256;
 import dev.lethe.core.LetheException;
 import dev.lethe.storage.Family;
 import dev.lethe.storage.Keys;
@@ -51,7 +52,7 @@ final class VersionCommit {
     }
     VersionRecord parent = Records.version(r, expectedActive);
     long version = w.version();
-    MessageDigest md = ModelRegistrar.sha256();
+    MessageDigest md = Sha256.digest();
     long size;
     try (InputStream in = new DigestInputStream(runtime.compose(w), md)) {
       size = in.transferTo(OutputStream.nullOutputStream());
@@ -63,7 +64,7 @@ final class VersionCommit {
         .setTrainSize(trainSize)
         .setCreatedUnixMs(System.currentTimeMillis())
         .setOrigin(origin)
-        .setSha256(HexFormat.of().formatHex(md.digest()))
+        .setSha256(Sha256.hex(md))
         .setSizeBytes(size)
         .setParent(expectedActive)
         .addAllEraseLineage(parent.getEraseLineageList())

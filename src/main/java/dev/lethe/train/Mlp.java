@@ -1,7 +1,7 @@
 package dev.lethe.train;
 
-import dev.lethe.core.Loss;
-import dev.lethe.core.ModelSpec;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.ModelConfig;
 import dev.lethe.data.Dataset;
 import dev.lethe.onnx.OnnxBuilder;
 import java.util.List;
@@ -205,8 +205,8 @@ public final class Mlp {
    * W1, b1, W2, b2, trained on {@code trainSize} samples with weight decay {@code l2}; the
    * Fisher-related numbers left at their defaults.
    */
-  public static ModelSpec spec(String name, long trainSize, double l2) {
-    return new ModelSpec(name, Loss.SOFTMAX_CROSS_ENTROPY, LOGITS, PARAMETERS, trainSize, l2,
+  public static ModelConfig spec(String name, long trainSize, double l2) {
+    return new ModelConfig(name, LossFunction.SOFTMAX_CROSS_ENTROPY, LOGITS, PARAMETERS, trainSize, l2,
         0, 0, 0, 0);
   }
 

@@ -64,12 +64,4 @@ public record MlpConfig(
   public MlpConfig withEpochs(int e) {
     return new MlpConfig(hidden, e, batchSize, learningRate, momentum, l2, seed);
   }
-
-  public MlpConfig withL2(double mu) {
-    return new MlpConfig(hidden, epochs, batchSize, learningRate, momentum, mu, seed);
-  }
-
-  public MlpConfig withSeed(long s) {
-    return new MlpConfig(hidden, epochs, batchSize, learningRate, momentum, l2, s);
-  }
 }

@@ -91,12 +91,12 @@ class ServeProcessTest {
     Object[] started = start(data, log);
     Process p = (Process) started[0];
     dev.lethe.data.Dataset digits = dev.lethe.demo.DigitsDemo.trainingData();
-    dev.lethe.core.SampleBatch all = digits.batch(0, digits.size(),
+    dev.lethe.core.Samples all = digits.batch(0, digits.size(),
         dev.lethe.data.BatchFormat.of("pixels").withClassIndices());
     java.util.List<String> acknowledged = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
     try (LetheClient client = new LetheClient("127.0.0.1:" + started[1])) {
-      client.buildFisher(new dev.lethe.erase.FisherRequest("digits", dev.lethe.fisher.FisherKind.EMPIRICAL,
-          dev.lethe.fisher.FisherMethod.GRAM, 0, 0, 0, 0, 0, all.size()), List.of(all).iterator(), x -> {});
+      client.buildFisher(new dev.lethe.fisher.FisherRequest("digits", dev.lethe.fisher.CurvatureKind.EMPIRICAL,
+          dev.lethe.fisher.InversionMethod.GRAM, 0, 0, 0, 0, 0, all.size()), List.of(all).iterator(), x -> {});
       java.util.concurrent.CountDownLatch someErased = new java.util.concurrent.CountDownLatch(3);
       Thread eraser = new Thread(() -> {
         for (int row = 0; row < 200; row++) {
@@ -120,7 +120,7 @@ class ServeProcessTest {
     assertTrue(output.contains("stopped cleanly, store closed"), output);
     try (LetheDb db = LetheDb.open(data);
         ModelStore store = new ModelStore(db, OrtEnvironment.getEnvironment(), StoreConfig.defaults())) {
-      dev.lethe.store.ModelInfo info = store.info("digits");
+      dev.lethe.store.ModelState info = store.info("digits");
       java.util.List<Long> lineage = store.eraseLineage("digits", 0);
       for (String id : acknowledged) {
         assertTrue(store.ledger().isErased("digits", dev.lethe.store.EraseLedger.idHash(id), lineage),

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import dev.lethe.core.SampleBatch;
-import dev.lethe.core.Tensor;
+import dev.lethe.core.Samples;
+import dev.lethe.core.DenseTensor;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -28,9 +28,9 @@ class DatasetTest {
 
   @Test
   void batchHasShapeScaleLabelsAndIds() {
-    SampleBatch b = bytes().batch(3, 5, BatchFormat.of("x").withShape(1, 2, 3).withScale(0.5f));
+    Samples b = bytes().batch(3, 5, BatchFormat.of("x").withShape(1, 2, 3).withScale(0.5f));
     assertEquals(List.of("img:3", "img:4"), b.ids());
-    Tensor x = b.inputs().get("x");
+    DenseTensor x = b.inputs().get("x");
     assertArrayEquals(new long[] {2, 1, 2, 3}, x.dims());
     assertEquals(60f, x.floats()[0], "120 (unsigned) times 0.5");
     assertEquals(82.5f, x.floats()[11], "165 times 0.5");
@@ -41,17 +41,17 @@ class DatasetTest {
 
   @Test
   void flatShapeIsTheDefault() {
-    SampleBatch b = bytes().batch(0, 1, BatchFormat.of("x"));
+    Samples b = bytes().batch(0, 1, BatchFormat.of("x"));
     assertArrayEquals(new long[] {1, 6}, b.inputs().get("x").dims());
   }
 
   @Test
   void oneHotLabels() {
     Dataset data = bytes();
-    Tensor y = data.batch(0, 3, BatchFormat.of("x").withOneHot(0)).labels();
+    DenseTensor y = data.batch(0, 3, BatchFormat.of("x").withOneHot(0)).labels();
     assertArrayEquals(new long[] {3, 4}, y.dims());
     assertArrayEquals(new float[] {0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1}, y.floats());
-    Tensor wide = data.batch(0, 1, BatchFormat.of("x").withOneHot(6)).labels();
+    DenseTensor wide = data.batch(0, 1, BatchFormat.of("x").withOneHot(6)).labels();
     assertArrayEquals(new long[] {1, 6}, wide.dims());
     assertThrows(IllegalArgumentException.class,
         () -> data.batch(2, 3, BatchFormat.of("x").withOneHot(3)), "label 3 needs 4 classes");
@@ -82,11 +82,11 @@ class DatasetTest {
 
   @Test
   void batchesCoverEveryRowOnce() {
-    Iterator<SampleBatch> it = bytes().batches(2, BatchFormat.of("x"));
+    Iterator<Samples> it = bytes().batches(2, BatchFormat.of("x"));
     List<String> ids = new ArrayList<>();
     List<Integer> sizes = new ArrayList<>();
     while (it.hasNext()) {
-      SampleBatch b = it.next();
+      Samples b = it.next();
       ids.addAll(b.ids());
       sizes.add(b.size());
     }

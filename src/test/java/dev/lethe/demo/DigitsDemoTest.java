@@ -10,8 +10,8 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import com.google.protobuf.InvalidProtocolBufferException;
-import dev.lethe.core.Loss;
-import dev.lethe.core.ModelSpec;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.ModelConfig;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -192,8 +192,8 @@ class DigitsDemoTest {
 
   @Test
   void specDescribesTheModel() {
-    ModelSpec spec = model.spec();
-    assertEquals(new ModelSpec("digits", Loss.SOFTMAX_CROSS_ENTROPY, "logits",
+    ModelConfig spec = model.spec();
+    assertEquals(new ModelConfig("digits", LossFunction.SOFTMAX_CROSS_ENTROPY, "logits",
         List.of("W", "b"), N, DigitsDemo.DEFAULT_L2, 0, 0, 0, 0), spec);
   }
 

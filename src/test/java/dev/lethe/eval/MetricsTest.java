@@ -3,8 +3,8 @@ package dev.lethe.eval;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.lethe.core.Loss;
-import dev.lethe.core.Tensor;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.DenseTensor;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -48,8 +48,8 @@ class MetricsTest {
   void sigmoidCrossEntropyMatchesDirectFormula() {
     float[] z = {2.5f, -1f, 40f, -40f};
     float[] y = {1f, 0f, 0f, 1f};
-    Evaluation e = Metrics.evaluate(Loss.SIGMOID_BINARY_CROSS_ENTROPY, z, 2,
-        Tensor.ofFloats(new long[] {2, 2}, y), 1);
+    Evaluation e = Metrics.evaluate(LossFunction.SIGMOID_BINARY_CROSS_ENTROPY, z, 2,
+        DenseTensor.ofFloats(new long[] {2, 2}, y), 1);
     double s0 = 1 / (1 + Math.exp(-2.5));
     double s1 = 1 / (1 + Math.exp(1));
     assertEquals(-Math.log(s0) - Math.log(1 - s1), e.losses()[0], FLOAT_LOSS);
@@ -60,8 +60,8 @@ class MetricsTest {
 
   @Test
   void meanSquaredErrorAveragesOverOutputs() {
-    Evaluation e = Metrics.evaluate(Loss.MEAN_SQUARED_ERROR, new float[] {1, 2, 3, 4}, 2,
-        Tensor.ofFloats(new long[] {2, 2}, new float[] {0, 0, 3, 6}), 1);
+    Evaluation e = Metrics.evaluate(LossFunction.MEAN_SQUARED_ERROR, new float[] {1, 2, 3, 4}, 2,
+        DenseTensor.ofFloats(new long[] {2, 2}, new float[] {0, 0, 3, 6}), 1);
     assertEquals(2.5, e.losses()[0], EXACT);
     assertEquals(2.0, e.losses()[1], EXACT);
     assertEquals(2.25, e.meanLoss(), EXACT);
@@ -70,8 +70,8 @@ class MetricsTest {
 
   @Test
   void softmaxCrossEntropyIsStableForLargeLogits() {
-    Evaluation e = Metrics.evaluate(Loss.SOFTMAX_CROSS_ENTROPY, new float[] {1000, 0, -1000}, 1,
-        Tensor.ofLongs(new long[] {1}, new long[] {1}), 1);
+    Evaluation e = Metrics.evaluate(LossFunction.SOFTMAX_CROSS_ENTROPY, new float[] {1000, 0, -1000}, 1,
+        DenseTensor.ofLongs(new long[] {1}, new long[] {1}), 1);
     assertEquals(1000, e.losses()[0], FLOAT_LOSS);
     assertEquals(0, e.accuracy(), EXACT);
   }

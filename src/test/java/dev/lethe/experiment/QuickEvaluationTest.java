@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.lethe.fisher.FisherKind;
+import dev.lethe.fisher.CurvatureKind;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,7 +42,7 @@ class QuickEvaluationTest {
       List<TrialResult> reported = Plots.reported(convex, s);
       assertEquals(plan.reportAttributes().length * plan.ratios().length, reported.size());
       double gamma = Report.mean(reported, TrialResult::gamma);
-      if (s.kind() != FisherKind.MONTE_CARLO) {
+      if (s.kind() != CurvatureKind.MONTE_CARLO) {
         assertTrue(gamma > CONVEX_GAMMA_FLOOR, s.label() + ": convex mean γ at ε* " + gamma);
       }
       // the report split erased with the ε* that calibration wrote into the spec
@@ -59,7 +59,7 @@ class QuickEvaluationTest {
         TrialResult::distance);
     double empiricalDistance = Report.mean(Plots.reported(convex, convex.settings().get(1)),
         TrialResult::distance);
-    assertEquals(FisherKind.TRUE, convex.settings().get(0).kind());
+    assertEquals(CurvatureKind.TRUE, convex.settings().get(0).kind());
     assertTrue(trueDistance < empiricalDistance, trueDistance + " vs " + empiricalDistance);
     assertTrue(convex.testAccuracy() > 0.85, "convex test accuracy " + convex.testAccuracy());
     assertTrue(r.mlp().testAccuracy() > 0.6, "MLP test accuracy " + r.mlp().testAccuracy());

@@ -29,9 +29,9 @@ class FisherBuilderTest {
   final BlockLayout layout = BlockLayout.uniform(150, 64);
   final int n = 200;
   final float[] g = Reference.gradients(new Random(11), n, 150);
-  final FisherOptions options = FisherOptions.defaults(0.05).withBatchRows(37);
+  final BuildOptions options = BuildOptions.defaults(0.05).withBatchRows(37);
 
-  Reference.Blocks build(FisherOptions o, GradientSource source) {
+  Reference.Blocks build(BuildOptions o, GradientSource source) {
     Reference.Blocks out = new Reference.Blocks(layout);
     FisherBuilder.build(layout, source, o, out, null);
     assertEquals(layout.blockCount(), out.blocks.size());
@@ -42,7 +42,7 @@ class FisherBuilderTest {
   void gramAndShermanMorrisonAgree() {
     GradientSource src = new ArrayGradients(g, n, 150);
     Reference.Blocks gram = build(options, src);
-    Reference.Blocks sm = build(options.withMethod(FisherMethod.SHERMAN_MORRISON), src);
+    Reference.Blocks sm = build(options.withMethod(InversionMethod.SHERMAN_MORRISON), src);
     for (int b = 0; b < layout.blockCount(); b++) {
       double err = Reference.relativeError(gram.get(b), sm.get(b));
       assertTrue(err <= METHODS_AGREE, "block " + b + ": relative error " + err);
@@ -120,9 +120,9 @@ class FisherBuilderTest {
   @Test
   void multiPassEqualsOnePassAndSpillFileIsDeleted() throws Exception {
     Reference.Blocks one = build(options, new ArrayGradients(g, n, 150));
-    long twoBlocks = 2 * FisherAccumulator.accumulatorBytes(FisherMethod.GRAM, 64);
-    assertEquals(2, FisherBuilder.plan(layout, FisherMethod.GRAM, twoBlocks).size());
-    List<int[]> single = FisherBuilder.plan(layout, FisherMethod.GRAM, twoBlocks / 2);
+    long twoBlocks = 2 * FisherAccumulator.accumulatorBytes(InversionMethod.GRAM, 64);
+    assertEquals(2, FisherBuilder.plan(layout, InversionMethod.GRAM, twoBlocks).size());
+    List<int[]> single = FisherBuilder.plan(layout, InversionMethod.GRAM, twoBlocks / 2);
     assertEquals(3, single.size());
     Path file;
     Reference.Blocks multi;
@@ -150,7 +150,7 @@ class FisherBuilderTest {
     LetheException e =
         assertThrows(
             LetheException.class,
-            () -> build(FisherOptions.defaults(0).withThreads(1), new ArrayGradients(few, 20, 150)));
+            () -> build(BuildOptions.defaults(0).withThreads(1), new ArrayGradients(few, 20, 150)));
     assertEquals(LetheException.Kind.INVALID_ARGUMENT, e.kind());
     assertTrue(e.getMessage().contains("Fisher block 0 (entries [0, 64))"), e.getMessage());
     assertTrue(e.getMessage().startsWith("dampening:"), e.getMessage());
@@ -163,9 +163,9 @@ class FisherBuilderTest {
     LetheException few = assertThrows(LetheException.class, () -> acc.finish((b, inv) -> {}));
     assertTrue(few.getMessage().contains("expected 200 gradient rows, got 10"), few.getMessage());
     LetheException budget =
-        assertThrows(LetheException.class, () -> FisherBuilder.plan(layout, FisherMethod.GRAM, 1000));
+        assertThrows(LetheException.class, () -> FisherBuilder.plan(layout, InversionMethod.GRAM, 1000));
     assertTrue(budget.getMessage().startsWith("memory_budget:"), budget.getMessage());
-    assertThrows(LetheException.class, () -> FisherOptions.defaults(0).withMethod(FisherMethod.SHERMAN_MORRISON));
+    assertThrows(LetheException.class, () -> BuildOptions.defaults(0).withMethod(InversionMethod.SHERMAN_MORRISON));
   }
 
   private static DMatrixRMaj diff(DMatrixRMaj a, DMatrixRMaj b) {

@@ -28,7 +28,7 @@ class FisherDowndateTest {
   FisherHeader build(FisherStore store, String id, float[] rows, int count, double lambda) {
     FisherHeader template = new FisherHeader(layout, lambda, count, 1, "EMPIRICAL", "gram", 1, null);
     try (FisherStore.Writer w = store.create("m", id, template)) {
-      FisherBuilder.build(layout, new ArrayGradients(rows, count, p), FisherOptions.defaults(lambda), w, null);
+      FisherBuilder.build(layout, new ArrayGradients(rows, count, p), BuildOptions.defaults(lambda), w, null);
       return w.commit();
     }
   }
@@ -90,7 +90,7 @@ class FisherDowndateTest {
           assertThrows(LetheException.class, () -> FisherDowndate.downdate(store, "m", "full", "x", one, 2, 1, 1)).kind());
       FisherHeader template = new FisherHeader(layout, 0.1, n, 4, "EMPIRICAL", "gram", 1, null);
       try (FisherStore.Writer w = store.create("m", "mini", template)) {
-        FisherBuilder.build(layout, new ArrayGradients(g, n, p), FisherOptions.defaults(0.1).withMiniBatch(4), w, null);
+        FisherBuilder.build(layout, new ArrayGradients(g, n, p), BuildOptions.defaults(0.1).withMiniBatch(4), w, null);
         w.commit();
       }
       LetheException e =

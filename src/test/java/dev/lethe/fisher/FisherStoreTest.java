@@ -32,7 +32,7 @@ class FisherStoreTest {
   FisherHeader build(FisherStore store, String id) {
     FisherHeader template = new FisherHeader(layout, lambda, n, 1, "EMPIRICAL", "gram", 7, null);
     try (FisherStore.Writer w = store.create("m", id, template)) {
-      FisherBuilder.build(layout, new ArrayGradients(g, n, p), FisherOptions.defaults(lambda), w, null);
+      FisherBuilder.build(layout, new ArrayGradients(g, n, p), BuildOptions.defaults(lambda), w, null);
       return w.commit();
     }
   }

@@ -13,7 +13,7 @@ import dev.lethe.api.v1.ModelInfo;
 import dev.lethe.api.v1.ModelStoreGrpc;
 import dev.lethe.api.v1.VersionInfo;
 import dev.lethe.core.Batches;
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.Samples;
 import dev.lethe.server.LetheServer;
 import dev.lethe.server.ServerConfig;
 import dev.lethe.store.StoreConfig;
@@ -59,7 +59,7 @@ class EraseConcurrencyTest {
   private static final int POOL = 40;
   private static final int PER_REQUEST = 10;
   @TempDir Path dir;
-  private final SampleBatch train = Fixtures.batch(42, N);
+  private final Samples train = Fixtures.batch(42, N);
   private LetheServer server;
   private ManagedChannel admin;
   private ModelStoreGrpc.ModelStoreBlockingStub blocking;
@@ -259,7 +259,7 @@ class EraseConcurrencyTest {
     // version -> sha256 of every file a reader received (a version's file never changes).
     Map<Long, Set<String>> seen = new ConcurrentHashMap<>();
     ConcurrentLinkedQueue<EvaluateResponse> evaluations = new ConcurrentLinkedQueue<>();
-    SampleBatch probe = Batches.range(train, 100, 120);
+    Samples probe = Batches.range(train, 100, 120);
     List<Future<Integer>> readers = new ArrayList<>();
     for (int t = 0; t < 4; t++) {
       ModelStoreGrpc.ModelStoreBlockingStub stub = clientStub();

@@ -11,7 +11,7 @@ import dev.lethe.api.v1.ModelInfo;
 import dev.lethe.api.v1.ModelStoreGrpc;
 import dev.lethe.api.v1.VersionInfo;
 import dev.lethe.cli.Main;
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.Samples;
 import dev.lethe.testing.Fixtures;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
@@ -44,7 +44,7 @@ class EraseCrashTest {
   private static final int PER_ERASE = 2;
   private static final int MAX_KILL_DELAY_MS = 800;
   @TempDir Path dir;
-  private final SampleBatch train = Fixtures.batch(42, N);
+  private final Samples train = Fixtures.batch(42, N);
 
   /** A running {@code serve} process and a channel to it. */
   private final class Server implements AutoCloseable {

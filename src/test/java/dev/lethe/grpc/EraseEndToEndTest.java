@@ -17,7 +17,7 @@ import dev.lethe.api.v1.ListModelsRequest;
 import dev.lethe.api.v1.ModelChunk;
 import dev.lethe.api.v1.ModelInfo;
 import dev.lethe.core.Batches;
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.Samples;
 import dev.lethe.fisher.BlockLayout;
 import dev.lethe.testing.Fixtures;
 import io.grpc.Status;
@@ -50,7 +50,7 @@ class EraseEndToEndTest {
   @TempDir Path dir;
   private ServerHarness lethe;
   private final Fixtures.Mlp mlp = Fixtures.mlp(41);
-  private final SampleBatch train = Fixtures.batch(42, N);
+  private final Samples train = Fixtures.batch(42, N);
 
   @BeforeEach
   void start() throws Exception {
@@ -95,7 +95,7 @@ class EraseEndToEndTest {
     return BuildFisherRequest.newBuilder().setOptions(o).build();
   }
 
-  static BuildFisherRequest samples(SampleBatch b) {
+  static BuildFisherRequest samples(Samples b) {
     return BuildFisherRequest.newBuilder().setSamples(ProtoConvert.batch(b)).build();
   }
 
@@ -130,14 +130,14 @@ class EraseEndToEndTest {
         java.util.Arrays.copyOfRange(theta, 24, 27), null);
   }
 
-  private static double[] gradient(Fixtures.Mlp m, SampleBatch b, int row) {
+  private static double[] gradient(Fixtures.Mlp m, Samples b, int row) {
     float[] x = java.util.Arrays.copyOfRange(b.inputs().get("x").floats(), row * 4, row * 4 + 4);
     return GradientsRpcTest.manualGradient(m, x, (int) b.labels().longs()[row], new double[1]);
   }
 
   /** Dense eq. 4: θ + ε/(n−k) F⁻¹ Σ_{S} g, F block-diagonal over {@code layout}, from θ*'s gradients. */
   private static double[] ssse(float[] theta, double[][] fisherGradients, Fixtures.Mlp current,
-      SampleBatch forget, long n, BlockLayout layout) {
+      Samples forget, long n, BlockLayout layout) {
     double[] sum = new double[P];
     for (int i = 0; i < forget.size(); i++) {
       double[] g = gradient(current, forget, i);
@@ -202,7 +202,7 @@ class EraseEndToEndTest {
       fisher[i] = gradient(mlp, train, i);
     }
 
-    SampleBatch forget = Batches.range(train, 0, 5);
+    Samples forget = Batches.range(train, 0, 5);
     EraseResponse first = lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
         .setRequestId("r1").setSamples(ProtoConvert.batch(forget)).build());
     assertEquals(2, first.getVersion());
@@ -213,7 +213,7 @@ class EraseEndToEndTest {
 
     // Sequential: gradients at the current weights, n reduced by the first erase.
     float[] theta2 = weights(2);
-    SampleBatch forget2 = Batches.range(train, 3, 8); // s3, s4 already erased
+    Samples forget2 = Batches.range(train, 3, 8); // s3, s4 already erased
     EraseResponse second = lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
         .setSamples(ProtoConvert.batch(forget2)).setExpectedVersion(2).build());
     assertEquals(List.of("s3", "s4"), second.getAlreadyErasedList());
@@ -270,7 +270,7 @@ class EraseEndToEndTest {
     for (int i = 0; i < N; i++) {
       fisher[i] = gradient(mlp, train, i);
     }
-    SampleBatch forget = Batches.range(train, 0, 5);
+    Samples forget = Batches.range(train, 0, 5);
     lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
         .setSamples(ProtoConvert.batch(forget)).build());
     assertClose(ssse(weights(1), fisher, mlp, forget, N, layout), weights(2));
@@ -326,7 +326,7 @@ class EraseEndToEndTest {
     buildFisher(List.of(options(FisherOptions.newBuilder().setName("mlp").setBlockSize(10)
             .setFisherKind(dev.lethe.api.v1.FisherKind.EMPIRICAL)),
         samples(train)));
-    SampleBatch forget = Batches.range(train, 0, 4);
+    Samples forget = Batches.range(train, 0, 4);
     EraseResponse r = lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
         .setDowndateFisher(true).setSamples(ProtoConvert.batch(forget)).build());
     assertEquals(2, r.getVersion());
@@ -338,7 +338,7 @@ class EraseEndToEndTest {
     for (int i = 4; i < N; i++) {
       rest[i - 4] = gradient(mlp, train, i);
     }
-    SampleBatch forget2 = Batches.range(train, 4, 6);
+    Samples forget2 = Batches.range(train, 4, 6);
     lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
         .setSamples(ProtoConvert.batch(forget2)).build());
     assertClose(ssse(theta2, rest, with(theta2), forget2, N - 4, layout), weights(3));
@@ -347,8 +347,8 @@ class EraseEndToEndTest {
   @Test
   void buildFisherErrorsHaveExactCodesAndStoreNothing() throws Exception {
     record Case(Status.Code code, String field, List<BuildFisherRequest> messages) {}
-    SampleBatch bad = new SampleBatch(train.ids(), java.util.Map.of("x",
-        dev.lethe.core.Tensor.ofFloats(new long[] {N, 5}, new float[N * 5])), train.labels());
+    Samples bad = new Samples(train.ids(), java.util.Map.of("x",
+        dev.lethe.core.DenseTensor.ofFloats(new long[] {N, 5}, new float[N * 5])), train.labels());
     for (Case c : List.of(
         new Case(Status.Code.NOT_FOUND, "nope", List.of(options(FisherOptions.newBuilder().setName("nope")))),
         new Case(Status.Code.INVALID_ARGUMENT, "samples", List.of(samples(train))),

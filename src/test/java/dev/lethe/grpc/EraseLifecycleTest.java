@@ -14,8 +14,8 @@ import dev.lethe.api.v1.ModelInfo;
 import dev.lethe.api.v1.SetActiveVersionRequest;
 import dev.lethe.api.v1.WatchModelRequest;
 import dev.lethe.core.Batches;
-import dev.lethe.core.SampleBatch;
-import dev.lethe.core.Tensor;
+import dev.lethe.core.Samples;
+import dev.lethe.core.DenseTensor;
 import dev.lethe.erase.EraseConfig;
 import dev.lethe.server.ServerConfig;
 import dev.lethe.storage.Family;
@@ -44,7 +44,7 @@ class EraseLifecycleTest {
   private static final int N = 40;
   private static final int MAX_SAMPLES = 8;
   @TempDir Path dir;
-  private final SampleBatch train = Fixtures.batch(42, N);
+  private final Samples train = Fixtures.batch(42, N);
   private ServerHarness lethe;
 
   private void start(EraseConfig erase) throws Exception {
@@ -119,16 +119,16 @@ class EraseLifecycleTest {
     assertRefusedAndUnchanged(Status.Code.RESOURCE_EXHAUSTED, "samples",
         () -> erase(EraseRpc.erase(MODEL, "big", train, tooMany)));
 
-    SampleBatch rows = Batches.range(train, 2, 5);
+    Samples rows = Batches.range(train, 2, 5);
     long[] labels = rows.labels().longs().clone();
     labels[1] = Fixtures.CLASSES; // one past the last class
-    SampleBatch badLabel = new SampleBatch(rows.ids(), rows.inputs(),
-        Tensor.ofLongs(new long[] {3}, labels));
+    Samples badLabel = new Samples(rows.ids(), rows.inputs(),
+        DenseTensor.ofLongs(new long[] {3}, labels));
     assertRefusedAndUnchanged(Status.Code.INVALID_ARGUMENT, "samples.labels",
         () -> erase(EraseRequest.newBuilder().setName(MODEL).setRequestId("labels")
             .setSamples(ProtoConvert.batch(badLabel)).build()));
-    SampleBatch negative = new SampleBatch(rows.ids(), rows.inputs(),
-        Tensor.ofLongs(new long[] {3}, new long[] {0, -1, 2}));
+    Samples negative = new Samples(rows.ids(), rows.inputs(),
+        DenseTensor.ofLongs(new long[] {3}, new long[] {0, -1, 2}));
     assertRefusedAndUnchanged(Status.Code.INVALID_ARGUMENT, "samples.labels",
         () -> erase(EraseRequest.newBuilder().setName(MODEL)
             .setSamples(ProtoConvert.batch(negative)).build()));

@@ -19,7 +19,7 @@ import dev.lethe.api.v1.ModelStoreGrpc;
 import dev.lethe.api.v1.PutModelRequest;
 import dev.lethe.api.v1.VersionInfo;
 import dev.lethe.core.Batches;
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.Samples;
 import dev.lethe.store.EraseLedger;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
@@ -48,7 +48,7 @@ final class EraseRpc {
   }
 
   /** Registers a model (spec, then one chunk) and waits for its info. */
-  static ModelInfo put(ModelStoreGrpc.ModelStoreStub async, dev.lethe.core.ModelSpec spec,
+  static ModelInfo put(ModelStoreGrpc.ModelStoreStub async, dev.lethe.core.ModelConfig spec,
       byte[] onnx) throws Exception {
     CompletableFuture<ModelInfo> result = new CompletableFuture<>();
     StreamObserver<PutModelRequest> up = async.putModel(observer(result));
@@ -60,7 +60,7 @@ final class EraseRpc {
 
   /** Streams BuildFisher (options, then the batch in two messages); returns the last progress. */
   static BuildFisherProgress buildFisher(ModelStoreGrpc.ModelStoreStub async, String name,
-      SampleBatch train) throws Exception {
+      Samples train) throws Exception {
     CompletableFuture<BuildFisherProgress> done = new CompletableFuture<>();
     StreamObserver<BuildFisherRequest> up = async.buildFisher(new StreamObserver<>() {
       BuildFisherProgress last;
@@ -96,7 +96,7 @@ final class EraseRpc {
   }
 
   /** An Erase request for the given rows of {@code train}. */
-  static EraseRequest erase(String name, String requestId, SampleBatch train, int... rows) {
+  static EraseRequest erase(String name, String requestId, Samples train, int... rows) {
     return EraseRequest.newBuilder().setName(name).setRequestId(requestId)
         .setSamples(ProtoConvert.batch(Batches.rows(train, rows))).build();
   }

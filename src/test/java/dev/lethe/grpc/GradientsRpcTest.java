@@ -9,7 +9,7 @@ import dev.lethe.api.v1.GradientsRequest;
 import dev.lethe.api.v1.GradientsResponse;
 import dev.lethe.api.v1.ListModelsRequest;
 import dev.lethe.api.v1.ModelSpec;
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.Samples;
 import dev.lethe.onnx.OnnxBuilder;
 import dev.lethe.testing.Fixtures;
 import io.grpc.Status;
@@ -98,7 +98,7 @@ class GradientsRpcTest {
   void fullGradientsAndNormsMatchAHandWrittenBackwardPass() {
     Fixtures.Mlp mlp = Fixtures.mlp(31);
     lethe.put(ProtoConvert.spec(Fixtures.spec("mlp")), mlp.onnx()); // spec l2 = 0.01
-    SampleBatch batch = Fixtures.batch(32, 6);
+    Samples batch = Fixtures.batch(32, 6);
     GradientsResponse full = lethe.blocking.gradients(GradientsRequest.newBuilder()
         .setName("mlp").setSamples(ProtoConvert.batch(batch)).setFull(true).build());
     GradientsResponse norms = lethe.blocking.gradients(GradientsRequest.newBuilder()
@@ -123,7 +123,7 @@ class GradientsRpcTest {
   @Test
   void errorsHaveExactCodes() {
     lethe.put(ProtoConvert.spec(Fixtures.spec("mlp")), Fixtures.mlp(1).onnx());
-    SampleBatch batch = Fixtures.batch(2, 3);
+    Samples batch = Fixtures.batch(2, 3);
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () ->
         lethe.blocking.gradients(GradientsRequest.newBuilder().setName("nope")
             .setSamples(ProtoConvert.batch(batch)).build()));

@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
-import dev.lethe.core.Loss;
-import dev.lethe.core.ModelSpec;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.ModelConfig;
 import dev.lethe.onnx.OnnxBuilder;
 import dev.lethe.server.LetheServer;
 import dev.lethe.server.ServerConfig;
@@ -69,7 +69,7 @@ class LoopbackTest {
     w = null;
     assertTrue(onnx.length > 100_000_000, "fixture is " + onnx.length + " bytes");
     String put = client.putModel(
-        new ModelSpec("big", Loss.MEAN_SQUARED_ERROR, "", List.of(), 1000, 0, 0, 0, 0, 0),
+        new ModelConfig("big", LossFunction.MEAN_SQUARED_ERROR, "", List.of(), 1000, 0, 0, 0, 0, 0),
         new ByteArrayInputStream(onnx));
     assertTrue(put.contains("\"parameterCount\": \"26214400\""), put);
     ByteArrayOutputStream download = new ByteArrayOutputStream(onnx.length);
@@ -118,14 +118,14 @@ class LoopbackTest {
     int n = 40;
     client.putModel(Fixtures.spec("mlp").withTrainSize(n),
         new ByteArrayInputStream(Fixtures.mlp(41).onnx()));
-    dev.lethe.core.SampleBatch train = Fixtures.batch(42, n);
-    List<dev.lethe.erase.FisherProgress> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
-    List<dev.lethe.core.SampleBatch> batches = new java.util.ArrayList<>();
+    dev.lethe.core.Samples train = Fixtures.batch(42, n);
+    List<dev.lethe.fisher.FisherProgress> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<dev.lethe.core.Samples> batches = new java.util.ArrayList<>();
     for (int from = 0; from < n; from += 7) {
       batches.add(dev.lethe.core.Batches.range(train, from, Math.min(n, from + 7)));
     }
-    dev.lethe.erase.FisherProgress last = client.buildFisher(new dev.lethe.erase.FisherRequest("mlp",
-        dev.lethe.fisher.FisherKind.EMPIRICAL, dev.lethe.fisher.FisherMethod.GRAM, 10, 0, 0, 0, 0, n),
+    dev.lethe.fisher.FisherProgress last = client.buildFisher(new dev.lethe.fisher.FisherRequest("mlp",
+        dev.lethe.fisher.CurvatureKind.EMPIRICAL, dev.lethe.fisher.InversionMethod.GRAM, 10, 0, 0, 0, 0, n),
         batches.iterator(), seen::add);
     assertTrue(last.done());
     assertEquals(n, last.samplesSeen());
@@ -145,8 +145,8 @@ class LoopbackTest {
     assertTrue(out.lossAfter() > out.lossBefore());
 
     RemoteException missing = org.junit.jupiter.api.Assertions.assertThrows(RemoteException.class,
-        () -> client.buildFisher(new dev.lethe.erase.FisherRequest("nope",
-            dev.lethe.fisher.FisherKind.EMPIRICAL, dev.lethe.fisher.FisherMethod.GRAM, 0, 0, 0, 0, 0, n),
+        () -> client.buildFisher(new dev.lethe.fisher.FisherRequest("nope",
+            dev.lethe.fisher.CurvatureKind.EMPIRICAL, dev.lethe.fisher.InversionMethod.GRAM, 0, 0, 0, 0, 0, n),
             batches.iterator(), p -> { }));
     assertEquals("NOT_FOUND", missing.code());
   }

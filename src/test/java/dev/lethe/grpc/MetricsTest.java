@@ -5,12 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lethe.core.Batches;
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.Samples;
 import dev.lethe.erase.EraseCommand;
 import dev.lethe.erase.EraseConfig;
-import dev.lethe.erase.FisherRequest;
-import dev.lethe.fisher.FisherKind;
-import dev.lethe.fisher.FisherMethod;
+import dev.lethe.fisher.FisherRequest;
+import dev.lethe.fisher.CurvatureKind;
+import dev.lethe.fisher.InversionMethod;
 import dev.lethe.server.LetheServer;
 import dev.lethe.server.Security;
 import dev.lethe.server.ServerConfig;
@@ -46,8 +46,8 @@ class MetricsTest {
     try (LetheClient client = new LetheClient("127.0.0.1:" + server.port())) {
       int n = 40;
       client.putModel(Fixtures.spec("mlp").withTrainSize(n), new ByteArrayInputStream(Fixtures.mlp(1).onnx()));
-      SampleBatch train = Fixtures.batch(2, n);
-      client.buildFisher(new FisherRequest("mlp", FisherKind.EMPIRICAL, FisherMethod.GRAM, 10, 0, 0,
+      Samples train = Fixtures.batch(2, n);
+      client.buildFisher(new FisherRequest("mlp", CurvatureKind.EMPIRICAL, InversionMethod.GRAM, 10, 0, 0,
           0, 0, n), List.of(train).iterator(), p -> {});
       client.erase(new EraseCommand("mlp", "", Batches.range(train, 0, 3), false, 0, false));
       client.listModels();

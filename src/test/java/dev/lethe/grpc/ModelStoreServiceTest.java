@@ -111,7 +111,7 @@ class ModelStoreServiceTest {
   @Test
   void evaluateThroughTheApi() {
     lethe.put(spec("mlp"), mlp.onnx());
-    dev.lethe.core.SampleBatch batch = Fixtures.batch(5, 9);
+    dev.lethe.core.Samples batch = Fixtures.batch(5, 9);
     EvaluateResponse r = lethe.blocking.evaluate(EvaluateRequest.newBuilder()
         .setName("mlp").setSamples(ProtoConvert.batch(batch)).build());
     assertEquals(9, r.getLossesCount());

@@ -12,7 +12,7 @@ import dev.lethe.api.v1.ListModelsRequest;
 import dev.lethe.api.v1.ModelInfo;
 import dev.lethe.api.v1.SetScaleRequest;
 import dev.lethe.api.v1.WatchModelRequest;
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.Samples;
 import dev.lethe.storage.Family;
 import dev.lethe.testing.Fixtures;
 import io.grpc.Context;
@@ -49,7 +49,7 @@ class SetScaleTest {
   private static final double LINEAR = 1e-9;
   private static final int[] FORGET = {0, 1, 2};
   @TempDir Path dir;
-  private final SampleBatch train = Fixtures.batch(42, N);
+  private final Samples train = Fixtures.batch(42, N);
   private ServerHarness lethe;
 
   @BeforeEach

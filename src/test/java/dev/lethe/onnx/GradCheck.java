@@ -8,9 +8,9 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
-import dev.lethe.core.Loss;
-import dev.lethe.core.SampleBatch;
-import dev.lethe.core.Tensor;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.Samples;
+import dev.lethe.core.DenseTensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -36,19 +36,19 @@ final class GradCheck {
   private GradCheck() {}
 
   /** A model case: forward model, logits value, loss, erasable params, μ. */
-  record Case(OnnxMl.ModelProto model, String logits, Loss loss, List<String> params, double l2) {
-    Case(OnnxMl.ModelProto model, String logits, Loss loss, List<String> params) {
+  record Case(OnnxMl.ModelProto model, String logits, LossFunction loss, List<String> params, double l2) {
+    Case(OnnxMl.ModelProto model, String logits, LossFunction loss, List<String> params) {
       this(model, logits, loss, params, 0.0);
     }
   }
 
   /** Builds the gradient graph, runs it on {@code batch}, and checks every gradient by FD. */
-  static GradientResult verify(Case c, SampleBatch batch, int maxCoordsPerParam, Random rnd) {
+  static GradientResult verify(Case c, Samples batch, int maxCoordsPerParam, Random rnd) {
     return verify(c, c, batch, maxCoordsPerParam, rnd);
   }
 
   /** As above with the gradient graph built from {@code graphCase} and the FDs from {@code c}. */
-  static GradientResult verify(Case graphCase, Case c, SampleBatch batch, int maxCoordsPerParam, Random rnd) {
+  static GradientResult verify(Case graphCase, Case c, Samples batch, int maxCoordsPerParam, Random rnd) {
     GradientGraph graph = GradientGraph.build(graphCase.model(), graphCase.logits(), graphCase.loss(),
         graphCase.params(), graphCase.l2());
     List<float[]> values = initialValues(c.model(), c.params());
@@ -158,7 +158,7 @@ final class GradCheck {
      * Per-sample loss (data + μ/2 |θ|²) in double; one run per sample when the model fixes its
      * batch dimension to 1.
      */
-    double[] losses(SampleBatch batch, List<float[]> values) throws OrtException {
+    double[] losses(Samples batch, List<float[]> values) throws OrtException {
       OnnxMl.TensorShapeProto.Dimension d0 =
           c.model().getGraph().getInput(0).getType().getTensorType().getShape().getDim(0);
       int n = batch.size();
@@ -172,26 +172,26 @@ final class GradCheck {
       return out;
     }
 
-    private static SampleBatch sample(SampleBatch batch, int s) {
-      Map<String, Tensor> in = new HashMap<>();
+    private static Samples sample(Samples batch, int s) {
+      Map<String, DenseTensor> in = new HashMap<>();
       batch.inputs().forEach((k, t) -> in.put(k, row(t, s)));
-      return new SampleBatch(List.of(), in, row(batch.labels(), s));
+      return new Samples(List.of(), in, row(batch.labels(), s));
     }
 
-    private static Tensor row(Tensor t, int s) {
+    private static DenseTensor row(DenseTensor t, int s) {
       long[] dims = t.dims().clone();
       int per = t.length() / (int) dims[0];
       dims[0] = 1;
       return t.isFloat()
-          ? Tensor.ofFloats(dims, java.util.Arrays.copyOfRange(t.floats(), s * per, (s + 1) * per))
-          : Tensor.ofLongs(dims, java.util.Arrays.copyOfRange(t.longs(), s * per, (s + 1) * per));
+          ? DenseTensor.ofFloats(dims, java.util.Arrays.copyOfRange(t.floats(), s * per, (s + 1) * per))
+          : DenseTensor.ofLongs(dims, java.util.Arrays.copyOfRange(t.longs(), s * per, (s + 1) * per));
     }
 
-    private double[] lossesOneRun(SampleBatch batch, List<float[]> values) throws OrtException {
+    private double[] lossesOneRun(Samples batch, List<float[]> values) throws OrtException {
       Map<String, OnnxTensor> feeds = new HashMap<>();
       try {
-        for (Map.Entry<String, Tensor> e : batch.inputs().entrySet()) {
-          Tensor t = e.getValue();
+        for (Map.Entry<String, DenseTensor> e : batch.inputs().entrySet()) {
+          DenseTensor t = e.getValue();
           feeds.put(e.getKey(), t.isFloat()
               ? OnnxTensor.createTensor(ENV, FloatBuffer.wrap(t.floats()), t.dims())
               : OnnxTensor.createTensor(ENV, java.nio.LongBuffer.wrap(t.longs()), t.dims()));
@@ -231,8 +231,8 @@ final class GradCheck {
   }
 
   /** Random batch: Gaussian float inputs of the given per-sample dims, labels per loss. */
-  static SampleBatch batch(Random rnd, int n, Loss loss, long classes, Object... inputs) {
-    Map<String, Tensor> in = new HashMap<>();
+  static Samples batch(Random rnd, int n, LossFunction loss, long classes, Object... inputs) {
+    Map<String, DenseTensor> in = new HashMap<>();
     for (int i = 0; i < inputs.length; i += 2) {
       long[] sample = (long[]) inputs[i + 1];
       long[] dims = new long[sample.length + 1];
@@ -246,24 +246,24 @@ final class GradCheck {
       for (int k = 0; k < count; k++) {
         v[k] = (float) rnd.nextGaussian();
       }
-      in.put((String) inputs[i], Tensor.ofFloats(dims, v));
+      in.put((String) inputs[i], DenseTensor.ofFloats(dims, v));
     }
-    return new SampleBatch(List.of(), in, labels(rnd, n, loss, classes));
+    return new Samples(List.of(), in, labels(rnd, n, loss, classes));
   }
 
-  static Tensor labels(Random rnd, int n, Loss loss, long classes) {
+  static DenseTensor labels(Random rnd, int n, LossFunction loss, long classes) {
     if (loss.hasClassLabels()) {
       long[] y = new long[n];
       for (int i = 0; i < n; i++) {
         y[i] = rnd.nextInt((int) classes);
       }
-      return Tensor.ofLongs(new long[] {n}, y);
+      return DenseTensor.ofLongs(new long[] {n}, y);
     }
     float[] y = new float[(int) (n * classes)];
     for (int i = 0; i < y.length; i++) {
-      y[i] = loss == Loss.MEAN_SQUARED_ERROR ? (float) rnd.nextGaussian() : rnd.nextFloat();
+      y[i] = loss == LossFunction.MEAN_SQUARED_ERROR ? (float) rnd.nextGaussian() : rnd.nextFloat();
     }
-    return Tensor.ofFloats(new long[] {n, classes}, y);
+    return DenseTensor.ofFloats(new long[] {n, classes}, y);
   }
 
   /** Random float values, Gaussian scaled, as a flat array of the product of dims. */

@@ -7,9 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lethe.core.LetheException;
-import dev.lethe.core.Loss;
-import dev.lethe.core.SampleBatch;
-import dev.lethe.core.Tensor;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.Samples;
+import dev.lethe.core.DenseTensor;
 import java.nio.FloatBuffer;
 import java.util.HashMap;
 import java.util.List;
@@ -25,17 +25,17 @@ class GradientEngineTest {
   private static final float TOL = 1e-5f;
 
   private final Random rnd = new Random(51);
-  private final GradCheck.Case mlp = ModelGradientTest.mlp(rnd, Loss.SOFTMAX_CROSS_ENTROPY, 0.0);
+  private final GradCheck.Case mlp = ModelGradientTest.mlp(rnd, LossFunction.SOFTMAX_CROSS_ENTROPY, 0.0);
   private final GradientGraph graph = GradientGraph.build(mlp.model(), "z", mlp.loss(), mlp.params(), 0.0);
   private final List<FloatBuffer> params = GradCheck.direct(GradCheck.initialValues(mlp.model(), mlp.params()));
 
-  private SampleBatch batch(int n) {
-    return GradCheck.batch(rnd, n, Loss.SOFTMAX_CROSS_ENTROPY, 4, "x", new long[] {6});
+  private Samples batch(int n) {
+    return GradCheck.batch(rnd, n, LossFunction.SOFTMAX_CROSS_ENTROPY, 4, "x", new long[] {6});
   }
 
   @Test
   void chunkedRunsEqualOneRun() {
-    SampleBatch b = batch(7);
+    Samples b = batch(7);
     long p = graph.parameterCount();
     try (GradientEngine whole = new GradientEngine(graph);
         GradientEngine chunked = new GradientEngine(graph, 3 * p * 4)) {
@@ -49,7 +49,7 @@ class GradientEngineTest {
 
   @Test
   void eachRowEqualsTheSingleSampleRun() {
-    SampleBatch b = batch(4);
+    Samples b = batch(4);
     try (GradientEngine e = new GradientEngine(graph)) {
       GradientResult all = e.compute(b, params);
       int p = (int) graph.parameterCount();
@@ -63,7 +63,7 @@ class GradientEngineTest {
 
   @Test
   void cotangentAtLogitsReproducesTheLossGradient() {
-    SampleBatch b = batch(5);
+    Samples b = batch(5);
     try (GradientEngine e = new GradientEngine(graph)) {
       GradientResult r = e.compute(b, params);
       int c = 4;
@@ -90,7 +90,7 @@ class GradientEngineTest {
 
   @Test
   void normsOnlyPathMatchesRowNorms() {
-    SampleBatch b = batch(3);
+    Samples b = batch(3);
     try (GradientEngine e = new GradientEngine(graph)) {
       GradientResult full = e.compute(b, params);
       GradientResult norms = e.norms(b, params);
@@ -108,7 +108,7 @@ class GradientEngineTest {
 
   @Test
   void concurrentCallsAgree() throws Exception {
-    SampleBatch b = batch(6);
+    Samples b = batch(6);
     try (GradientEngine e = new GradientEngine(graph, 2 * graph.parameterCount() * 4)) {
       GradientResult expected = e.compute(b, params);
       ExecutorService pool = Executors.newFixedThreadPool(4);
@@ -137,27 +137,27 @@ class GradientEngineTest {
   @Test
   void validationNamesTheField() {
     try (GradientEngine e = new GradientEngine(graph)) {
-      SampleBatch good = batch(2);
-      Tensor x = good.inputs().get("x");
+      Samples good = batch(2);
+      DenseTensor x = good.inputs().get("x");
       assertInvalid("samples.labels", () -> e.compute(
-          new SampleBatch(List.of(), good.inputs(), Tensor.ofLongs(new long[] {2}, new long[] {0, 4})), params));
+          new Samples(List.of(), good.inputs(), DenseTensor.ofLongs(new long[] {2}, new long[] {0, 4})), params));
       assertInvalid("samples.labels", () -> e.compute(
-          new SampleBatch(List.of(), good.inputs(), Tensor.ofFloats(new long[] {2}, new float[] {0, 1})), params));
+          new Samples(List.of(), good.inputs(), DenseTensor.ofFloats(new long[] {2}, new float[] {0, 1})), params));
       assertInvalid("samples.labels", () -> e.compute(
-          new SampleBatch(List.of(), good.inputs(), Tensor.ofLongs(new long[] {3}, new long[] {0, 1, 2})), params));
-      assertInvalid("samples.labels", () -> e.compute(new SampleBatch(List.of(), good.inputs(), null), params));
-      assertInvalid("samples.inputs[x]", () -> e.compute(new SampleBatch(List.of(),
-          Map.of("x", Tensor.ofFloats(new long[] {2, 5}, new float[10])), good.labels()), params));
-      assertInvalid("samples.inputs[x]", () -> e.compute(new SampleBatch(List.of(),
-          Map.of("x", Tensor.ofLongs(x.dims(), new long[12])), good.labels()), params));
+          new Samples(List.of(), good.inputs(), DenseTensor.ofLongs(new long[] {3}, new long[] {0, 1, 2})), params));
+      assertInvalid("samples.labels", () -> e.compute(new Samples(List.of(), good.inputs(), null), params));
+      assertInvalid("samples.inputs[x]", () -> e.compute(new Samples(List.of(),
+          Map.of("x", DenseTensor.ofFloats(new long[] {2, 5}, new float[10])), good.labels()), params));
+      assertInvalid("samples.inputs[x]", () -> e.compute(new Samples(List.of(),
+          Map.of("x", DenseTensor.ofLongs(x.dims(), new long[12])), good.labels()), params));
       float[] nan = x.floats().clone();
       nan[3] = Float.NaN;
-      assertInvalid("samples.inputs[x]", () -> e.compute(new SampleBatch(List.of(),
-          Map.of("x", Tensor.ofFloats(x.dims(), nan)), good.labels()), params));
-      assertInvalid("samples.inputs[x]", () -> e.compute(new SampleBatch(List.of(), Map.of(), good.labels()), params));
-      Map<String, Tensor> extra = new HashMap<>(good.inputs());
+      assertInvalid("samples.inputs[x]", () -> e.compute(new Samples(List.of(),
+          Map.of("x", DenseTensor.ofFloats(x.dims(), nan)), good.labels()), params));
+      assertInvalid("samples.inputs[x]", () -> e.compute(new Samples(List.of(), Map.of(), good.labels()), params));
+      Map<String, DenseTensor> extra = new HashMap<>(good.inputs());
       extra.put("y", x);
-      assertInvalid("samples.inputs[y]", () -> e.compute(new SampleBatch(List.of(), extra, good.labels()), params));
+      assertInvalid("samples.inputs[y]", () -> e.compute(new Samples(List.of(), extra, good.labels()), params));
       assertThrows(IllegalArgumentException.class, () -> e.compute(good, params.subList(0, 2)));
       assertThrows(IllegalArgumentException.class,
           () -> e.compute(good, List.of(FloatBuffer.allocate(30), params.get(1), params.get(2), params.get(3))));
@@ -166,14 +166,14 @@ class GradientEngineTest {
 
   @Test
   void bceTargetsOutsideUnitIntervalRefused() {
-    GradCheck.Case c = ModelGradientTest.mlp(new Random(3), Loss.SIGMOID_BINARY_CROSS_ENTROPY, 0);
+    GradCheck.Case c = ModelGradientTest.mlp(new Random(3), LossFunction.SIGMOID_BINARY_CROSS_ENTROPY, 0);
     GradientGraph g = GradientGraph.build(c.model(), "z", c.loss(), c.params(), 0);
     try (GradientEngine e = new GradientEngine(g)) {
-      SampleBatch b = GradCheck.batch(rnd, 2, c.loss(), 4, "x", new long[] {6});
+      Samples b = GradCheck.batch(rnd, 2, c.loss(), 4, "x", new long[] {6});
       float[] y = b.labels().floats().clone();
       y[0] = 1.5f;
-      assertInvalid("samples.labels", () -> e.compute(new SampleBatch(List.of(), b.inputs(),
-          Tensor.ofFloats(b.labels().dims(), y)), GradCheck.direct(GradCheck.initialValues(c.model(), c.params()))));
+      assertInvalid("samples.labels", () -> e.compute(new Samples(List.of(), b.inputs(),
+          DenseTensor.ofFloats(b.labels().dims(), y)), GradCheck.direct(GradCheck.initialValues(c.model(), c.params()))));
     }
   }
 
@@ -183,10 +183,10 @@ class GradientEngineTest {
     assertTrue(e.getMessage().startsWith(field + ":"), e.getMessage());
   }
 
-  private static SampleBatch row(SampleBatch b, int s) {
-    Tensor x = b.inputs().get("x");
+  private static Samples row(Samples b, int s) {
+    DenseTensor x = b.inputs().get("x");
     float[] v = java.util.Arrays.copyOfRange(x.floats(), s * 6, (s + 1) * 6);
-    return new SampleBatch(List.of(), Map.of("x", Tensor.ofFloats(new long[] {1, 6}, v)),
-        Tensor.ofLongs(new long[] {1}, new long[] {b.labels().longs()[s]}));
+    return new Samples(List.of(), Map.of("x", DenseTensor.ofFloats(new long[] {1, 6}, v)),
+        DenseTensor.ofLongs(new long[] {1}, new long[] {b.labels().longs()[s]}));
   }
 }

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import ai.onnx.proto.OnnxMl;
-import dev.lethe.core.Loss;
+import dev.lethe.core.LossFunction;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -18,7 +18,7 @@ class GradientGraphContractTest {
 
   @Test
   void lossAndCotangentGraphsDeclareTheDocumentedNames() {
-    GradCheck.Case c = ModelGradientTest.mlp(new Random(61), Loss.SOFTMAX_CROSS_ENTROPY, 0.1);
+    GradCheck.Case c = ModelGradientTest.mlp(new Random(61), LossFunction.SOFTMAX_CROSS_ENTROPY, 0.1);
     GradientGraph g = GradientGraph.build(c.model(), "z", c.loss(), c.params(), 0.1);
     OnnxMl.GraphProto loss = g.model(GradientGraph.Seed.LOSS).getGraph();
     assertEquals(List.of("x", "W1", "b1", "W2", "b2", GradientGraph.LABELS), names(loss.getInputList()));

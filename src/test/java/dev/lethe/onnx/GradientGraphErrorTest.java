@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.onnx.proto.OnnxMl;
 import dev.lethe.core.LetheException;
-import dev.lethe.core.Loss;
+import dev.lethe.core.LossFunction;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -31,7 +31,7 @@ class GradientGraphErrorTest {
 
   private static LetheException refused(OnnxMl.ModelProto m, String logits, List<String> params) {
     LetheException e = assertThrows(LetheException.class,
-        () -> GradientGraph.check(m, logits, Loss.SOFTMAX_CROSS_ENTROPY, params));
+        () -> GradientGraph.check(m, logits, LossFunction.SOFTMAX_CROSS_ENTROPY, params));
     assertEquals(LetheException.Kind.INVALID_ARGUMENT, e.kind());
     return e;
   }
@@ -45,12 +45,12 @@ class GradientGraphErrorTest {
 
   @Test
   void unsupportedOpInFrozenPrefixIsAccepted() {
-    assertDoesNotThrow(() -> GradientGraph.check(withOp("Erf", false), "z", Loss.SOFTMAX_CROSS_ENTROPY, List.of("W")));
+    assertDoesNotThrow(() -> GradientGraph.check(withOp("Erf", false), "z", LossFunction.SOFTMAX_CROSS_ENTROPY, List.of("W")));
   }
 
   @Test
   void unsupportedOpAfterTheLogitsIsAccepted() {
-    assertDoesNotThrow(() -> GradientGraph.check(withOp("Erf", true), "h", Loss.SOFTMAX_CROSS_ENTROPY, List.of("W")));
+    assertDoesNotThrow(() -> GradientGraph.check(withOp("Erf", true), "h", LossFunction.SOFTMAX_CROSS_ENTROPY, List.of("W")));
   }
 
   @Test

@@ -1,13 +1,13 @@
 package dev.lethe.onnx;
 
-import dev.lethe.core.Loss;
-import dev.lethe.core.Tensor;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.DenseTensor;
 
 /** Reference per-sample losses in double, written directly from their definitions. */
 final class Losses {
   private Losses() {}
 
-  static double loss(Loss loss, double[] z, Tensor labels, int sample) {
+  static double loss(LossFunction loss, double[] z, DenseTensor labels, int sample) {
     int c = z.length;
     switch (loss) {
       case SOFTMAX_CROSS_ENTROPY: {

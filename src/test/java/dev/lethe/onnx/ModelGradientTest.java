@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.lethe.core.Loss;
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.Samples;
 import java.util.List;
 import java.util.Random;
 import ai.onnx.proto.OnnxMl;
@@ -22,7 +22,7 @@ import org.tribuo.provenance.SimpleDataSourceProvenance;
 /** Whole models checked against finite differences (see {@link GradCheck} for tolerances). */
 class ModelGradientTest {
 
-  static GradCheck.Case mlp(Random rnd, Loss loss, double l2) {
+  static GradCheck.Case mlp(Random rnd, LossFunction loss, double l2) {
     OnnxBuilder b = new OnnxBuilder("mlp")
         .floatInput("x", -1, 6)
         .initializer("W1", randn(rnd, 0.5, 5, 6), 5, 6)
@@ -39,10 +39,10 @@ class ModelGradientTest {
 
   @Test
   void mlpEveryLoss() {
-    for (Loss loss : Loss.values()) {
+    for (LossFunction loss : LossFunction.values()) {
       Random rnd = new Random(1 + loss.ordinal());
       GradCheck.Case c = mlp(rnd, loss, 0.01);
-      SampleBatch batch = GradCheck.batch(rnd, 4, loss, 4, "x", new long[] {6});
+      Samples batch = GradCheck.batch(rnd, 4, loss, 4, "x", new long[] {6});
       GradCheck.verify(c, batch, 12, rnd);
     }
   }
@@ -50,8 +50,8 @@ class ModelGradientTest {
   @Test
   void perSampleGradientsDifferBetweenSamples() {
     Random rnd = new Random(7);
-    GradCheck.Case c = mlp(rnd, Loss.SOFTMAX_CROSS_ENTROPY, 0);
-    SampleBatch batch = GradCheck.batch(rnd, 3, c.loss(), 4, "x", new long[] {6});
+    GradCheck.Case c = mlp(rnd, LossFunction.SOFTMAX_CROSS_ENTROPY, 0);
+    Samples batch = GradCheck.batch(rnd, 3, c.loss(), 4, "x", new long[] {6});
     GradientResult r = GradCheck.verify(c, batch, 4, rnd);
     int p = (int) r.parameterCount();
     assertEquals(6 * 5 + 5 + 5 * 4 + 4, p);
@@ -87,7 +87,7 @@ class ModelGradientTest {
         .node("GlobalAveragePool", "g2", "a2")
         .node("Flatten", "f", "g2")
         .node("Gemm", new String[] {"f", "W3", "b3"}, new String[] {"z"}, "transB", 1L);
-    return new GradCheck.Case(b.build(), "z", Loss.SOFTMAX_CROSS_ENTROPY,
+    return new GradCheck.Case(b.build(), "z", LossFunction.SOFTMAX_CROSS_ENTROPY,
         List.of("W1", "b1", "s", "bb", "m", "v", "W2", "W3", "b3"), 0.001);
   }
 
@@ -110,7 +110,7 @@ class ModelGradientTest {
         .node("Erf", "e", "h")
         .node("Cos", "k", "e")
         .node("Gemm", new String[] {"k", "W", "c"}, new String[] {"z"});
-    GradCheck.Case c = new GradCheck.Case(b.build(), "z", Loss.SIGMOID_BINARY_CROSS_ENTROPY, List.of("W", "c"), 0.01);
+    GradCheck.Case c = new GradCheck.Case(b.build(), "z", LossFunction.SIGMOID_BINARY_CROSS_ENTROPY, List.of("W", "c"), 0.01);
     GradCheck.verify(c, GradCheck.batch(rnd, 3, c.loss(), 3, "x", new long[] {6}), 20, rnd);
   }
 
@@ -123,7 +123,7 @@ class ModelGradientTest {
         .node("MatMul", "h1", "x", "W")
         .node("Tanh", "a1", "h1")
         .node("MatMul", "z", "a1", "W");
-    GradCheck.Case c = new GradCheck.Case(b.build(), "z", Loss.SOFTMAX_CROSS_ENTROPY, List.of("W"));
+    GradCheck.Case c = new GradCheck.Case(b.build(), "z", LossFunction.SOFTMAX_CROSS_ENTROPY, List.of("W"));
     GradCheck.verify(c, GradCheck.batch(rnd, 3, c.loss(), 4, "x", new long[] {4}), 16, rnd);
   }
 
@@ -136,7 +136,7 @@ class ModelGradientTest {
         .node("MatMul", "z", "x", "W")
         .node("Softmax", new String[] {"z"}, new String[] {"probs"}, "axis", 1L)
         .floatOutput("probs", -1, 3);
-    GradCheck.Case c = new GradCheck.Case(b.build(), "z", Loss.SOFTMAX_CROSS_ENTROPY, List.of("W"));
+    GradCheck.Case c = new GradCheck.Case(b.build(), "z", LossFunction.SOFTMAX_CROSS_ENTROPY, List.of("W"));
     GradCheck.verify(c, GradCheck.batch(rnd, 4, c.loss(), 3, "x", new long[] {5}), 15, rnd);
   }
 
@@ -149,7 +149,7 @@ class ModelGradientTest {
         .initializer("W", randn(rnd, 0.5, 6, 3), 6, 3)
         .node("Reshape", "f", "x", "flat")
         .node("MatMul", "z", "f", "W");
-    GradCheck.Case c = new GradCheck.Case(b.build(), "z", Loss.SOFTMAX_CROSS_ENTROPY, List.of("W"));
+    GradCheck.Case c = new GradCheck.Case(b.build(), "z", LossFunction.SOFTMAX_CROSS_ENTROPY, List.of("W"));
     GradientGraph g = GradientGraph.build(c.model(), "z", c.loss(), c.params(), 0);
     assertFalse(g.perSample(), "a constant Reshape [1, -1] can be relaxed");
     GradCheck.verify(c, GradCheck.batch(rnd, 3, c.loss(), 3, "x", new long[] {2, 3}), 18, rnd);
@@ -167,7 +167,7 @@ class ModelGradientTest {
         .node("Concat", new String[] {"one", "rest"}, new String[] {"shape"}, "axis", 0L)
         .node("Reshape", "f", "x", "shape")
         .node("MatMul", "z", "f", "W");
-    GradCheck.Case c = new GradCheck.Case(b.build(), "z", Loss.MEAN_SQUARED_ERROR, List.of("W"));
+    GradCheck.Case c = new GradCheck.Case(b.build(), "z", LossFunction.MEAN_SQUARED_ERROR, List.of("W"));
     GradientGraph g = GradientGraph.build(c.model(), "z", c.loss(), c.params(), 0);
     assertTrue(g.perSample());
     try (GradientEngine e = new GradientEngine(g)) {
@@ -198,7 +198,7 @@ class ModelGradientTest {
         .node("Mul", "sc", "nrm", "gamma")
         .node("Add", "ln", "sc", "beta")
         .node("MatMul", "z", "ln", "Wo");
-    GradCheck.Case c = new GradCheck.Case(b.build(), "z", Loss.SOFTMAX_CROSS_ENTROPY, List.of("W", "gamma", "beta", "Wo"));
+    GradCheck.Case c = new GradCheck.Case(b.build(), "z", LossFunction.SOFTMAX_CROSS_ENTROPY, List.of("W", "gamma", "beta", "Wo"));
     GradCheck.verify(c, GradCheck.batch(rnd, 3, c.loss(), 3, "x", new long[] {5}), 12, rnd);
   }
 
@@ -219,7 +219,7 @@ class ModelGradientTest {
     assertEquals("Gemm", gemm.getOpType());
     String logits = gemm.getOutput(0);
     List<String> params = List.of(gemm.getInput(1), gemm.getInput(2));
-    GradCheck.Case c = new GradCheck.Case(model, logits, Loss.SOFTMAX_CROSS_ENTROPY, params, 0.05);
+    GradCheck.Case c = new GradCheck.Case(model, logits, LossFunction.SOFTMAX_CROSS_ENTROPY, params, 0.05);
     String input = model.getGraph().getInput(0).getName();
     GradCheck.verify(c, GradCheck.batch(rnd, 4, c.loss(), 3, input, new long[] {4}), 12, rnd);
   }
@@ -227,9 +227,9 @@ class ModelGradientTest {
   @Test
   void checkerRejectsAGraphBuiltForAnotherL2() {
     Random rnd = new Random(39);
-    GradCheck.Case fd = mlp(rnd, Loss.MEAN_SQUARED_ERROR, 0.5);
+    GradCheck.Case fd = mlp(rnd, LossFunction.MEAN_SQUARED_ERROR, 0.5);
     GradCheck.Case graph = new GradCheck.Case(fd.model(), "z", fd.loss(), fd.params(), 0.0);
-    SampleBatch batch = GradCheck.batch(rnd, 2, fd.loss(), 4, "x", new long[] {6});
+    Samples batch = GradCheck.batch(rnd, 2, fd.loss(), 4, "x", new long[] {6});
     org.junit.jupiter.api.Assertions.assertThrows(AssertionError.class,
         () -> GradCheck.verify(graph, fd, batch, 8, rnd));
     GradCheck.verify(fd, fd, batch, 8, rnd);
@@ -258,7 +258,7 @@ class ModelGradientTest {
         .node("Concat", new String[] {"n1", "minus1"}, new String[] {"target"}, "axis", 0L)
         .node("Reshape", "f", "h", "target")
         .node("MatMul", "z", "f", "W");
-    GradCheck.Case c = new GradCheck.Case(b.build(), "z", Loss.SOFTMAX_CROSS_ENTROPY, List.of("P", "W"));
+    GradCheck.Case c = new GradCheck.Case(b.build(), "z", LossFunction.SOFTMAX_CROSS_ENTROPY, List.of("P", "W"));
     GradCheck.verify(c, GradCheck.batch(rnd, 3, c.loss(), 3, "x", new long[] {2, 3}), 12, rnd);
   }
 
@@ -270,7 +270,7 @@ class ModelGradientTest {
       model = OnnxMl.ModelProto.parseFrom(in);
     }
     Random rnd = new Random(41);
-    GradCheck.Case c = new GradCheck.Case(model, "logits", Loss.SIGMOID_BINARY_CROSS_ENTROPY,
+    GradCheck.Case c = new GradCheck.Case(model, "logits", LossFunction.SIGMOID_BINARY_CROSS_ENTROPY,
         List.of("W1", "b1", "W2", "b2"), 0.01);
     GradCheck.verify(c, GradCheck.batch(rnd, 4, c.loss(), 3, "x", new long[] {5}), 12, rnd);
   }

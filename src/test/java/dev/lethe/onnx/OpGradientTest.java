@@ -3,8 +3,8 @@ package dev.lethe.onnx;
 import static dev.lethe.onnx.GradCheck.randn;
 import static dev.lethe.onnx.GradCheck.uniform;
 
-import dev.lethe.core.Loss;
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.Samples;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -30,16 +30,16 @@ class OpGradientTest {
         .node("Mul", "h0", "x", "P");
   }
 
-  private static void check(Random rnd, OnnxBuilder b, String last, long[] sample, Loss loss, String... params) {
+  private static void check(Random rnd, OnnxBuilder b, String last, long[] sample, LossFunction loss, String... params) {
     b.node("Flatten", new String[] {last}, new String[] {"z"}, "axis", 1L);
     GradCheck.Case c = new GradCheck.Case(b.build(), "z", loss, List.of(params));
     GradientGraph g = GradientGraph.build(c.model(), "z", loss, c.params(), 0);
-    SampleBatch batch = GradCheck.batch(rnd, N, loss, g.classes(), "x", sample);
+    Samples batch = GradCheck.batch(rnd, N, loss, g.classes(), "x", sample);
     GradCheck.verify(c, batch, COORDS, rnd);
   }
 
   private static void check(Random rnd, OnnxBuilder b, String last, long[] sample, String... params) {
-    check(rnd, b, last, sample, Loss.MEAN_SQUARED_ERROR, params);
+    check(rnd, b, last, sample, LossFunction.MEAN_SQUARED_ERROR, params);
   }
 
   @Test
@@ -60,7 +60,7 @@ class OpGradientTest {
         ins = new String[] {"h0", "W", "C"};
       }
       b.node("Gemm", ins, new String[] {"y"}, "transB", transB ? 1L : 0L, "alpha", alpha, "beta", beta);
-      check(rnd, b, "y", new long[] {4}, Loss.SOFTMAX_CROSS_ENTROPY, params.toArray(String[]::new));
+      check(rnd, b, "y", new long[] {4}, LossFunction.SOFTMAX_CROSS_ENTROPY, params.toArray(String[]::new));
     }
   }
 

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.onnxruntime.OrtEnvironment;
 import dev.lethe.core.LetheException;
-import dev.lethe.core.SampleBatch;
+import dev.lethe.core.Samples;
 import dev.lethe.eval.Evaluation;
 import dev.lethe.storage.LetheDb;
 import dev.lethe.testing.Fixtures;
@@ -34,7 +34,7 @@ class ModelStoreTest {
     try (ModelFile f = store.open(name, version)) {
       byte[] bytes = f.content().readAllBytes();
       assertEquals(f.sizeBytes(), bytes.length);
-      assertEquals(ModelRegistrar.sha256Hex(bytes), f.sha256());
+      assertEquals(dev.lethe.core.Sha256.hex(bytes), f.sha256());
       return bytes;
     } catch (java.io.IOException e) {
       throw new AssertionError(e);
@@ -46,7 +46,7 @@ class ModelStoreTest {
     Fixtures.Mlp a = Fixtures.mlp(1);
     Fixtures.Mlp b = Fixtures.mlp(2);
     withStore(10, store -> {
-      ModelInfo info = store.put(Fixtures.spec("m"), a.onnx());
+      ModelState info = store.put(Fixtures.spec("m"), a.onnx());
       assertEquals(1, info.activeVersion());
       assertEquals(List.of("W1", "b1", "W2", "b2"), info.spec().erasableParameters());
       assertEquals(12 + 3 + 9 + 3, info.parameterCount());
@@ -56,7 +56,7 @@ class ModelStoreTest {
       return null;
     });
     withStore(10, store -> {
-      ModelInfo info = store.info("m");
+      ModelState info = store.info("m");
       assertEquals(1, info.activeVersion());
       assertEquals(100, info.trainSize());
       assertEquals(2, info.versions().size());
@@ -70,7 +70,7 @@ class ModelStoreTest {
   @Test
   void evaluateMatchesIndependentForwardPass() {
     Fixtures.Mlp a = Fixtures.mlp(3);
-    SampleBatch batch = Fixtures.batch(4, 7);
+    Samples batch = Fixtures.batch(4, 7);
     Evaluation ev = withStore(10, store -> {
       store.put(Fixtures.spec("m"), a.onnx());
       return store.evaluate("m", 0, batch);
@@ -97,7 +97,7 @@ class ModelStoreTest {
       store.put(Fixtures.spec("m"), Fixtures.mlp(2).onnx());
       store.setActive("m", 1, false);
       store.put(Fixtures.spec("m"), Fixtures.mlp(3).onnx());
-      List<Long> kept = store.info("m").versions().stream().map(VersionInfo::version).toList();
+      List<Long> kept = store.info("m").versions().stream().map(VersionState::version).toList();
       assertEquals(List.of(3L), kept.subList(kept.size() - 1, kept.size()));
       assertEquals(2, kept.size());
       LetheException e = assertThrows(LetheException.class, () -> store.open("m", 1));
@@ -151,10 +151,10 @@ class ModelStoreTest {
         .node("Gemm", new String[] {"x", "W"}, new String[] {"logits"}, "transB", 1L)
         .floatOutput("logits", 1, 3)
         .toBytes();
-    SampleBatch batch = new SampleBatch(List.of(),
-        java.util.Map.of("x", dev.lethe.core.Tensor.ofFloats(new long[] {3, 2},
+    Samples batch = new Samples(List.of(),
+        java.util.Map.of("x", dev.lethe.core.DenseTensor.ofFloats(new long[] {3, 2},
             new float[] {1, 2, 3, -1, 0, 0})),
-        dev.lethe.core.Tensor.ofLongs(new long[] {3}, new long[] {1, 0, 2}));
+        dev.lethe.core.DenseTensor.ofLongs(new long[] {3}, new long[] {1, 0, 2}));
     Evaluation ev = withStore(10, store -> {
       store.put(Fixtures.spec("fixed").withLogitsOutput(""), onnx);
       return store.evaluate("fixed", 0, batch);
@@ -172,7 +172,7 @@ class ModelStoreTest {
   void fullGradientsBeyondTheResponseLimitAreResourceExhausted() {
     withStore(10, store -> {
       store.put(Fixtures.spec("m"), Fixtures.mlp(1).onnx());
-      SampleBatch batch = Fixtures.batch(1, 10); // 10 x 27 floats = 1080 bytes
+      Samples batch = Fixtures.batch(1, 10); // 10 x 27 floats = 1080 bytes
       LetheException e = assertThrows(LetheException.class,
           () -> store.gradients("m", 0, batch, true, 1000));
       assertEquals(LetheException.Kind.RESOURCE_EXHAUSTED, e.kind());

@@ -26,7 +26,7 @@ class RollbackAndExportTest {
         .weights();
   }
 
-  private static ModelInfo erase(ModelStore store, long expected, Fixtures.Mlp weights, String... ids) {
+  private static ModelState erase(ModelStore store, long expected, Fixtures.Mlp weights, String... ids) {
     List<String> shas = java.util.Arrays.stream(ids).map(EraseLedger::idHash).toList();
     return store.locked("m", () -> store.addVersion("m", expected, weightsOf(weights),
         store.info("m").trainSize() - ids.length, "erase", true, "",
@@ -50,7 +50,7 @@ class RollbackAndExportTest {
         ModelStore store = new ModelStore(db, OrtEnvironment.getEnvironment(),
             new StoreConfig(3, 1 << 20, export))) {
       store.put(Fixtures.spec("m"), Fixtures.mlp(1).onnx());
-      ModelInfo v2 = erase(store, 1, Fixtures.mlp(2), "alice", "bob");
+      ModelState v2 = erase(store, 1, Fixtures.mlp(2), "alice", "bob");
       assertEquals(2, v2.activeVersion());
       assertEquals(98, v2.trainSize());
       assertEquals("erase", v2.versions().get(1).origin());

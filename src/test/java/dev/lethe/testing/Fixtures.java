@@ -1,9 +1,9 @@
 package dev.lethe.testing;
 
-import dev.lethe.core.Loss;
-import dev.lethe.core.ModelSpec;
-import dev.lethe.core.SampleBatch;
-import dev.lethe.core.Tensor;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.ModelConfig;
+import dev.lethe.core.Samples;
+import dev.lethe.core.DenseTensor;
 import dev.lethe.onnx.OnnxBuilder;
 import java.util.ArrayList;
 import java.util.List;
@@ -67,12 +67,12 @@ public final class Fixtures {
     return new Mlp(w1, b1, w2, b2, onnx);
   }
 
-  public static ModelSpec spec(String name) {
-    return new ModelSpec(name, Loss.SOFTMAX_CROSS_ENTROPY, "logits", List.of(), 100, 0.01, 0, 0, 0, 0);
+  public static ModelConfig spec(String name) {
+    return new ModelConfig(name, LossFunction.SOFTMAX_CROSS_ENTROPY, "logits", List.of(), 100, 0.01, 0, 0, 0, 0);
   }
 
   /** n samples for the MLP fixture with labels in [0, 3) and ids "s0".."s{n-1}". */
-  public static SampleBatch batch(long seed, int n) {
+  public static Samples batch(long seed, int n) {
     Random r = new Random(seed);
     float[] x = random(r, n * IN);
     long[] y = new long[n];
@@ -81,8 +81,8 @@ public final class Fixtures {
       y[i] = r.nextInt(CLASSES);
       ids.add("s" + i);
     }
-    return new SampleBatch(ids, Map.of("x", Tensor.ofFloats(new long[] {n, IN}, x)),
-        Tensor.ofLongs(new long[] {n}, y));
+    return new Samples(ids, Map.of("x", DenseTensor.ofFloats(new long[] {n, IN}, x)),
+        DenseTensor.ofLongs(new long[] {n}, y));
   }
 
   public static float[] random(Random r, int n) {

@@ -1,12 +1,9 @@
-package dev.lethe.erase;
+package dev.lethe.fisher;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import dev.lethe.fisher.BlockLayout;
-import dev.lethe.fisher.FisherHeader;
-import dev.lethe.fisher.FisherStore;
 import dev.lethe.storage.LetheDb;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;

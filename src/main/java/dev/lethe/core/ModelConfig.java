@@ -14,9 +14,9 @@ import java.util.List;
  * @param blockSize Fisher block size B; default {@link #DEFAULT_BLOCK_SIZE}
  * @param fisherMinibatch per-sample gradients averaged per Fisher outer product; default 1
  */
-public record ModelSpec(
+public record ModelConfig(
     String name,
-    Loss loss,
+    LossFunction loss,
     String logitsOutput,
     List<String> erasableParameters,
     long trainSize,
@@ -29,14 +29,14 @@ public record ModelSpec(
   public static final double DEFAULT_DAMPENING = 1e-4;
   public static final int DEFAULT_BLOCK_SIZE = 1024;
 
-  public ModelSpec {
+  public ModelConfig {
     erasableParameters = List.copyOf(erasableParameters);
     logitsOutput = logitsOutput == null ? "" : logitsOutput;
   }
 
   /** This spec with every zero number replaced by its default. */
-  public ModelSpec resolved() {
-    return new ModelSpec(
+  public ModelConfig resolved() {
+    return new ModelConfig(
         name,
         loss,
         logitsOutput,
@@ -49,18 +49,13 @@ public record ModelSpec(
         fisherMinibatch > 0 ? fisherMinibatch : 1);
   }
 
-  public ModelSpec withLogitsOutput(String logits) {
-    return new ModelSpec(name, loss, logits, erasableParameters, trainSize, l2, dampening, scale,
+  public ModelConfig withLogitsOutput(String logits) {
+    return new ModelConfig(name, loss, logits, erasableParameters, trainSize, l2, dampening, scale,
         blockSize, fisherMinibatch);
   }
 
-  public ModelSpec withErasableParameters(List<String> params) {
-    return new ModelSpec(name, loss, logitsOutput, params, trainSize, l2, dampening, scale,
-        blockSize, fisherMinibatch);
-  }
-
-  public ModelSpec withTrainSize(long n) {
-    return new ModelSpec(name, loss, logitsOutput, erasableParameters, n, l2, dampening, scale,
+  public ModelConfig withTrainSize(long n) {
+    return new ModelConfig(name, loss, logitsOutput, erasableParameters, n, l2, dampening, scale,
         blockSize, fisherMinibatch);
   }
 }

@@ -1,6 +1,6 @@
 package dev.lethe.store;
 
-import dev.lethe.core.ModelSpec;
+import dev.lethe.core.ModelConfig;
 import dev.lethe.onnx.InputSpec;
 import java.util.List;
 
@@ -14,13 +14,13 @@ import java.util.List;
  * @param outputDims per-sample logits shape
  * @param inputs the data inputs a batch must provide
  */
-public record ModelInfo(
+public record ModelState(
     String name,
     long activeVersion,
-    List<VersionInfo> versions,
+    List<VersionState> versions,
     long trainSize,
     long parameterCount,
     boolean fisherReady,
-    ModelSpec spec,
+    ModelConfig spec,
     long[] outputDims,
     List<InputSpec> inputs) {}

@@ -1,4 +1,4 @@
-package dev.lethe.erase;
+package dev.lethe.fisher;
 
 /**
  * Progress of a Fisher build; {@code summary} is set on the last message.

@@ -1,14 +1,13 @@
-package dev.lethe.erase;
+package dev.lethe.fisher;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.onnxruntime.OrtEnvironment;
-import dev.lethe.core.Loss;
-import dev.lethe.core.ModelSpec;
-import dev.lethe.core.SampleBatch;
-import dev.lethe.core.Tensor;
-import dev.lethe.fisher.FisherKind;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.ModelConfig;
+import dev.lethe.core.Samples;
+import dev.lethe.core.DenseTensor;
 import dev.lethe.onnx.OnnxBuilder;
 import dev.lethe.storage.LetheDb;
 import dev.lethe.store.ModelStore;
@@ -54,30 +53,30 @@ class FisherRowsTest {
     db.close();
   }
 
-  private void putLinear(String name, Loss loss) {
+  private void putLinear(String name, LossFunction loss) {
     byte[] onnx = new OnnxBuilder(name).floatInput("x", -1, IN)
         .initializer("W", w, C, IN).initializer("b", b, C)
         .node("Gemm", new String[] {"x", "W", "b"}, new String[] {"z"}, "transB", 1L)
         .floatOutput("z", -1, C).toBytes();
-    store.put(new ModelSpec(name, loss, "z", List.of(), N, 0.01, 0, 0, 0, 0), onnx);
+    store.put(new ModelConfig(name, loss, "z", List.of(), N, 0.01, 0, 0, 0, 0), onnx);
   }
 
-  private SampleBatch batch(boolean classLabels) {
-    Tensor labels;
+  private Samples batch(boolean classLabels) {
+    DenseTensor labels;
     if (classLabels) {
       long[] y = new long[N];
       for (int i = 0; i < N; i++) {
         y[i] = i % C;
       }
-      labels = Tensor.ofLongs(new long[] {N}, y);
+      labels = DenseTensor.ofLongs(new long[] {N}, y);
     } else {
       float[] y = new float[N * C];
       for (int i = 0; i < y.length; i++) {
         y[i] = i % 2;
       }
-      labels = Tensor.ofFloats(new long[] {N, C}, y);
+      labels = DenseTensor.ofFloats(new long[] {N, C}, y);
     }
-    return new SampleBatch(List.of(), Map.of("x", Tensor.ofFloats(new long[] {N, IN}, x)), labels);
+    return new Samples(List.of(), Map.of("x", DenseTensor.ofFloats(new long[] {N, IN}, x)), labels);
   }
 
   /** Σ rows rowsᵀ / (number of rows): what the accumulator adds to λI. */
@@ -129,8 +128,8 @@ class FisherRowsTest {
 
   @Test
   void trueFisherOfSoftmaxRegressionIsItsHessian() {
-    putLinear("lin", Loss.SOFTMAX_CROSS_ENTROPY);
-    FisherRows rows = new FisherRows(store, "lin", 0, Loss.SOFTMAX_CROSS_ENTROPY, FisherKind.TRUE, C, 1, 0);
+    putLinear("lin", LossFunction.SOFTMAX_CROSS_ENTROPY);
+    FisherRows rows = new FisherRows(store, "lin", 0, LossFunction.SOFTMAX_CROSS_ENTROPY, CurvatureKind.TRUE, C, 1, 0);
     int p = C * IN + C;
     double[][] fisher = meanOuter(rows.rows(batch(true)), p);
     double[][] hessian = new double[p][p];
@@ -150,8 +149,8 @@ class FisherRowsTest {
 
   @Test
   void trueFisherOfSigmoidAttributesIsTheirHessian() {
-    putLinear("bce", Loss.SIGMOID_BINARY_CROSS_ENTROPY);
-    FisherRows rows = new FisherRows(store, "bce", 0, Loss.SIGMOID_BINARY_CROSS_ENTROPY, FisherKind.TRUE, C, 1, 0);
+    putLinear("bce", LossFunction.SIGMOID_BINARY_CROSS_ENTROPY);
+    FisherRows rows = new FisherRows(store, "bce", 0, LossFunction.SIGMOID_BINARY_CROSS_ENTROPY, CurvatureKind.TRUE, C, 1, 0);
     int p = C * IN + C;
     double[][] fisher = meanOuter(rows.rows(batch(false)), p);
     double[][] hessian = new double[p][p];
@@ -173,8 +172,8 @@ class FisherRowsTest {
   void trueFisherOfAnMlpIsItsGaussNewtonMatrix() {
     Fixtures.Mlp mlp = Fixtures.mlp(5);
     store.put(Fixtures.spec("mlp"), mlp.onnx());
-    SampleBatch batch = Fixtures.batch(6, N);
-    FisherRows rows = new FisherRows(store, "mlp", 0, Loss.SOFTMAX_CROSS_ENTROPY, FisherKind.TRUE, 3, 1, 0);
+    Samples batch = Fixtures.batch(6, N);
+    FisherRows rows = new FisherRows(store, "mlp", 0, LossFunction.SOFTMAX_CROSS_ENTROPY, CurvatureKind.TRUE, 3, 1, 0);
     int p = 27;
     double[][] fisher = meanOuter(rows.rows(batch), p);
     float[][] params = {mlp.w1(), mlp.b1(), mlp.w2(), mlp.b2()};
@@ -216,15 +215,15 @@ class FisherRowsTest {
 
   @Test
   void monteCarloConvergesToTheTrueFisher() {
-    putLinear("lin", Loss.SOFTMAX_CROSS_ENTROPY);
+    putLinear("lin", LossFunction.SOFTMAX_CROSS_ENTROPY);
     int p = C * IN + C;
-    double[][] exact = meanOuter(new FisherRows(store, "lin", 0, Loss.SOFTMAX_CROSS_ENTROPY,
-        FisherKind.TRUE, C, 1, 0).rows(batch(true)), p);
+    double[][] exact = meanOuter(new FisherRows(store, "lin", 0, LossFunction.SOFTMAX_CROSS_ENTROPY,
+        CurvatureKind.TRUE, C, 1, 0).rows(batch(true)), p);
     double[] errors = new double[3];
     int[] draws = {1, 16, 256};
     for (int d = 0; d < draws.length; d++) {
-      FisherRows mc = new FisherRows(store, "lin", 0, Loss.SOFTMAX_CROSS_ENTROPY,
-          FisherKind.MONTE_CARLO, C, draws[d], 17);
+      FisherRows mc = new FisherRows(store, "lin", 0, LossFunction.SOFTMAX_CROSS_ENTROPY,
+          CurvatureKind.MONTE_CARLO, C, draws[d], 17);
       assertEquals(draws[d], mc.rowsPerSample());
       errors[d] = relative(meanOuter(mc.rows(batch(true)), p), exact);
     }

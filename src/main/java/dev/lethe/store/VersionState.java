@@ -7,5 +7,5 @@ package dev.lethe.store;
  * @param origin "upload" or "erase"
  * @param sha256 hex digest of the ONNX file served for this version
  */
-public record VersionInfo(
+public record VersionState(
     long version, long trainSize, long createdUnixMs, String origin, String sha256, long sizeBytes) {}

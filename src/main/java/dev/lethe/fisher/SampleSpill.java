@@ -1,7 +1,7 @@
-package dev.lethe.erase;
+package dev.lethe.fisher;
 
-import dev.lethe.core.SampleBatch;
-import dev.lethe.core.Tensor;
+import dev.lethe.core.Samples;
+import dev.lethe.core.DenseTensor;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
@@ -31,10 +31,10 @@ final class SampleSpill implements AutoCloseable {
     out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(file), 1 << 16));
   }
 
-  void append(SampleBatch batch) {
+  void append(Samples batch) {
     try {
       out.writeInt(batch.inputs().size());
-      for (Map.Entry<String, Tensor> e : batch.inputs().entrySet()) {
+      for (Map.Entry<String, DenseTensor> e : batch.inputs().entrySet()) {
         out.writeUTF(e.getKey());
         write(e.getValue());
       }
@@ -48,7 +48,7 @@ final class SampleSpill implements AutoCloseable {
   }
 
   /** Calls {@code visitor} with every batch, in order. */
-  void replay(Consumer<SampleBatch> visitor) {
+  void replay(Consumer<Samples> visitor) {
     try {
       if (out != null) {
         out.close();
@@ -62,13 +62,13 @@ final class SampleSpill implements AutoCloseable {
           } catch (EOFException end) {
             return;
           }
-          Map<String, Tensor> map = new LinkedHashMap<>();
+          Map<String, DenseTensor> map = new LinkedHashMap<>();
           for (int i = 0; i < inputs; i++) {
             String name = in.readUTF();
             map.put(name, read(in));
           }
-          Tensor labels = in.readBoolean() ? read(in) : null;
-          visitor.accept(new SampleBatch(List.of(), map, labels));
+          DenseTensor labels = in.readBoolean() ? read(in) : null;
+          visitor.accept(new Samples(List.of(), map, labels));
         }
       }
     } catch (IOException e) {
@@ -76,7 +76,7 @@ final class SampleSpill implements AutoCloseable {
     }
   }
 
-  private void write(Tensor t) throws IOException {
+  private void write(DenseTensor t) throws IOException {
     out.writeInt(t.dims().length);
     for (long d : t.dims()) {
       out.writeLong(d);
@@ -94,7 +94,7 @@ final class SampleSpill implements AutoCloseable {
     }
   }
 
-  private static Tensor read(DataInputStream in) throws IOException {
+  private static DenseTensor read(DataInputStream in) throws IOException {
     long[] dims = new long[in.readInt()];
     for (int i = 0; i < dims.length; i++) {
       dims[i] = in.readLong();
@@ -106,13 +106,13 @@ final class SampleSpill implements AutoCloseable {
       for (int i = 0; i < length; i++) {
         v[i] = in.readFloat();
       }
-      return Tensor.ofFloats(dims, v);
+      return DenseTensor.ofFloats(dims, v);
     }
     long[] v = new long[length];
     for (int i = 0; i < length; i++) {
       v[i] = in.readLong();
     }
-    return Tensor.ofLongs(dims, v);
+    return DenseTensor.ofLongs(dims, v);
   }
 
   @Override

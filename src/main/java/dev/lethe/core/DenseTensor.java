@@ -7,9 +7,9 @@ import java.util.Arrays;
  * Exactly one of {@link #floats()} and {@link #longs()} is non-null. Arrays are shared, not
  * copied: callers must not modify them after construction.
  */
-public record Tensor(long[] dims, float[] floats, long[] longs) {
+public record DenseTensor(long[] dims, float[] floats, long[] longs) {
 
-  public Tensor {
+  public DenseTensor {
     if (dims == null) {
       throw new IllegalArgumentException("dims must not be null");
     }
@@ -18,12 +18,12 @@ public record Tensor(long[] dims, float[] floats, long[] longs) {
     }
   }
 
-  public static Tensor ofFloats(long[] dims, float[] data) {
-    return new Tensor(dims, data, null);
+  public static DenseTensor ofFloats(long[] dims, float[] data) {
+    return new DenseTensor(dims, data, null);
   }
 
-  public static Tensor ofLongs(long[] dims, long[] data) {
-    return new Tensor(dims, null, data);
+  public static DenseTensor ofLongs(long[] dims, long[] data) {
+    return new DenseTensor(dims, null, data);
   }
 
   public boolean isFloat() {
@@ -59,7 +59,7 @@ public record Tensor(long[] dims, float[] floats, long[] longs) {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof Tensor t
+    return o instanceof DenseTensor t
         && Arrays.equals(dims, t.dims)
         && Arrays.equals(floats, t.floats)
         && Arrays.equals(longs, t.longs);

@@ -1,19 +1,13 @@
-package dev.lethe.erase;
+package dev.lethe.fisher;
 
 import dev.lethe.core.Batches;
+import dev.lethe.core.DaemonThreads;
 import dev.lethe.core.LetheException;
-import dev.lethe.core.Loss;
-import dev.lethe.core.SampleBatch;
-import dev.lethe.fisher.BlockLayout;
-import dev.lethe.fisher.FisherAccumulator;
-import dev.lethe.fisher.FisherBuilder;
-import dev.lethe.fisher.FisherHeader;
-import dev.lethe.fisher.FisherKind;
-import dev.lethe.fisher.FisherOptions;
-import dev.lethe.fisher.FisherStore;
-import dev.lethe.store.ModelInfo;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.Samples;
+import dev.lethe.store.ModelState;
 import dev.lethe.store.ModelStore;
-import dev.lethe.store.VersionInfo;
+import dev.lethe.store.VersionState;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -42,10 +36,10 @@ public final class FisherBuild implements AutoCloseable {
   private final FisherStore fishers;
   private final String name;
   private final long version;
-  private final FisherKind kind;
+  private final CurvatureKind kind;
   private final long samples;
   private final BlockLayout layout;
-  private final FisherOptions options;
+  private final BuildOptions options;
   private final List<int[]> groups;
   private final FisherRows rows;
   private final ExecutorService pool;
@@ -62,16 +56,16 @@ public final class FisherBuild implements AutoCloseable {
     this.store = store;
     this.fishers = fishers;
     this.name = r.name();
-    ModelInfo info = store.info(r.name());
-    VersionInfo v = store.version(r.name(), r.version());
+    ModelState info = store.info(r.name());
+    VersionState v = store.version(r.name(), r.version());
     this.version = v.version();
     int block = r.blockSize() > 0 ? r.blockSize() : info.spec().blockSize();
     int minibatch = r.minibatch() > 0 ? r.minibatch() : info.spec().fisherMinibatch();
     this.kind = r.kind() != null ? r.kind() : defaultKind(minibatch);
-    if (minibatch > 1 && kind != FisherKind.EMPIRICAL) {
+    if (minibatch > 1 && kind != CurvatureKind.EMPIRICAL) {
       throw LetheException.invalid("minibatch", "averaging applies to the EMPIRICAL Fisher only");
     }
-    if (r.draws() < 0 || r.draws() > 1000 || (r.draws() > 0 && kind != FisherKind.MONTE_CARLO)) {
+    if (r.draws() < 0 || r.draws() > 1000 || (r.draws() > 0 && kind != CurvatureKind.MONTE_CARLO)) {
       throw LetheException.invalid("monte_carlo_draws",
           "must be 0 or, for MONTE_CARLO, in [1, 1000]; got " + r.draws());
     }
@@ -84,14 +78,10 @@ public final class FisherBuild implements AutoCloseable {
     this.rows = new FisherRows(store, name, version, info.spec().loss(), kind, classes,
         Math.max(1, r.draws()), r.seed());
     this.layout = BlockLayout.forParameters(store.parameterShapes(name), block);
-    this.options = new FisherOptions(info.spec().dampening(), minibatch, r.method(), budgetBytes,
+    this.options = new BuildOptions(info.spec().dampening(), minibatch, r.method(), budgetBytes,
         threads, 256);
     this.groups = FisherBuilder.plan(layout, r.method(), budgetBytes);
-    this.pool = Executors.newFixedThreadPool(threads, t -> {
-      Thread thread = new Thread(t, "lethe-fisher-build");
-      thread.setDaemon(true);
-      return thread;
-    });
+    this.pool = DaemonThreads.pool("fisher-build", threads);
     byte[] tag = new byte[4];
     new Random().nextBytes(tag);
     this.fisherId = "v" + version + "-" + kind.name().toLowerCase() + "-" + HexFormat.of().formatHex(tag);
@@ -111,8 +101,8 @@ public final class FisherBuild implements AutoCloseable {
    * Hessian), which came closest to retraining in the evaluation (docs/evaluation.md), or
    * EMPIRICAL when mini-batches are averaged, which only applies to gradients at the true labels.
    */
-  static FisherKind defaultKind(int minibatch) {
-    return minibatch > 1 ? FisherKind.EMPIRICAL : FisherKind.TRUE;
+  static CurvatureKind defaultKind(int minibatch) {
+    return minibatch > 1 ? CurvatureKind.EMPIRICAL : CurvatureKind.TRUE;
   }
 
   /**
@@ -142,7 +132,7 @@ public final class FisherBuild implements AutoCloseable {
    * @throws LetheException INVALID_ARGUMENT for samples not matching the model, or more than
    *     announced
    */
-  public FisherProgress accept(SampleBatch batch) {
+  public FisherProgress accept(Samples batch) {
     int n = batch.size();
     if (seen + n > samples) {
       throw LetheException.invalid("samples", "the stream sent more than the " + samples
@@ -195,7 +185,7 @@ public final class FisherBuild implements AutoCloseable {
   }
 
   /** Turns a batch into gradient rows in chunks and hands the group's columns to {@code acc}. */
-  private void feed(FisherAccumulator acc, int[] group, SampleBatch batch) {
+  private void feed(FisherAccumulator acc, int[] group, Samples batch) {
     int p = layout.parameterCount();
     int from = acc.fromColumn();
     int width = acc.toColumn() - from;

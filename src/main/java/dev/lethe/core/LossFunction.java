@@ -11,7 +11,7 @@ package dev.lethe.core;
  *       (z - y)^2.
  * </ul>
  */
-public enum Loss {
+public enum LossFunction {
   SOFTMAX_CROSS_ENTROPY,
   SIGMOID_BINARY_CROSS_ENTROPY,
   MEAN_SQUARED_ERROR;

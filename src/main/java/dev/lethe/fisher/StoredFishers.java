@@ -1,11 +1,6 @@
-package dev.lethe.erase;
+package dev.lethe.fisher;
 
 import dev.lethe.core.LetheException;
-import dev.lethe.fisher.FisherDowndate;
-import dev.lethe.fisher.FisherHeader;
-import dev.lethe.fisher.FisherInverse;
-import dev.lethe.fisher.FisherKind;
-import dev.lethe.fisher.FisherStore;
 import java.util.HexFormat;
 import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
@@ -54,7 +49,7 @@ public final class StoredFishers implements FisherProvider, AutoCloseable {
   public String downdate(String model, String fisherId, float[] gradients, int k, long n) {
     FisherHeader header = store.header(model, fisherId)
         .orElseThrow(() -> LetheException.precondition("model " + model + " has no Fisher " + fisherId));
-    if (!header.kind().equals(FisherKind.EMPIRICAL.name())) {
+    if (!header.kind().equals(CurvatureKind.EMPIRICAL.name())) {
       throw LetheException.precondition("downdate_fisher: Fisher " + fisherId + " is "
           + header.kind() + "; only an EMPIRICAL Fisher is a sum of the samples' own gradients");
     }

@@ -3,7 +3,7 @@ package dev.lethe.fisher;
 import java.util.Locale;
 
 /** How the inverse blocks are computed; both give the same matrix (up to rounding). */
-public enum FisherMethod {
+public enum InversionMethod {
   /** Rank-k Gram accumulation in double, then Cholesky and inversion per block (fast, default). */
   GRAM("gram"),
   /** The paper's per-sample Sherman–Morrison recursion from I/λ (the reference; slow). */
@@ -11,7 +11,7 @@ public enum FisherMethod {
 
   private final String id;
 
-  FisherMethod(String id) {
+  InversionMethod(String id) {
     this.id = id;
   }
 
@@ -20,8 +20,8 @@ public enum FisherMethod {
     return id;
   }
 
-  public static FisherMethod of(String id) {
-    for (FisherMethod m : values()) {
+  public static InversionMethod of(String id) {
+    for (InversionMethod m : values()) {
       if (m.id.equals(id.toLowerCase(Locale.ROOT))) {
         return m;
       }

@@ -8,16 +8,16 @@ import java.util.Map;
  * dimension = N) and labels (int64 [N] class indices, or float [N, ...] targets; null when a
  * request needs no labels). Immutable by convention: callers must not modify the contents.
  */
-public record SampleBatch(List<String> ids, Map<String, Tensor> inputs, Tensor labels) {
+public record Samples(List<String> ids, Map<String, DenseTensor> inputs, DenseTensor labels) {
 
-  public SampleBatch {
+  public Samples {
     ids = List.copyOf(ids);
     inputs = Map.copyOf(inputs);
   }
 
   /** The batch size, taken from the first input (0 when there are none). */
   public int size() {
-    for (Tensor t : inputs.values()) {
+    for (DenseTensor t : inputs.values()) {
       return (int) t.batch();
     }
     return labels == null ? 0 : (int) labels.batch();

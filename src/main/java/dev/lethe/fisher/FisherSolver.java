@@ -1,4 +1,4 @@
-package dev.lethe.erase;
+package dev.lethe.fisher;
 
 /**
  * Multiplies by the inverse Fisher of a model version: {@code out = F⁻¹ v}. Implementations own

@@ -1,4 +1,4 @@
-package dev.lethe.erase;
+package dev.lethe.fisher;
 
 /**
  * Access to stored inverse Fishers: a solver for a model's Fisher, and the rank-k downdate that

@@ -16,21 +16,21 @@ import dev.lethe.core.LetheException;
  * @param threads worker threads (blocks are processed in parallel)
  * @param batchRows rows handed to the kernels at a time (the k of the rank-k update)
  */
-public record FisherOptions(
+public record BuildOptions(
     double dampening,
     int miniBatch,
-    FisherMethod method,
+    InversionMethod method,
     long memoryBudgetBytes,
     int threads,
     int batchRows) {
 
   public static final long DEFAULT_BUDGET = 1L << 30;
 
-  public FisherOptions {
+  public BuildOptions {
     if (!(dampening >= 0) || Double.isInfinite(dampening)) {
       throw LetheException.invalid("dampening", "must be finite and >= 0, got " + dampening);
     }
-    if (method == FisherMethod.SHERMAN_MORRISON && dampening == 0) {
+    if (method == InversionMethod.SHERMAN_MORRISON && dampening == 0) {
       throw LetheException.invalid("dampening", "sherman-morrison starts from I/λ and needs λ > 0");
     }
     if (miniBatch < 1) {
@@ -48,27 +48,27 @@ public record FisherOptions(
   }
 
   /** gram, m = 1, 1 GiB budget, 2 threads, 256 rows per kernel call. */
-  public static FisherOptions defaults(double dampening) {
-    return new FisherOptions(dampening, 1, FisherMethod.GRAM, DEFAULT_BUDGET, 2, 256);
+  public static BuildOptions defaults(double dampening) {
+    return new BuildOptions(dampening, 1, InversionMethod.GRAM, DEFAULT_BUDGET, 2, 256);
   }
 
-  public FisherOptions withMethod(FisherMethod m) {
-    return new FisherOptions(dampening, miniBatch, m, memoryBudgetBytes, threads, batchRows);
+  public BuildOptions withMethod(InversionMethod m) {
+    return new BuildOptions(dampening, miniBatch, m, memoryBudgetBytes, threads, batchRows);
   }
 
-  public FisherOptions withMiniBatch(int m) {
-    return new FisherOptions(dampening, m, method, memoryBudgetBytes, threads, batchRows);
+  public BuildOptions withMiniBatch(int m) {
+    return new BuildOptions(dampening, m, method, memoryBudgetBytes, threads, batchRows);
   }
 
-  public FisherOptions withMemoryBudget(long bytes) {
-    return new FisherOptions(dampening, miniBatch, method, bytes, threads, batchRows);
+  public BuildOptions withMemoryBudget(long bytes) {
+    return new BuildOptions(dampening, miniBatch, method, bytes, threads, batchRows);
   }
 
-  public FisherOptions withThreads(int t) {
-    return new FisherOptions(dampening, miniBatch, method, memoryBudgetBytes, t, batchRows);
+  public BuildOptions withThreads(int t) {
+    return new BuildOptions(dampening, miniBatch, method, memoryBudgetBytes, t, batchRows);
   }
 
-  public FisherOptions withBatchRows(int rows) {
-    return new FisherOptions(dampening, miniBatch, method, memoryBudgetBytes, threads, rows);
+  public BuildOptions withBatchRows(int rows) {
+    return new BuildOptions(dampening, miniBatch, method, memoryBudgetBytes, threads, rows);
   }
 }

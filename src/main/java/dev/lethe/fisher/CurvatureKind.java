@@ -6,7 +6,7 @@ package dev.lethe.fisher;
  * the Gauss–Newton matrix; for linear models the Hessian of the data loss); {@link #MONTE_CARLO}
  * labels drawn from the model, an unbiased estimate of TRUE.
  */
-public enum FisherKind {
+public enum CurvatureKind {
   EMPIRICAL,
   TRUE,
   MONTE_CARLO

@@ -1,15 +1,14 @@
-package dev.lethe.erase;
+package dev.lethe.fisher;
 
 import dev.lethe.core.Batches;
-import dev.lethe.core.Loss;
-import dev.lethe.core.SampleBatch;
-import dev.lethe.fisher.FisherKind;
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.Samples;
 import dev.lethe.onnx.GradientResult;
 import dev.lethe.store.ModelStore;
 import java.util.Random;
 
 /**
- * The gradient rows whose outer products make a Fisher, per sample, for each {@link FisherKind}.
+ * The gradient rows whose outer products make a Fisher, per sample, for each {@link CurvatureKind}.
  * The accumulator divides Σ g gᵀ by the number of rows, so every kind yields rows whose mean
  * outer product per sample is that sample's term:
  *
@@ -30,13 +29,13 @@ final class FisherRows {
   private final ModelStore store;
   private final String model;
   private final long version;
-  private final Loss loss;
-  private final FisherKind kind;
+  private final LossFunction loss;
+  private final CurvatureKind kind;
   private final int classes;
   private final int draws;
   private final Random random;
 
-  FisherRows(ModelStore store, String model, long version, Loss loss, FisherKind kind, int classes,
+  FisherRows(ModelStore store, String model, long version, LossFunction loss, CurvatureKind kind, int classes,
       int draws, long seed) {
     this.store = store;
     this.model = model;
@@ -58,8 +57,8 @@ final class FisherRows {
   }
 
   /** Gradient rows of a batch, [N · rowsPerSample, P] row-major (sample-major). */
-  float[] rows(SampleBatch batch) {
-    if (kind == FisherKind.EMPIRICAL) {
+  float[] rows(Samples batch) {
+    if (kind == CurvatureKind.EMPIRICAL) {
       return store.gradients(model, version, batch, true, Long.MAX_VALUE).result().gradients();
     }
     int n = batch.size();
@@ -74,7 +73,7 @@ final class FisherRows {
         fill(z, i, j, cotangent, (i * r + j) * c);
       }
     }
-    SampleBatch repeated = Batches.rows(batch, repeat);
+    Samples repeated = Batches.rows(batch, repeat);
     GradientResult g = store.cotangentGradients(model, version, repeated, cotangent);
     return g.gradients();
   }
@@ -85,7 +84,7 @@ final class FisherRows {
     switch (loss) {
       case SOFTMAX_CROSS_ENTROPY -> {
         double[] p = softmax(z, i * c, c);
-        if (kind == FisherKind.TRUE) {
+        if (kind == CurvatureKind.TRUE) {
           double w = Math.sqrt(c * p[j]);
           for (int k = 0; k < c; k++) {
             out[offset + k] = (float) (w * (p[k] - (k == j ? 1 : 0)));
@@ -100,7 +99,7 @@ final class FisherRows {
       case SIGMOID_BINARY_CROSS_ENTROPY -> {
         for (int k = 0; k < c; k++) {
           double s = 1 / (1 + Math.exp(-z[i * c + k]));
-          if (kind == FisherKind.TRUE) {
+          if (kind == CurvatureKind.TRUE) {
             out[offset + k] = k == j ? (float) Math.sqrt(c * s * (1 - s)) : 0f;
           } else {
             out[offset + k] = (float) (s - (random.nextDouble() < s ? 1 : 0));
@@ -109,7 +108,7 @@ final class FisherRows {
       }
       case MEAN_SQUARED_ERROR -> {
         for (int k = 0; k < c; k++) {
-          if (kind == FisherKind.TRUE) {
+          if (kind == CurvatureKind.TRUE) {
             // sqrt(C) * sqrt(2/C) = sqrt(2) on the diagonal
             out[offset + k] = k == j ? (float) Math.sqrt(2.0) : 0f;
           } else {

@@ -1,7 +1,5 @@
-package dev.lethe.erase;
+package dev.lethe.fisher;
 
-import dev.lethe.fisher.FisherKind;
-import dev.lethe.fisher.FisherMethod;
 
 /**
  * A BuildFisher request's options (the domain form of the API's FisherOptions).
@@ -16,8 +14,8 @@ import dev.lethe.fisher.FisherMethod;
  */
 public record FisherRequest(
     String name,
-    FisherKind kind,
-    FisherMethod method,
+    CurvatureKind kind,
+    InversionMethod method,
     int blockSize,
     int minibatch,
     int draws,

@@ -1,0 +1,35 @@
+package dev.lethe.core;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
+/** SHA-256, the one digest Lethe uses (file hashes, graph identity, request digests). Stateless. */
+public final class Sha256 {
+  private Sha256() {}
+
+  /** A new digest; SHA-256 is required on every Java platform. Not thread-safe (one per use). */
+  public static MessageDigest digest() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is required by every Java platform", e);
+    }
+  }
+
+  /** Lower-case hex of the digest of {@code bytes}. */
+  public static String hex(byte[] bytes) {
+    return hex(digest().digest(bytes));
+  }
+
+  /** Lower-case hex of a finished digest. */
+  public static String hex(MessageDigest md) {
+    return HexFormat.of().formatHex(md.digest());
+  }
+
+  /** Lower-case hex of the digest of {@code text}'s UTF-8 bytes. */
+  public static String hex(String text) {
+    return hex(text.getBytes(StandardCharsets.UTF_8));
+  }
+}
