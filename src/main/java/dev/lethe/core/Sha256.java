@@ -20,7 +20,7 @@ public final class Sha256 {
 
   /** Lower-case hex of the digest of {@code bytes}. */
   public static String hex(byte[] bytes) {
-    return hex(digest().digest(bytes));
+    return HexFormat.of().formatHex(digest().digest(bytes));
   }
 
   /** Lower-case hex of a finished digest. */
