@@ -7,7 +7,7 @@ import dev.lethe.data.DataFiles;
 import dev.lethe.data.Dataset;
 import dev.lethe.erase.EraseCommand;
 import dev.lethe.erase.EraseConfig;
-import dev.lethe.erase.EraseOutcome;
+import dev.lethe.core.EraseOutcome;
 import dev.lethe.fisher.FisherProgress;
 import dev.lethe.fisher.FisherRequest;
 import dev.lethe.fisher.CurvatureKind;

@@ -1,18 +1,19 @@
 package dev.lethe.bench;
 
+import dev.lethe.core.DaemonThreads;
 import dev.lethe.fisher.BlockLayout;
 import dev.lethe.fisher.FisherAccumulator;
-import dev.lethe.fisher.FisherBuilder;
+import dev.lethe.fisher.FisherProgress;
 import dev.lethe.fisher.FisherHeader;
 import dev.lethe.fisher.FisherInverse;
 import dev.lethe.fisher.InversionMethod;
 import dev.lethe.fisher.BuildOptions;
 import dev.lethe.fisher.FisherStore;
-import dev.lethe.fisher.GradientSource;
 import dev.lethe.storage.LetheDb;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
+import java.util.concurrent.ExecutorService;
 import java.util.stream.Stream;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
@@ -23,8 +24,9 @@ import org.ejml.dense.row.CommonOps_DDRM;
  * <ol>
  *   <li>Gram accumulation GFLOP/s (one block of 1024, rank-256 updates, one thread) beside EJML's
  *       {@code multAddTransA} on the same shapes;
- *   <li>build time of gram vs sherman-morrison on the same synthetic gradients (n = 20 000,
- *       64 blocks of 1024); Sherman–Morrison on a subset of rows, extrapolated linearly in n;
+ *   <li>build time of gram vs sherman-morrison through the server's pipeline ({@link
+ *       dev.lethe.fisher.FisherBuild}) on the same synthetic rows (n = 20 000, 64 blocks of
+ *       1024); Sherman–Morrison on a subset of rows, extrapolated linearly in n;
  *   <li>apply throughput (GB/s of F⁻¹ read from RocksDB) beside the memory-copy bandwidth.
  * </ol>
  *
@@ -46,36 +48,34 @@ public final class FisherBench {
     kernel(b);
 
     BlockLayout layout = BlockLayout.uniform(blocks * b, b);
-    SyntheticGradients source = new SyntheticGradients(7, n, layout.parameterCount());
+    SyntheticRows source = new SyntheticRows(7, layout.parameterCount());
     BuildOptions options = BuildOptions.defaults(lambda).withThreads(threads).withMemoryBudget(4L << 30);
-    double gen = generation(source);
-    System.out.printf("%n[build] generating the %d x %d synthetic gradients alone: %.1f s (included in both builds below)%n",
+    double gen = generation(source, n);
+    System.out.printf("%n[build] the server's pipeline (FisherBuild: session, accumulators, inversion,"
+        + " RocksDB writer) on synthetic rows in place of a model's gradients%n");
+    System.out.printf("generating the %d x %d synthetic rows alone: %.1f s (included in both builds below)%n",
         n, layout.parameterCount(), gen);
 
     Path dir = Files.createTempDirectory("lethe-fisherbench");
-    try (LetheDb db = LetheDb.open(dir, 8L << 20)) {
+    ExecutorService pool = DaemonThreads.pool("fisher", threads);
+    try (LetheDb db = LetheDb.open(dir.resolve("db"), 8L << 20)) {
       FisherStore store = new FisherStore(db);
-      FisherHeader header;
-      FisherBuilder.Summary gram;
-      try (FisherStore.Writer w = store.create("bench", "f", new FisherHeader(layout, lambda, n, 1, "EMPIRICAL", "gram", 1, null))) {
-        gram = FisherBuilder.build(layout, source, options, w, null);
-        header = w.commit();
-      }
+      FisherProgress.Summary gram = source.build(store, "bench", layout, n, options, pool, dir);
       System.out.printf("gram, n=%d: %.1f s (%d pass, incl. %d Cholesky inversions and writing %.2f GB to RocksDB)%n",
-          n, gram.seconds(), gram.passes(), blocks, header.totalStoredBytes() / 1e9);
+          n, gram.buildSeconds(), gram.passes(), blocks, gram.bytes() / 1e9);
 
-      SyntheticGradients subset = new SyntheticGradients(7, smRows, layout.parameterCount());
-      FisherBuilder.Summary gramSub = FisherBuilder.build(layout, subset, options, (blk, inv) -> {}, null);
-      FisherBuilder.Summary sm =
-          FisherBuilder.build(layout, subset, options.withMethod(InversionMethod.SHERMAN_MORRISON).withBatchRows(Math.min(smRows, 256)), (blk, inv) -> {}, null);
-      double smFull = sm.seconds() * n / smRows;
-      System.out.printf("sherman-morrison, n=%d (measured subset): %.1f s = %.3f s per sample%n", smRows, sm.seconds(), sm.seconds() / smRows);
+      FisherProgress.Summary gramSub = source.build(store, "bench-subset", layout, smRows, options, pool, dir);
+      FisherProgress.Summary sm = source.build(store, "bench-sm", layout, smRows,
+          options.withMethod(InversionMethod.SHERMAN_MORRISON).withBatchRows(Math.min(smRows, 256)), pool, dir);
+      double smFull = sm.buildSeconds() * n / smRows;
+      System.out.printf("sherman-morrison, n=%d (measured subset): %.1f s = %.3f s per sample%n", smRows, sm.buildSeconds(), sm.buildSeconds() / smRows);
       System.out.printf("sherman-morrison, n=%d (EXTRAPOLATED linearly from the subset): %.0f s%n", n, smFull);
-      System.out.printf("gram, n=%d (same subset, for reference): %.1f s (mostly the %d inversions)%n", smRows, gramSub.seconds(), blocks);
-      System.out.printf("=> gram is %.1fx faster than sherman-morrison at n=%d (target >= 10x)%n", smFull / gram.seconds(), n);
+      System.out.printf("gram, n=%d (same subset, for reference): %.1f s (mostly the %d inversions)%n", smRows, gramSub.buildSeconds(), blocks);
+      System.out.printf("=> gram is %.1fx faster than sherman-morrison at n=%d (target >= 10x)%n", smFull / gram.buildSeconds(), n);
 
-      apply(store, header, threads);
+      apply(store, store.header("bench", "f").orElseThrow(), threads, pool);
     } finally {
+      pool.shutdownNow();
       try (Stream<Path> files = Files.walk(dir)) {
         files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
       }
@@ -87,7 +87,7 @@ public final class FisherBench {
     int k = 256;
     int rows = 4096;
     float[] g = new float[rows * b];
-    new SyntheticGradients(3, rows, b).fill(0, rows, g);
+    new SyntheticRows(3, b).fill(0, rows, g);
     DMatrixRMaj gm = new DMatrixRMaj(k, b);
     for (int i = 0; i < k * b; i++) {
       gm.data[i] = g[i];
@@ -114,27 +114,29 @@ public final class FisherBench {
     System.out.printf("EJML CommonOps_DDRM.multAddTransA, same shapes: %.2f GFLOP/s  => %.2fx%n", bestEjml, best / bestEjml);
   }
 
-  private static double generation(GradientSource source) throws Exception {
+  private static double generation(SyntheticRows source, int n) {
     long s = System.nanoTime();
-    float[] rows = new float[256 * source.columns()];
-    try (GradientSource.Cursor c = source.open(0, source.columns())) {
-      while (c.next(rows, 256) > 0) {
-        // only the generation cost
-      }
+    for (int r = 0; r < n; r += 256) {
+      source.rows(SyntheticRows.placeholders(Math.min(256, n - r)), r);
     }
     return (System.nanoTime() - s) / 1e9;
   }
 
-  private static void apply(FisherStore store, FisherHeader header, int threads) throws Exception {
+  private static void apply(FisherStore store, FisherHeader header, int threads, ExecutorService pool)
+      throws Exception {
     int p = header.layout().parameterCount();
-    float[] v = new float[p];
-    new SyntheticGradients(9, 1, p).fill(0, 1, v);
-    float[] out = new float[p];
+    float[] row = new float[p];
+    new SyntheticRows(9, p).fill(0, 1, row);
+    double[] v = new double[p];
+    for (int i = 0; i < p; i++) {
+      v[i] = row[i];
+    }
+    double[] out = new double[p];
     double bytes = header.totalStoredBytes();
     System.out.printf("%n[apply] F^-1 = %.0f MiB of float32 blocks in RocksDB (page cache warm), best of 10:%n", bytes / (1 << 20));
     for (int t : new int[] {1, threads}) {
       for (boolean verify : new boolean[] {true, false}) {
-        try (FisherInverse inv = store.open("bench", "f", t, verify)) {
+        try (FisherInverse inv = store.open("bench", "f", pool, t, verify)) {
           double best = Double.MAX_VALUE;
           for (int rep = 0; rep < 10; rep++) {
             long s = System.nanoTime();

@@ -1,5 +1,8 @@
 package dev.lethe.core;
 
+import java.io.DataInput;
+import java.io.DataOutput;
+import java.io.IOException;
 import java.util.Arrays;
 
 /**
@@ -42,9 +45,54 @@ public record DenseTensor(long[] dims, float[] floats, long[] longs) {
       if (d < 0) {
         return -1;
       }
-      count = Math.multiplyExact(count, d);
+      try {
+        count = Math.multiplyExact(count, d);
+      } catch (ArithmeticException overflow) {
+        return -1;
+      }
     }
     return count;
+  }
+
+  /** Writes dims, element type and values (big-endian), as {@link #readFrom} reads them. */
+  public void writeTo(DataOutput out) throws IOException {
+    out.writeInt(dims.length);
+    for (long d : dims) {
+      out.writeLong(d);
+    }
+    out.writeBoolean(isFloat());
+    out.writeInt(length());
+    if (isFloat()) {
+      for (float f : floats) {
+        out.writeFloat(f);
+      }
+    } else {
+      for (long l : longs) {
+        out.writeLong(l);
+      }
+    }
+  }
+
+  /** Reads a tensor {@link #writeTo} wrote. */
+  public static DenseTensor readFrom(DataInput in) throws IOException {
+    long[] dims = new long[in.readInt()];
+    for (int i = 0; i < dims.length; i++) {
+      dims[i] = in.readLong();
+    }
+    boolean isFloat = in.readBoolean();
+    int length = in.readInt();
+    if (isFloat) {
+      float[] v = new float[length];
+      for (int i = 0; i < length; i++) {
+        v[i] = in.readFloat();
+      }
+      return ofFloats(dims, v);
+    }
+    long[] v = new long[length];
+    for (int i = 0; i < length; i++) {
+      v[i] = in.readLong();
+    }
+    return ofLongs(dims, v);
   }
 
   /** First dimension, or -1 for a scalar. */

@@ -1,25 +1,17 @@
 package dev.lethe.erase;
 
 import dev.lethe.core.Batches;
-import dev.lethe.fisher.FisherProvider;
+import dev.lethe.core.EraseOutcome;
 import dev.lethe.core.LetheException;
 import dev.lethe.core.Samples;
-import dev.lethe.core.Sha256;
-import dev.lethe.core.DenseTensor;
-import dev.lethe.onnx.BatchValidator;
-import dev.lethe.onnx.GradientResult;
-import dev.lethe.storage.LetheDb;
-import dev.lethe.store.EraseLedger;
-import dev.lethe.store.ModelState;
+import dev.lethe.fisher.Fishers;
+import dev.lethe.fisher.ModelView;
+import dev.lethe.store.EraseCommit;
+import dev.lethe.store.EraseSession;
 import dev.lethe.store.ModelStore;
 import dev.lethe.store.SpecValidator;
-import dev.lethe.store.VersionWeights;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 
@@ -30,21 +22,23 @@ import java.util.Set;
  * attached to the active version. The new version, its ledger entries and the request's answer
  * are committed in one write, then activated.
  *
+ * <p>{@link #erase} reads as its steps: request checks → open the erase (the store's lock and
+ * snapshot) → replay check → preconditions → filter erased ids → gradient sum (double) → solve →
+ * guards → commit. It makes three calls into the store: {@link ModelStore#openErase},
+ * {@link EraseSession#commit} and the session's close; the samples are checked once, by the
+ * version's {@link ModelView}.
+ *
  * <p>Erases on one model are serialised by the store's model lock; readers never wait for them.
  * Thread-safe. Owns nothing that needs closing.
  */
 public final class Eraser {
   private final ModelStore store;
-  private final FisherProvider fishers;
-  private final RequestLog requests;
-  private final LetheDb db;
+  private final Fishers fishers;
   private final EraseConfig config;
 
-  public Eraser(ModelStore store, LetheDb db, FisherProvider fishers, EraseConfig config) {
+  public Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
     this.store = store;
-    this.db = db;
     this.fishers = fishers;
-    this.requests = new RequestLog(db);
     this.config = config;
   }
 
@@ -56,151 +50,70 @@ public final class Eraser {
    *     RESOURCE_EXHAUSTED (too many samples)
    */
   public EraseOutcome erase(EraseCommand c) {
+    checkRequest(c);
+    String digest = RequestDigest.of(c);
+    try (EraseSession session = store.openErase(c.name(), c.requestId(), c.samples().ids())) {
+      ModelView model = session.view();
+      Samples samples = model.check(c.samples(), true);
+      if (session.storedAnswer().isPresent()) {
+        return replay(c, session.storedAnswer().get(), digest);
+      }
+      checkPreconditions(c, session);
+      Selection todo = notErasedBefore(session, samples);
+      if (todo.k() == 0) {
+        EraseOutcome none = new EraseOutcome(session.version(), 0, todo.already(), 0, Double.NaN,
+            Double.NaN, new EraseOutcome.Timings(0, 0, 0, 0));
+        if (!c.dryRun() && !c.requestId().isEmpty()) {
+          session.commit(new EraseCommit(null, session.trainSize(), session.fisherId(), List.of(),
+              c.requestId(), digest, none));
+        }
+        return none;
+      }
+      long n = session.trainSize();
+      if (n - todo.k() < 1) {
+        throw LetheException.precondition("model '" + c.name() + "' has train_size " + n
+            + "; erasing " + todo.k() + " samples would leave none");
+      }
+
+      long t0 = System.nanoTime();
+      Gradients g = gradientSum(model, todo.samples(), c.downdateFisher());
+      long t1 = System.nanoTime();
+      double[] step = new double[g.sum().length];
+      fishers.solver(c.name(), session.fisherId()).apply(g.sum(), step);
+      float[] theta = session.weights();
+      Update update = Update.of(theta, step, session.config().scale() / (double) (n - todo.k()),
+          config.maxUpdateRatio());
+      long t2 = System.nanoTime();
+      double lossBefore = model.meanLoss(todo.samples(), null);
+      double lossAfter = model.meanLoss(todo.samples(), update.weights());
+      long t3 = System.nanoTime();
+      double gradientsMs = (t1 - t0) / 1e6;
+      double solveMs = (t2 - t1) / 1e6;
+      if (c.dryRun()) {
+        return new EraseOutcome(session.version(), todo.k(), todo.already(), update.norm(),
+            lossBefore, lossAfter, new EraseOutcome.Timings(gradientsMs, solveMs, 0, 0));
+      }
+
+      String fisherId = g.rows() == null ? session.fisherId()
+          : fishers.downdate(c.name(), session.fisherId(), g.rows());
+      double storeMs = (System.nanoTime() - t3) / 1e6;
+      EraseOutcome answer = new EraseOutcome(session.version(), todo.k(), todo.already(),
+          update.norm(), lossBefore, lossAfter,
+          new EraseOutcome.Timings(gradientsMs, solveMs, storeMs, 0));
+      EraseSession.Committed done = session.commit(new EraseCommit(update.weights(), n - todo.k(),
+          fisherId, todo.idHashes(), c.requestId(), digest, answer));
+      return new EraseOutcome(done.version(), todo.k(), todo.already(), update.norm(), lossBefore,
+          lossAfter, new EraseOutcome.Timings(gradientsMs, solveMs, storeMs + done.commitMs(),
+              done.publishMs()));
+    }
+  }
+
+  /** Field checks that need no model: name, ids, request id, the request size limit. */
+  private void checkRequest(EraseCommand c) {
     SpecValidator.checkName("name", c.name());
-    checkIds(c);
     if (c.requestId().length() > 256) {
       throw LetheException.invalid("request_id", "longer than 256 characters");
     }
-    // Every field is checked before any work: the samples against the model's inputs and loss.
-    ModelState info = store.info(c.name());
-    int n = BatchValidator.checkInputs(info.inputs(), c.samples());
-    BatchValidator.checkLabels(info.spec().loss(), info.outputDims(), n, c.samples().labels());
-    return store.locked(c.name(), () -> eraseLocked(c));
-  }
-
-  private EraseOutcome eraseLocked(EraseCommand c) {
-    long start = System.nanoTime();
-    String digest = digest(c);
-    if (!c.requestId().isEmpty()) {
-      RequestLog.Stored stored = requests.find(c.name(), c.requestId());
-      if (stored != null) {
-        if (!stored.requestSha256().equals(digest)) {
-          throw LetheException.invalid("request_id",
-              "'" + c.requestId() + "' was already used for a different request");
-        }
-        return stored.outcome();
-      }
-    }
-    ModelState info = store.info(c.name());
-    long active = info.activeVersion();
-    if (c.expectedVersion() != 0 && c.expectedVersion() != active) {
-      throw LetheException.precondition("expected_version " + c.expectedVersion()
-          + " is stale: model '" + c.name() + "' is at version " + active);
-    }
-    String fisherId = store.fisherId(c.name(), 0);
-    if (fisherId.isEmpty()) {
-      throw LetheException.precondition("model '" + c.name() + "' version " + active
-          + " has no inverse Fisher: run BuildFisher first");
-    }
-    List<Long> lineage = store.eraseLineage(c.name(), 0);
-    List<String> already = new ArrayList<>();
-    List<Integer> todo = new ArrayList<>();
-    List<String> todoShas = new ArrayList<>();
-    for (int i = 0; i < c.samples().ids().size(); i++) {
-      String id = c.samples().ids().get(i);
-      String sha = EraseLedger.idHash(id);
-      if (store.ledger().isErased(c.name(), sha, lineage)) {
-        already.add(id);
-      } else {
-        todo.add(i);
-        todoShas.add(sha);
-      }
-    }
-    int k = todo.size();
-    if (k == 0) {
-      EraseOutcome none = new EraseOutcome(active, 0, already, 0, Double.NaN, Double.NaN,
-          new EraseOutcome.Timings(0, 0, 0, 0));
-      if (!c.dryRun() && !c.requestId().isEmpty()) {
-        db.write(b -> requests.record(b, c.name(), c.requestId(), digest, none));
-      }
-      return none;
-    }
-    long n = info.trainSize();
-    if (n - k < 1) {
-      throw LetheException.precondition("model '" + c.name() + "' has train_size " + n
-          + "; erasing " + k + " samples would leave none");
-    }
-    Samples erase = Batches.rows(c.samples(), todo.stream().mapToInt(Integer::intValue).toArray());
-    long p = info.parameterCount();
-
-    long t0 = System.nanoTime();
-    double[] sum = new double[(int) p];
-    float[] rows = c.downdateFisher() ? new float[(int) (k * p)] : null;
-    int chunk = (int) Math.max(1, Math.min(k, config.chunkBytes() / (p * Float.BYTES)));
-    for (int from = 0; from < k; from += chunk) {
-      int to = Math.min(k, from + chunk);
-      GradientResult g = store.gradients(c.name(), active, Batches.range(erase, from, to), true,
-          Long.MAX_VALUE).result();
-      float[] gr = g.gradients();
-      for (int i = 0; i < to - from; i++) {
-        for (int j = 0; j < p; j++) {
-          sum[j] += gr[(int) (i * p + j)];
-        }
-      }
-      if (rows != null) {
-        System.arraycopy(gr, 0, rows, (int) (from * p), gr.length);
-      }
-    }
-    long t1 = System.nanoTime();
-    float[] v = new float[(int) p];
-    for (int j = 0; j < p; j++) {
-      v[j] = (float) sum[j];
-    }
-    float[] u = new float[(int) p];
-    fishers.solver(c.name(), fisherId).apply(v, u);
-    VersionWeights w = store.weights(c.name(), 0);
-    float[] theta = w.toArray();
-    double scale = info.spec().scale() / (double) (n - k);
-    double updateSq = 0;
-    double thetaSq = 0;
-    float[] updated = new float[theta.length];
-    for (int j = 0; j < theta.length; j++) {
-      double d = scale * u[j];
-      updateSq += d * d;
-      thetaSq += (double) theta[j] * theta[j];
-      updated[j] = (float) (theta[j] + d);
-      if (!Float.isFinite(updated[j])) {
-        throw LetheException.precondition("the update is not finite at parameter entry " + j
-            + ": the Fisher may be ill-conditioned (raise the spec's dampening); nothing changed");
-      }
-    }
-    double updateNorm = Math.sqrt(updateSq);
-    double limit = config.maxUpdateRatio() * Math.sqrt(thetaSq);
-    if (updateNorm > limit) {
-      throw LetheException.precondition(String.format("the update's norm %.4g exceeds %.3g x |θ| "
-          + "= %.4g (--max-update-ratio); check scale and dampening; nothing changed",
-          updateNorm, config.maxUpdateRatio(), limit));
-    }
-    long t2 = System.nanoTime();
-    double lossBefore = store.evaluate(c.name(), active, erase).meanLoss();
-    double lossAfter = store.evaluateWeights(c.name(), erase, updated).meanLoss();
-    long tLosses = System.nanoTime();
-    double gradientsMs = (t1 - t0) / 1e6;
-    double solveMs = (t2 - t1) / 1e6;
-    if (c.dryRun()) {
-      return new EraseOutcome(active, k, already, updateNorm, lossBefore, lossAfter,
-          new EraseOutcome.Timings(gradientsMs, solveMs, 0, 0));
-    }
-    String newFisher = rows == null ? fisherId : fishers.downdate(c.name(), fisherId, rows, k, n);
-    long t3 = System.nanoTime();
-    long[] version = new long[1];
-    long now = System.currentTimeMillis();
-    ModelStore.Added after = store.addVersion(c.name(), active, VersionWeights.bytesOf(updated), n - k,
-        "erase", true, newFisher, (batch, ver) -> {
-          version[0] = ver;
-          store.ledger().recordErase(batch, c.name(), ver, todoShas, c.requestId(), now);
-          if (!c.requestId().isEmpty()) {
-            requests.record(batch, c.name(), c.requestId(), digest, new EraseOutcome(ver, k,
-                already, updateNorm, lossBefore, lossAfter,
-                new EraseOutcome.Timings(gradientsMs, solveMs, (System.nanoTime() - tLosses) / 1e6, 0)));
-          }
-        });
-    return new EraseOutcome(after.info().activeVersion(), k, already, updateNorm, lossBefore,
-        lossAfter, new EraseOutcome.Timings(gradientsMs, solveMs,
-            (t3 - tLosses) / 1e6 + after.commitMs(), after.publishMs()));
-  }
-
-  private void checkIds(EraseCommand c) {
     Samples s = c.samples();
     if (s == null || s.inputs().isEmpty()) {
       throw LetheException.invalid("samples", "required");
@@ -225,40 +138,87 @@ public final class Eraser {
     }
   }
 
-  /** SHA-256 over everything that determines an erase's outcome. */
-  private static String digest(EraseCommand c) {
-    MessageDigest md = Sha256.digest();
-    update(md, c.name() + "\0" + c.expectedVersion() + "\0" + c.downdateFisher() + "\0" + c.dryRun());
-    for (String id : c.samples().ids()) {
-      update(md, id + "\0");
+  /** The first answer to a request id, if this is the same request again. */
+  private static EraseOutcome replay(EraseCommand c, EraseSession.Answer stored, String digest) {
+    if (!stored.requestDigest().equals(digest)) {
+      throw LetheException.invalid("request_id",
+          "'" + c.requestId() + "' was already used for a different request");
     }
-    c.samples().inputs().entrySet().stream().sorted(java.util.Map.Entry.comparingByKey())
-        .forEach(e -> {
-          update(md, e.getKey());
-          update(md, e.getValue());
-        });
-    if (c.samples().labels() != null) {
-      update(md, c.samples().labels());
-    }
-    return Sha256.hex(md);
+    return stored.outcome();
   }
 
-  private static void update(MessageDigest md, String s) {
-    md.update(s.getBytes(StandardCharsets.UTF_8));
+  private static void checkPreconditions(EraseCommand c, EraseSession s) {
+    if (c.expectedVersion() != 0 && c.expectedVersion() != s.version()) {
+      throw LetheException.precondition("expected_version " + c.expectedVersion()
+          + " is stale: model '" + c.name() + "' is at version " + s.version());
+    }
+    if (s.fisherId().isEmpty()) {
+      throw LetheException.precondition("model '" + c.name() + "' version " + s.version()
+          + " has no inverse Fisher: run BuildFisher first");
+    }
   }
 
-  private static void update(MessageDigest md, DenseTensor t) {
-    update(md, java.util.Arrays.toString(t.dims()));
-    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(t.length() * 8);
-    if (t.isFloat()) {
-      for (float f : t.floats()) {
-        b.putFloat(f);
-      }
-    } else {
-      for (long l : t.longs()) {
-        b.putLong(l);
+  /** The request's rows whose ids no erase in the active version's lineage removed. */
+  private record Selection(Samples samples, List<String> idHashes, List<String> already) {
+    int k() {
+      return idHashes.size();
+    }
+  }
+
+  private static Selection notErasedBefore(EraseSession s, Samples samples) {
+    List<String> already = new ArrayList<>();
+    List<String> hashes = new ArrayList<>();
+    List<Integer> rows = new ArrayList<>();
+    for (int i = 0; i < samples.ids().size(); i++) {
+      if (s.erasedBefore(i)) {
+        already.add(samples.ids().get(i));
+      } else {
+        rows.add(i);
+        hashes.add(s.idHashes().get(i));
       }
     }
-    md.update(b.array(), 0, b.position());
+    return new Selection(Batches.rows(samples, rows.stream().mapToInt(Integer::intValue).toArray()),
+        hashes, already);
+  }
+
+  /**
+   * Σ∇l_i in double, [P]; and, for a downdate, each sample's gradient (k arrays of P floats).
+   *
+   * @param sum the summed gradients
+   * @param rows the per-sample gradients, or null when not asked for
+   */
+  private record Gradients(double[] sum, float[][] rows) {}
+
+  /**
+   * Gradients in chunks of at most {@code chunkBytes} of [rows, P] float32, summed in double.
+   *
+   * @throws LetheException RESOURCE_EXHAUSTED when a downdate's k × P gradients exceed a
+   *     quarter of the heap
+   */
+  private Gradients gradientSum(ModelView model, Samples erase, boolean keepRows) {
+    long p = model.parameterCount();
+    int k = erase.size();
+    if (keepRows && (long) k * p * Float.BYTES > Runtime.getRuntime().maxMemory() / 4) {
+      throw LetheException.tooLarge("samples", "downdate_fisher keeps the " + k + " erased"
+          + " samples' gradients of " + p + " parameters (" + (long) k * p * Float.BYTES
+          + " bytes), more than a quarter of the heap (-Xmx); erase fewer samples per request");
+    }
+    double[] sum = new double[(int) p];
+    float[][] rows = keepRows ? new float[k][] : null;
+    int chunk = (int) Math.max(1, Math.min(k, config.chunkBytes() / (p * Float.BYTES)));
+    for (int from = 0; from < k; from += chunk) {
+      int to = Math.min(k, from + chunk);
+      float[] g = model.gradients(Batches.range(erase, from, to));
+      for (int i = 0; i < to - from; i++) {
+        int offset = (int) (i * p);
+        for (int j = 0; j < p; j++) {
+          sum[j] += g[offset + j];
+        }
+        if (rows != null) {
+          rows[from + i] = java.util.Arrays.copyOfRange(g, offset, offset + (int) p);
+        }
+      }
+    }
+    return new Gradients(sum, rows);
   }
 }

@@ -3,7 +3,7 @@ package dev.lethe.experiment;
 import dev.lethe.core.Batches;
 import dev.lethe.core.Samples;
 import dev.lethe.erase.EraseCommand;
-import dev.lethe.erase.EraseOutcome;
+import dev.lethe.core.EraseOutcome;
 import dev.lethe.fisher.FisherProgress;
 import dev.lethe.fisher.FisherRequest;
 import dev.lethe.fisher.CurvatureKind;

@@ -34,7 +34,7 @@ public record BuildOptions(
       throw LetheException.invalid("dampening", "sherman-morrison starts from I/λ and needs λ > 0");
     }
     if (miniBatch < 1) {
-      throw LetheException.invalid("mini_batch", "must be >= 1, got " + miniBatch);
+      throw LetheException.invalid("options.minibatch", "must be >= 1, got " + miniBatch);
     }
     if (memoryBudgetBytes < 1) {
       throw LetheException.invalid("memory_budget", "must be >= 1, got " + memoryBudgetBytes);

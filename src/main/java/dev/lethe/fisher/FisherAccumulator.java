@@ -3,13 +3,12 @@ package dev.lethe.fisher;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 
 /**
  * Accumulates the Fisher blocks {@code [fromBlock, toBlock)} of a layout from gradient rows that
- * stream in batches, then inverts them: one pass of a build. {@link FisherBuilder} runs as many
+ * stream in batches, then inverts them: one pass of a build. {@link FisherBuild} runs as many
  * passes as the memory budget needs; a caller whose blocks all fit can use one accumulator
  * directly on a stream that arrives once.
  *
@@ -216,22 +215,7 @@ public final class FisherAccumulator {
         return null;
       }));
     }
-    RuntimeException failure = null;
-    for (Future<?> f : futures) {
-      try {
-        f.get();
-      } catch (ExecutionException e) {
-        if (failure == null) {
-          failure = e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        failure = new IllegalStateException("interrupted while building the Fisher", e);
-      }
-    }
-    if (failure != null) {
-      throw failure;
-    }
+    Futures.awaitAll(futures, "building the Fisher");
   }
 
   /** One block's accumulation. */

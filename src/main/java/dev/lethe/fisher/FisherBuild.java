@@ -1,13 +1,8 @@
 package dev.lethe.fisher;
 
 import dev.lethe.core.Batches;
-import dev.lethe.core.DaemonThreads;
 import dev.lethe.core.LetheException;
-import dev.lethe.core.LossFunction;
 import dev.lethe.core.Samples;
-import dev.lethe.store.ModelState;
-import dev.lethe.store.ModelStore;
-import dev.lethe.store.VersionState;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -15,35 +10,34 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.function.Consumer;
 
 /**
- * One BuildFisher stream: options first ({@link #start}), then training batches
- * ({@link #accept}), then {@link #finish}. Gradient rows (per {@link FisherRows}) feed the
- * accumulators of the first group of blocks as batches arrive; when all accumulators do not fit
- * the memory budget, the samples also go to a temporary {@link SampleSpill} that is replayed
- * once per further group, and deleted. The samples are never kept after the build. The finished
- * Fisher is attached to its version; a Fisher no kept version uses any more is deleted.
+ * The one Fisher build pipeline, used by the BuildFisher RPC, the benchmarks and the tests:
+ * stream session → {@link RowSource} rows → {@link FisherAccumulator} blocks → inversion →
+ * {@link FisherSink} (the server's: {@link FisherStore.Writer}) → attach.
  *
- * <p>Not thread-safe (one stream). {@link #close()} removes everything of an unfinished build.
+ * <p>Options first ({@link #start}), then training batches ({@link #accept}), then
+ * {@link #finish}. Rows feed the accumulators of the first group of blocks as batches arrive;
+ * when the accumulators of all blocks do not fit the plan's heap budget, the samples also go to
+ * a temporary {@link SampleSpill} that is replayed once per further group (rows recomputed), and
+ * deleted. The samples are never kept after the build. The finished Fisher is attached to its
+ * version.
+ *
+ * <p>Not thread-safe (one stream). Block work runs on the shared pool given to {@link #start};
+ * progress may be reported from its threads. {@link #close()} removes everything of an
+ * unfinished build.
  */
 public final class FisherBuild implements AutoCloseable {
   /** Gradient bytes held at once while turning a batch into rows. */
   private static final long CHUNK_BYTES = 64L << 20;
 
-  private final ModelStore store;
-  private final FisherStore fishers;
-  private final String name;
-  private final long version;
-  private final CurvatureKind kind;
-  private final long samples;
-  private final BlockLayout layout;
-  private final BuildOptions options;
-  private final List<int[]> groups;
-  private final FisherRows rows;
+  private final BuildPlan plan;
+  private final RowSource rows;
   private final ExecutorService pool;
-  private final FisherStore.Writer writer;
+  private final Consumer<String> attach;
+  private final List<int[]> passes;
+  private final FisherSink writer;
   private final String fisherId;
   private final SampleSpill spill;
   private final long startNanos = System.nanoTime();
@@ -51,99 +45,74 @@ public final class FisherBuild implements AutoCloseable {
   private long seen;
   private int blocksDone;
 
-  private FisherBuild(ModelStore store, FisherStore fishers, FisherRequest r, long budgetBytes,
-      int threads, Path spillDir) {
-    this.store = store;
-    this.fishers = fishers;
-    this.name = r.name();
-    ModelState info = store.info(r.name());
-    VersionState v = store.version(r.name(), r.version());
-    this.version = v.version();
-    int block = r.blockSize() > 0 ? r.blockSize() : info.spec().blockSize();
-    int minibatch = r.minibatch() > 0 ? r.minibatch() : info.spec().fisherMinibatch();
-    this.kind = r.kind() != null ? r.kind() : defaultKind(minibatch);
-    if (minibatch > 1 && kind != CurvatureKind.EMPIRICAL) {
-      throw LetheException.invalid("minibatch", "averaging applies to the EMPIRICAL Fisher only");
+  private FisherBuild(BuildPlan plan, RowSource rows, FisherSink.Factory sinks,
+      ExecutorService pool, Path spillDir, Consumer<String> attach) {
+    if (rows.columns() != plan.layout().parameterCount()) {
+      throw new IllegalArgumentException("rows have " + rows.columns() + " columns, the layout "
+          + plan.layout().parameterCount());
     }
-    if (r.draws() < 0 || r.draws() > 1000 || (r.draws() > 0 && kind != CurvatureKind.MONTE_CARLO)) {
-      throw LetheException.invalid("monte_carlo_draws",
-          "must be 0 or, for MONTE_CARLO, in [1, 1000]; got " + r.draws());
-    }
-    this.samples = r.samples() > 0 ? r.samples() : v.trainSize();
-    if (samples < 1) {
-      throw LetheException.invalid("samples", "version " + version
-          + " has train_size 0: say how many samples the stream sends");
-    }
-    int classes = (int) java.util.Arrays.stream(info.outputDims()).reduce(1, (a, b) -> a * b);
-    this.rows = new FisherRows(store, name, version, info.spec().loss(), kind, classes,
-        Math.max(1, r.draws()), r.seed());
-    this.layout = BlockLayout.forParameters(store.parameterShapes(name), block);
-    this.options = new BuildOptions(info.spec().dampening(), minibatch, r.method(), budgetBytes,
-        threads, 256);
-    this.groups = FisherBuilder.plan(layout, r.method(), budgetBytes);
-    this.pool = DaemonThreads.pool("fisher-build", threads);
+    this.plan = plan;
+    this.rows = rows;
+    this.pool = pool;
+    this.attach = attach;
+    this.passes = plan.passes();
     byte[] tag = new byte[4];
     new Random().nextBytes(tag);
-    this.fisherId = "v" + version + "-" + kind.name().toLowerCase() + "-" + HexFormat.of().formatHex(tag);
-    this.writer = fishers.create(name, fisherId, new FisherHeader(layout, options.dampening(),
-        samples, minibatch, kind.name(), r.method().id(), version, null));
+    this.fisherId = "v" + plan.version() + "-" + plan.kind().name().toLowerCase() + "-"
+        + HexFormat.of().formatHex(tag);
+    BuildOptions o = plan.options();
+    this.writer = sinks.create(plan.model(), fisherId, new FisherHeader(plan.layout(),
+        o.dampening(), plan.samples(), o.miniBatch(), plan.kind(), o.method(), false,
+        plan.version(), null));
     try {
-      this.spill = groups.size() > 1 ? new SampleSpill(spillDir) : null;
+      this.spill = passes.size() > 1 ? new SampleSpill(spillDir) : null;
     } catch (IOException e) {
-      close();
+      writer.close();
       throw new UncheckedIOException("creating the sample spill in " + spillDir, e);
     }
-    this.first = accumulator(groups.get(0));
+    this.first = accumulator(passes.get(0));
   }
 
   /**
-   * The kind of a build that names none: TRUE (the Gauss–Newton matrix; for linear models the
-   * Hessian), which came closest to retraining in the evaluation (docs/evaluation.md), or
-   * EMPIRICAL when mini-batches are averaged, which only applies to gradients at the true labels.
-   */
-  static CurvatureKind defaultKind(int minibatch) {
-    return minibatch > 1 ? CurvatureKind.EMPIRICAL : CurvatureKind.TRUE;
-  }
-
-  /**
-   * Starts a build after checking its options.
+   * Starts a build of {@code plan} whose rows come from {@code rows}.
    *
-   * @throws LetheException NOT_FOUND (model or version), INVALID_ARGUMENT (a bad option, naming
-   *     it)
+   * @param sinks opens where the blocks go ({@code FisherStore::create} in the server)
+   * @param pool the shared Fisher pool (block-parallel work), or null for the calling thread
+   * @param spillDir where a multi-pass build keeps its temporary sample file
+   * @param attach called with the committed Fisher's id: attaches it to its version
    */
-  public static FisherBuild start(ModelStore store, FisherStore fishers, FisherRequest request,
-      long budgetBytes, int threads, Path spillDir) {
-    if (request.method() == null) {
-      throw LetheException.invalid("options", "method must be a known value");
-    }
-    if (request.blockSize() < 0 || request.minibatch() < 0 || request.samples() < 0) {
-      throw LetheException.invalid("options", "block_size, minibatch and samples must be >= 0");
-    }
-    return new FisherBuild(store, fishers, request, budgetBytes, threads, spillDir);
+  public static FisherBuild start(BuildPlan plan, RowSource rows, FisherSink.Factory sinks,
+      ExecutorService pool, Path spillDir, Consumer<String> attach) {
+    return new FisherBuild(plan, rows, sinks, pool, spillDir, attach);
+  }
+
+  public BuildPlan plan() {
+    return plan;
   }
 
   public int blocksTotal() {
-    return layout.blockCount();
+    return plan.layout().blockCount();
   }
 
   /**
-   * Adds a batch of training samples.
+   * Checks and adds a batch of training samples.
    *
    * @throws LetheException INVALID_ARGUMENT for samples not matching the model, or more than
    *     announced
    */
   public FisherProgress accept(Samples batch) {
-    int n = batch.size();
-    if (seen + n > samples) {
-      throw LetheException.invalid("samples", "the stream sent more than the " + samples
+    Samples checked = rows.check(batch);
+    int n = checked.size();
+    if (seen + n > plan.samples()) {
+      throw LetheException.invalid("samples", "the stream sent more than the " + plan.samples()
           + " samples announced (options.samples, or the version's train_size)");
     }
-    feed(first, groups.get(0), batch);
+    feed(first, checked, seen);
     if (spill != null) {
-      spill.append(batch);
+      spill.append(checked);
     }
     seen += n;
-    return new FisherProgress(seen, blocksDone, layout.blockCount(), false, null);
+    return progress(blocksDone, false, null);
   }
 
   /**
@@ -154,39 +123,45 @@ public final class FisherBuild implements AutoCloseable {
    *     INVALID_ARGUMENT (dampening) for a block that is not positive definite
    */
   public FisherProgress finish(Consumer<FisherProgress> progress) {
-    if (seen != samples) {
+    if (seen != plan.samples()) {
       throw LetheException.invalid("samples", "the stream sent " + seen + " samples, "
-          + samples + " were announced (options.samples, or the version's train_size)");
+          + plan.samples() + " were announced (options.samples, or the version's train_size)");
     }
-    finishGroup(first, progress);
+    invert(first, progress);
     first = null;
-    for (int g = 1; g < groups.size(); g++) {
-      FisherAccumulator acc = accumulator(groups.get(g));
-      int[] group = groups.get(g);
-      spill.replay(batch -> feed(acc, group, batch));
-      finishGroup(acc, progress);
+    for (int g = 1; g < passes.size(); g++) {
+      FisherAccumulator acc = accumulator(passes.get(g));
+      long[] position = {0};
+      spill.replay(batch -> {
+        feed(acc, batch, position[0]);
+        position[0] += batch.size();
+      });
+      invert(acc, progress);
     }
     FisherHeader header = writer.commit();
-    String previous = store.fisherId(name, version);
-    store.attachFisher(name, version, fisherId);
-    if (!previous.isEmpty() && !store.fisherIdsInUse(name).contains(previous)) {
-      fishers.delete(name, previous);
-    }
+    attach.accept(fisherId);
     close();
-    return new FisherProgress(seen, blocksDone, layout.blockCount(), true,
-        new FisherProgress.Summary(fisherId, version, samples, layout.blockCount(),
-            header.totalStoredBytes(), kind.name(), options.method().id(),
-            (System.nanoTime() - startNanos) / 1e9, groups.size()));
+    BuildOptions o = plan.options();
+    return progress(blocksDone, true, new FisherProgress.Summary(fisherId, plan.version(),
+        plan.samples(), blocksTotal(), header.totalStoredBytes(), plan.kind().name(),
+        o.method().id(), (System.nanoTime() - startNanos) / 1e9, passes.size()));
+  }
+
+  private FisherProgress progress(int done, boolean finished, FisherProgress.Summary summary) {
+    return new FisherProgress(seen, done, blocksTotal(), finished, summary);
   }
 
   private FisherAccumulator accumulator(int[] group) {
-    return new FisherAccumulator(layout, group[0], group[1], samples * rows.rowsPerSample(),
-        options, pool);
+    return new FisherAccumulator(plan.layout(), group[0], group[1],
+        plan.samples() * rows.rowsPerSample(), plan.options(), pool);
   }
 
-  /** Turns a batch into gradient rows in chunks and hands the group's columns to {@code acc}. */
-  private void feed(FisherAccumulator acc, int[] group, Samples batch) {
-    int p = layout.parameterCount();
+  /**
+   * Turns a checked batch (whose first sample is at stream position {@code position}) into rows
+   * in chunks and hands the accumulator's columns to it.
+   */
+  private void feed(FisherAccumulator acc, Samples batch, long position) {
+    int p = rows.columns();
     int from = acc.fromColumn();
     int width = acc.toColumn() - from;
     int perSample = rows.rowsPerSample();
@@ -194,40 +169,57 @@ public final class FisherBuild implements AutoCloseable {
     int chunk = (int) Math.max(1, Math.min(n, CHUNK_BYTES / ((long) perSample * p * Float.BYTES)));
     for (int start = 0; start < n; start += chunk) {
       int end = Math.min(n, start + chunk);
-      float[] full = rows.rows(start == 0 && end == n ? batch : Batches.range(batch, start, end));
+      Samples part = start == 0 && end == n ? batch : Batches.range(batch, start, end);
+      float[] full = rows.rows(part, position + start);
       int count = (end - start) * perSample;
       if (width == p) {
         acc.accept(full, count);
       } else {
-        float[] part = new float[count * width];
+        float[] columns = new float[count * width];
         for (int r = 0; r < count; r++) {
-          System.arraycopy(full, r * p + from, part, r * width, width);
+          System.arraycopy(full, r * p + from, columns, r * width, width);
         }
-        acc.accept(part, count);
+        acc.accept(columns, count);
       }
     }
   }
 
-  private void finishGroup(FisherAccumulator acc, Consumer<FisherProgress> progress) {
+  private void invert(FisherAccumulator acc, Consumer<FisherProgress> progress) {
     acc.finish((block, inverse) -> {
       writer.accept(block, inverse);
       int done;
       synchronized (this) {
         done = ++blocksDone;
       }
-      progress.accept(new FisherProgress(seen, done, layout.blockCount(), false, null));
+      progress.accept(progress(done, false, null));
     });
   }
 
-  /** Releases the pool and the spill; an uncommitted Fisher is removed. Idempotent. */
+  /**
+   * Releases the spill; an uncommitted Fisher is removed. Idempotent. Every cleanup step runs
+   * even when an earlier one fails; the first failure is rethrown.
+   */
   @Override
   public void close() {
-    pool.shutdownNow();
+    RuntimeException failure = null;
     if (spill != null) {
-      spill.close();
+      try {
+        spill.close();
+      } catch (RuntimeException e) {
+        failure = e;
+      }
     }
-    if (writer != null) {
+    try {
       writer.close();
+    } catch (RuntimeException e) {
+      if (failure == null) {
+        failure = e;
+      } else {
+        failure.addSuppressed(e);
+      }
+    }
+    if (failure != null) {
+      throw failure;
     }
   }
 }

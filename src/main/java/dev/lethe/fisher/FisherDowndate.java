@@ -1,13 +1,10 @@
 package dev.lethe.fisher;
 
-import dev.lethe.core.DaemonThreads;
 import dev.lethe.core.LetheException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.ejml.data.DMatrixRMaj;
@@ -51,20 +48,24 @@ public final class FisherDowndate {
   /**
    * Writes F'⁻¹ under {@code toId} and returns its header.
    *
-   * @param rows the k removed gradients, row-major [k, P]
+   * @param rows the k removed gradients, one array of P floats each
    * @param modelVersion the model version to record in the new header
-   * @param threads worker threads (blocks in parallel; about 4 b² doubles of heap each)
+   * @param pool the shared Fisher pool (blocks in parallel; about 4 b² doubles of heap per
+   *     task), or null for the calling thread
+   * @param parallelism tasks
    * @throws LetheException INVALID_ARGUMENT for bad shapes or k ≥ n; FAILED_PRECONDITION for a
    *     missing source, a mini-batch Fisher, or toId equal to fromId; INVALID_ARGUMENT
    *     (samples) when removing the rows leaves a block not positive definite (they were not
    *     part of the Fisher)
    */
   public static FisherHeader downdate(
-      FisherStore store, String model, String fromId, String toId, float[] rows, int k, long modelVersion, int threads) {
+      FisherStore store, String model, String fromId, String toId, float[][] rows, long modelVersion,
+      ExecutorService pool, int parallelism) {
+    int k = rows.length;
     if (fromId.equals(toId)) {
       throw LetheException.precondition("downdate writes a new Fisher: target id equals source " + fromId);
     }
-    try (FisherInverse source = store.open(model, fromId, 1, true)) {
+    try (FisherInverse source = store.open(model, fromId, null, 1, true)) {
       FisherHeader h = source.header();
       BlockLayout layout = h.layout();
       int p = layout.parameterCount();
@@ -73,41 +74,44 @@ public final class FisherDowndate {
         throw LetheException.precondition(
             "Fisher " + fromId + " was built from mini-batches of " + h.miniBatch() + "; only per-sample Fishers can be downdated");
       }
-      if (k < 1 || (long) k * p > rows.length) {
-        throw LetheException.invalid("gradients", "expected " + k + " rows of " + p + " floats, got " + rows.length + " floats");
+      for (float[] row : rows) {
+        if (row.length != p) {
+          throw LetheException.invalid("gradients", "expected rows of " + p + " floats, got " + row.length);
+        }
+      }
+      if (k < 1) {
+        throw LetheException.invalid("gradients", "no rows to remove");
       }
       if (k >= n) {
         throw LetheException.invalid("samples", "cannot remove " + k + " of " + n + " samples");
       }
       FisherHeader target =
-          new FisherHeader(layout, h.dampening(), n - k, 1, h.kind(), baseMethod(h.method()) + "+downdate", modelVersion, null);
-      ExecutorService pool = DaemonThreads.pool("fisher-downdate", threads);
+          new FisherHeader(layout, h.dampening(), n - k, 1, h.kind(), h.method(), true, modelVersion, null);
       try (FisherStore.Writer writer = store.create(model, toId, target)) {
         AtomicInteger next = new AtomicInteger();
-        List<Future<?>> futures = new ArrayList<>();
-        for (int t = 0; t < threads; t++) {
-          futures.add(pool.submit((Callable<Void>) () -> {
-            for (int b; (b = next.getAndIncrement()) < layout.blockCount(); ) {
-              writer.accept(b, block(source, b, rows, k, p, n, h.dampening()));
-            }
-            return null;
-          }));
+        Callable<Void> task = () -> {
+          for (int b; (b = next.getAndIncrement()) < layout.blockCount(); ) {
+            writer.accept(b, block(source, b, rows, n, h.dampening()));
+          }
+          return null;
+        };
+        if (pool == null) {
+          Futures.call(task);
+        } else {
+          List<Future<?>> futures = new ArrayList<>();
+          for (int t = 0; t < parallelism; t++) {
+            futures.add(pool.submit(task));
+          }
+          Futures.awaitAll(futures, "the Fisher downdate");
         }
-        Futures.awaitAll(futures, "the Fisher downdate");
         return writer.commit();
-      } finally {
-        pool.shutdownNow();
       }
     }
   }
 
-  private static String baseMethod(String method) {
-    int plus = method.indexOf('+');
-    return plus < 0 ? method : method.substring(0, plus);
-  }
-
   /** F'⁻¹ of block b (see the class comment). */
-  static double[] block(FisherInverse source, int blk, float[] rows, int k, int p, long n, double lambda) {
+  static double[] block(FisherInverse source, int blk, float[][] rows, long n, double lambda) {
+    int k = rows.length;
     BlockLayout layout = source.layout();
     int b = layout.size(blk);
     int s = layout.start(blk);
@@ -143,7 +147,7 @@ public final class FisherDowndate {
     DMatrixRMaj u = new DMatrixRMaj(b, k);
     for (int r = 0; r < k; r++) {
       for (int i = 0; i < b; i++) {
-        u.data[i * k + r] = rows[r * p + s + i];
+        u.data[i * k + r] = rows[r][s + i];
       }
     }
     DMatrixRMaj z = new DMatrixRMaj(b, k);

@@ -17,8 +17,10 @@ import java.util.Arrays;
  * @param dampening λ
  * @param samples n, the training samples the Fisher covers
  * @param miniBatch m (1 = per-sample gradients)
- * @param kind the Fisher kind (e.g. "EMPIRICAL", "TRUE"); free text to this package
- * @param method how it was computed (e.g. "gram", "sherman-morrison", "gram+downdate")
+ * @param kind which rows the Fisher sums
+ * @param method how its blocks were first inverted
+ * @param downdated true when erased samples were removed from it afterwards (stored as the
+ *     method's id with "+downdate", e.g. "gram+downdate")
  * @param modelVersion the model version whose weights the gradients were taken at
  * @param blockCrc CRC32C of each stored block value, or null before the blocks are written
  */
@@ -27,13 +29,15 @@ public record FisherHeader(
     double dampening,
     long samples,
     int miniBatch,
-    String kind,
-    String method,
+    CurvatureKind kind,
+    InversionMethod method,
+    boolean downdated,
     long modelVersion,
     int[] blockCrc) {
   private static final int MAGIC = 0x4C464931; // "LFI1"
   /** Storage of a block: the dense b × b inverse, float32 little-endian, row-major. */
   public static final byte DENSE_F32_LE = 1;
+  private static final String DOWNDATED = "+downdate";
 
   public FisherHeader {
     if (blockCrc != null && blockCrc.length != layout.blockCount()) {
@@ -58,7 +62,8 @@ public record FisherHeader(
   }
 
   public FisherHeader withChecksums(int[] crc) {
-    return new FisherHeader(layout, dampening, samples, miniBatch, kind, method, modelVersion, crc);
+    return new FisherHeader(layout, dampening, samples, miniBatch, kind, method, downdated,
+        modelVersion, crc);
   }
 
   byte[] encode() {
@@ -72,8 +77,8 @@ public record FisherHeader(
       out.writeDouble(dampening);
       out.writeLong(samples);
       out.writeInt(miniBatch);
-      writeUtf(out, kind);
-      writeUtf(out, method);
+      writeUtf(out, kind.name());
+      writeUtf(out, method.id() + (downdated ? DOWNDATED : ""));
       out.writeLong(modelVersion);
       byte[] l = layout.encode();
       out.writeInt(l.length);
@@ -97,8 +102,11 @@ public record FisherHeader(
       double dampening = in.getDouble();
       long samples = in.getLong();
       int miniBatch = in.getInt();
-      String kind = utf(in);
-      String method = utf(in);
+      CurvatureKind kind = CurvatureKind.valueOf(utf(in));
+      String how = utf(in);
+      boolean downdated = how.endsWith(DOWNDATED);
+      InversionMethod method =
+          InversionMethod.of(downdated ? how.substring(0, how.length() - DOWNDATED.length()) : how);
       long modelVersion = in.getLong();
       int len = in.getInt();
       BlockLayout layout = BlockLayout.decode(in.slice(in.position(), len));
@@ -110,7 +118,8 @@ public record FisherHeader(
       if (in.hasRemaining()) {
         throw new IllegalArgumentException("trailing bytes");
       }
-      return new FisherHeader(layout, dampening, samples, miniBatch, kind, method, modelVersion, crc);
+      return new FisherHeader(layout, dampening, samples, miniBatch, kind, method, downdated,
+          modelVersion, crc);
     } catch (java.nio.BufferUnderflowException | IndexOutOfBoundsException e) {
       throw new IllegalArgumentException("truncated Fisher header", e);
     }
@@ -139,8 +148,9 @@ public record FisherHeader(
         && Double.compare(h.dampening, dampening) == 0
         && h.samples == samples
         && h.miniBatch == miniBatch
-        && h.kind.equals(kind)
-        && h.method.equals(method)
+        && h.kind == kind
+        && h.method == method
+        && h.downdated == downdated
         && h.modelVersion == modelVersion
         && Arrays.equals(h.blockCrc, blockCrc);
   }

@@ -1,25 +1,24 @@
 package dev.lethe.fisher;
 
-import dev.lethe.core.DaemonThreads;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A stored Fisher inverse, applied block by block: {@code out = F⁻¹ v}. Each worker thread reads
- * one block at a time from RocksDB into its own reused direct buffer and multiplies it there, so
- * the heap never holds F⁻¹ (heap use: one P-vector in double per call; direct memory: one
- * largest-block buffer per worker). No block cache: every apply reads every block (F⁻¹ is read
- * once per erase; the OS page cache keeps hot blob files).
+ * A stored Fisher inverse, applied block by block: {@code out = F⁻¹ v}. Each of {@code parallelism}
+ * tasks on the shared Fisher pool reads one block at a time from RocksDB into a reused direct
+ * buffer and multiplies it there, so the heap never holds F⁻¹ (heap use: the vectors; direct
+ * memory: one largest-block buffer per task, kept for the next apply until {@link #close()}).
+ * No block cache: every apply reads every block (F⁻¹ is read once per erase; the OS page cache
+ * keeps hot blob files).
  *
- * <p>Thread-safe: concurrent applies share the pool. Owns its worker pool: close it (idempotent)
- * before the {@link dev.lethe.storage.LetheDb} is closed. A block found missing or corrupt
+ * <p>Thread-safe: concurrent applies share the pool. Does not own the pool; close the inverse
+ * (idempotent, drops its buffers) before the {@link dev.lethe.storage.LetheDb} is closed. A block found missing or corrupt
  * (size, CRC32C) fails the call with a {@link dev.lethe.storage.StorageException} naming the
  * model, the Fisher and the block; no partial result is used.
  */
@@ -30,14 +29,18 @@ public final class FisherInverse implements AutoCloseable {
   private final byte[] prefix;
   private final FisherHeader header;
   private final boolean verify;
-  private final int threads;
+  private final int parallelism;
   private final ExecutorService pool;
-  private final ThreadLocal<ByteBuffer[]> buffers;
+  private final int keyBytes;
+  private final int valueBytes;
+  private final ConcurrentLinkedQueue<ByteBuffer[]> buffers = new ConcurrentLinkedQueue<>();
   private volatile boolean closed;
 
-  FisherInverse(FisherStore store, String model, String fisherId, FisherHeader header, int threads, boolean verify) {
-    if (threads < 1) {
-      throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+  /** @param pool the shared Fisher pool, or null to apply in the calling thread */
+  FisherInverse(FisherStore store, String model, String fisherId, FisherHeader header,
+      ExecutorService pool, int parallelism, boolean verify) {
+    if (parallelism < 1) {
+      throw new IllegalArgumentException("parallelism must be >= 1, got " + parallelism);
     }
     this.store = store;
     this.model = model;
@@ -45,15 +48,11 @@ public final class FisherInverse implements AutoCloseable {
     this.prefix = FisherStore.prefix(model, fisherId);
     this.header = header;
     this.verify = verify;
-    this.threads = threads;
+    this.pool = pool;
+    this.parallelism = pool == null ? 1 : parallelism;
     int largest = header.layout().largestBlock();
-    int keyBytes = FisherStore.keyBytes(prefix);
-    this.buffers =
-        ThreadLocal.withInitial(
-            () -> new ByteBuffer[] {
-              ByteBuffer.allocateDirect(keyBytes), ByteBuffer.allocateDirect(largest * largest * Float.BYTES)
-            });
-    this.pool = DaemonThreads.pool("fisher-apply", threads);
+    this.keyBytes = FisherStore.keyBytes(prefix);
+    this.valueBytes = largest * largest * Float.BYTES;
   }
 
   public FisherHeader header() {
@@ -68,23 +67,6 @@ public final class FisherInverse implements AutoCloseable {
     return fisherId;
   }
 
-  /** out = F⁻¹v (float in, float out; dot products in double). v and out must not alias. */
-  public void apply(float[] v, float[] out) {
-    int p = layout().parameterCount();
-    if (v.length != p || out.length != p) {
-      throw new IllegalArgumentException("vectors must have " + p + " entries, got " + v.length + " and " + out.length);
-    }
-    double[] x = new double[p];
-    for (int i = 0; i < p; i++) {
-      x[i] = v[i];
-    }
-    double[] y = new double[p];
-    apply(x, y);
-    for (int i = 0; i < p; i++) {
-      out[i] = (float) y[i];
-    }
-  }
-
   /** out = F⁻¹v in double. v is not modified; v and out must not alias. */
   public void apply(double[] v, double[] out) {
     BlockLayout layout = layout();
@@ -96,18 +78,33 @@ public final class FisherInverse implements AutoCloseable {
       throw new IllegalStateException("Fisher " + fisherId + " of model " + model + " is closed");
     }
     AtomicInteger next = new AtomicInteger();
-    List<Future<?>> futures = new ArrayList<>(threads);
-    for (int t = 0; t < threads; t++) {
-      futures.add(pool.submit((Callable<Void>) () -> {
-        ByteBuffer[] buf = buffers.get();
+    Callable<Void> task = () -> {
+      ByteBuffer[] buf = takeBuffers();
+      try {
         for (int b; (b = next.getAndIncrement()) < layout.blockCount(); ) {
           store.readBlock(model, fisherId, prefix, header, b, buf[0], buf[1], verify);
           multiply(buf[1], layout.size(b), v, out, layout.start(b));
         }
-        return null;
-      }));
+      } finally {
+        buffers.offer(buf);
+      }
+      return null;
+    };
+    if (pool == null) {
+      Futures.call(task);
+      return;
+    }
+    List<Future<?>> futures = new ArrayList<>(parallelism);
+    for (int t = 0; t < parallelism; t++) {
+      futures.add(pool.submit(task));
     }
     Futures.awaitAll(futures, "applying the Fisher");
+  }
+
+  private ByteBuffer[] takeBuffers() {
+    ByteBuffer[] b = buffers.poll();
+    return b != null ? b
+        : new ByteBuffer[] {ByteBuffer.allocateDirect(keyBytes), ByteBuffer.allocateDirect(valueBytes)};
   }
 
   /** Reads block {@code b} (verified) into {@code out}, row-major b × b. For tests and downdate. */
@@ -116,9 +113,13 @@ public final class FisherInverse implements AutoCloseable {
     if (out.length < size * size) {
       throw new IllegalArgumentException("block " + b + " needs " + size * size + " floats");
     }
-    ByteBuffer[] buf = buffers.get();
-    store.readBlock(model, fisherId, prefix, header, b, buf[0], buf[1], true);
-    buf[1].asFloatBuffer().get(out, 0, size * size);
+    ByteBuffer[] buf = takeBuffers();
+    try {
+      store.readBlock(model, fisherId, prefix, header, b, buf[0], buf[1], true);
+      buf[1].asFloatBuffer().get(out, 0, size * size);
+    } finally {
+      buffers.offer(buf);
+    }
   }
 
   /**
@@ -159,13 +160,10 @@ public final class FisherInverse implements AutoCloseable {
   /** One reusable row buffer per worker thread. */
   private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[1024]);
 
-
-
-
-  /** Stops the workers (their direct buffers are freed with them). Idempotent. */
+  /** Refuses further applies and drops the buffers (freed with them). Idempotent. */
   @Override
   public void close() {
     closed = true;
-    pool.shutdownNow();
+    buffers.clear();
   }
 }

@@ -3,8 +3,6 @@ package dev.lethe.fisher;
 import dev.lethe.core.Batches;
 import dev.lethe.core.LossFunction;
 import dev.lethe.core.Samples;
-import dev.lethe.onnx.GradientResult;
-import dev.lethe.store.ModelStore;
 import java.util.Random;
 
 /**
@@ -23,32 +21,47 @@ import java.util.Random;
  *       error), so their mean outer product is an unbiased estimate of TRUE.
  * </ul>
  *
- * Not thread-safe (owns a seeded Random).
+ * MONTE_CARLO draws come from a generator seeded by (build seed, stream position of the sample),
+ * so every pass of a multi-pass build, and a later recomputation of a sample's rows, draws the
+ * same labels.
+ *
+ * <p>Not thread-safe (one build's thread).
  */
-final class FisherRows {
-  private final ModelStore store;
-  private final String model;
-  private final long version;
+final class FisherRows implements RowSource {
+  private final ModelView model;
   private final LossFunction loss;
   private final CurvatureKind kind;
   private final int classes;
   private final int draws;
-  private final Random random;
+  private final long seed;
+  private final int columns;
 
-  FisherRows(ModelStore store, String model, long version, LossFunction loss, CurvatureKind kind, int classes,
-      int draws, long seed) {
-    this.store = store;
+  FisherRows(ModelView model, CurvatureKind kind, int draws, long seed) {
     this.model = model;
-    this.version = version;
-    this.loss = loss;
+    this.loss = model.loss();
     this.kind = kind;
-    this.classes = classes;
+    this.classes = model.classes();
     this.draws = draws;
-    this.random = new Random(seed);
+    this.seed = seed;
+    long p = model.parameterCount();
+    if (p > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException("a Fisher row of " + p + " entries does not fit an array");
+    }
+    this.columns = (int) p;
   }
 
-  /** Rows contributed by each sample. */
-  int rowsPerSample() {
+  @Override
+  public int columns() {
+    return columns;
+  }
+
+  @Override
+  public Samples check(Samples batch) {
+    return model.check(batch, kind == CurvatureKind.EMPIRICAL);
+  }
+
+  @Override
+  public int rowsPerSample() {
     return switch (kind) {
       case EMPIRICAL -> 1;
       case TRUE -> classes;
@@ -56,30 +69,37 @@ final class FisherRows {
     };
   }
 
-  /** Gradient rows of a batch, [N · rowsPerSample, P] row-major (sample-major). */
-  float[] rows(Samples batch) {
+  @Override
+  public float[] rows(Samples batch, long firstSample) {
     if (kind == CurvatureKind.EMPIRICAL) {
-      return store.gradients(model, version, batch, true, Long.MAX_VALUE).result().gradients();
+      return model.gradients(batch);
     }
     int n = batch.size();
     int r = rowsPerSample();
-    float[] z = store.logits(model, version, batch);
+    float[] z = model.logits(batch);
     int c = classes;
     int[] repeat = new int[n * r];
     float[] cotangent = new float[n * r * c];
     for (int i = 0; i < n; i++) {
+      Random random = kind == CurvatureKind.MONTE_CARLO ? new Random(mix(seed, firstSample + i)) : null;
       for (int j = 0; j < r; j++) {
         repeat[i * r + j] = i;
-        fill(z, i, j, cotangent, (i * r + j) * c);
+        fill(z, i, j, cotangent, (i * r + j) * c, random);
       }
     }
-    Samples repeated = Batches.rows(batch, repeat);
-    GradientResult g = store.cotangentGradients(model, version, repeated, cotangent);
-    return g.gradients();
+    return model.cotangentGradients(Batches.rows(batch, repeat), cotangent);
+  }
+
+  /** A seed per (build seed, sample position): SplitMix64's finaliser over both. */
+  static long mix(long seed, long position) {
+    long z = seed * 0x9E3779B97F4A7C15L + position;
+    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+    return z ^ (z >>> 31);
   }
 
   /** Writes the cotangent of row j of sample i at {@code out[offset .. offset + C)}. */
-  private void fill(float[] z, int i, int j, float[] out, int offset) {
+  private void fill(float[] z, int i, int j, float[] out, int offset, Random random) {
     int c = classes;
     switch (loss) {
       case SOFTMAX_CROSS_ENTROPY -> {
@@ -90,7 +110,7 @@ final class FisherRows {
             out[offset + k] = (float) (w * (p[k] - (k == j ? 1 : 0)));
           }
         } else {
-          int y = sample(p);
+          int y = sample(p, random);
           for (int k = 0; k < c; k++) {
             out[offset + k] = (float) (p[k] - (k == y ? 1 : 0));
           }
@@ -121,7 +141,7 @@ final class FisherRows {
     }
   }
 
-  private int sample(double[] p) {
+  private static int sample(double[] p, Random random) {
     double u = random.nextDouble();
     double acc = 0;
     for (int k = 0; k < p.length; k++) {

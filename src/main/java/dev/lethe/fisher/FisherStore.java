@@ -9,6 +9,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.Optional;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.zip.CRC32C;
 
@@ -85,15 +86,17 @@ public final class FisherStore {
   /**
    * Opens a complete Fisher for {@link FisherInverse#apply}; the caller closes it.
    *
-   * @param threads worker threads (one reused direct buffer of the largest block each)
+   * @param pool the shared Fisher pool the apply runs on, or null for the calling thread
+   * @param parallelism tasks per apply (one reused direct buffer of the largest block each)
    * @param verify check each block's CRC32C on every read
    * @throws LetheException FAILED_PRECONDITION when there is no such Fisher
    */
-  public FisherInverse open(String model, String fisherId, int threads, boolean verify) {
+  public FisherInverse open(String model, String fisherId, ExecutorService pool, int parallelism,
+      boolean verify) {
     FisherHeader header =
         header(model, fisherId)
             .orElseThrow(() -> LetheException.precondition("model " + model + " has no Fisher " + fisherId));
-    return new FisherInverse(this, model, fisherId, header, threads, verify);
+    return new FisherInverse(this, model, fisherId, header, pool, parallelism, verify);
   }
 
   /**
@@ -136,7 +139,7 @@ public final class FisherStore {
    * Writes one Fisher: a {@link BlockSink} (thread-safe, as the builders need), then
    * {@link #commit}. Closing without a commit removes what was written.
    */
-  public final class Writer implements BlockSink, AutoCloseable {
+  public final class Writer implements FisherSink {
     private final String model;
     private final String fisherId;
     private final byte[] prefix;
@@ -191,6 +194,7 @@ public final class FisherStore {
      *
      * @throws IllegalStateException if a block was not written
      */
+    @Override
     public FisherHeader commit() {
       int[] sums = new int[crc.length()];
       for (int b = 0; b < sums.length; b++) {
@@ -206,7 +210,7 @@ public final class FisherStore {
       return done;
     }
 
-    /** Removes the blocks written when there was no commit. */
+    /** Removes the blocks written when there was no commit. Idempotent. */
     @Override
     public void close() {
       if (!committed) {

@@ -14,6 +14,17 @@ final class Futures {
    *
    * @param what names the work in the message of an interruption
    */
+  /** Runs {@code task} in the calling thread, rethrowing as awaitAll does. */
+  static <T> T call(java.util.concurrent.Callable<T> task) {
+    try {
+      return task.call();
+    } catch (RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   static void awaitAll(List<Future<?>> futures, String what) {
     RuntimeException failure = null;
     for (Future<?> f : futures) {

@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,7 +28,9 @@ final class SampleSpill implements AutoCloseable {
   private DataOutputStream out;
 
   SampleSpill(Path dir) throws IOException {
-    file = Files.createTempFile(dir, "lethe-fisher-samples", ".spill");
+    // Owner-only: the spill holds raw training samples.
+    file = Files.createTempFile(dir, "lethe-fisher-samples", ".spill",
+        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
     out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(file), 1 << 16));
   }
 
@@ -36,11 +39,11 @@ final class SampleSpill implements AutoCloseable {
       out.writeInt(batch.inputs().size());
       for (Map.Entry<String, DenseTensor> e : batch.inputs().entrySet()) {
         out.writeUTF(e.getKey());
-        write(e.getValue());
+        e.getValue().writeTo(out);
       }
       out.writeBoolean(batch.labels() != null);
       if (batch.labels() != null) {
-        write(batch.labels());
+        batch.labels().writeTo(out);
       }
     } catch (IOException e) {
       throw new UncheckedIOException("spilling samples to " + file, e);
@@ -65,54 +68,15 @@ final class SampleSpill implements AutoCloseable {
           Map<String, DenseTensor> map = new LinkedHashMap<>();
           for (int i = 0; i < inputs; i++) {
             String name = in.readUTF();
-            map.put(name, read(in));
+            map.put(name, DenseTensor.readFrom(in));
           }
-          DenseTensor labels = in.readBoolean() ? read(in) : null;
+          DenseTensor labels = in.readBoolean() ? DenseTensor.readFrom(in) : null;
           visitor.accept(new Samples(List.of(), map, labels));
         }
       }
     } catch (IOException e) {
       throw new UncheckedIOException("replaying samples from " + file, e);
     }
-  }
-
-  private void write(DenseTensor t) throws IOException {
-    out.writeInt(t.dims().length);
-    for (long d : t.dims()) {
-      out.writeLong(d);
-    }
-    out.writeBoolean(t.isFloat());
-    out.writeInt(t.length());
-    if (t.isFloat()) {
-      for (float f : t.floats()) {
-        out.writeFloat(f);
-      }
-    } else {
-      for (long l : t.longs()) {
-        out.writeLong(l);
-      }
-    }
-  }
-
-  private static DenseTensor read(DataInputStream in) throws IOException {
-    long[] dims = new long[in.readInt()];
-    for (int i = 0; i < dims.length; i++) {
-      dims[i] = in.readLong();
-    }
-    boolean isFloat = in.readBoolean();
-    int length = in.readInt();
-    if (isFloat) {
-      float[] v = new float[length];
-      for (int i = 0; i < length; i++) {
-        v[i] = in.readFloat();
-      }
-      return DenseTensor.ofFloats(dims, v);
-    }
-    long[] v = new long[length];
-    for (int i = 0; i < length; i++) {
-      v[i] = in.readLong();
-    }
-    return DenseTensor.ofLongs(dims, v);
   }
 
   @Override

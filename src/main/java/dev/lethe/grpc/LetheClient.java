@@ -33,7 +33,7 @@ import dev.lethe.onnx.InputSpec;
 import java.util.List;
 import dev.lethe.core.Samples;
 import dev.lethe.erase.EraseCommand;
-import dev.lethe.erase.EraseOutcome;
+import dev.lethe.core.EraseOutcome;
 import dev.lethe.fisher.FisherProgress;
 import dev.lethe.fisher.FisherRequest;
 import dev.lethe.eval.Evaluation;

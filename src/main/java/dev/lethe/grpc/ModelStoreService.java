@@ -171,7 +171,7 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
   @Override
   public void erase(EraseRequest request, StreamObserver<EraseResponse> response) {
     unary(response, () -> {
-      dev.lethe.erase.EraseOutcome o = eraser.erase(ProtoConvert.erase(request));
+      dev.lethe.core.EraseOutcome o = eraser.erase(ProtoConvert.erase(request));
       if (!request.getDryRun() && o.erased() > 0) {
         metrics.erase(request.getName(), o.erased(), o.timings().gradientsMs(),
             o.timings().solveMs(), o.timings().storeMs(), o.timings().swapMs());

@@ -178,7 +178,7 @@ final class ProtoConvert {
         r.getDryRun(), r.getExpectedVersion(), r.getDowndateFisher());
   }
 
-  static dev.lethe.api.v1.EraseResponse erase(dev.lethe.erase.EraseOutcome o) {
+  static dev.lethe.api.v1.EraseResponse erase(dev.lethe.core.EraseOutcome o) {
     return dev.lethe.api.v1.EraseResponse.newBuilder()
         .setVersion(o.version())
         .setErased(o.erased())
@@ -243,12 +243,12 @@ final class ProtoConvert {
         p.getBlocksTotal(), p.getDone(), summary);
   }
 
-  /** The client's side of {@link #erase(dev.lethe.erase.EraseOutcome)}. */
-  static dev.lethe.erase.EraseOutcome outcome(dev.lethe.api.v1.EraseResponse r) {
+  /** The client's side of {@link #erase(dev.lethe.core.EraseOutcome)}. */
+  static dev.lethe.core.EraseOutcome outcome(dev.lethe.api.v1.EraseResponse r) {
     dev.lethe.api.v1.EraseTimings t = r.getTimings();
-    return new dev.lethe.erase.EraseOutcome(r.getVersion(), r.getErased(),
+    return new dev.lethe.core.EraseOutcome(r.getVersion(), r.getErased(),
         java.util.List.copyOf(r.getAlreadyErasedList()), r.getUpdateNorm(), r.getLossBefore(),
-        r.getLossAfter(), new dev.lethe.erase.EraseOutcome.Timings(t.getGradientsMs(),
+        r.getLossAfter(), new dev.lethe.core.EraseOutcome.Timings(t.getGradientsMs(),
             t.getSolveMs(), t.getStoreMs(), t.getSwapMs()));
   }
 }

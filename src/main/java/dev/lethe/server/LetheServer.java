@@ -2,8 +2,7 @@ package dev.lethe.server;
 
 import ai.onnxruntime.OrtEnvironment;
 import dev.lethe.erase.Eraser;
-import dev.lethe.fisher.FisherBuild;
-import dev.lethe.fisher.StoredFishers;
+import dev.lethe.fisher.Fishers;
 import dev.lethe.fisher.FisherStore;
 import dev.lethe.grpc.ModelStoreService;
 import dev.lethe.storage.LetheDb;
@@ -46,7 +45,7 @@ public final class LetheServer {
   private final HealthStatusManager health = new HealthStatusManager();
   private LetheDb db;
   private ModelStore store;
-  private StoredFishers fishers;
+  private Fishers fishers;
   private final LetheMetrics metrics = new LetheMetrics();
   private Server server;
   private boolean stopped;
@@ -61,7 +60,7 @@ public final class LetheServer {
     this.initializer = initializer;
   }
 
-  /** Worker threads of a Fisher build and of each open Fisher's apply. */
+  /** Threads of the one Fisher pool (builds, applies and downdates share it). */
   static final int FISHER_THREADS = 2;
 
   /** HTTP/2 window per stream: model downloads move megabytes per round trip. */
@@ -91,8 +90,9 @@ public final class LetheServer {
     db = LetheDb.open(config.dataDir());
     try {
       store = new ModelStore(db, OrtEnvironment.getEnvironment(), config.store());
-      fishers = new StoredFishers(new FisherStore(db), FISHER_THREADS);
       java.nio.file.Files.createDirectories(config.dataDir().resolve("tmp"));
+      fishers = new Fishers(new FisherStore(db), FISHER_THREADS, config.fisherMemoryBytes(),
+          config.dataDir().resolve("tmp"));
       initializer.accept(store);
       Security security = config.security();
       if (security.tokens()) {
@@ -113,9 +113,9 @@ public final class LetheServer {
       }
       server = builder
           .addService(new ModelStoreService(store,
-              new Eraser(store, db, fishers, config.erase()),
-              request -> FisherBuild.start(store, fishers.store(), request,
-                  config.fisherMemoryBytes(), FISHER_THREADS, config.dataDir().resolve("tmp")),
+              new Eraser(store, fishers, config.erase()),
+              request -> fishers.startBuild(store.fisherTarget(request.name(), request.version()),
+                  request),
               config.maxMessageBytes(), metrics))
           .addService(health.getHealthService())
           .addService(ProtoReflectionServiceV1.newInstance())

@@ -37,7 +37,7 @@ public final class EraseLedger {
   static final String UNERASE = "unerase";
   private final LetheDb db;
 
-  public EraseLedger(LetheDb db) {
+  EraseLedger(LetheDb db) {
     this.db = db;
   }
 
@@ -47,7 +47,7 @@ public final class EraseLedger {
   }
 
   /** True when {@code idSha} was erased by one of the versions in {@code lineage}. */
-  public boolean isErased(String model, String idSha, Collection<Long> lineage) {
+  boolean isErased(String model, String idSha, Collection<Long> lineage) {
     if (lineage.isEmpty()) {
       return false;
     }
@@ -62,7 +62,7 @@ public final class EraseLedger {
   }
 
   /** Adds the "erase" events of one erase version to {@code batch}. */
-  public void recordErase(LetheDb.Batch batch, String model, long version, List<String> idShas,
+  void recordErase(LetheDb.Batch batch, String model, long version, List<String> idShas,
       String requestId, long unixMs) {
     Map<String, Long> pending = new HashMap<>();
     for (String sha : idShas) {
@@ -76,7 +76,7 @@ public final class EraseLedger {
    * Adds events for an activation that leaves the erase versions {@code undone} and re-enters
    * {@code redone}: "unerase" for each id of the former, "erase" for each id of the latter.
    */
-  public void recordActivation(LetheDb.Batch batch, String model, long activated,
+  void recordActivation(LetheDb.Batch batch, String model, long activated,
       Set<Long> undone, Set<Long> redone, long unixMs) {
     Map<String, Long> pending = new HashMap<>();
     for (long u : undone) {
@@ -94,7 +94,7 @@ public final class EraseLedger {
   }
 
   /** The hashes of the ids erased by erase version {@code version}. */
-  public List<String> idsOf(String model, long version) {
+  List<String> idsOf(String model, long version) {
     byte[] prefix = Keys.concat(Keys.of(model, "v"), versionBytes(version, true));
     List<String> out = new ArrayList<>();
     db.scan(Family.LEDGER, prefix, (k, v) ->
@@ -111,7 +111,7 @@ public final class EraseLedger {
    *
    * @throws LetheException INVALID_ARGUMENT for a malformed token
    */
-  public Page list(String model, int pageSize, String pageToken) {
+  Page list(String model, int pageSize, String pageToken) {
     byte[] prefix = Keys.concat(Keys.of(model, "e"), new byte[] {0});
     byte[] after;
     try {

@@ -5,7 +5,6 @@ import dev.lethe.core.LossFunction;
 import dev.lethe.core.Samples;
 import dev.lethe.eval.Evaluation;
 import dev.lethe.eval.Metrics;
-import dev.lethe.onnx.BatchValidator;
 import dev.lethe.onnx.ForwardSession;
 import dev.lethe.onnx.GradientEngine;
 import dev.lethe.onnx.GradientResult;
@@ -73,30 +72,28 @@ final class ModelReads {
     return count;
   }
 
-  static Evaluation evaluate(ModelStore.Entry e, ModelRecord r, VersionRecord v, Samples batch) {
-    int n = BatchValidator.checkInputs(e.runtime.inputs(), batch);
-    LossFunction loss = LossFunction.valueOf(r.getLoss());
-    long[] outputDims = r.getOutputDimsList().stream().mapToLong(Long::longValue).toArray();
-    BatchValidator.checkLabels(loss, outputDims, n, batch.labels());
-    VersionWeights w = e.runtime.weights(v.getVersion());
-    ForwardSession.Logits logits = e.runtime.forward(v.getVersion()).logits(batch, n, w.parameters());
-    return Metrics.evaluate(loss, logits.values(), n, batch.labels(), v.getVersion());
+  /**
+   * Evaluates checked samples with the graph of the model and the weights {@code w} (the
+   * version's own, or an erase's candidate); reported at {@code v}.
+   */
+  static Evaluation evaluate(ModelStore.Entry e, ModelRecord r, VersionRecord v, Samples checked,
+      VersionWeights w) {
+    int n = checked.size();
+    ForwardSession.Logits logits = e.runtime.forward(v.getVersion()).logits(checked, n, w.parameters());
+    return Metrics.evaluate(LossFunction.valueOf(r.getLoss()), logits.values(), n, checked.labels(),
+        w.version() < 0 ? -1 : v.getVersion());
   }
 
-  /** Weights that are not (yet) a version, with the active version's graph. */
-  static Evaluation evaluateWeights(ModelStore.Entry e, Samples batch, float[] weights) {
-    ModelRecord r = e.record;
-    VersionWeights w = VersionWeights.of(-1, weights, e.runtime.parameterOffsets());
-    int n = BatchValidator.checkInputs(e.runtime.inputs(), batch);
-    ForwardSession.Logits logits =
-        e.runtime.forward(r.getActiveVersion()).logits(batch, n, w.parameters());
-    return Metrics.evaluate(LossFunction.valueOf(r.getLoss()), logits.values(), n, batch.labels(), -1);
-  }
-
+  /**
+   * Per-sample losses and gradients (norms only unless {@code full}) of checked samples.
+   *
+   * @throws LetheException RESOURCE_EXHAUSTED when the full matrix would exceed
+   *     {@code maxResponseBytes}
+   */
   static GradientResult gradients(ModelStore.Entry e, ModelRecord r, VersionRecord v,
-      Samples batch, boolean full, long maxResponseBytes) {
+      Samples checked, boolean full, long maxResponseBytes) {
     long p = parameterCount(r);
-    int n = batch.size();
+    int n = checked.size();
     if (full && (long) n * p * Float.BYTES > maxResponseBytes) {
       throw LetheException.tooLarge("samples", n + " samples x " + p + " parameters = "
           + (long) n * p * Float.BYTES + " bytes of gradients exceed the response limit of "
@@ -104,18 +101,6 @@ final class ModelReads {
     }
     GradientEngine engine = e.runtime.gradients(v.getVersion(), LossFunction.valueOf(r.getLoss()), r.getL2());
     VersionWeights w = e.runtime.weights(v.getVersion());
-    return full ? engine.compute(batch, w.parameters()) : engine.norms(batch, w.parameters());
-  }
-
-  static GradientResult cotangentGradients(ModelStore.Entry e, ModelRecord r, VersionRecord v,
-      Samples batch, float[] cotangent) {
-    return e.runtime.gradients(v.getVersion(), LossFunction.valueOf(r.getLoss()), r.getL2())
-        .computeWithCotangent(batch, e.runtime.weights(v.getVersion()).parameters(), cotangent);
-  }
-
-  static float[] logits(ModelStore.Entry e, VersionRecord v, Samples batch) {
-    int n = BatchValidator.checkInputs(e.runtime.inputs(), batch);
-    return e.runtime.forward(v.getVersion())
-        .logits(batch, n, e.runtime.weights(v.getVersion()).parameters()).values();
+    return full ? engine.compute(checked, w.parameters()) : engine.norms(checked, w.parameters());
   }
 }

@@ -6,6 +6,7 @@ import dev.lethe.core.LetheException;
 import dev.lethe.core.ModelConfig;
 import dev.lethe.core.Samples;
 import dev.lethe.eval.Evaluation;
+import dev.lethe.fisher.FisherTarget;
 import dev.lethe.onnx.GradientEngine;
 import dev.lethe.onnx.GradientResult;
 import dev.lethe.storage.Family;
@@ -44,6 +45,7 @@ public final class ModelStore implements AutoCloseable {
   private final ConcurrentHashMap<String, Entry> models = new ConcurrentHashMap<>();
   private final ModelRegistrar registrar;
   private final EraseLedger ledger;
+  private final RequestLog requests;
   private final ExportDirectory export;
   private volatile boolean closed;
 
@@ -66,6 +68,7 @@ public final class ModelStore implements AutoCloseable {
     this.config = config;
     this.registrar = new ModelRegistrar(db, env, config);
     this.ledger = new EraseLedger(db);
+    this.requests = new RequestLog(db);
     this.export = config.exportDir() == null ? null : new ExportDirectory(config.exportDir());
     db.scan(Family.MODELS, new byte[0], (key, value) -> {
       try {
@@ -193,43 +196,52 @@ public final class ModelStore implements AutoCloseable {
   }
 
   /**
-   * A new version made from the active one (an erase): commits its weights, record and
-   * {@code extra} changes in one synced batch, activates it, then tells watchers. Call it inside
-   * {@link #locked}.
+   * Opens an erase of the model's active version: takes the model's lock (held until the session
+   * is closed) and a snapshot of what the erase needs (see {@link EraseSession}).
    *
-   * @param weights spec-order float32 little-endian, the size of the model's parameters
-   * @param extra adds changes to the same batch; receives the new version number
-   * @throws LetheException FAILED_PRECONDITION when {@code expectedActive} is no longer active
+   * @param requestId the idempotency key ("" = none): the session carries its stored answer
+   * @param ids the request's sample ids, whose erasure state the session reports
+   * @throws LetheException NOT_FOUND for an unknown model
    */
-  public Added addVersion(String name, long expectedActive, byte[] weights, long trainSize,
-      String origin, boolean isErasure, String fisherId,
-      java.util.function.BiConsumer<dev.lethe.storage.LetheDb.Batch, Long> extra) {
-    ensureOpen();
+  public EraseSession openErase(String name, String requestId, List<String> ids) {
     Entry e = entry(name);
-    if (!lockFor(name).isHeldByCurrentThread()) {
-      throw new IllegalStateException("addVersion must run inside locked(" + name + ")");
+    ReentrantLock lock = lockFor(name);
+    lock.lock();
+    try {
+      ensureOpen();
+      return new EraseSession(this, e, lock, ledger, requests, requestId, ids);
+    } catch (RuntimeException ex) {
+      lock.unlock();
+      throw ex;
     }
+  }
+
+  /** {@link EraseSession#commit}: the caller holds the model's lock; {@code r} is its snapshot. */
+  EraseSession.Committed commitErase(Entry e, ModelRecord r, EraseCommit c) {
+    ensureOpen();
+    String name = r.getName();
     long start = System.nanoTime();
-    ModelRecord r = e.record;
-    VersionWeights w = new VersionWeights(r.getNextVersion(), weights, e.runtime.parameterOffsets());
-    ModelRecord updated = VersionCommit.derive(db, config.retention(), r, e.runtime, w, weights,
-        expectedActive, trainSize, origin, isErasure, fisherId, extra);
+    if (c.weights() == null) {
+      db.write(b -> EraseSession.recordAnswer(b, requests, name, c, r.getActiveVersion()));
+      return new EraseSession.Committed(r.getActiveVersion(), (System.nanoTime() - start) / 1e6, 0);
+    }
+    byte[] bytes = VersionWeights.bytesOf(c.weights());
+    VersionWeights w = new VersionWeights(r.getNextVersion(), bytes, e.runtime.parameterOffsets());
+    long now = System.currentTimeMillis();
+    ModelRecord updated = VersionCommit.derive(db, config.retention(), r, e.runtime, w, bytes,
+        r.getActiveVersion(), c.trainSize(), "erase", true, c.fisherId(), (batch, version) -> {
+          ledger.recordErase(batch, name, version, c.idHashes(), c.requestId(), now);
+          EraseSession.recordAnswer(batch, requests, name, c, version);
+        });
     long committed = System.nanoTime();
     e.runtime.cache(w);
     publish(e, updated);
-    return new Added(info(updated), (committed - start) / 1e6, (System.nanoTime() - committed) / 1e6);
+    return new EraseSession.Committed(updated.getActiveVersion(), (committed - start) / 1e6,
+        (System.nanoTime() - committed) / 1e6);
   }
 
-  /**
-   * A committed version.
-   *
-   * @param commitMs composing, hashing and the synced write
-   * @param publishMs the switch of the active snapshot, the export and the watchers
-   */
-  public record Added(ModelState info, double commitMs, double publishMs) {}
-
   /** Runs {@code body} holding the model's lock: changes to the model are serialised. */
-  public <T> T locked(String name, java.util.function.Supplier<T> body) {
+  <T> T locked(String name, java.util.function.Supplier<T> body) {
     entry(name);
     ReentrantLock lock = lockFor(name);
     lock.lock();
@@ -240,14 +252,15 @@ public final class ModelStore implements AutoCloseable {
     }
   }
 
-  /** The ledger (shared; writes go through {@link #addVersion} and {@link #setActive}). */
-  public EraseLedger ledger() {
-    return ledger;
-  }
-
-  /** The erase lineage of a kept version (0 = active). */
-  public List<Long> eraseLineage(String name, long version) {
-    return ModelReads.keptVersion(entry(name).record, version).getEraseLineageList();
+  /**
+   * True when an erase in the active version's lineage removed {@code id}.
+   *
+   * @throws LetheException NOT_FOUND
+   */
+  public boolean isErased(String name, String id) {
+    ModelRecord r = entry(name).record;
+    return ledger.isErased(name, EraseLedger.idHash(id),
+        ModelReads.keptVersion(r, 0).getEraseLineageList());
   }
 
   /**
@@ -286,7 +299,10 @@ public final class ModelStore implements AutoCloseable {
    */
   public Evaluation evaluate(String name, long version, Samples batch) {
     Entry e = entry(name);
-    return ModelReads.atVersion(e, version, (r, v) -> ModelReads.evaluate(e, r, v, batch));
+    return ModelReads.atVersion(e, version, (r, v) -> {
+      VersionView view = new VersionView(e, r, v);
+      return ModelReads.evaluate(e, r, v, view.check(batch, true), view.weights());
+    });
   }
 
   /**
@@ -300,80 +316,50 @@ public final class ModelStore implements AutoCloseable {
       long maxResponseBytes) {
     Entry e = entry(name);
     return ModelReads.atVersion(e, version, (r, v) -> new Gradients(v.getVersion(),
-        ModelReads.gradients(e, r, v, batch, full, maxResponseBytes)));
-  }
-
-  /**
-   * Per-sample gradients of ⟨v_i, z_i⟩ (z the logits, no L2 term) for a cotangent {@code v}
-   * [N, C] at a version (0 = active); see {@link GradientEngine#computeWithCotangent}.
-   */
-  public GradientResult cotangentGradients(String name, long version, Samples batch,
-      float[] cotangent) {
-    Entry e = entry(name);
-    return ModelReads.atVersion(e, version,
-        (r, v) -> ModelReads.cotangentGradients(e, r, v, batch, cotangent));
-  }
-
-  /** Logits [N, C] of a version (0 = active); the batch needs no labels. */
-  public float[] logits(String name, long version, Samples batch) {
-    Entry e = entry(name);
-    return ModelReads.atVersion(e, version, (r, v) -> ModelReads.logits(e, v, batch));
+        ModelReads.gradients(e, r, v, new VersionView(e, r, v).check(batch, true), full,
+            maxResponseBytes)));
   }
 
   /** A {@link GradientResult} and the version it was computed at. */
   public record Gradients(long version, GradientResult result) {}
 
   /**
-   * Evaluates weights that are not (yet) a version, e.g. an erase's candidate, with the active
-   * version's graph. The batch must already have passed {@link #evaluate}'s checks for this model.
+   * The kept version (0 = active) a Fisher build is for, resolved now: its weights are the ones
+   * the build's gradients are taken at.
+   *
+   * @throws LetheException NOT_FOUND for an unknown model or version
    */
-  public Evaluation evaluateWeights(String name, Samples batch, float[] weights) {
-    return ModelReads.evaluateWeights(entry(name), batch, weights);
-  }
-
-  /** The weights of a kept version (0 = active); read-only. */
-  public VersionWeights weights(String name, long version) {
+  public FisherTarget fisherTarget(String name, long version) {
     Entry e = entry(name);
-    return ModelReads.atVersion(e, version, (r, v) -> e.runtime.weights(v.getVersion()));
-  }
-
-  /** Shapes of the erasable parameters, spec order. */
-  public List<long[]> parameterShapes(String name) {
-    return entry(name).runtime.parameters().stream().map(p -> p.dims().clone()).toList();
-  }
-
-  /** The resolved version number (0 = active) and its train_size. */
-  public VersionState version(String name, long version) {
-    return Records.versionInfo(ModelReads.keptVersion(entry(name).record, version));
-  }
-
-  /** Fisher ids referenced by kept versions. */
-  public Set<String> fisherIdsInUse(String name) {
-    return entry(name).record.getVersionsList().stream().map(VersionRecord::getFisherId)
-        .filter(id -> !id.isEmpty()).collect(java.util.stream.Collectors.toCollection(TreeSet::new));
-  }
-
-  /** The inverse Fisher attached to a kept version (0 = active), or "" for none. */
-  public String fisherId(String name, long version) {
-    return ModelReads.keptVersion(entry(name).record, version).getFisherId();
+    ModelRecord r = e.record;
+    VersionRecord v = ModelReads.keptVersion(r, version);
+    return new BuildTarget(this, name, v.getVersion(), v.getTrainSize(),
+        Records.spec(r, v.getTrainSize()), new VersionView(e, r, v));
   }
 
   /**
-   * Attaches a built inverse Fisher to a kept version (its weights are those it was computed at).
-   * Watchers see {@code fisher_ready}.
+   * Attaches a built Fisher to a kept version (its weights are those it was computed at);
+   * watchers see {@code fisher_ready}. Returns the Fisher the version had before when no kept
+   * version references it any more (the caller deletes it), else nothing.
    */
-  public ModelState attachFisher(String name, long version, String fisherId) {
+  List<String> attachFisher(String name, long version, String fisherId) {
     ensureOpen();
-    return rewrite(name, r -> {
+    String[] previous = {""};
+    rewrite(name, r -> {
       long v = ModelReads.keptVersion(r, version).getVersion();
       ModelRecord.Builder b = r.toBuilder();
       for (int i = 0; i < b.getVersionsCount(); i++) {
         if (b.getVersions(i).getVersion() == v) {
+          previous[0] = b.getVersions(i).getFisherId();
           b.setVersions(i, b.getVersions(i).toBuilder().setFisherId(fisherId));
         }
       }
       return b.build();
     });
+    boolean inUse = entry(name).record.getVersionsList().stream()
+        .anyMatch(v -> v.getFisherId().equals(previous[0]));
+    return previous[0].isEmpty() || previous[0].equals(fisherId) || inUse
+        ? List.of() : List.of(previous[0]);
   }
 
   /**

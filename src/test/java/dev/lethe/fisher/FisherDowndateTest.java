@@ -26,11 +26,7 @@ class FisherDowndateTest {
   final float[] g = Reference.gradients(new Random(31), n, p);
 
   FisherHeader build(FisherStore store, String id, float[] rows, int count, double lambda) {
-    FisherHeader template = new FisherHeader(layout, lambda, count, 1, "EMPIRICAL", "gram", 1, null);
-    try (FisherStore.Writer w = store.create("m", id, template)) {
-      FisherBuilder.build(layout, new ArrayGradients(rows, count, p), BuildOptions.defaults(lambda), w, null);
-      return w.commit();
-    }
+    return new ArrayRows(rows, count, p).buildAs(store, id, layout, BuildOptions.defaults(lambda), dir);
   }
 
   @Test
@@ -51,12 +47,13 @@ class FisherDowndateTest {
             System.arraycopy(g, r * p, kept, kk++ * p, p);
           }
         }
-        FisherHeader down = FisherDowndate.downdate(store, "m", "full", "down", removed, k, 2, 2);
+        FisherHeader down = FisherDowndate.downdate(store, "m", "full", "down", ArrayRows.split(removed, k, p), 2, ArrayRows.POOL, 2);
         assertEquals(n - k, down.samples());
-        assertEquals("gram+downdate", down.method());
+        assertEquals(InversionMethod.GRAM, down.method());
+        assertTrue(down.downdated());
         build(store, "rebuilt", kept, n - k, lambda);
-        try (FisherInverse a = store.open("m", "down", 1, true);
-            FisherInverse b = store.open("m", "rebuilt", 1, true)) {
+        try (FisherInverse a = store.open("m", "down", ArrayRows.POOL, 1, true);
+            FisherInverse b = store.open("m", "rebuilt", ArrayRows.POOL, 1, true)) {
           for (int blk = 0; blk < layout.blockCount(); blk++) {
             int s = layout.size(blk);
             float[] x = new float[s * s];
@@ -84,17 +81,13 @@ class FisherDowndateTest {
       float[] one = Arrays.copyOf(g, p);
       assertEquals(
           LetheException.Kind.FAILED_PRECONDITION,
-          assertThrows(LetheException.class, () -> FisherDowndate.downdate(store, "m", "full", "full", one, 1, 1, 1)).kind());
+          assertThrows(LetheException.class, () -> FisherDowndate.downdate(store, "m", "full", "full", ArrayRows.split(one, 1, p), 1, null, 1)).kind());
       assertEquals(
           LetheException.Kind.INVALID_ARGUMENT,
-          assertThrows(LetheException.class, () -> FisherDowndate.downdate(store, "m", "full", "x", one, 2, 1, 1)).kind());
-      FisherHeader template = new FisherHeader(layout, 0.1, n, 4, "EMPIRICAL", "gram", 1, null);
-      try (FisherStore.Writer w = store.create("m", "mini", template)) {
-        FisherBuilder.build(layout, new ArrayGradients(g, n, p), BuildOptions.defaults(0.1).withMiniBatch(4), w, null);
-        w.commit();
-      }
+          assertThrows(LetheException.class, () -> FisherDowndate.downdate(store, "m", "full", "x", new float[][] {one, Arrays.copyOf(one, p - 1)}, 1, null, 1)).kind());
+      new ArrayRows(g, n, p).buildAs(store, "mini", layout, BuildOptions.defaults(0.1).withMiniBatch(4), dir);
       LetheException e =
-          assertThrows(LetheException.class, () -> FisherDowndate.downdate(store, "m", "mini", "x", one, 1, 1, 1));
+          assertThrows(LetheException.class, () -> FisherDowndate.downdate(store, "m", "mini", "x", ArrayRows.split(one, 1, p), 1, null, 1));
       assertEquals(LetheException.Kind.FAILED_PRECONDITION, e.kind());
       assertTrue(store.header("m", "x").isEmpty(), "nothing written on refusal");
     }

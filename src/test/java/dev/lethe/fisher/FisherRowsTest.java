@@ -129,9 +129,9 @@ class FisherRowsTest {
   @Test
   void trueFisherOfSoftmaxRegressionIsItsHessian() {
     putLinear("lin", LossFunction.SOFTMAX_CROSS_ENTROPY);
-    FisherRows rows = new FisherRows(store, "lin", 0, LossFunction.SOFTMAX_CROSS_ENTROPY, CurvatureKind.TRUE, C, 1, 0);
+    FisherRows rows = new FisherRows(store.fisherTarget("lin", 0).view(), CurvatureKind.TRUE, 1, 0);
     int p = C * IN + C;
-    double[][] fisher = meanOuter(rows.rows(batch(true)), p);
+    double[][] fisher = meanOuter(rows.rows(batch(true), 0), p);
     double[][] hessian = new double[p][p];
     for (int s = 0; s < N; s++) {
       double[] prob = FisherRows.softmax(toFloat(logits(s)), 0, C);
@@ -150,9 +150,9 @@ class FisherRowsTest {
   @Test
   void trueFisherOfSigmoidAttributesIsTheirHessian() {
     putLinear("bce", LossFunction.SIGMOID_BINARY_CROSS_ENTROPY);
-    FisherRows rows = new FisherRows(store, "bce", 0, LossFunction.SIGMOID_BINARY_CROSS_ENTROPY, CurvatureKind.TRUE, C, 1, 0);
+    FisherRows rows = new FisherRows(store.fisherTarget("bce", 0).view(), CurvatureKind.TRUE, 1, 0);
     int p = C * IN + C;
-    double[][] fisher = meanOuter(rows.rows(batch(false)), p);
+    double[][] fisher = meanOuter(rows.rows(batch(false), 0), p);
     double[][] hessian = new double[p][p];
     for (int s = 0; s < N; s++) {
       double[] z = logits(s);
@@ -173,9 +173,9 @@ class FisherRowsTest {
     Fixtures.Mlp mlp = Fixtures.mlp(5);
     store.put(Fixtures.spec("mlp"), mlp.onnx());
     Samples batch = Fixtures.batch(6, N);
-    FisherRows rows = new FisherRows(store, "mlp", 0, LossFunction.SOFTMAX_CROSS_ENTROPY, CurvatureKind.TRUE, 3, 1, 0);
+    FisherRows rows = new FisherRows(store.fisherTarget("mlp", 0).view(), CurvatureKind.TRUE, 1, 0);
     int p = 27;
-    double[][] fisher = meanOuter(rows.rows(batch), p);
+    double[][] fisher = meanOuter(rows.rows(batch, 0), p);
     float[][] params = {mlp.w1(), mlp.b1(), mlp.w2(), mlp.b2()};
     double h = 1e-4;
     double[][] gn = new double[p][p];
@@ -217,19 +217,35 @@ class FisherRowsTest {
   void monteCarloConvergesToTheTrueFisher() {
     putLinear("lin", LossFunction.SOFTMAX_CROSS_ENTROPY);
     int p = C * IN + C;
-    double[][] exact = meanOuter(new FisherRows(store, "lin", 0, LossFunction.SOFTMAX_CROSS_ENTROPY,
-        CurvatureKind.TRUE, C, 1, 0).rows(batch(true)), p);
+    double[][] exact = meanOuter(new FisherRows(store.fisherTarget("lin", 0).view(), CurvatureKind.TRUE, 1, 0).rows(batch(true), 0), p);
     double[] errors = new double[3];
     int[] draws = {1, 16, 256};
     for (int d = 0; d < draws.length; d++) {
-      FisherRows mc = new FisherRows(store, "lin", 0, LossFunction.SOFTMAX_CROSS_ENTROPY,
-          CurvatureKind.MONTE_CARLO, C, draws[d], 17);
+      FisherRows mc = new FisherRows(store.fisherTarget("lin", 0).view(), CurvatureKind.MONTE_CARLO, draws[d], 17);
       assertEquals(draws[d], mc.rowsPerSample());
-      errors[d] = relative(meanOuter(mc.rows(batch(true)), p), exact);
+      errors[d] = relative(meanOuter(mc.rows(batch(true), 0), p), exact);
     }
     // Error ~ 1/sqrt(draws): 16x the draws should cut it about 4x.
     assertTrue(errors[1] < errors[0] / 2 && errors[2] < errors[1] / 2 && errors[2] < 0.1,
         java.util.Arrays.toString(errors));
+  }
+
+  @Test
+  void monteCarloDrawsDependOnTheSamplesStreamPositionNotOnTheBatching() {
+    // A multi-pass build recomputes rows per pass from replayed batches: the draws must repeat.
+    putLinear("lin", LossFunction.SOFTMAX_CROSS_ENTROPY);
+    FisherRows mc = new FisherRows(store.fisherTarget("lin", 0).view(), CurvatureKind.MONTE_CARLO, 4, 17);
+    Samples all = batch(true);
+    float[] whole = mc.rows(all, 100);
+    int p = C * IN + C;
+    float[] head = mc.rows(dev.lethe.core.Batches.range(all, 0, 11), 100);
+    float[] tail = mc.rows(dev.lethe.core.Batches.range(all, 11, N), 111);
+    float[] joined = java.util.Arrays.copyOf(head, whole.length);
+    System.arraycopy(tail, 0, joined, head.length, tail.length);
+    org.junit.jupiter.api.Assertions.assertArrayEquals(whole, joined);
+    float[] shifted = mc.rows(all, 101);
+    assertTrue(!java.util.Arrays.equals(whole, shifted), "another position draws other labels");
+    assertEquals(N * 4 * p, whole.length);
   }
 
   private static float[] toFloat(double[] v) {

@@ -30,19 +30,15 @@ class FisherStoreTest {
   final float[] g = Reference.gradients(new Random(21), n, p);
 
   FisherHeader build(FisherStore store, String id) {
-    FisherHeader template = new FisherHeader(layout, lambda, n, 1, "EMPIRICAL", "gram", 7, null);
-    try (FisherStore.Writer w = store.create("m", id, template)) {
-      FisherBuilder.build(layout, new ArrayGradients(g, n, p), BuildOptions.defaults(lambda), w, null);
-      return w.commit();
-    }
+    return new ArrayRows(g, n, p).atVersion(7).buildAs(store, id, layout, BuildOptions.defaults(lambda), dir);
   }
 
   @Test
   void applyMatchesADenseSolveAndSurvivesReopen() {
-    float[] v = new float[p];
+    double[] v = new double[p];
     Random r = new Random(5);
     for (int i = 0; i < p; i++) {
-      v[i] = (float) r.nextGaussian();
+      v[i] = r.nextGaussian();
     }
     DMatrixRMaj f = Reference.blockDiagonal(g, p, Reference.range(n), layout, lambda);
     DMatrixRMaj x = new DMatrixRMaj(p, 1);
@@ -56,11 +52,11 @@ class FisherStoreTest {
       written = build(new FisherStore(db), "f1");
     }
     try (LetheDb db = LetheDb.open(dir);
-        FisherInverse inv = new FisherStore(db).open("m", "f1", 3, true)) {
+        FisherInverse inv = new FisherStore(db).open("m", "f1", ArrayRows.POOL, 3, true)) {
       assertEquals(written, inv.header());
       assertEquals(7, inv.header().modelVersion());
       assertEquals(layout, inv.layout());
-      float[] out = new float[p];
+      double[] out = new double[p];
       inv.apply(v, out);
       double num = 0;
       double den = 0;
@@ -78,8 +74,8 @@ class FisherStoreTest {
       FisherStore store = new FisherStore(db);
       build(store, "f1");
       byte[] prefix = FisherStore.prefix("m", "f1");
-      float[] v = new float[p];
-      float[] out = new float[p];
+      double[] v = new double[p];
+      double[] out = new double[p];
       // checksum: same size, one byte changed
       byte[] key = FisherStore.blockKey(prefix, 2);
       byte[] value = db.get(Family.FISHER, key);
@@ -98,8 +94,8 @@ class FisherStoreTest {
     }
   }
 
-  private static void assertFailure(FisherStore store, float[] v, float[] out, String message) {
-    try (FisherInverse inv = store.open("m", "f1", 2, true)) {
+  private static void assertFailure(FisherStore store, double[] v, double[] out, String message) {
+    try (FisherInverse inv = store.open("m", "f1", ArrayRows.POOL, 2, true)) {
       StorageException e = assertThrows(StorageException.class, () -> inv.apply(v, out));
       assertEquals(message, e.getMessage());
     }
@@ -109,11 +105,11 @@ class FisherStoreTest {
   void halfWrittenFisherIsInvisibleAndDeleteRemovesEveryKey() {
     try (LetheDb db = LetheDb.open(dir)) {
       FisherStore store = new FisherStore(db);
-      FisherHeader template = new FisherHeader(layout, lambda, n, 1, "EMPIRICAL", "gram", 7, null);
+      FisherHeader template = new FisherHeader(layout, lambda, n, 1, CurvatureKind.EMPIRICAL, InversionMethod.GRAM, false, 7, null);
       FisherStore.Writer w = store.create("m", "half", template);
       w.accept(0, new double[64 * 64]);
       assertTrue(store.header("m", "half").isEmpty(), "no header before commit");
-      LetheException e = assertThrows(LetheException.class, () -> store.open("m", "half", 1, true));
+      LetheException e = assertThrows(LetheException.class, () -> store.open("m", "half", ArrayRows.POOL, 1, true));
       assertEquals(LetheException.Kind.FAILED_PRECONDITION, e.kind());
       assertThrows(IllegalStateException.class, w::commit);
       w.close();

@@ -79,14 +79,31 @@ final class Reference {
     return Math.sqrt(num / den);
   }
 
-  /** A sink that keeps every block in memory (tests only). */
-  static final class Blocks implements BlockSink {
+  /** A sink that keeps every block in memory, in double (tests only). */
+  static final class Blocks implements FisherSink {
     final ConcurrentMap<Integer, DMatrixRMaj> blocks = new ConcurrentHashMap<>();
     final BlockLayout layout;
+    private FisherHeader header;
 
     Blocks(BlockLayout layout) {
       this.layout = layout;
     }
+
+    /** The factory that opens this sink for whatever Fisher a build creates. */
+    FisherSink.Factory factory() {
+      return (model, id, h) -> {
+        header = h;
+        return this;
+      };
+    }
+
+    @Override
+    public FisherHeader commit() {
+      return header;
+    }
+
+    @Override
+    public void close() {}
 
     @Override
     public void accept(int block, double[] inverse) {

@@ -245,14 +245,16 @@ class EraseEndToEndTest {
   }
 
   @Test
-  void aBudgetOfOneBlockBuildsInSeveralPassesOverASpillAndGivesTheSameErase() throws Exception {
+  void aBudgetOfOneBlockBuildsInSeveralPassesOverASpillAndOneSampleChunksGiveTheSameErase()
+      throws Exception {
     lethe.close();
     // 2 KiB holds one or two blocks' Gram accumulators (at most 12 x 12 doubles each), so the
-    // build makes several passes over the spilled samples.
+    // build makes several passes over the spilled samples; and a 1-byte gradient chunk makes the
+    // erase sum its gradients one sample at a time (in double) before the solve.
     Path spillDir = dir.resolve("multi").resolve("tmp");
     lethe = new ServerHarness(new dev.lethe.server.ServerConfig("127.0.0.1:0", dir.resolve("multi"),
         new dev.lethe.store.StoreConfig(10, 1 << 20), 64 << 20, false, 5,
-        dev.lethe.erase.EraseConfig.defaults(), 2048), s -> {});
+        new dev.lethe.erase.EraseConfig(10_000, 1.0, 1), 2048), s -> {});
     lethe.put(ProtoConvert.spec(Fixtures.spec("mlp").withTrainSize(N)), mlp.onnx());
     List<BuildFisherProgress> progress = buildFisher(List.of(
         options(FisherOptions.newBuilder().setName("mlp").setBlockSize(10)

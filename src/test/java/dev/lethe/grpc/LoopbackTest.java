@@ -136,7 +136,7 @@ class LoopbackTest {
     assertEquals(last, seen.get(seen.size() - 1));
     assertTrue(seen.size() >= 1 + batches.size(), "a progress message per batch: " + seen.size());
 
-    dev.lethe.erase.EraseOutcome out = client.erase(new dev.lethe.erase.EraseCommand("mlp", "r1",
+    dev.lethe.core.EraseOutcome out = client.erase(new dev.lethe.erase.EraseCommand("mlp", "r1",
         dev.lethe.core.Batches.range(train, 0, 3), false, 1, false));
     assertEquals(2, out.version());
     assertEquals(3, out.erased());

@@ -204,12 +204,11 @@ class SetScaleTest {
     }, "set-scale");
     // Erases hold this lock from reading the spec to committing; in-process calls run on the
     // caller's thread, so the setter parks on the lock itself.
-    lethe.server.store().locked(MODEL, () -> {
+    try (var erase = lethe.server.store().openErase(MODEL, "", java.util.List.of())) {
       setter.start();
       awaitParkedOnTheModelLock(setter, result);
       assertEquals(1.0, lethe.server.store().info(MODEL).spec().scale());
-      return null;
-    });
+    }
     assertEquals(3.0, result.get(EraseRpc.TIMEOUT_S, TimeUnit.SECONDS).getSpec().getScale());
     setter.join();
   }

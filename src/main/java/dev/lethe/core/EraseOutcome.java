@@ -1,4 +1,4 @@
-package dev.lethe.erase;
+package dev.lethe.core;
 
 import java.util.List;
 
@@ -10,7 +10,7 @@ import java.util.List;
  * @param erased samples whose influence was removed
  * @param alreadyErased ids of the request that an earlier erase had removed (skipped)
  * @param updateNorm |θ̂ − θ|
- * @param lossBefore mean loss (with the L2 term) of the erased samples before
+ * @param lossBefore mean data loss (no L2 term) of the erased samples before
  * @param lossAfter the same after the update
  */
 public record EraseOutcome(
@@ -21,6 +21,11 @@ public record EraseOutcome(
     double lossBefore,
     double lossAfter,
     Timings timings) {
+
+  /** The same outcome at another version (the store assigns an erase's version at commit). */
+  public EraseOutcome atVersion(long v) {
+    return new EraseOutcome(v, erased, alreadyErased, updateNorm, lossBefore, lossAfter, timings);
+  }
 
   /** Wall time of each stage, milliseconds. */
   public record Timings(double gradientsMs, double solveMs, double storeMs, double swapMs) {}

@@ -1,6 +1,7 @@
-package dev.lethe.erase;
+package dev.lethe.store;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import dev.lethe.core.EraseOutcome;
 import dev.lethe.storage.Family;
 import dev.lethe.storage.Keys;
 import dev.lethe.storage.LetheDb;
@@ -19,9 +20,8 @@ final class RequestLog {
     this.db = db;
   }
 
-  record Stored(EraseOutcome outcome, String requestSha256) {}
-
-  Stored find(String model, String requestId) {
+  /** The answer kept under (model, request id), or null. */
+  EraseSession.Answer find(String model, String requestId) {
     byte[] v = db.get(Family.REQUESTS, Keys.of(model, requestId));
     if (v == null) {
       return null;
@@ -29,7 +29,7 @@ final class RequestLog {
     try {
       StoredEraseResponse s = StoredEraseResponse.parseFrom(v);
       EraseOutcomeRecord r = s.getResponse();
-      return new Stored(new EraseOutcome(r.getVersion(), r.getErased(), r.getAlreadyErasedList(),
+      return new EraseSession.Answer(new EraseOutcome(r.getVersion(), r.getErased(), r.getAlreadyErasedList(),
           r.getUpdateNorm(), r.getLossBefore(), r.getLossAfter(),
           new EraseOutcome.Timings(r.getGradientsMs(), r.getSolveMs(), r.getStoreMs(), r.getSwapMs())),
           s.getRequestSha256());

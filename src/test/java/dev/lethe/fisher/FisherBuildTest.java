@@ -15,7 +15,11 @@ import org.ejml.dense.row.CommonOps_DDRM;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-class FisherBuilderTest {
+/**
+ * The one build pipeline ({@link FisherBuild}, as BuildFisher runs it) against dense inverses,
+ * the Sherman–Morrison reference and itself across passes.
+ */
+class FisherBuildTest {
   /** Gram vs Sherman–Morrison, both in double: only rounding differs. */
   static final double METHODS_AGREE = 1e-5;
   /** F·F⁻¹ against I, max abs entry. */
@@ -31,16 +35,16 @@ class FisherBuilderTest {
   final float[] g = Reference.gradients(new Random(11), n, 150);
   final BuildOptions options = BuildOptions.defaults(0.05).withBatchRows(37);
 
-  Reference.Blocks build(BuildOptions o, GradientSource source) {
+  Reference.Blocks build(BuildOptions o, ArrayRows source) {
     Reference.Blocks out = new Reference.Blocks(layout);
-    FisherBuilder.build(layout, source, o, out, null);
+    source.build(layout, o, out.factory(), dir);
     assertEquals(layout.blockCount(), out.blocks.size());
     return out;
   }
 
   @Test
   void gramAndShermanMorrisonAgree() {
-    GradientSource src = new ArrayGradients(g, n, 150);
+    ArrayRows src = new ArrayRows(g, n, 150);
     Reference.Blocks gram = build(options, src);
     Reference.Blocks sm = build(options.withMethod(InversionMethod.SHERMAN_MORRISON), src);
     for (int b = 0; b < layout.blockCount(); b++) {
@@ -62,7 +66,7 @@ class FisherBuilderTest {
         }
       }
     }
-    Reference.Blocks gram = build(options, new ArrayGradients(sparse, n, 150));
+    Reference.Blocks gram = build(options, new ArrayRows(sparse, n, 150));
     for (int b = 0; b < layout.blockCount(); b++) {
       DMatrixRMaj f = Reference.block(sparse, 150, Reference.range(n), layout, b, 0.05);
       DMatrixRMaj direct = new DMatrixRMaj(f.numRows, f.numCols);
@@ -74,7 +78,7 @@ class FisherBuilderTest {
 
   @Test
   void inverseTimesFisherIsIdentity() {
-    Reference.Blocks gram = build(options.withThreads(3), new ArrayGradients(g, n, 150));
+    Reference.Blocks gram = build(options.withThreads(3), new ArrayRows(g, n, 150));
     for (int b = 0; b < layout.blockCount(); b++) {
       DMatrixRMaj f = Reference.block(g, 150, Reference.range(n), layout, b, 0.05);
       DMatrixRMaj prod = new DMatrixRMaj(f.numRows, f.numCols);
@@ -88,7 +92,7 @@ class FisherBuilderTest {
 
   @Test
   void miniBatchOfOneIsThePlainFisherAndLargerAveragesRows() {
-    GradientSource src = new ArrayGradients(g, n, 150);
+    ArrayRows src = new ArrayRows(g, n, 150);
     Reference.Blocks plain = build(options, src);
     Reference.Blocks m1 = build(options.withMiniBatch(1), src);
     for (int b = 0; b < layout.blockCount(); b++) {
@@ -119,25 +123,18 @@ class FisherBuilderTest {
 
   @Test
   void multiPassEqualsOnePassAndSpillFileIsDeleted() throws Exception {
-    Reference.Blocks one = build(options, new ArrayGradients(g, n, 150));
+    Reference.Blocks one = build(options, new ArrayRows(g, n, 150));
     long twoBlocks = 2 * FisherAccumulator.accumulatorBytes(InversionMethod.GRAM, 64);
-    assertEquals(2, FisherBuilder.plan(layout, InversionMethod.GRAM, twoBlocks).size());
-    List<int[]> single = FisherBuilder.plan(layout, InversionMethod.GRAM, twoBlocks / 2);
-    assertEquals(3, single.size());
-    Path file;
-    Reference.Blocks multi;
-    try (SpilledGradients spill = new SpilledGradients(dir, 150)) {
-      file = spill.file();
-      for (int r = 0; r < n; r += 30) {
-        int k = Math.min(30, n - r);
-        float[] part = new float[k * 150];
-        System.arraycopy(g, r * 150, part, 0, k * 150);
-        spill.append(part, k);
-      }
-      assertEquals(n, spill.rows());
-      multi = build(options.withMemoryBudget(twoBlocks / 2), spill);
+    assertEquals(2, BuildPlan.passes(layout, InversionMethod.GRAM, twoBlocks).size());
+    assertEquals(3, BuildPlan.passes(layout, InversionMethod.GRAM, twoBlocks / 2).size());
+    Path spills = Files.createDirectory(dir.resolve("spill"));
+    Reference.Blocks multi = new Reference.Blocks(layout);
+    FisherProgress.Summary summary = new ArrayRows(g, n, 150)
+        .build(layout, options.withMemoryBudget(twoBlocks / 2), multi.factory(), spills);
+    assertEquals(3, summary.passes());
+    try (var left = Files.list(spills)) {
+      assertEquals(0, left.count(), "the sample spill is deleted after the build");
     }
-    assertFalse(Files.exists(file), "spill file deleted on close");
     for (int b = 0; b < layout.blockCount(); b++) {
       assertTrue(CommonOps_DDRM.elementMaxAbs(diff(one.get(b), multi.get(b))) <= PASSES_AGREE, "block " + b);
     }
@@ -150,7 +147,7 @@ class FisherBuilderTest {
     LetheException e =
         assertThrows(
             LetheException.class,
-            () -> build(BuildOptions.defaults(0).withThreads(1), new ArrayGradients(few, 20, 150)));
+            () -> build(BuildOptions.defaults(0).withThreads(1), new ArrayRows(few, 20, 150)));
     assertEquals(LetheException.Kind.INVALID_ARGUMENT, e.kind());
     assertTrue(e.getMessage().contains("Fisher block 0 (entries [0, 64))"), e.getMessage());
     assertTrue(e.getMessage().startsWith("dampening:"), e.getMessage());
@@ -163,7 +160,7 @@ class FisherBuilderTest {
     LetheException few = assertThrows(LetheException.class, () -> acc.finish((b, inv) -> {}));
     assertTrue(few.getMessage().contains("expected 200 gradient rows, got 10"), few.getMessage());
     LetheException budget =
-        assertThrows(LetheException.class, () -> FisherBuilder.plan(layout, InversionMethod.GRAM, 1000));
+        assertThrows(LetheException.class, () -> BuildPlan.passes(layout, InversionMethod.GRAM, 1000));
     assertTrue(budget.getMessage().startsWith("memory_budget:"), budget.getMessage());
     assertThrows(LetheException.class, () -> BuildOptions.defaults(0).withMethod(InversionMethod.SHERMAN_MORRISON));
   }

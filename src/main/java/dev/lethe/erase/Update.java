@@ -1,0 +1,43 @@
+package dev.lethe.erase;
+
+import dev.lethe.core.LetheException;
+
+/**
+ * The SSSE update θ̂ = θ + s·u with its guards: every entry finite, and |θ̂ − θ| at most
+ * {@code maxRatio}·|θ|. Computed in double, stored float32.
+ *
+ * @param weights θ̂, [P]
+ * @param norm |θ̂ − θ|
+ */
+record Update(float[] weights, double norm) {
+
+  /**
+   * @param theta θ, [P], not modified
+   * @param u F⁻¹ Σ∇l_i, [P]
+   * @param scale ε/(n − k)
+   * @throws LetheException FAILED_PRECONDITION when a guard refuses the update (nothing changed)
+   */
+  static Update of(float[] theta, double[] u, double scale, double maxRatio) {
+    double updateSq = 0;
+    double thetaSq = 0;
+    float[] updated = new float[theta.length];
+    for (int j = 0; j < theta.length; j++) {
+      double d = scale * u[j];
+      updateSq += d * d;
+      thetaSq += (double) theta[j] * theta[j];
+      updated[j] = (float) (theta[j] + d);
+      if (!Float.isFinite(updated[j])) {
+        throw LetheException.precondition("the update is not finite at parameter entry " + j
+            + ": the Fisher may be ill-conditioned (raise the spec's dampening); nothing changed");
+      }
+    }
+    double norm = Math.sqrt(updateSq);
+    double limit = maxRatio * Math.sqrt(thetaSq);
+    if (norm > limit) {
+      throw LetheException.precondition(String.format("the update's norm %.4g exceeds %.3g x |θ| "
+          + "= %.4g (--max-update-ratio); check scale and dampening; nothing changed",
+          norm, maxRatio, limit));
+    }
+    return new Update(updated, norm);
+  }
+}

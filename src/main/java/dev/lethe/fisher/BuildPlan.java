@@ -1,0 +1,115 @@
+package dev.lethe.fisher;
+
+import dev.lethe.core.LetheException;
+import dev.lethe.core.ModelConfig;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A BuildFisher request resolved against the model version it is for: every default filled in
+ * and every option checked, before any sample is read.
+ *
+ * @param model the model's name
+ * @param version the version whose weights the gradients are taken at (never 0)
+ * @param kind which rows (a request that names none gets {@link #defaultKind})
+ * @param layout the block split of the erasable parameters
+ * @param options dampening λ, mini-batch m, inversion method, heap budget, threads, kernel rows
+ * @param samples n, how many samples the stream must send
+ * @param draws labels drawn per sample (MONTE_CARLO; 1 otherwise)
+ * @param seed the MONTE_CARLO seed
+ */
+public record BuildPlan(String model, long version, CurvatureKind kind, BlockLayout layout,
+    BuildOptions options, long samples, int draws, long seed) {
+
+  /** Rows handed to the accumulation kernels at a time. */
+  static final int KERNEL_ROWS = 256;
+
+  /**
+   * Resolves {@code r} for {@code target}: kind, block size and mini-batch default to the
+   * model's configuration, n to the version's train_size.
+   *
+   * @param budgetBytes heap for the accumulators of one pass (more blocks: more passes)
+   * @throws LetheException INVALID_ARGUMENT naming the option ({@code options.…})
+   */
+  static BuildPlan resolve(FisherTarget target, FisherRequest r, long budgetBytes, int threads) {
+    if (r.method() == null) {
+      throw LetheException.invalid("options.method", "must be a known value");
+    }
+    if (r.blockSize() < 0) {
+      throw LetheException.invalid("options.block_size", "must be >= 0 (0 = the spec's), got "
+          + r.blockSize());
+    }
+    if (r.minibatch() < 0) {
+      throw LetheException.invalid("options.minibatch", "must be >= 0 (0 = the spec's), got "
+          + r.minibatch());
+    }
+    if (r.samples() < 0) {
+      throw LetheException.invalid("options.samples", "must be >= 0 (0 = train_size), got "
+          + r.samples());
+    }
+    ModelConfig config = target.config();
+    int block = r.blockSize() > 0 ? r.blockSize() : config.blockSize();
+    int minibatch = r.minibatch() > 0 ? r.minibatch() : config.fisherMinibatch();
+    CurvatureKind kind = r.kind() != null ? r.kind() : defaultKind(minibatch);
+    if (minibatch > 1 && kind != CurvatureKind.EMPIRICAL) {
+      throw LetheException.invalid("options.minibatch",
+          "averaging applies to the EMPIRICAL Fisher only");
+    }
+    if (r.draws() < 0 || r.draws() > 1000 || (r.draws() > 0 && kind != CurvatureKind.MONTE_CARLO)) {
+      throw LetheException.invalid("options.monte_carlo_draws",
+          "must be 0 or, for MONTE_CARLO, in [1, 1000]; got " + r.draws());
+    }
+    long samples = r.samples() > 0 ? r.samples() : target.trainSize();
+    if (samples < 1) {
+      throw LetheException.invalid("options.samples", "version " + target.version()
+          + " has train_size 0: say how many samples the stream sends");
+    }
+    BlockLayout layout = BlockLayout.forParameters(target.view().parameterShapes(), block);
+    BuildOptions options = new BuildOptions(config.dampening(), minibatch, r.method(),
+        budgetBytes, threads, KERNEL_ROWS);
+    return new BuildPlan(target.model(), target.version(), kind, layout, options, samples,
+        Math.max(1, r.draws()), r.seed());
+  }
+
+  /**
+   * The kind of a build that names none: TRUE (the Gauss–Newton matrix; for linear models the
+   * Hessian), which came closest to retraining in the evaluation (docs/evaluation.md), or
+   * EMPIRICAL when mini-batches are averaged, which only applies to gradients at the true labels.
+   */
+  static CurvatureKind defaultKind(int minibatch) {
+    return minibatch > 1 ? CurvatureKind.EMPIRICAL : CurvatureKind.TRUE;
+  }
+
+  /**
+   * Groups of consecutive blocks, each [from, to), whose accumulators fit the heap budget: one
+   * pass over the samples per group.
+   *
+   * @throws LetheException INVALID_ARGUMENT (memory_budget) if one block alone does not fit
+   */
+  List<int[]> passes() {
+    return passes(layout, options.method(), options.memoryBudgetBytes());
+  }
+
+  static List<int[]> passes(BlockLayout layout, InversionMethod method, long budget) {
+    List<int[]> groups = new ArrayList<>();
+    int from = 0;
+    long used = 0;
+    for (int b = 0; b < layout.blockCount(); b++) {
+      long bytes = FisherAccumulator.accumulatorBytes(method, layout.size(b));
+      if (bytes > budget) {
+        throw LetheException.invalid("memory_budget", budget + " bytes cannot hold one block of "
+            + layout.size(b) + " entries (" + bytes + " bytes; raise --fisher-memory-bytes)");
+      }
+      if (used + bytes > budget) {
+        groups.add(new int[] {from, b});
+        from = b;
+        used = 0;
+      }
+      used += bytes;
+    }
+    if (from < layout.blockCount()) {
+      groups.add(new int[] {from, layout.blockCount()});
+    }
+    return groups;
+  }
+}

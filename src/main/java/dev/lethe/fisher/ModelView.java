@@ -1,0 +1,53 @@
+package dev.lethe.fisher;
+
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.Samples;
+import java.util.List;
+
+/**
+ * One model version as curvature and erasure see it: its loss, the shapes of its erasable
+ * parameters, the one sample check, and its per-sample derivatives at the version's weights.
+ * Implemented by the store (over the version's gradient engine); nothing here knows the model's
+ * format.
+ *
+ * <p>Shapes: N samples, P flattened erasable parameters (spec order), C = per-sample logits
+ * entries. Arrays are row-major and belong to the caller. Thread-safe.
+ */
+public interface ModelView {
+  LossFunction loss();
+
+  /** C, the number of per-sample logits entries. */
+  int classes();
+
+  /** The erasable parameters' shapes, spec order. */
+  List<long[]> parameterShapes();
+
+  /** P. */
+  long parameterCount();
+
+  /**
+   * The one check of a request's samples against the model (inputs, element types, shapes,
+   * finite values; labels for the loss when {@code needLabels}); every other method takes
+   * samples that passed it and does not check them again.
+   *
+   * @return {@code samples}
+   * @throws dev.lethe.core.LetheException INVALID_ARGUMENT naming {@code samples.inputs[x]},
+   *     {@code samples.labels} or {@code samples.ids}
+   */
+  Samples check(Samples samples, boolean needLabels);
+
+  /** Per-sample gradients of the loss at the true labels, with the L2 term μθ: [N, P]. */
+  float[] gradients(Samples checked);
+
+  /** Logits [N, C]; labels are not needed. */
+  float[] logits(Samples checked);
+
+  /** Per-sample gradients of ⟨v_i, z_i⟩ (z the logits, no L2 term) for v [N, C]: [N, P]. */
+  float[] cotangentGradients(Samples checked, float[] cotangent);
+
+  /**
+   * Mean data loss (no L2 term) of labelled samples at {@code weights} (P floats, spec order),
+   * or at the version's own weights when null.
+   */
+  double meanLoss(Samples checked, float[] weights);
+}

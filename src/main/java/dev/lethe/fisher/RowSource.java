@@ -1,0 +1,32 @@
+package dev.lethe.fisher;
+
+import dev.lethe.core.Samples;
+
+/**
+ * Turns training samples into the rows r whose mean outer product per sample is that sample's
+ * Fisher term (see {@link FisherRows} for each kind). The build calls it once per pass over the
+ * samples, so a source must give the same rows for the same samples and stream positions.
+ * Not thread-safe: one build calls it from one thread.
+ */
+public interface RowSource {
+  /** P, the row length. */
+  int columns();
+
+  /** Rows per sample (1, C or the Monte Carlo draws). */
+  int rowsPerSample();
+
+  /**
+   * Checks a batch as it arrives (once; replays are not checked again).
+   *
+   * @throws dev.lethe.core.LetheException INVALID_ARGUMENT naming the samples field
+   */
+  Samples check(Samples batch);
+
+  /**
+   * The rows of a checked batch, [N · rowsPerSample, P] row-major, sample-major.
+   *
+   * @param firstSample the stream position of the batch's first sample (0-based), which seeds
+   *     whatever a kind draws at random so every pass draws the same
+   */
+  float[] rows(Samples batch, long firstSample);
+}

@@ -1,0 +1,25 @@
+package dev.lethe.store;
+
+import dev.lethe.core.EraseOutcome;
+import java.util.List;
+
+/**
+ * What an erase commits, as one value: the new version's weights and train_size, the Fisher it
+ * uses, the erased ids' hashes for the ledger, and the answer kept under the request id.
+ *
+ * @param weights the new version's erasable parameters, spec order (P floats); null when
+ *     nothing was left to erase: then only the answer is recorded (no version, no ledger entry)
+ * @param trainSize n − k
+ * @param fisherId the Fisher the new version uses (the downdated one, or the parent's)
+ * @param idHashes {@link EraseLedger#idHash} of each erased id
+ * @param requestId the idempotency key, "" for none (then nothing is recorded for replays)
+ * @param requestDigest SHA-256 over the request's content, kept with the answer
+ * @param answer the response; the store sets its version to the committed one
+ */
+public record EraseCommit(float[] weights, long trainSize, String fisherId, List<String> idHashes,
+    String requestId, String requestDigest, EraseOutcome answer) {
+
+  public EraseCommit {
+    idHashes = List.copyOf(idHashes);
+  }
+}

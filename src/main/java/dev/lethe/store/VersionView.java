@@ -1,0 +1,102 @@
+package dev.lethe.store;
+
+import dev.lethe.core.LossFunction;
+import dev.lethe.core.Samples;
+import dev.lethe.fisher.ModelView;
+import dev.lethe.onnx.GradientEngine;
+import dev.lethe.onnx.SampleValidator;
+import dev.lethe.storage.records.ModelRecord;
+import dev.lethe.storage.records.VersionRecord;
+import java.util.List;
+
+/**
+ * The store's {@link ModelView}: one kept version of a model, resolved against the record that
+ * was current when the view was made, over the model's runtime (gradient engine, forward session,
+ * weights). A version dropped by retention while a view of it is in use fails the next call
+ * NOT_FOUND. Thread-safe (the runtime is).
+ */
+final class VersionView implements ModelView {
+  private final ModelStore.Entry entry;
+  private final ModelRecord record;
+  private final VersionRecord version;
+  private final LossFunction loss;
+  private final long[] outputDims;
+
+  VersionView(ModelStore.Entry entry, ModelRecord record, VersionRecord version) {
+    this.entry = entry;
+    this.record = record;
+    this.version = version;
+    this.loss = LossFunction.valueOf(record.getLoss());
+    this.outputDims = record.getOutputDimsList().stream().mapToLong(Long::longValue).toArray();
+  }
+
+  long version() {
+    return version.getVersion();
+  }
+
+  VersionRecord record() {
+    return version;
+  }
+
+  @Override
+  public LossFunction loss() {
+    return loss;
+  }
+
+  @Override
+  public int classes() {
+    long c = 1;
+    for (long d : outputDims) {
+      c *= d;
+    }
+    return (int) c;
+  }
+
+  @Override
+  public List<long[]> parameterShapes() {
+    return entry.runtime.parameters().stream().map(p -> p.dims().clone()).toList();
+  }
+
+  @Override
+  public long parameterCount() {
+    return ModelReads.parameterCount(record);
+  }
+
+  @Override
+  public Samples check(Samples samples, boolean needLabels) {
+    SampleValidator.check(entry.runtime.inputs(), loss, outputDims, samples, needLabels);
+    return samples;
+  }
+
+  private GradientEngine engine() {
+    return entry.runtime.gradients(version.getVersion(), loss, record.getL2());
+  }
+
+  @Override
+  public float[] gradients(Samples checked) {
+    return engine().compute(checked, weights().parameters()).gradients();
+  }
+
+  @Override
+  public float[] logits(Samples checked) {
+    return entry.runtime.forward(version.getVersion())
+        .logits(checked, checked.size(), weights().parameters()).values();
+  }
+
+  @Override
+  public float[] cotangentGradients(Samples checked, float[] cotangent) {
+    return engine().computeWithCotangent(checked, weights().parameters(), cotangent).gradients();
+  }
+
+  @Override
+  public double meanLoss(Samples checked, float[] weights) {
+    VersionWeights w = weights == null ? weights()
+        : VersionWeights.of(-1, weights, entry.runtime.parameterOffsets());
+    return ModelReads.evaluate(entry, record, version, checked, w).meanLoss();
+  }
+
+  /** The version's weights (cached by the runtime while most recently used). */
+  VersionWeights weights() {
+    return entry.runtime.weights(version.getVersion());
+  }
+}
