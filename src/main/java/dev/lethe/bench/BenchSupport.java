@@ -64,4 +64,9 @@ final class BenchSupport {
     }
     return best;
   }
+
+  /** Argument {@code i} as an int, or {@code fallback} when there are fewer arguments. */
+  static int intArg(String[] args, int i, int fallback) {
+    return args.length > i ? Integer.parseInt(args[i]) : fallback;
+  }
 }

@@ -141,7 +141,7 @@ public final class EraseBench {
           FISHER_BATCH, fisherS, s.buildSeconds(), s.blocks(), s.passes(), s.bytes() / 1e6);
 
       int[] order = allRows.clone();
-      shuffle(order, new Random(2024));
+      MlpTrainer.shuffle(order, new Random(2024));
       int next = 0;
       EraseOutcome warm = client.erase(new EraseCommand(MODEL, "", Batches.rows(samples,
           new int[] {order[next++]}), false, 1, false));
@@ -207,15 +207,6 @@ public final class EraseBench {
       drop.add(r);
     }
     return Arrays.stream(rows).filter(r -> !drop.contains(r)).toArray();
-  }
-
-  private static void shuffle(int[] a, Random random) {
-    for (int i = a.length - 1; i > 0; i--) {
-      int j = random.nextInt(i + 1);
-      int t = a[i];
-      a[i] = a[j];
-      a[j] = t;
-    }
   }
 
   private static String formatLosses(double[] losses) {

@@ -36,10 +36,10 @@ public final class FisherBench {
   private FisherBench() {}
 
   public static void main(String[] args) throws Exception {
-    int n = args.length > 0 ? Integer.parseInt(args[0]) : 20_000;
-    int blocks = args.length > 1 ? Integer.parseInt(args[1]) : 64;
-    int smRows = args.length > 2 ? Integer.parseInt(args[2]) : 100;
-    int threads = args.length > 3 ? Integer.parseInt(args[3]) : 2;
+    int n = BenchSupport.intArg(args, 0, 20_000);
+    int blocks = BenchSupport.intArg(args, 1, 64);
+    int smRows = BenchSupport.intArg(args, 2, 100);
+    int threads = BenchSupport.intArg(args, 3, 2);
     int b = 1024;
     double lambda = 1e-3;
     System.out.printf("FisherBench: n=%d, %d blocks of %d (P=%d), threads=%d, %d cores, max heap %d MiB%n",

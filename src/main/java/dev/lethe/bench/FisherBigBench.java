@@ -29,9 +29,9 @@ public final class FisherBigBench {
 
   public static void main(String[] args) throws Exception {
     Path dir = args.length > 0 && !args[0].equals("-") ? Path.of(args[0]) : Files.createTempDirectory("lethe-bigbench");
-    int blocks = args.length > 1 ? Integer.parseInt(args[1]) : 512;
-    int n = args.length > 2 ? Integer.parseInt(args[2]) : 3000;
-    int threads = args.length > 3 ? Integer.parseInt(args[3]) : 2;
+    int blocks = BenchSupport.intArg(args, 1, 512);
+    int n = BenchSupport.intArg(args, 2, 3000);
+    int threads = BenchSupport.intArg(args, 3, 2);
     long budget = (args.length > 4 ? Long.parseLong(args[4]) : 192) << 20;
     int b = 1024;
     BlockLayout layout = BlockLayout.uniform(blocks * b, b);

@@ -28,8 +28,8 @@ public final class GetModelBench {
   private GetModelBench() {}
 
   public static void main(String[] args) throws Exception {
-    int sizeMiB = args.length > 0 ? Integer.parseInt(args[0]) : 256;
-    int repeats = args.length > 1 ? Integer.parseInt(args[1]) : 5;
+    int sizeMiB = BenchSupport.intArg(args, 0, 256);
+    int repeats = BenchSupport.intArg(args, 1, 5);
     Path dir = Files.createTempDirectory("lethe-bench");
     try {
       run(dir, sizeMiB, repeats);

@@ -36,8 +36,8 @@ public final class LoadBench {
   private LoadBench() {}
 
   public static void main(String[] args) throws Exception {
-    int streams = args.length > 0 ? Integer.parseInt(args[0]) : 64;
-    int seconds = args.length > 1 ? Integer.parseInt(args[1]) : 20;
+    int streams = BenchSupport.intArg(args, 0, 64);
+    int seconds = BenchSupport.intArg(args, 1, 20);
     Path dir = Files.createTempDirectory("lethe-load");
     DemoModel demo = DigitsDemo.train();
     ServerConfig config = new ServerConfig("127.0.0.1:0", dir.resolve("data"),

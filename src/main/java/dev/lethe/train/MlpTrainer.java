@@ -100,7 +100,8 @@ public final class MlpTrainer {
     }
   }
 
-  private static void shuffle(int[] a, Random random) {
+  /** Fisher–Yates: a uniformly random permutation of {@code a}, in place. */
+  public static void shuffle(int[] a, Random random) {
     for (int i = a.length - 1; i > 0; i--) {
       int j = random.nextInt(i + 1);
       int t = a[i];
