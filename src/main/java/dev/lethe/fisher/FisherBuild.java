@@ -63,15 +63,15 @@ public final class FisherBuild implements AutoCloseable {
     int minibatch = r.minibatch() > 0 ? r.minibatch() : info.spec().fisherMinibatch();
     this.kind = r.kind() != null ? r.kind() : defaultKind(minibatch);
     if (minibatch > 1 && kind != CurvatureKind.EMPIRICAL) {
-      throw LetheException.invalid("minibatch", "averaging applies to the EMPIRICAL Fisher only");
+      throw LetheException.invalid("options.minibatch", "averaging applies to the EMPIRICAL Fisher only");
     }
     if (r.draws() < 0 || r.draws() > 1000 || (r.draws() > 0 && kind != CurvatureKind.MONTE_CARLO)) {
-      throw LetheException.invalid("monte_carlo_draws",
+      throw LetheException.invalid("options.monte_carlo_draws",
           "must be 0 or, for MONTE_CARLO, in [1, 1000]; got " + r.draws());
     }
     this.samples = r.samples() > 0 ? r.samples() : v.trainSize();
     if (samples < 1) {
-      throw LetheException.invalid("samples", "version " + version
+      throw LetheException.invalid("options.samples", "version " + version
           + " has train_size 0: say how many samples the stream sends");
     }
     int classes = (int) java.util.Arrays.stream(info.outputDims()).reduce(1, (a, b) -> a * b);
@@ -114,10 +114,11 @@ public final class FisherBuild implements AutoCloseable {
   public static FisherBuild start(ModelStore store, FisherStore fishers, FisherRequest request,
       long budgetBytes, int threads, Path spillDir) {
     if (request.method() == null) {
-      throw LetheException.invalid("options", "method must be a known value");
+      throw LetheException.invalid("options.method", "must be a known value");
     }
     if (request.blockSize() < 0 || request.minibatch() < 0 || request.samples() < 0) {
-      throw LetheException.invalid("options", "block_size, minibatch and samples must be >= 0");
+      throw LetheException.invalid("options.block_size, options.minibatch, options.samples",
+          "each must be >= 0");
     }
     return new FisherBuild(store, fishers, request, budgetBytes, threads, spillDir);
   }
@@ -175,7 +176,7 @@ public final class FisherBuild implements AutoCloseable {
     close();
     return new FisherProgress(seen, blocksDone, layout.blockCount(), true,
         new FisherProgress.Summary(fisherId, version, samples, layout.blockCount(),
-            header.totalStoredBytes(), kind.name(), options.method().id(),
+            header.totalStoredBytes(), kind, options.method(),
             (System.nanoTime() - startNanos) / 1e9, groups.size()));
   }
 
