@@ -1,5 +1,6 @@
 package dev.lethe.bench;
 
+import dev.lethe.client.LetheClient;
 import dev.lethe.core.Batches;
 import dev.lethe.core.Samples;
 import dev.lethe.data.BatchFormat;
@@ -12,7 +13,6 @@ import dev.lethe.fisher.FisherProgress;
 import dev.lethe.fisher.FisherRequest;
 import dev.lethe.fisher.CurvatureKind;
 import dev.lethe.fisher.InversionMethod;
-import dev.lethe.grpc.LetheClient;
 import dev.lethe.server.LetheServer;
 import dev.lethe.server.ServerConfig;
 import dev.lethe.store.StoreConfig;

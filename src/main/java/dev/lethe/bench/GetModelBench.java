@@ -1,8 +1,8 @@
 package dev.lethe.bench;
 
+import dev.lethe.client.LetheClient;
 import dev.lethe.core.LossFunction;
 import dev.lethe.core.ModelConfig;
-import dev.lethe.grpc.LetheClient;
 import dev.lethe.onnx.OnnxBuilder;
 import dev.lethe.server.LetheServer;
 import dev.lethe.server.ServerConfig;

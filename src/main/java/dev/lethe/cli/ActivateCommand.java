@@ -1,6 +1,6 @@
 package dev.lethe.cli;
 
-import dev.lethe.grpc.LetheClient;
+import dev.lethe.client.LetheClient;
 import java.io.PrintWriter;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -21,6 +21,6 @@ final class ActivateCommand extends ClientCommand {
 
   @Override
   void run(LetheClient lethe, PrintWriter out) {
-    out.println(lethe.activate(name, version, allowUnerase));
+    out.println(Json.model(lethe.activate(name, version, allowUnerase)));
   }
 }

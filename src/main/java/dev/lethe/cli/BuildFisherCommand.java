@@ -1,12 +1,12 @@
 package dev.lethe.cli;
 
+import dev.lethe.client.LetheClient;
 import dev.lethe.core.Batches;
 import dev.lethe.core.Samples;
 import dev.lethe.fisher.FisherProgress;
 import dev.lethe.fisher.FisherRequest;
 import dev.lethe.fisher.CurvatureKind;
 import dev.lethe.fisher.InversionMethod;
-import dev.lethe.grpc.LetheClient;
 import java.io.PrintWriter;
 import java.util.Iterator;
 import picocli.CommandLine.Command;
@@ -81,6 +81,6 @@ final class BuildFisherCommand extends ClientCommand {
     FisherProgress.Summary s = done.summary();
     out.printf("fisher %s of %s version %d: %d samples, %d blocks, %.1f MB, %s %s, %d pass(es), %.1f s%n",
         s.fisherId(), name, s.version(), s.samples(), s.blocks(), s.bytes() / 1e6, s.kind(),
-        s.method(), s.passes(), s.buildSeconds());
+        s.method().id(), s.passes(), s.buildSeconds());
   }
 }

@@ -1,7 +1,7 @@
 package dev.lethe.cli;
 
+import dev.lethe.client.LetheClient;
 import dev.lethe.core.ModelConfig;
-import dev.lethe.grpc.LetheClient;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;

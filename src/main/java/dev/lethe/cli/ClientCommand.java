@@ -1,7 +1,7 @@
 package dev.lethe.cli;
 
-import dev.lethe.grpc.LetheClient;
-import dev.lethe.grpc.RemoteException;
+import dev.lethe.client.LetheClient;
+import dev.lethe.client.RemoteException;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Mixin;

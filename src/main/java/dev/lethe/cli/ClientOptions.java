@@ -1,6 +1,6 @@
 package dev.lethe.cli;
 
-import dev.lethe.grpc.ClientSecurity;
+import dev.lethe.client.ClientSecurity;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 

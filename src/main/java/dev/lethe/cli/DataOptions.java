@@ -1,7 +1,8 @@
 package dev.lethe.cli;
 
+import dev.lethe.client.LetheClient;
 import dev.lethe.core.Samples;
-import dev.lethe.grpc.LetheClient;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import picocli.CommandLine.Option;
@@ -17,7 +18,7 @@ final class DataOptions {
   float scale;
 
   /** The first {@code limit} samples (0 = all), shaped for the model {@code name}. */
-  Samples load(LetheClient lethe, String name, int limit) throws java.io.IOException {
+  Samples load(LetheClient lethe, String name, int limit) throws IOException {
     return SampleFiles.load(lethe.describe(name), data, scale, limit);
   }
 

@@ -1,6 +1,6 @@
 package dev.lethe.cli;
 
-import dev.lethe.grpc.LetheClient;
+import dev.lethe.client.LetheClient;
 import java.io.PrintWriter;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -20,6 +20,6 @@ final class ErasuresCommand extends ClientCommand {
 
   @Override
   void run(LetheClient lethe, PrintWriter out) {
-    out.println(lethe.listErasures(name, pageSize, pageToken));
+    out.println(Json.erasures(lethe.listErasures(name, pageSize, pageToken)));
   }
 }

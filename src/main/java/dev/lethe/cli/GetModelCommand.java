@@ -1,23 +1,19 @@
 package dev.lethe.cli;
 
-import dev.lethe.grpc.LetheClient;
+import dev.lethe.client.LetheClient;
 import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 @Command(name = "get-model", mixinStandardHelpOptions = true,
     description = "Download a version's ONNX file (checked against its sha256).")
 final class GetModelCommand extends ClientCommand {
-  @Parameters(index = "0", description = "Model name.")
-  String name;
-
-  @Option(names = "--version", defaultValue = "0", description = "Version (0 = active, the default).")
-  long version;
+  @Mixin ModelVersion model;
 
   @Option(names = {"-o", "--output"}, required = true, description = "Where to write the .onnx file.")
   Path output;
@@ -30,7 +26,7 @@ final class GetModelCommand extends ClientCommand {
     try {
       LetheClient.Download d;
       try (OutputStream os = Files.newOutputStream(tmp)) {
-        d = lethe.getModel(name, version, os);
+        d = lethe.getModel(model.name, model.version, os);
       }
       Files.move(tmp, output, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
       out.printf("%s version %d: %d bytes, sha256 %s -> %s%n", d.name(), d.version(), d.sizeBytes(),

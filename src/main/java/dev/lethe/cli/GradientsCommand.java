@@ -1,7 +1,7 @@
 package dev.lethe.cli;
 
+import dev.lethe.client.LetheClient;
 import dev.lethe.core.Samples;
-import dev.lethe.grpc.LetheClient;
 import dev.lethe.onnx.GradientResult;
 import java.io.BufferedWriter;
 import java.io.PrintWriter;
@@ -10,20 +10,15 @@ import java.nio.file.Path;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 @Command(name = "gradients", mixinStandardHelpOptions = true,
     description = {"Per-sample loss and gradient norm of a version on labelled samples from IDX or CSV files.",
         "With --output, also the full per-sample gradients [N, P] as CSV (one row per sample, "
             + "parameters in spec order)."})
 final class GradientsCommand extends ClientCommand {
-  @Parameters(index = "0", description = "Model name.")
-  String name;
+  @Mixin ModelVersion model;
 
   @Mixin DataOptions data;
-
-  @Option(names = "--version", defaultValue = "0", description = "Version (0 = active, the default).")
-  long version;
 
   @Option(names = "--limit", defaultValue = "10", description = "Use the first N samples (0 = all); default ${DEFAULT-VALUE}.")
   int limit;
@@ -33,8 +28,8 @@ final class GradientsCommand extends ClientCommand {
 
   @Override
   void run(LetheClient lethe, PrintWriter out) throws Exception {
-    Samples batch = data.load(lethe, name, limit);
-    GradientResult r = lethe.gradients(name, version, batch, output != null);
+    Samples batch = data.load(lethe, model.name, limit);
+    GradientResult r = lethe.gradients(model.name, model.version, batch, output != null);
     out.printf("%-24s %12s %14s%n", "id", "loss", "gradient norm");
     for (int i = 0; i < r.size(); i++) {
       out.printf("%-24s %12.6f %14.6f%n", batch.ids().get(i), r.losses()[i], r.norms()[i]);

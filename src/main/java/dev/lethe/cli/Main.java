@@ -23,7 +23,7 @@ import picocli.CommandLine.Command;
       EvaluateCommand.class,
       GradientsCommand.class,
       BuildFisherCommand.class,
-      EraseCommand.class,
+      EraseSamplesCommand.class,
       CalibrateCommand.class,
       ErasuresCommand.class,
       BenchCommand.class,

@@ -1,6 +1,6 @@
 package dev.lethe.cli;
 
-import dev.lethe.grpc.LetheClient;
+import dev.lethe.client.LetheClient;
 import java.io.PrintWriter;
 import picocli.CommandLine.Command;
 
@@ -9,6 +9,6 @@ import picocli.CommandLine.Command;
 final class ModelsCommand extends ClientCommand {
   @Override
   void run(LetheClient lethe, PrintWriter out) {
-    out.println(lethe.listModels());
+    out.println(Json.models(lethe.listModels()));
   }
 }

@@ -1,8 +1,8 @@
 package dev.lethe.cli;
 
+import dev.lethe.client.LetheClient;
 import dev.lethe.core.LossFunction;
 import dev.lethe.core.ModelConfig;
-import dev.lethe.grpc.LetheClient;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -57,7 +57,7 @@ final class PutModelCommand extends ClientCommand {
     ModelConfig spec = new ModelConfig(name, loss, logits, erasable, trainSize, l2, dampening, scale,
         blockSize, fisherMinibatch);
     try (InputStream in = Files.newInputStream(file)) {
-      out.println(lethe.putModel(spec, in));
+      out.println(Json.model(lethe.putModel(spec, in)));
     }
   }
 }

@@ -5,8 +5,8 @@ import dev.lethe.core.Samples;
 import dev.lethe.data.BatchFormat;
 import dev.lethe.data.DataFiles;
 import dev.lethe.data.Dataset;
-import dev.lethe.grpc.LetheClient;
 import dev.lethe.onnx.InputSpec;
+import dev.lethe.store.ModelState;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -19,20 +19,20 @@ import java.util.List;
 final class SampleFiles {
   private SampleFiles() {}
 
-  static Samples load(LetheClient.ModelShape shape, List<Path> files, float scale, int limit)
+  static Samples load(ModelState model, List<Path> files, float scale, int limit)
       throws IOException {
-    if (shape.inputs().size() != 1) {
-      throw new IllegalArgumentException("model '" + shape.name() + "' has "
-          + shape.inputs().size() + " inputs; files feed models with exactly one");
+    if (model.inputs().size() != 1) {
+      throw new IllegalArgumentException("model '" + model.name() + "' has "
+          + model.inputs().size() + " inputs; files feed models with exactly one");
     }
-    InputSpec input = shape.inputs().get(0);
+    InputSpec input = model.inputs().get(0);
     Dataset dataset = DataFiles.load(files.toArray(Path[]::new));
     int n = limit > 0 ? Math.min(limit, dataset.size()) : dataset.size();
     BatchFormat format = BatchFormat.of(input.name())
         .withShape(sampleShape(input, dataset))
         .withScale(scale);
-    long classes = Arrays.stream(shape.outputDims()).reduce(1, (a, b) -> a * b);
-    format = shape.loss() == LossFunction.SOFTMAX_CROSS_ENTROPY
+    long classes = Arrays.stream(model.outputDims()).reduce(1, (a, b) -> a * b);
+    format = model.spec().loss() == LossFunction.SOFTMAX_CROSS_ENTROPY
         ? format.withClassIndices() : format.withOneHot((int) classes);
     return dataset.batch(0, n, format);
   }

@@ -1,14 +1,13 @@
 package dev.lethe.cli;
 
+import dev.lethe.client.LetheClient;
 import dev.lethe.core.Samples;
 import dev.lethe.eval.Evaluation;
-import dev.lethe.grpc.LetheClient;
 import java.io.PrintWriter;
 import java.util.Arrays;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 @Command(name = "score", mixinStandardHelpOptions = true,
     description = {"Score a version (the Evaluate RPC: loss, accuracy, AUC) on labelled samples "
@@ -16,23 +15,19 @@ import picocli.CommandLine.Parameters;
         "CSV: features then the label per row (gzip allowed). IDX: an images file; its labels file "
             + "is found beside it or given as a second --data."})
 final class ScoreCommand extends ClientCommand {
-  @Parameters(index = "0", description = "Model name.")
-  String name;
+  @Mixin ModelVersion model;
 
   @Mixin DataOptions data;
-
-  @Option(names = "--version", defaultValue = "0", description = "Version (0 = active, the default).")
-  long version;
 
   @Option(names = "--limit", defaultValue = "0", description = "Use only the first N samples (0 = all).")
   int limit;
 
   @Override
   void run(LetheClient lethe, PrintWriter out) throws Exception {
-    Samples batch = data.load(lethe, name, limit);
+    Samples batch = data.load(lethe, model.name, limit);
     int n = batch.size();
-    Evaluation e = lethe.evaluate(name, version, batch);
-    out.printf("model %s version %d on %d samples of %s%n", name, e.version(), n, data.first());
+    Evaluation e = lethe.evaluate(model.name, model.version, batch);
+    out.printf("model %s version %d on %d samples of %s%n", model.name, e.version(), n, data.first());
     out.printf("mean loss %.6f%n", e.meanLoss());
     out.printf("accuracy  %.4f%n", e.accuracy());
     double meanAuc = Arrays.stream(e.auc()).filter(Double::isFinite).average().orElse(Double.NaN);

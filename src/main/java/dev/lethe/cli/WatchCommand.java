@@ -1,6 +1,6 @@
 package dev.lethe.cli;
 
-import dev.lethe.grpc.LetheClient;
+import dev.lethe.client.LetheClient;
 import java.io.PrintWriter;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
@@ -14,8 +14,8 @@ final class WatchCommand extends ClientCommand {
 
   @Override
   void run(LetheClient lethe, PrintWriter out) {
-    lethe.watch(name, json -> {
-      out.println(json);
+    lethe.watch(name, model -> {
+      out.println(Json.model(model));
       out.flush();
     });
   }

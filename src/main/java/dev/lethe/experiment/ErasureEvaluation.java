@@ -1,5 +1,6 @@
 package dev.lethe.experiment;
 
+import dev.lethe.client.ClientSecurity;
 import dev.lethe.data.DataFiles;
 import dev.lethe.data.Dataset;
 import java.io.IOException;
@@ -40,7 +41,7 @@ public final class ErasureEvaluation {
     }
     try (Sidecar sidecar = target == null || target.isEmpty()
         ? Sidecar.embedded(fisherMemoryBytes)
-        : Sidecar.remote(target, new dev.lethe.grpc.ClientSecurity(token, null, null, null, null))) {
+        : Sidecar.remote(target, new ClientSecurity(token, null, null, null, null))) {
       Results r = run(plan, sidecar, fashionDir, log);
       Report.write(r, markdown, command);
       return Report.targets(r).stream()

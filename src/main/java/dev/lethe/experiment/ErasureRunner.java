@@ -1,5 +1,6 @@
 package dev.lethe.experiment;
 
+import dev.lethe.client.LetheClient;
 import dev.lethe.core.Batches;
 import dev.lethe.core.Samples;
 import dev.lethe.erase.EraseCommand;
@@ -8,7 +9,6 @@ import dev.lethe.fisher.FisherProgress;
 import dev.lethe.fisher.FisherRequest;
 import dev.lethe.fisher.CurvatureKind;
 import dev.lethe.fisher.InversionMethod;
-import dev.lethe.grpc.LetheClient;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.util.ArrayList;

@@ -1,6 +1,6 @@
 package dev.lethe.experiment;
 
-import dev.lethe.grpc.LetheClient;
+import dev.lethe.client.LetheClient;
 import dev.lethe.onnx.WeightSplicer;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

@@ -1,8 +1,8 @@
 package dev.lethe.experiment;
 
+import dev.lethe.client.ClientSecurity;
+import dev.lethe.client.LetheClient;
 import dev.lethe.erase.EraseConfig;
-import dev.lethe.grpc.ClientSecurity;
-import dev.lethe.grpc.LetheClient;
 import dev.lethe.server.LetheServer;
 import dev.lethe.server.ServerConfig;
 import dev.lethe.store.StoreConfig;

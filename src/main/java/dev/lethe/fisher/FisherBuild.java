@@ -143,8 +143,8 @@ public final class FisherBuild implements AutoCloseable {
     close();
     BuildOptions o = plan.options();
     return progress(blocksDone, true, new FisherProgress.Summary(fisherId, plan.version(),
-        plan.samples(), blocksTotal(), header.totalStoredBytes(), plan.kind().name(),
-        o.method().id(), (System.nanoTime() - startNanos) / 1e9, passes.size()));
+        plan.samples(), blocksTotal(), header.totalStoredBytes(), plan.kind(), o.method(),
+        (System.nanoTime() - startNanos) / 1e9, passes.size()));
   }
 
   private FisherProgress progress(int done, boolean finished, FisherProgress.Summary summary) {

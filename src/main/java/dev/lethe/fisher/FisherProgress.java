@@ -8,5 +8,5 @@ public record FisherProgress(long samplesSeen, int blocksDone, int blocksTotal, 
 
   /** The stored Fisher. */
   public record Summary(String fisherId, long version, long samples, int blocks, long bytes,
-      String kind, String method, double buildSeconds, int passes) {}
+      CurvatureKind kind, InversionMethod method, double buildSeconds, int passes) {}
 }

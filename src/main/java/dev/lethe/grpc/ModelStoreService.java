@@ -21,18 +21,17 @@ import dev.lethe.api.v1.SetActiveVersionRequest;
 import dev.lethe.api.v1.SetScaleRequest;
 import dev.lethe.api.v1.WatchModelRequest;
 import dev.lethe.core.LetheException;
-import dev.lethe.api.v1.Erasure;
+import dev.lethe.core.EraseOutcome;
 import dev.lethe.erase.Eraser;
-import dev.lethe.metrics.LetheMetrics;
 import dev.lethe.fisher.FisherBuild;
 import dev.lethe.fisher.FisherRequest;
-import java.util.function.Function;
-import dev.lethe.store.EraseLedger;
-import dev.lethe.store.LedgerEntry;
+import dev.lethe.metrics.LetheMetrics;
 import dev.lethe.store.ModelFile;
+import dev.lethe.store.ModelState;
 import dev.lethe.store.ModelStore;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -66,7 +65,7 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
   }
 
   private void recordModel(String name) {
-    dev.lethe.store.ModelState info = store.info(name);
+    ModelState info = store.info(name);
     metrics.model(name, info.versions().size(), info.activeVersion());
   }
 
@@ -80,7 +79,7 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
   public void listModels(ListModelsRequest request, StreamObserver<ListModelsResponse> response) {
     unary(response, () -> {
       ListModelsResponse.Builder b = ListModelsResponse.newBuilder();
-      store.list().forEach(m -> b.addModels(ProtoConvert.info(m)));
+      store.list().forEach(m -> b.addModels(ModelMessages.info(m)));
       return b.build();
     });
   }
@@ -109,7 +108,7 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
         if (call.isCancelled()) {
           throw new IllegalStateException("watcher cancelled");
         }
-        call.onNext(ProtoConvert.info(info));
+        call.onNext(ModelMessages.info(info));
       });
       call.setOnCancelHandler(() -> {
         try {
@@ -126,7 +125,7 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
   @Override
   public void setActiveVersion(SetActiveVersionRequest request, StreamObserver<ModelInfo> response) {
     unary(response, () -> {
-      ModelInfo info = ProtoConvert.info(
+      ModelInfo info = ModelMessages.info(
           store.setActive(request.getName(), request.getVersion(), request.getAllowUnerase()));
       metrics.model(info.getName(), info.getVersionsCount(), info.getActiveVersion());
       return info;
@@ -135,30 +134,23 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
 
   @Override
   public void setScale(SetScaleRequest request, StreamObserver<ModelInfo> response) {
-    unary(response, () -> ProtoConvert.info(store.setScale(request.getName(), request.getScale())));
+    unary(response, () -> ModelMessages.info(store.setScale(request.getName(), request.getScale())));
   }
 
   @Override
   public void evaluate(EvaluateRequest request, StreamObserver<EvaluateResponse> response) {
-    unary(response, () -> {
-      if (!request.hasSamples()) {
-        throw LetheException.invalid("samples", "required");
-      }
-      return ProtoConvert.evaluation(store.evaluate(request.getName(), request.getVersion(),
-          ProtoConvert.batch(request.getSamples())));
-    });
+    unary(response, () -> ModelMessages.evaluateResponse(store.evaluate(request.getName(),
+        request.getVersion(), SampleMessages.required(request.hasSamples(), request.getSamples()))));
   }
 
   @Override
   public void gradients(GradientsRequest request, StreamObserver<GradientsResponse> response) {
     unary(response, () -> {
-      if (!request.hasSamples()) {
-        throw LetheException.invalid("samples", "required");
-      }
       ModelStore.Gradients g = store.gradients(request.getName(), request.getVersion(),
-          ProtoConvert.batch(request.getSamples()), request.getFull(), maxResponseBytes);
+          SampleMessages.required(request.hasSamples(), request.getSamples()), request.getFull(),
+          maxResponseBytes);
       metrics.gradients(request.getName(), g.result().size());
-      return ProtoConvert.gradients(g.version(), g.result());
+      return ModelMessages.gradientsResponse(g.version(), g.result());
     });
   }
 
@@ -171,35 +163,22 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
   @Override
   public void erase(EraseRequest request, StreamObserver<EraseResponse> response) {
     unary(response, () -> {
-      dev.lethe.core.EraseOutcome o = eraser.erase(ProtoConvert.erase(request));
+      EraseOutcome o = eraser.erase(EraseMessages.command(request));
       if (!request.getDryRun() && o.erased() > 0) {
         metrics.erase(request.getName(), o.erased(), o.timings().gradientsMs(),
             o.timings().solveMs(), o.timings().storeMs(), o.timings().swapMs());
         metrics.gradients(request.getName(), o.erased());
         recordModel(request.getName());
       }
-      return ProtoConvert.erase(o);
+      return EraseMessages.response(o);
     });
   }
 
   @Override
   public void listErasures(ListErasuresRequest request,
       StreamObserver<ListErasuresResponse> response) {
-    unary(response, () -> {
-      EraseLedger.Page page = store.listErasures(request.getName(), request.getPageSize(),
-          request.getPageToken());
-      ListErasuresResponse.Builder b = ListErasuresResponse.newBuilder()
-          .setNextPageToken(page.nextPageToken());
-      for (LedgerEntry e : page.entries()) {
-        b.addErasures(Erasure.newBuilder()
-            .setIdSha256(e.idSha256())
-            .setVersion(e.version())
-            .setRequestId(e.requestId())
-            .setUnixMs(e.unixMs())
-            .setEvent(e.event()));
-      }
-      return b.build();
-    });
+    unary(response, () -> EraseMessages.erasures(store.listErasures(request.getName(),
+        request.getPageSize(), request.getPageToken())));
   }
 
   private static <T> void unary(StreamObserver<T> response, Supplier<T> body) {

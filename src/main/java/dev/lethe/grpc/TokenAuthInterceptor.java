@@ -18,7 +18,8 @@ import java.util.Set;
  * compared in constant time. Stateless after construction; thread-safe.
  */
 public final class TokenAuthInterceptor implements ServerInterceptor {
-  static final Metadata.Key<String> AUTHORIZATION =
+  /** The header a client sends its token in, as {@code Bearer <token>}. */
+  public static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
   private static final Set<String> MUTATING = Set.of(
       ModelStoreGrpc.getPutModelMethod().getFullMethodName(),

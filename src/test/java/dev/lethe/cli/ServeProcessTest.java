@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.onnxruntime.OrtEnvironment;
-import dev.lethe.grpc.LetheClient;
+import dev.lethe.client.LetheClient;
 import dev.lethe.storage.LetheDb;
 import dev.lethe.store.ModelStore;
 import dev.lethe.store.StoreConfig;
@@ -48,7 +48,7 @@ class ServeProcessTest {
         Thread.sleep(50);
       }
       try (LetheClient client = new LetheClient("127.0.0.1:" + port.group(1))) {
-        assertTrue(client.listModels().contains("\"digits\""));
+        assertEquals(List.of("digits"), client.listModels().stream().map(m -> m.name()).toList());
       }
     } finally {
       p.destroy(); // SIGTERM

@@ -283,7 +283,7 @@ class EraseConcurrencyTest {
       while (erasing.get()) {
         evaluations.add(evaluator.withDeadlineAfter(EraseRpc.TIMEOUT_S, TimeUnit.SECONDS)
             .evaluate(EvaluateRequest.newBuilder().setName(MODEL)
-                .setSamples(ProtoConvert.batch(probe)).build()));
+                .setSamples(SampleMessages.batch(probe)).build()));
         calls++;
       }
       return calls;
@@ -293,7 +293,7 @@ class EraseConcurrencyTest {
     // Losses of the probe at each version, evaluated by the writer right after it committed.
     Map<Long, EvaluateResponse> reference = new HashMap<>();
     reference.put(1L, writer.evaluate(EvaluateRequest.newBuilder().setName(MODEL).setVersion(1)
-        .setSamples(ProtoConvert.batch(probe)).build()));
+        .setSamples(SampleMessages.batch(probe)).build()));
     assertTrue(readersStarted.await(EraseRpc.TIMEOUT_S, TimeUnit.SECONDS));
     try {
       for (int i = 0; i < erases; i++) {
@@ -303,7 +303,7 @@ class EraseConcurrencyTest {
         assertEquals(1, r.getErased());
         try {
           reference.put(r.getVersion(), writer.evaluate(EvaluateRequest.newBuilder().setName(MODEL)
-              .setVersion(r.getVersion()).setSamples(ProtoConvert.batch(probe)).build()));
+              .setVersion(r.getVersion()).setSamples(SampleMessages.batch(probe)).build()));
         } catch (StatusRuntimeException e) {
           // With retention 1 the next erase may not have dropped it yet, but nothing else does.
           throw new AssertionError("version " + r.getVersion() + " just committed", e);

@@ -10,6 +10,7 @@ import dev.lethe.api.v1.BuildFisherProgress;
 import dev.lethe.api.v1.BuildFisherRequest;
 import dev.lethe.api.v1.EraseRequest;
 import dev.lethe.api.v1.EraseResponse;
+import dev.lethe.api.v1.FisherKind;
 import dev.lethe.api.v1.FisherOptions;
 import dev.lethe.api.v1.GetModelRequest;
 import dev.lethe.api.v1.ListErasuresRequest;
@@ -55,7 +56,7 @@ class EraseEndToEndTest {
   @BeforeEach
   void start() throws Exception {
     lethe = new ServerHarness(dir, 1 << 20);
-    lethe.put(ProtoConvert.spec(Fixtures.spec("mlp").withTrainSize(N)), mlp.onnx());
+    lethe.put(ModelMessages.spec(Fixtures.spec("mlp").withTrainSize(N)), mlp.onnx());
   }
 
   @AfterEach
@@ -96,7 +97,7 @@ class EraseEndToEndTest {
   }
 
   static BuildFisherRequest samples(Samples b) {
-    return BuildFisherRequest.newBuilder().setSamples(ProtoConvert.batch(b)).build();
+    return BuildFisherRequest.newBuilder().setSamples(SampleMessages.batch(b)).build();
   }
 
   private float[] weights(long version) throws Exception {
@@ -184,7 +185,7 @@ class EraseEndToEndTest {
   void erasesMatchDenseEquationFourSequentially() throws Exception {
     List<BuildFisherProgress> progress = buildFisher(List.of(
         options(FisherOptions.newBuilder().setName("mlp").setBlockSize(10)
-            .setFisherKind(dev.lethe.api.v1.FisherKind.EMPIRICAL)),
+            .setFisherKind(FisherKind.EMPIRICAL)),
         samples(Batches.range(train, 0, 25)), samples(Batches.range(train, 25, N))));
     BuildFisherProgress last = progress.get(progress.size() - 1);
     assertTrue(last.getDone());
@@ -204,7 +205,7 @@ class EraseEndToEndTest {
 
     Samples forget = Batches.range(train, 0, 5);
     EraseResponse first = lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
-        .setRequestId("r1").setSamples(ProtoConvert.batch(forget)).build());
+        .setRequestId("r1").setSamples(SampleMessages.batch(forget)).build());
     assertEquals(2, first.getVersion());
     assertEquals(5, first.getErased());
     assertClose(ssse(theta1, fisher, mlp, forget, N, layout), weights(2));
@@ -215,7 +216,7 @@ class EraseEndToEndTest {
     float[] theta2 = weights(2);
     Samples forget2 = Batches.range(train, 3, 8); // s3, s4 already erased
     EraseResponse second = lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
-        .setSamples(ProtoConvert.batch(forget2)).setExpectedVersion(2).build());
+        .setSamples(SampleMessages.batch(forget2)).setExpectedVersion(2).build());
     assertEquals(List.of("s3", "s4"), second.getAlreadyErasedList());
     assertEquals(3, second.getErased());
     assertClose(ssse(theta2, fisher, with(theta2), Batches.range(train, 5, 8), N - 5, layout), weights(3));
@@ -225,20 +226,20 @@ class EraseEndToEndTest {
 
     // Idempotent replay: the first answer, nothing new.
     EraseResponse replay = lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
-        .setRequestId("r1").setSamples(ProtoConvert.batch(forget)).build());
+        .setRequestId("r1").setSamples(SampleMessages.batch(forget)).build());
     assertEquals(first.getVersion(), replay.getVersion());
     assertEquals(first.getUpdateNorm(), replay.getUpdateNorm());
     assertEquals(3, lethe.blocking.listModels(ListModelsRequest.getDefaultInstance()).getModels(0).getActiveVersion());
     StatusRuntimeException reused = assertThrows(StatusRuntimeException.class, () ->
         lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp").setRequestId("r1")
-            .setSamples(ProtoConvert.batch(forget2)).build()));
+            .setSamples(SampleMessages.batch(forget2)).build()));
     assertEquals(Status.Code.INVALID_ARGUMENT, reused.getStatus().getCode());
     assertEquals(8, lethe.blocking.listErasures(ListErasuresRequest.newBuilder().setName("mlp").build())
         .getErasuresCount());
 
     // A dry run reports and changes nothing.
     EraseResponse dry = lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp").setDryRun(true)
-        .setSamples(ProtoConvert.batch(Batches.range(train, 10, 12))).build());
+        .setSamples(SampleMessages.batch(Batches.range(train, 10, 12))).build());
     assertEquals(3, dry.getVersion());
     assertEquals(2, dry.getErased());
     assertEquals(3, lethe.blocking.listModels(ListModelsRequest.getDefaultInstance()).getModels(0).getActiveVersion());
@@ -255,10 +256,10 @@ class EraseEndToEndTest {
     lethe = new ServerHarness(new dev.lethe.server.ServerConfig("127.0.0.1:0", dir.resolve("multi"),
         new dev.lethe.store.StoreConfig(10, 1 << 20), 64 << 20, false, 5,
         new dev.lethe.erase.EraseConfig(10_000, 1.0, 1), 2048), s -> {});
-    lethe.put(ProtoConvert.spec(Fixtures.spec("mlp").withTrainSize(N)), mlp.onnx());
+    lethe.put(ModelMessages.spec(Fixtures.spec("mlp").withTrainSize(N)), mlp.onnx());
     List<BuildFisherProgress> progress = buildFisher(List.of(
         options(FisherOptions.newBuilder().setName("mlp").setBlockSize(10)
-            .setFisherKind(dev.lethe.api.v1.FisherKind.EMPIRICAL)),
+            .setFisherKind(FisherKind.EMPIRICAL)),
         samples(Batches.range(train, 0, 17)), samples(Batches.range(train, 17, N))));
     BuildFisherProgress last = progress.get(progress.size() - 1);
     assertTrue(last.getSummary().getPasses() > 1, "passes: " + last.getSummary().getPasses());
@@ -274,7 +275,7 @@ class EraseEndToEndTest {
     }
     Samples forget = Batches.range(train, 0, 5);
     lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
-        .setSamples(ProtoConvert.batch(forget)).build());
+        .setSamples(SampleMessages.batch(forget)).build());
     assertClose(ssse(weights(1), fisher, mlp, forget, N, layout), weights(2));
   }
 
@@ -282,12 +283,12 @@ class EraseEndToEndTest {
   void aBuildThatNamesNoKindIsTrueOrEmpiricalWhenMiniBatchesAreAveraged() throws Exception {
     List<BuildFisherProgress> plain = buildFisher(List.of(
         options(FisherOptions.newBuilder().setName("mlp").setBlockSize(10)), samples(train)));
-    assertEquals(dev.lethe.api.v1.FisherKind.TRUE,
+    assertEquals(FisherKind.TRUE,
         plain.get(plain.size() - 1).getSummary().getFisherKind());
     List<BuildFisherProgress> averaged = buildFisher(List.of(
         options(FisherOptions.newBuilder().setName("mlp").setBlockSize(10).setMinibatch(4)),
         samples(train)));
-    assertEquals(dev.lethe.api.v1.FisherKind.EMPIRICAL,
+    assertEquals(FisherKind.EMPIRICAL,
         averaged.get(averaged.size() - 1).getSummary().getFisherKind());
   }
 
@@ -299,12 +300,12 @@ class EraseEndToEndTest {
     lethe = new ServerHarness(new dev.lethe.server.ServerConfig("127.0.0.1:0", dir.resolve("kinds"),
         new dev.lethe.store.StoreConfig(10, 1 << 20), 64 << 20, false, 5,
         new dev.lethe.erase.EraseConfig(10_000, 100.0, 64 << 20), 1L << 30), s -> {});
-    lethe.put(ProtoConvert.spec(Fixtures.spec("mlp").withTrainSize(N)), mlp.onnx());
-    for (dev.lethe.api.v1.FisherKind kind : List.of(dev.lethe.api.v1.FisherKind.MONTE_CARLO,
-        dev.lethe.api.v1.FisherKind.TRUE)) {
+    lethe.put(ModelMessages.spec(Fixtures.spec("mlp").withTrainSize(N)), mlp.onnx());
+    for (FisherKind kind : List.of(FisherKind.MONTE_CARLO,
+        FisherKind.TRUE)) {
       List<BuildFisherProgress> progress = buildFisher(List.of(
           options(FisherOptions.newBuilder().setName("mlp").setBlockSize(10).setFisherKind(kind)
-              .setMonteCarloDraws(kind == dev.lethe.api.v1.FisherKind.MONTE_CARLO ? 4 : 0)
+              .setMonteCarloDraws(kind == FisherKind.MONTE_CARLO ? 4 : 0)
               .setSeed(3)),
           samples(train)));
       BuildFisherProgress last = progress.get(progress.size() - 1);
@@ -313,7 +314,7 @@ class EraseEndToEndTest {
     }
     // The last build (TRUE) replaced the MONTE_CARLO one on version 1; an erase uses it.
     EraseResponse r = lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
-        .setSamples(ProtoConvert.batch(Batches.range(train, 0, 3))).build());
+        .setSamples(SampleMessages.batch(Batches.range(train, 0, 3))).build());
     assertEquals(2, r.getVersion());
     assertTrue(r.getUpdateNorm() > 0 && Double.isFinite(r.getUpdateNorm()));
     java.util.Set<String> ids = new java.util.TreeSet<>();
@@ -326,11 +327,11 @@ class EraseEndToEndTest {
   @Test
   void downdatedFisherEqualsARebuildWithoutTheErasedSamples() throws Exception {
     buildFisher(List.of(options(FisherOptions.newBuilder().setName("mlp").setBlockSize(10)
-            .setFisherKind(dev.lethe.api.v1.FisherKind.EMPIRICAL)),
+            .setFisherKind(FisherKind.EMPIRICAL)),
         samples(train)));
     Samples forget = Batches.range(train, 0, 4);
     EraseResponse r = lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
-        .setDowndateFisher(true).setSamples(ProtoConvert.batch(forget)).build());
+        .setDowndateFisher(true).setSamples(SampleMessages.batch(forget)).build());
     assertEquals(2, r.getVersion());
     // The next erase uses F of D∖S (its gradients at θ*) : check against the dense form.
     float[] theta2 = weights(2);
@@ -342,7 +343,7 @@ class EraseEndToEndTest {
     }
     Samples forget2 = Batches.range(train, 4, 6);
     lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
-        .setSamples(ProtoConvert.batch(forget2)).build());
+        .setSamples(SampleMessages.batch(forget2)).build());
     assertClose(ssse(theta2, rest, with(theta2), forget2, N - 4, layout), weights(3));
   }
 
@@ -362,9 +363,18 @@ class EraseEndToEndTest {
         new Case(Status.Code.INVALID_ARGUMENT, "options",
             List.of(options(FisherOptions.newBuilder().setName("mlp")),
                 options(FisherOptions.newBuilder().setName("mlp")))),
-        new Case(Status.Code.INVALID_ARGUMENT, "minibatch",
+        new Case(Status.Code.INVALID_ARGUMENT, "options.minibatch: ",
             List.of(options(FisherOptions.newBuilder().setName("mlp").setMinibatch(4)
-                .setFisherKind(dev.lethe.api.v1.FisherKind.TRUE)))),
+                .setFisherKind(FisherKind.TRUE)))),
+        new Case(Status.Code.INVALID_ARGUMENT, "options.monte_carlo_draws: ",
+            List.of(options(FisherOptions.newBuilder().setName("mlp").setMonteCarloDraws(3)
+                .setFisherKind(FisherKind.EMPIRICAL)))),
+        new Case(Status.Code.INVALID_ARGUMENT, "options.block_size",
+            List.of(options(FisherOptions.newBuilder().setName("mlp").setBlockSize(-1)))),
+        new Case(Status.Code.INVALID_ARGUMENT, "options.fisher_kind: unknown value 9",
+            List.of(options(FisherOptions.newBuilder().setName("mlp").setFisherKindValue(9)))),
+        new Case(Status.Code.INVALID_ARGUMENT, "options.method: unknown value 7",
+            List.of(options(FisherOptions.newBuilder().setName("mlp").setMethodValue(7)))),
         new Case(Status.Code.NOT_FOUND, "version 9",
             List.of(options(FisherOptions.newBuilder().setName("mlp").setVersion(9)))))) {
       StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> buildFisher(c.messages()));

@@ -126,12 +126,12 @@ class EraseLifecycleTest {
         DenseTensor.ofLongs(new long[] {3}, labels));
     assertRefusedAndUnchanged(Status.Code.INVALID_ARGUMENT, "samples.labels",
         () -> erase(EraseRequest.newBuilder().setName(MODEL).setRequestId("labels")
-            .setSamples(ProtoConvert.batch(badLabel)).build()));
+            .setSamples(SampleMessages.batch(badLabel)).build()));
     Samples negative = new Samples(rows.ids(), rows.inputs(),
         DenseTensor.ofLongs(new long[] {3}, new long[] {0, -1, 2}));
     assertRefusedAndUnchanged(Status.Code.INVALID_ARGUMENT, "samples.labels",
         () -> erase(EraseRequest.newBuilder().setName(MODEL)
-            .setSamples(ProtoConvert.batch(negative)).build()));
+            .setSamples(SampleMessages.batch(negative)).build()));
 
     assertRefusedAndUnchanged(Status.Code.NOT_FOUND, "nope",
         () -> erase(EraseRpc.erase("nope", "unknown", train, 2)));
@@ -142,7 +142,7 @@ class EraseLifecycleTest {
     // Fields are checked before the model's state: bad labels are INVALID_ARGUMENT even there.
     assertRefusedAndUnchanged(Status.Code.INVALID_ARGUMENT, "samples.labels",
         () -> erase(EraseRequest.newBuilder().setName("bare")
-            .setSamples(ProtoConvert.batch(negative)).build()));
+            .setSamples(SampleMessages.batch(negative)).build()));
     // A dry run computes and answers, and changes nothing either.
     Snapshot before = snapshot();
     EraseResponse dry = erase(EraseRpc.erase(MODEL, "", train, 2, 3).toBuilder().setDryRun(true).build());

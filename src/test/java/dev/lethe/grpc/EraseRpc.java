@@ -52,7 +52,7 @@ final class EraseRpc {
       byte[] onnx) throws Exception {
     CompletableFuture<ModelInfo> result = new CompletableFuture<>();
     StreamObserver<PutModelRequest> up = async.putModel(observer(result));
-    up.onNext(ServerHarness.spec(ProtoConvert.spec(spec)));
+    up.onNext(ServerHarness.spec(ModelMessages.spec(spec)));
     up.onNext(ServerHarness.chunk(onnx));
     up.onCompleted();
     return await(result);
@@ -85,9 +85,9 @@ final class EraseRpc {
         .setOptions(FisherOptions.newBuilder().setName(name).setBlockSize(10)
             .setFisherKind(dev.lethe.api.v1.FisherKind.EMPIRICAL)).build());
     up.onNext(BuildFisherRequest.newBuilder()
-        .setSamples(ProtoConvert.batch(Batches.range(train, 0, half))).build());
+        .setSamples(SampleMessages.batch(Batches.range(train, 0, half))).build());
     up.onNext(BuildFisherRequest.newBuilder()
-        .setSamples(ProtoConvert.batch(Batches.range(train, half, train.size()))).build());
+        .setSamples(SampleMessages.batch(Batches.range(train, half, train.size()))).build());
     up.onCompleted();
     BuildFisherProgress last = await(done);
     assertTrue(last.getDone(), last.toString());
@@ -98,7 +98,7 @@ final class EraseRpc {
   /** An Erase request for the given rows of {@code train}. */
   static EraseRequest erase(String name, String requestId, Samples train, int... rows) {
     return EraseRequest.newBuilder().setName(name).setRequestId(requestId)
-        .setSamples(ProtoConvert.batch(Batches.rows(train, rows))).build();
+        .setSamples(SampleMessages.batch(Batches.rows(train, rows))).build();
   }
 
   /** The response with its timings cleared: a replay returns the first response's content. */

@@ -97,12 +97,12 @@ class GradientsRpcTest {
   @Test
   void fullGradientsAndNormsMatchAHandWrittenBackwardPass() {
     Fixtures.Mlp mlp = Fixtures.mlp(31);
-    lethe.put(ProtoConvert.spec(Fixtures.spec("mlp")), mlp.onnx()); // spec l2 = 0.01
+    lethe.put(ModelMessages.spec(Fixtures.spec("mlp")), mlp.onnx()); // spec l2 = 0.01
     Samples batch = Fixtures.batch(32, 6);
     GradientsResponse full = lethe.blocking.gradients(GradientsRequest.newBuilder()
-        .setName("mlp").setSamples(ProtoConvert.batch(batch)).setFull(true).build());
+        .setName("mlp").setSamples(SampleMessages.batch(batch)).setFull(true).build());
     GradientsResponse norms = lethe.blocking.gradients(GradientsRequest.newBuilder()
-        .setName("mlp").setSamples(ProtoConvert.batch(batch)).build());
+        .setName("mlp").setSamples(SampleMessages.batch(batch)).build());
     assertEquals(java.util.List.of(6L, 27L), full.getGradients().getDimsList());
     assertFalse(norms.hasGradients());
     for (int i = 0; i < 6; i++) {
@@ -122,20 +122,20 @@ class GradientsRpcTest {
 
   @Test
   void errorsHaveExactCodes() {
-    lethe.put(ProtoConvert.spec(Fixtures.spec("mlp")), Fixtures.mlp(1).onnx());
+    lethe.put(ModelMessages.spec(Fixtures.spec("mlp")), Fixtures.mlp(1).onnx());
     Samples batch = Fixtures.batch(2, 3);
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () ->
         lethe.blocking.gradients(GradientsRequest.newBuilder().setName("nope")
-            .setSamples(ProtoConvert.batch(batch)).build()));
+            .setSamples(SampleMessages.batch(batch)).build()));
     assertEquals(Status.Code.NOT_FOUND, e.getStatus().getCode());
     e = assertThrows(StatusRuntimeException.class, () ->
         lethe.blocking.gradients(GradientsRequest.newBuilder().setName("mlp")
-            .setSamples(ProtoConvert.batch(batch).toBuilder().clearLabels()).build()));
+            .setSamples(SampleMessages.batch(batch).toBuilder().clearLabels()).build()));
     assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
     assertTrue(e.getStatus().getDescription().contains("samples.labels"), e.getStatus().getDescription());
     e = assertThrows(StatusRuntimeException.class, () ->
         lethe.blocking.gradients(GradientsRequest.newBuilder().setName("mlp").setVersion(9)
-            .setSamples(ProtoConvert.batch(batch)).build()));
+            .setSamples(SampleMessages.batch(batch)).build()));
     assertEquals(Status.Code.NOT_FOUND, e.getStatus().getCode());
   }
 
@@ -149,7 +149,7 @@ class GradientsRpcTest {
         .node("TopK", new String[] {"h", "k"}, new String[] {"logits", "idx"}, "axis", 1L)
         .floatOutput("logits", -1, 3)
         .toBytes();
-    ModelSpec spec = ProtoConvert.spec(Fixtures.spec("topk").withLogitsOutput("logits"));
+    ModelSpec spec = ModelMessages.spec(Fixtures.spec("topk").withLogitsOutput("logits"));
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> lethe.put(spec, withTopK));
     assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
     String message = e.getStatus().getDescription();

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.lethe.client.LetheClient;
+import dev.lethe.client.RemoteException;
 import dev.lethe.core.Batches;
 import dev.lethe.core.Samples;
 import dev.lethe.erase.EraseCommand;

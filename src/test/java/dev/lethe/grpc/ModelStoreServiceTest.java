@@ -59,7 +59,7 @@ class ModelStoreServiceTest {
   }
 
   static ModelSpec spec(String name) {
-    return ProtoConvert.spec(Fixtures.spec(name));
+    return ModelMessages.spec(Fixtures.spec(name));
   }
 
   private byte[] download(String name, long version, int chunkSize) {
@@ -113,7 +113,7 @@ class ModelStoreServiceTest {
     lethe.put(spec("mlp"), mlp.onnx());
     dev.lethe.core.Samples batch = Fixtures.batch(5, 9);
     EvaluateResponse r = lethe.blocking.evaluate(EvaluateRequest.newBuilder()
-        .setName("mlp").setSamples(ProtoConvert.batch(batch)).build());
+        .setName("mlp").setSamples(SampleMessages.batch(batch)).build());
     assertEquals(9, r.getLossesCount());
     assertEquals(1, r.getVersion());
     double mean = 0;
@@ -269,7 +269,7 @@ class ModelStoreServiceTest {
         () -> lethe.blocking.watchModel(WatchModelRequest.newBuilder().setName("nope").build()).next());
     assertRefused(Status.Code.NOT_FOUND, "nope",
         () -> lethe.blocking.evaluate(EvaluateRequest.newBuilder().setName("nope")
-            .setSamples(ProtoConvert.batch(Fixtures.batch(1, 2))).build()));
+            .setSamples(SampleMessages.batch(Fixtures.batch(1, 2))).build()));
   }
 
   // ---- Evaluate errors --------------------------------------------------------------------------
@@ -283,7 +283,7 @@ class ModelStoreServiceTest {
   @Test
   void badSamplesAreInvalid() {
     lethe.put(spec("mlp"), mlp.onnx());
-    SampleBatch good = ProtoConvert.batch(Fixtures.batch(1, 4));
+    SampleBatch good = SampleMessages.batch(Fixtures.batch(1, 4));
     Tensor x = good.getInputsOrThrow("x");
     evaluateRefused("samples.labels", good.toBuilder()
         .setLabels(Tensor.newBuilder().addDims(4).addAllFloatData(List.of(0f, 1f, 2f, 0f))).build());
@@ -307,7 +307,7 @@ class ModelStoreServiceTest {
   @Test
   void eraseChecksIdsAndNeedsAFisher() {
     lethe.put(spec("mlp"), mlp.onnx());
-    SampleBatch samples = ProtoConvert.batch(Fixtures.batch(3, 4));
+    SampleBatch samples = SampleMessages.batch(Fixtures.batch(3, 4));
     assertRefused(Status.Code.FAILED_PRECONDITION, "BuildFisher", () -> lethe.blocking.erase(
         EraseRequest.newBuilder().setName("mlp").setSamples(samples).build()));
     assertRefused(Status.Code.INVALID_ARGUMENT, "samples.ids", () -> lethe.blocking.erase(

@@ -10,6 +10,9 @@ import dev.lethe.api.v1.ModelInfo;
 import dev.lethe.api.v1.ModelStoreGrpc;
 import dev.lethe.api.v1.SetActiveVersionRequest;
 import dev.lethe.api.v1.SetScaleRequest;
+import dev.lethe.client.ClientSecurity;
+import dev.lethe.client.LetheClient;
+import dev.lethe.client.RemoteException;
 import dev.lethe.erase.EraseConfig;
 import dev.lethe.server.LetheServer;
 import dev.lethe.server.Security;
@@ -60,7 +63,7 @@ class SecurityTest {
       SetActiveVersionRequest activate =
           SetActiveVersionRequest.newBuilder().setName("mlp").setVersion(1).build();
       EraseRequest erase = EraseRequest.newBuilder().setName("mlp")
-          .setSamples(ProtoConvert.batch(Fixtures.batch(1, 2))).build();
+          .setSamples(SampleMessages.batch(Fixtures.batch(1, 2))).build();
       assertCode(Status.Code.UNAUTHENTICATED, () -> h.blocking.setActiveVersion(activate));
       assertCode(Status.Code.UNAUTHENTICATED, () -> as(h, "wrong").erase(erase));
       assertCode(Status.Code.PERMISSION_DENIED, () -> as(h, "r-token").setActiveVersion(activate));
@@ -70,7 +73,7 @@ class SecurityTest {
       assertCode(Status.Code.UNAUTHENTICATED, () -> as(h, "wrong").setScale(scale));
       assertCode(Status.Code.PERMISSION_DENIED, () -> as(h, "r-token").setScale(scale));
       StatusRuntimeException put = assertThrows(StatusRuntimeException.class,
-          () -> h.put(ProtoConvert.spec(Fixtures.spec("other")), Fixtures.mlp(2).onnx()));
+          () -> h.put(ModelMessages.spec(Fixtures.spec("other")), Fixtures.mlp(2).onnx()));
       assertEquals(Status.Code.UNAUTHENTICATED, put.getStatus().getCode());
       assertEquals(before, h.blocking.listModels(ListModelsRequest.getDefaultInstance()).getModelsList());
       // Reads stay open by default; a write token may do everything.
@@ -121,8 +124,8 @@ class SecurityTest {
     String target = "127.0.0.1:" + server.port();
     try {
       try (LetheClient client = LetheClient.connect(target,
-          new dev.lethe.grpc.ClientSecurity(null, ca, null, null, "foo.test.google.fr"))) {
-        assertEquals("{\n}", client.listModels()); // an empty store, over TLS
+          new ClientSecurity(null, ca, null, null, "foo.test.google.fr"))) {
+        assertEquals(List.of(), client.listModels()); // an empty store, over TLS
       }
       try (LetheClient plain = new LetheClient(target)) {
         RemoteException e = assertThrows(RemoteException.class, plain::listModels);
@@ -137,10 +140,10 @@ class SecurityTest {
     target = "127.0.0.1:" + strict.port();
     try {
       try (LetheClient anonymous = LetheClient.connect(target,
-          new dev.lethe.grpc.ClientSecurity(null, ca, null, null, "foo.test.google.fr"))) {
+          new ClientSecurity(null, ca, null, null, "foo.test.google.fr"))) {
         assertThrows(RemoteException.class, anonymous::listModels);
       }
-      try (LetheClient known = LetheClient.connect(target, new dev.lethe.grpc.ClientSecurity(null,
+      try (LetheClient known = LetheClient.connect(target, new ClientSecurity(null,
           ca, cert("client.pem"), cert("client.key"), "foo.test.google.fr"))) {
         known.listModels();
       }

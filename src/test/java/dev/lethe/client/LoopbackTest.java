@@ -1,17 +1,27 @@
-package dev.lethe.grpc;
+package dev.lethe.client;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
+import dev.lethe.core.Batches;
 import dev.lethe.core.LossFunction;
 import dev.lethe.core.ModelConfig;
+import dev.lethe.core.Samples;
+import dev.lethe.erase.EraseCommand;
+import dev.lethe.core.EraseOutcome;
+import dev.lethe.fisher.CurvatureKind;
+import dev.lethe.fisher.FisherProgress;
+import dev.lethe.fisher.FisherRequest;
+import dev.lethe.fisher.InversionMethod;
 import dev.lethe.onnx.OnnxBuilder;
 import dev.lethe.server.LetheServer;
 import dev.lethe.server.ServerConfig;
+import dev.lethe.store.ModelState;
 import dev.lethe.store.StoreConfig;
 import dev.lethe.testing.Fixtures;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -21,9 +31,13 @@ import java.net.InetSocketAddress;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -68,14 +82,14 @@ class LoopbackTest {
         .toBytes();
     w = null;
     assertTrue(onnx.length > 100_000_000, "fixture is " + onnx.length + " bytes");
-    String put = client.putModel(
+    ModelState put = client.putModel(
         new ModelConfig("big", LossFunction.MEAN_SQUARED_ERROR, "", List.of(), 1000, 0, 0, 0, 0, 0),
         new ByteArrayInputStream(onnx));
-    assertTrue(put.contains("\"parameterCount\": \"26214400\""), put);
+    assertEquals(26214400, put.parameterCount());
     ByteArrayOutputStream download = new ByteArrayOutputStream(onnx.length);
     LetheClient.Download d = client.getModel("big", 0, download);
     MessageDigest md = MessageDigest.getInstance("SHA-256");
-    assertEquals(java.util.HexFormat.of().formatHex(md.digest(onnx)), d.sha256());
+    assertEquals(HexFormat.of().formatHex(md.digest(onnx)), d.sha256());
     assertEquals(onnx.length, d.sizeBytes());
     assertArrayEquals(onnx, download.toByteArray());
   }
@@ -96,7 +110,7 @@ class LoopbackTest {
           OrtSession.Result result = session.run(Map.of("x", input))) {
         float[][] probs = (float[][]) result.get(0).getValue();
         for (int i = 0; i < 2; i++) {
-          double[] z = version.logits(java.util.Arrays.copyOfRange(x, i * 4, i * 4 + 4));
+          double[] z = version.logits(Arrays.copyOfRange(x, i * 4, i * 4 + 4));
           double sum = Math.exp(z[0]) + Math.exp(z[1]) + Math.exp(z[2]);
           for (int k = 0; k < 3; k++) {
             assertEquals(Math.exp(z[k]) / sum, probs[i][k], PROBABILITY_TOLERANCE);
@@ -108,7 +122,7 @@ class LoopbackTest {
 
   @Test
   void clientReportsStatusCodes() {
-    RemoteException e = org.junit.jupiter.api.Assertions.assertThrows(RemoteException.class,
+    RemoteException e = assertThrows(RemoteException.class,
         () -> client.activate("missing", 1, false));
     assertEquals("NOT_FOUND", e.code());
   }
@@ -118,36 +132,34 @@ class LoopbackTest {
     int n = 40;
     client.putModel(Fixtures.spec("mlp").withTrainSize(n),
         new ByteArrayInputStream(Fixtures.mlp(41).onnx()));
-    dev.lethe.core.Samples train = Fixtures.batch(42, n);
-    List<dev.lethe.fisher.FisherProgress> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
-    List<dev.lethe.core.Samples> batches = new java.util.ArrayList<>();
+    Samples train = Fixtures.batch(42, n);
+    List<FisherProgress> seen = new CopyOnWriteArrayList<>();
+    List<Samples> batches = new ArrayList<>();
     for (int from = 0; from < n; from += 7) {
-      batches.add(dev.lethe.core.Batches.range(train, from, Math.min(n, from + 7)));
+      batches.add(Batches.range(train, from, Math.min(n, from + 7)));
     }
-    dev.lethe.fisher.FisherProgress last = client.buildFisher(new dev.lethe.fisher.FisherRequest("mlp",
-        dev.lethe.fisher.CurvatureKind.EMPIRICAL, dev.lethe.fisher.InversionMethod.GRAM, 10, 0, 0, 0, 0, n),
-        batches.iterator(), seen::add);
+    FisherProgress last = client.buildFisher(new FisherRequest("mlp", CurvatureKind.EMPIRICAL,
+        InversionMethod.GRAM, 10, 0, 0, 0, 0, n), batches.iterator(), seen::add);
     assertTrue(last.done());
     assertEquals(n, last.samplesSeen());
     assertEquals(1, last.summary().version());
     assertEquals(n, last.summary().samples());
-    assertEquals("EMPIRICAL", last.summary().kind());
-    assertEquals("gram", last.summary().method());
+    assertEquals(CurvatureKind.EMPIRICAL, last.summary().kind());
+    assertEquals(InversionMethod.GRAM, last.summary().method());
     assertEquals(last, seen.get(seen.size() - 1));
     assertTrue(seen.size() >= 1 + batches.size(), "a progress message per batch: " + seen.size());
 
-    dev.lethe.core.EraseOutcome out = client.erase(new dev.lethe.erase.EraseCommand("mlp", "r1",
-        dev.lethe.core.Batches.range(train, 0, 3), false, 1, false));
+    EraseOutcome out = client.erase(new EraseCommand("mlp", "r1", Batches.range(train, 0, 3),
+        false, 1, false));
     assertEquals(2, out.version());
     assertEquals(3, out.erased());
     assertTrue(out.timings().gradientsMs() > 0 && out.timings().solveMs() > 0
         && out.timings().storeMs() > 0, out.timings().toString());
     assertTrue(out.lossAfter() > out.lossBefore());
 
-    RemoteException missing = org.junit.jupiter.api.Assertions.assertThrows(RemoteException.class,
-        () -> client.buildFisher(new dev.lethe.fisher.FisherRequest("nope",
-            dev.lethe.fisher.CurvatureKind.EMPIRICAL, dev.lethe.fisher.InversionMethod.GRAM, 0, 0, 0, 0, 0, n),
-            batches.iterator(), p -> { }));
+    RemoteException missing = assertThrows(RemoteException.class,
+        () -> client.buildFisher(new FisherRequest("nope", CurvatureKind.EMPIRICAL,
+            InversionMethod.GRAM, 0, 0, 0, 0, 0, n), batches.iterator(), p -> { }));
     assertEquals("NOT_FOUND", missing.code());
   }
 }

@@ -1,6 +1,6 @@
-package dev.lethe.grpc;
+package dev.lethe.client;
 
-/** A call to a Lethe server failed; {@link #code()} is the gRPC status code's name. */
+/** A call to a Lethe server failed; {@link #code()} is the gRPC status code's name. Immutable. */
 public final class RemoteException extends RuntimeException {
   private static final long serialVersionUID = 1L;
   private final String code;

@@ -1,9 +1,9 @@
-package dev.lethe.grpc;
+package dev.lethe.client;
 
 import java.nio.file.Path;
 
 /**
- * How a client reaches a secured sidecar.
+ * How a client reaches a secured sidecar (immutable; {@link LetheClient#connect} reads it).
  *
  * @param token bearer token sent with every call, or null
  * @param tlsCa PEM CA to trust; null for plaintext

@@ -1,8 +1,9 @@
 package dev.lethe.cli;
 
+import dev.lethe.client.LetheClient;
 import dev.lethe.core.Batches;
 import dev.lethe.core.Samples;
-import dev.lethe.grpc.LetheClient;
+import dev.lethe.erase.EraseCommand;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,7 +16,7 @@ import picocli.CommandLine.Option;
         + "and print the response.",
         "Rows are chosen by id (--ids, the file's ids are <file name>:<row>) or by row number "
             + "(--rows); the ids sent are the file's ids."})
-final class EraseCommand extends ClientCommand {
+final class EraseSamplesCommand extends ClientCommand {
   @Option(names = "--model", required = true, description = "Model name.")
   String name;
 
@@ -66,6 +67,7 @@ final class EraseCommand extends ClientCommand {
       throw new IllegalArgumentException("name the samples to erase with --ids or --rows");
     }
     Samples batch = Batches.rows(all, chosen.stream().mapToInt(Integer::intValue).toArray());
-    out.println(lethe.erase(name, requestId, batch, dryRun, expectedVersion, downdateFisher));
+    out.println(Json.erase(lethe.erase(
+        new EraseCommand(name, requestId, batch, dryRun, expectedVersion, downdateFisher))));
   }
 }

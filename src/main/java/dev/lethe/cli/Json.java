@@ -1,0 +1,50 @@
+package dev.lethe.cli;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.MessageOrBuilder;
+import com.google.protobuf.util.JsonFormat;
+import dev.lethe.api.v1.ListModelsResponse;
+import dev.lethe.core.EraseOutcome;
+import dev.lethe.grpc.EraseMessages;
+import dev.lethe.grpc.ModelMessages;
+import dev.lethe.store.EraseLedger;
+import dev.lethe.store.ModelState;
+import java.util.List;
+
+/**
+ * What the client commands print: a typed result as the JSON of its API message, the form
+ * grpcurl prints (so scripts can switch between the two). Stateless.
+ */
+final class Json {
+  private Json() {}
+
+  /** A ListModelsResponse. */
+  static String models(List<ModelState> models) {
+    ListModelsResponse.Builder b = ListModelsResponse.newBuilder();
+    models.forEach(m -> b.addModels(ModelMessages.info(m)));
+    return print(b);
+  }
+
+  /** A ModelInfo. */
+  static String model(ModelState model) {
+    return print(ModelMessages.info(model));
+  }
+
+  /** An EraseResponse. */
+  static String erase(EraseOutcome outcome) {
+    return print(EraseMessages.response(outcome));
+  }
+
+  /** A ListErasuresResponse. */
+  static String erasures(EraseLedger.Page page) {
+    return print(EraseMessages.erasures(page));
+  }
+
+  private static String print(MessageOrBuilder message) {
+    try {
+      return JsonFormat.printer().print(message);
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException("API message not printable as JSON", e);
+    }
+  }
+}

@@ -1,0 +1,85 @@
+package dev.lethe.grpc;
+
+import dev.lethe.api.v1.EraseRequest;
+import dev.lethe.api.v1.EraseResponse;
+import dev.lethe.api.v1.EraseTimings;
+import dev.lethe.api.v1.Erasure;
+import dev.lethe.api.v1.ListErasuresResponse;
+import dev.lethe.erase.EraseCommand;
+import dev.lethe.core.EraseOutcome;
+import dev.lethe.store.EraseLedger;
+import dev.lethe.store.LedgerEntry;
+import java.util.List;
+
+/**
+ * Erase's messages between the API and the domain, both ways: {@link EraseRequest} ⇄
+ * {@link EraseCommand}, {@link EraseResponse} ⇄ {@link EraseOutcome}, and a page of the erasure
+ * ledger ({@link ListErasuresResponse} ⇄ {@link EraseLedger.Page}). The server uses one
+ * direction, the client (dev.lethe.client) the other. Stateless and thread-safe.
+ */
+public final class EraseMessages {
+  private EraseMessages() {}
+
+  static EraseCommand command(EraseRequest r) {
+    return new EraseCommand(r.getName(), r.getRequestId(),
+        SampleMessages.required(r.hasSamples(), r.getSamples()), r.getDryRun(),
+        r.getExpectedVersion(), r.getDowndateFisher());
+  }
+
+  /** The client's side of {@link #command(EraseRequest)}. */
+  public static EraseRequest request(EraseCommand c) {
+    return EraseRequest.newBuilder()
+        .setName(c.name())
+        .setRequestId(c.requestId())
+        .setSamples(SampleMessages.batch(c.samples()))
+        .setDryRun(c.dryRun())
+        .setExpectedVersion(c.expectedVersion())
+        .setDowndateFisher(c.downdateFisher())
+        .build();
+  }
+
+  public static EraseResponse response(EraseOutcome o) {
+    return EraseResponse.newBuilder()
+        .setVersion(o.version())
+        .setErased(o.erased())
+        .addAllAlreadyErased(o.alreadyErased())
+        .setUpdateNorm(o.updateNorm())
+        .setLossBefore(o.lossBefore())
+        .setLossAfter(o.lossAfter())
+        .setTimings(EraseTimings.newBuilder()
+            .setGradientsMs(o.timings().gradientsMs())
+            .setSolveMs(o.timings().solveMs())
+            .setStoreMs(o.timings().storeMs())
+            .setSwapMs(o.timings().swapMs()))
+        .build();
+  }
+
+  /** The client's side of {@link #response(EraseOutcome)}. */
+  public static EraseOutcome outcome(EraseResponse r) {
+    EraseTimings t = r.getTimings();
+    return new EraseOutcome(r.getVersion(), r.getErased(), List.copyOf(r.getAlreadyErasedList()),
+        r.getUpdateNorm(), r.getLossBefore(), r.getLossAfter(),
+        new EraseOutcome.Timings(t.getGradientsMs(), t.getSolveMs(), t.getStoreMs(), t.getSwapMs()));
+  }
+
+  public static ListErasuresResponse erasures(EraseLedger.Page page) {
+    ListErasuresResponse.Builder b = ListErasuresResponse.newBuilder()
+        .setNextPageToken(page.nextPageToken());
+    for (LedgerEntry e : page.entries()) {
+      b.addErasures(Erasure.newBuilder()
+          .setIdSha256(e.idSha256())
+          .setVersion(e.version())
+          .setRequestId(e.requestId())
+          .setUnixMs(e.unixMs())
+          .setEvent(e.event()));
+    }
+    return b.build();
+  }
+
+  /** The client's side of {@link #erasures(EraseLedger.Page)}. */
+  public static EraseLedger.Page page(ListErasuresResponse r) {
+    return new EraseLedger.Page(r.getErasuresList().stream().map(e -> new LedgerEntry(
+        e.getIdSha256(), e.getVersion(), e.getRequestId(), e.getUnixMs(), e.getEvent())).toList(),
+        r.getNextPageToken());
+  }
+}

@@ -1,0 +1,121 @@
+package dev.lethe.grpc;
+
+import dev.lethe.api.v1.BuildFisherProgress;
+import dev.lethe.api.v1.FisherKind;
+import dev.lethe.api.v1.FisherMethod;
+import dev.lethe.api.v1.FisherOptions;
+import dev.lethe.api.v1.FisherSummary;
+import dev.lethe.core.LetheException;
+import dev.lethe.fisher.CurvatureKind;
+import dev.lethe.fisher.FisherProgress;
+import dev.lethe.fisher.FisherRequest;
+import dev.lethe.fisher.InversionMethod;
+
+/**
+ * BuildFisher's messages between the API and the domain, both ways: {@link FisherOptions} ⇄
+ * {@link FisherRequest} and {@link BuildFisherProgress} (with its {@link FisherSummary}) ⇄
+ * {@link FisherProgress}. Kinds and methods map by exhaustive switches; a value this server does
+ * not know is INVALID_ARGUMENT naming its field. The server uses one direction, the client
+ * (dev.lethe.client) the other. Stateless and thread-safe.
+ */
+public final class FisherMessages {
+  private FisherMessages() {}
+
+  static FisherRequest request(FisherOptions o) {
+    return new FisherRequest(o.getName(),
+        kind("options.fisher_kind", o.getFisherKind(), o.getFisherKindValue()),
+        method("options.method", o.getMethod(), o.getMethodValue()),
+        o.getBlockSize(), o.getMinibatch(), o.getMonteCarloDraws(), o.getSeed(), o.getVersion(),
+        o.getSamples());
+  }
+
+  /** The client's side of {@link #request(FisherOptions)}. */
+  public static FisherOptions options(FisherRequest r) {
+    return FisherOptions.newBuilder()
+        .setName(r.name())
+        .setFisherKind(kind(r.kind()))
+        .setMethod(method(r.method()))
+        .setBlockSize(r.blockSize())
+        .setMinibatch(r.minibatch())
+        .setMonteCarloDraws(r.draws())
+        .setSeed(r.seed())
+        .setVersion(r.version())
+        .setSamples(r.samples())
+        .build();
+  }
+
+  static BuildFisherProgress message(FisherProgress p) {
+    BuildFisherProgress.Builder b = BuildFisherProgress.newBuilder()
+        .setSamplesSeen(p.samplesSeen())
+        .setBlocksDone(p.blocksDone())
+        .setBlocksTotal(p.blocksTotal())
+        .setDone(p.done());
+    FisherProgress.Summary s = p.summary();
+    if (s != null) {
+      b.setSummary(FisherSummary.newBuilder()
+          .setFisherId(s.fisherId())
+          .setVersion(s.version())
+          .setSamples(s.samples())
+          .setBlocks(s.blocks())
+          .setBytes(s.bytes())
+          .setFisherKind(kind(s.kind()))
+          .setMethod(method(s.method()))
+          .setBuildSeconds(s.buildSeconds())
+          .setPasses(s.passes()));
+    }
+    return b.build();
+  }
+
+  /** The client's side of {@link #message(FisherProgress)}. */
+  public static FisherProgress progress(BuildFisherProgress p) {
+    FisherProgress.Summary summary = null;
+    if (p.hasSummary()) {
+      FisherSummary s = p.getSummary();
+      summary = new FisherProgress.Summary(s.getFisherId(), s.getVersion(), s.getSamples(),
+          s.getBlocks(), s.getBytes(),
+          kind("summary.fisher_kind", s.getFisherKind(), s.getFisherKindValue()),
+          method("summary.method", s.getMethod(), s.getMethodValue()),
+          s.getBuildSeconds(), s.getPasses());
+    }
+    return new FisherProgress(p.getSamplesSeen(), p.getBlocksDone(), p.getBlocksTotal(),
+        p.getDone(), summary);
+  }
+
+  /** Null for FISHER_KIND_UNSPECIFIED: the build's default. */
+  private static CurvatureKind kind(String field, FisherKind k, int value) {
+    return switch (k) {
+      case FISHER_KIND_UNSPECIFIED -> null;
+      case EMPIRICAL -> CurvatureKind.EMPIRICAL;
+      case TRUE -> CurvatureKind.TRUE;
+      case MONTE_CARLO -> CurvatureKind.MONTE_CARLO;
+      case UNRECOGNIZED -> throw LetheException.invalid(field, "unknown value " + value);
+    };
+  }
+
+  private static FisherKind kind(CurvatureKind k) {
+    if (k == null) {
+      return FisherKind.FISHER_KIND_UNSPECIFIED;
+    }
+    return switch (k) {
+      case EMPIRICAL -> FisherKind.EMPIRICAL;
+      case TRUE -> FisherKind.TRUE;
+      case MONTE_CARLO -> FisherKind.MONTE_CARLO;
+    };
+  }
+
+  /** GRAM for FISHER_METHOD_UNSPECIFIED, the API's default. */
+  private static InversionMethod method(String field, FisherMethod m, int value) {
+    return switch (m) {
+      case FISHER_METHOD_UNSPECIFIED, GRAM -> InversionMethod.GRAM;
+      case SHERMAN_MORRISON -> InversionMethod.SHERMAN_MORRISON;
+      case UNRECOGNIZED -> throw LetheException.invalid(field, "unknown value " + value);
+    };
+  }
+
+  private static FisherMethod method(InversionMethod m) {
+    return switch (m) {
+      case GRAM -> FisherMethod.GRAM;
+      case SHERMAN_MORRISON -> FisherMethod.SHERMAN_MORRISON;
+    };
+  }
+}
