@@ -3,7 +3,6 @@ package dev.lethe.onnx;
 import ai.onnx.proto.OnnxMl;
 import ai.onnxruntime.OrtException;
 import dev.lethe.core.LetheException;
-import dev.lethe.onnx.grad.GradRule;
 import dev.lethe.onnx.grad.GradRules;
 import dev.lethe.onnx.grad.ValueMeta;
 import java.nio.ByteBuffer;
@@ -371,10 +370,10 @@ final class ForwardAnalysis {
   private void markPath(String logits, List<String> erasable) {
     needsGrad.addAll(erasable);
     for (OnnxMl.NodeProto n : nodes) {
-      GradRule rule = GradRules.forOp(n.getDomain(), n.getOpType());
+      GradRules.Entry entry = GradRules.forOp(n.getDomain(), n.getOpType());
       boolean flows = false;
       for (int i = 0; i < n.getInputCount(); i++) {
-        if (needsGrad.contains(n.getInput(i)) && (rule == null || rule.differentiable(n, i))) {
+        if (needsGrad.contains(n.getInput(i)) && (entry == null || entry.differentiable(i))) {
           flows = true;
         }
       }
@@ -401,23 +400,23 @@ final class ForwardAnalysis {
       if (!onPath) {
         continue;
       }
-      GradRule rule = GradRules.forOp(n.getDomain(), n.getOpType());
-      if (rule == null) {
+      GradRules.Entry entry = GradRules.forOp(n.getDomain(), n.getOpType());
+      if (entry == null) {
         throw LetheException.invalid(MODEL, "node '" + n.getName() + "' (op "
             + (n.getDomain().isEmpty() ? "" : n.getDomain() + ".") + n.getOpType()
             + ") lies between an erasable parameter and the logits and is not differentiable; "
-            + "supported ops: " + DifferentiableOps.SUPPORTED);
+            + "supported ops: " + GradRules.supported());
       }
       for (int o = 0; o < n.getOutputCount(); o++) {
         String out = n.getOutput(o);
-        if (!rule.differentiableOutput(o) && needsGrad.contains(out) && ancestors.contains(out)) {
+        if (!entry.differentiableOutput(o) && needsGrad.contains(out) && ancestors.contains(out)) {
           throw LetheException.invalid(MODEL, "node '" + n.getName() + "' (op " + n.getOpType()
               + "): output " + o + " ('" + out + "') cannot carry a gradient");
         }
       }
       List<String> used = new ArrayList<>();
       for (int i = 0; i < n.getInputCount(); i++) {
-        if (rule.differentiable(n, i)) {
+        if (entry.differentiable(i)) {
           used.add(n.getInput(i));
         }
       }

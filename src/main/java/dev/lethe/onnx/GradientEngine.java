@@ -8,6 +8,7 @@ import ai.onnxruntime.OrtSession;
 import dev.lethe.core.LetheException;
 import dev.lethe.core.Samples;
 import dev.lethe.core.DenseTensor;
+import dev.lethe.onnx.grad.GradContext;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -218,7 +219,7 @@ public final class GradientEngine implements AutoCloseable {
         if (out != null) {
           for (int i = 0; i < out.length; i++) {
             FloatBuffer view = out[i].duplicate().clear().limit(len * paramSizes[i]);
-            long[] shape = GradientGraph.prepend(len, graph.parameterShapes().get(i));
+            long[] shape = GradContext.prepend(len, graph.parameterShapes().get(i));
             pinned.put(GradientGraph.GRAD_PREFIX + i, OnnxTensor.createTensor(env, view, shape));
           }
         }

@@ -3,9 +3,9 @@ package dev.lethe.onnx;
 import ai.onnx.proto.OnnxMl;
 import dev.lethe.core.LetheException;
 import dev.lethe.core.LossFunction;
+import dev.lethe.onnx.grad.Backward;
 import dev.lethe.onnx.grad.Emitter;
 import dev.lethe.onnx.grad.GradContext;
-import dev.lethe.onnx.grad.GradRules;
 import dev.lethe.onnx.grad.ValueMeta;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -194,7 +194,7 @@ public final class GradientGraph {
     }
     g.addAllInput(fa.dataInputs);
     for (int i = 0; i < params.size(); i++) {
-      g.addInput(valueInfo(params.get(i), OnnxMl.TensorProto.DataType.FLOAT_VALUE, paramShapes.get(i)));
+      g.addInput(OnnxBuilder.valueInfo(params.get(i), OnnxMl.TensorProto.DataType.FLOAT_VALUE, paramShapes.get(i)));
     }
     ValueMeta lm = fa.meta.get(logits);
     String z = e.reshape(logits, -1, classes);
@@ -202,7 +202,7 @@ public final class GradientGraph {
     String gz;
     if (seed == Seed.LOSS) {
       boolean classLabels = loss.hasClassLabels();
-      g.addInput(valueInfo(LABELS, classLabels ? OnnxMl.TensorProto.DataType.INT64_VALUE
+      g.addInput(OnnxBuilder.valueInfo(LABELS, classLabels ? OnnxMl.TensorProto.DataType.INT64_VALUE
           : OnnxMl.TensorProto.DataType.FLOAT_VALUE, classLabels ? new long[] {-1} : new long[] {-1, classes}));
       String[] lossAndGrad = lossHead(e, z);
       String total = lossAndGrad[0];
@@ -217,18 +217,13 @@ public final class GradientGraph {
       e.node("Identity", new String[] {total}, new String[] {LOSS});
       gz = lossAndGrad[1];
     } else {
-      g.addInput(valueInfo(COTANGENT, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1, classes}));
+      g.addInput(OnnxBuilder.valueInfo(COTANGENT, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1, classes}));
       gz = COTANGENT;
     }
-    Map<String, String> grads = new HashMap<>();
-    GradContext ctx = new GradContext(fa.meta, fa.needsGrad, fa.constants, grads, e, fa.opset);
-    if (fa.needsGrad.contains(logits)) {
-      grads.put(logits, ctx.reshapeToSample(gz, lm));
-      for (int i = fa.path.size() - 1; i >= 0; i--) {
-        OnnxMl.NodeProto n = fa.path.get(i);
-        GradRules.forOp(n.getDomain(), n.getOpType()).backward(n, ctx);
-      }
-    }
+    GradContext ctx = new GradContext(fa.meta, fa.needsGrad, fa.constants, e, fa.opset);
+    Map<String, String> grads = fa.needsGrad.contains(logits)
+        ? Backward.gradients(fa.path, logits, ctx.reshapeToSample(gz, lm), ctx)
+        : Map.of();
     String batchDim = e.op("Slice", new String[] {e.op("Shape", new String[] {z}), e.ints(0), e.ints(1)});
     Map<String, String> renamed = new HashMap<>();
     String sqNorms = null;
@@ -254,7 +249,7 @@ public final class GradientGraph {
       } else {
         renamed.put(gp, out);
       }
-      g.addOutput(valueInfo(out, OnnxMl.TensorProto.DataType.FLOAT_VALUE, GradContext.prepend(-1, shape)));
+      g.addOutput(OnnxBuilder.valueInfo(out, OnnxMl.TensorProto.DataType.FLOAT_VALUE, GradContext.prepend(-1, shape)));
       long size = Arrays.stream(shape).reduce(1, (a, b) -> a * b);
       String flat = e.reshape(out, -1, size);
       String sq = fa.opset >= 18
@@ -266,10 +261,10 @@ public final class GradientGraph {
     g.addAllNode(e.nodes());
     g.addAllInitializer(e.initializers());
     if (seed == Seed.LOSS) {
-      g.addOutput(valueInfo(LOSS, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1}));
+      g.addOutput(OnnxBuilder.valueInfo(LOSS, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1}));
     }
-    g.addOutput(valueInfo(LOGITS, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1, classes}));
-    g.addOutput(valueInfo(SQ_NORMS, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1}));
+    g.addOutput(OnnxBuilder.valueInfo(LOGITS, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1, classes}));
+    g.addOutput(OnnxBuilder.valueInfo(SQ_NORMS, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1}));
     return fa.model.toBuilder().clearGraph().setGraph(g).build();
   }
 
@@ -315,26 +310,5 @@ public final class GradientGraph {
       }
       prefix = "_" + prefix;
     }
-  }
-
-  static long[] prepend(long first, long[] rest) {
-    return GradContext.prepend(first, rest);
-  }
-
-  static OnnxMl.ValueInfoProto valueInfo(String name, int elemType, long[] dims) {
-    OnnxMl.TensorShapeProto.Builder shape = OnnxMl.TensorShapeProto.newBuilder();
-    for (long d : dims) {
-      OnnxMl.TensorShapeProto.Dimension.Builder dim = OnnxMl.TensorShapeProto.Dimension.newBuilder();
-      if (d < 0) {
-        dim.setDimParam("N");
-      } else {
-        dim.setDimValue(d);
-      }
-      shape.addDim(dim);
-    }
-    return OnnxMl.ValueInfoProto.newBuilder().setName(name)
-        .setType(OnnxMl.TypeProto.newBuilder().setTensorType(
-            OnnxMl.TypeProto.Tensor.newBuilder().setElemType(elemType).setShape(shape)))
-        .build();
   }
 }

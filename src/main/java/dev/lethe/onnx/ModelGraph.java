@@ -3,6 +3,7 @@ package dev.lethe.onnx;
 import ai.onnx.proto.OnnxMl;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.lethe.core.LetheException;
+import dev.lethe.onnx.grad.GradRules;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -129,7 +130,7 @@ public record ModelGraph(
       OnnxMl.GraphProto graph, Map<String, OnnxMl.TensorProto> initializers) {
     Set<String> names = new LinkedHashSet<>();
     for (OnnxMl.NodeProto node : graph.getNodeList()) {
-      if (!DifferentiableOps.isSupported(node.getOpType())) {
+      if (GradRules.forOp(node.getDomain(), node.getOpType()) == null) {
         continue;
       }
       for (int i = 0; i < node.getInputCount(); i++) {

@@ -29,11 +29,6 @@ public final class OnnxBuilder {
     return this;
   }
 
-  public OnnxBuilder int64Input(String name, long... dims) {
-    graph.addInput(valueInfo(name, OnnxMl.TensorProto.DataType.INT64_VALUE, dims));
-    return this;
-  }
-
   public OnnxBuilder floatOutput(String name, long... dims) {
     graph.addOutput(valueInfo(name, OnnxMl.TensorProto.DataType.FLOAT_VALUE, dims));
     return this;
@@ -113,7 +108,8 @@ public final class OnnxBuilder {
     return t.build();
   }
 
-  private static OnnxMl.ValueInfoProto valueInfo(String name, int elemType, long[] dims) {
+  /** A tensor value's declaration; a negative dim becomes the symbolic dim "N" (the batch). */
+  static OnnxMl.ValueInfoProto valueInfo(String name, int elemType, long[] dims) {
     OnnxMl.TensorShapeProto.Builder shape = OnnxMl.TensorShapeProto.newBuilder();
     for (long d : dims) {
       OnnxMl.TensorShapeProto.Dimension.Builder dim = OnnxMl.TensorShapeProto.Dimension.newBuilder();

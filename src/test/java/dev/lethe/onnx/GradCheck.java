@@ -148,7 +148,7 @@ final class GradCheck {
         if (c.params().contains(t.getName())) {
           g.removeInitializer(i);
           long[] dims = t.getDimsList().stream().mapToLong(Long::longValue).toArray();
-          g.addInput(GradientGraph.valueInfo(t.getName(), 1, dims));
+          g.addInput(OnnxBuilder.valueInfo(t.getName(), 1, dims));
         }
       }
       session = ENV.createSession(c.model().toBuilder().setGraph(g).build().toByteArray());

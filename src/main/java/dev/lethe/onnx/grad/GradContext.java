@@ -9,42 +9,18 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * State shared by the backward rules while one gradient graph is emitted: value metadata, which
- * values need a gradient, the gradients accumulated so far and the {@link Emitter}. Not
- * thread-safe; one per graph build.
+ * What the backward rules read while one gradient graph is emitted, plus the shape helpers they
+ * share. The gradients themselves are {@link Backward}'s. The maps are the forward analysis's and
+ * are only read; the emitter is appended to. Not thread-safe; one per graph build.
+ *
+ * @param meta metadata of every value of the forward graph
+ * @param differentiated values that depend on an erasable parameter through differentiable inputs
+ * @param constants int64 values known at build time (initializers, Constant nodes, probed)
+ * @param emit where the backward nodes go
+ * @param opset the model's default-domain opset
  */
-public final class GradContext {
-  private final Map<String, ValueMeta> meta;
-  private final Set<String> needsGrad;
-  private final Map<String, long[]> constants;
-  private final Map<String, String> grads;
-  private final Emitter emit;
-  private final long opset;
-
-  /**
-   * @param meta metadata of every value of the forward graph
-   * @param needsGrad values that depend on an erasable parameter through differentiable inputs
-   * @param constants int64 values known at build time (initializers, Constant nodes, probed)
-   * @param grads accumulated gradients by value name; modified
-   * @param opset the model's default-domain opset
-   */
-  public GradContext(Map<String, ValueMeta> meta, Set<String> needsGrad, Map<String, long[]> constants,
-      Map<String, String> grads, Emitter emit, long opset) {
-    this.meta = meta;
-    this.needsGrad = needsGrad;
-    this.constants = constants;
-    this.grads = grads;
-    this.emit = emit;
-    this.opset = opset;
-  }
-
-  public Emitter emit() {
-    return emit;
-  }
-
-  public long opset() {
-    return opset;
-  }
+public record GradContext(Map<String, ValueMeta> meta, Set<String> differentiated, Map<String, long[]> constants,
+    Emitter emit, long opset) {
 
   public ValueMeta meta(String value) {
     ValueMeta m = meta.get(value);
@@ -56,21 +32,7 @@ public final class GradContext {
 
   /** True when {@code value} is non-empty and needs a gradient. */
   public boolean needsGrad(String value) {
-    return !value.isEmpty() && needsGrad.contains(value);
-  }
-
-  /** The accumulated gradient of {@code value} ([N] + sample shape), or null when none flows. */
-  public String grad(String value) {
-    return grads.get(value);
-  }
-
-  /** Adds {@code g} ([N] + sample shape of value) to the gradient of {@code value}. */
-  public void accumulate(String value, String g) {
-    if (!needsGrad(value)) {
-      return;
-    }
-    String prev = grads.get(value);
-    grads.put(value, prev == null ? g : emit.add(prev, g));
+    return !value.isEmpty() && differentiated.contains(value);
   }
 
   /** An int64 value known when the graph is built (axes, shapes, pads), or null. */

@@ -1,60 +1,107 @@
 package dev.lethe.onnx.grad;
 
+import java.util.Collections;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
- * The registry of backward rules by ONNX op type (default domain). Its key set equals
- * {@link dev.lethe.onnx.DifferentiableOps#SUPPORTED}. Immutable and thread-safe.
+ * The whole of reverse mode as a table: ONNX op type (default domain) → {@link GradRule}, with
+ * the number of leading inputs gradients flow through. It is the one list of the ops Lethe can
+ * differentiate: an op on the path from an erasable parameter to the loss must be in it; ops
+ * upstream of every erasable parameter (a frozen prefix) may be anything ONNX Runtime runs.
+ * Adding an op is one entry here plus its test (and its name in docs/gradients.md). Immutable and
+ * thread-safe.
  */
 public final class GradRules {
-  private static final Map<String, GradRule> RULES = new TreeMap<>();
+  /** For ops whose every input is differentiable (Concat). */
+  private static final int ALL = Integer.MAX_VALUE;
+  private static final Map<String, Entry> RULES = new TreeMap<>();
 
   static {
-    GradRule reshaping = new ShapeRules.Reshaping();
+    // ops that only move elements (one rule serves several ops)
     for (String op : new String[] {"Identity", "Dropout", "Flatten", "Reshape", "Squeeze", "Unsqueeze"}) {
-      RULES.put(op, reshaping);
+      rule(op, 1, ShapeRules::reshaping);
     }
-    RULES.put("Transpose", new ShapeRules.Transpose());
-    RULES.put("Concat", new ShapeRules.Concat());
-    RULES.put("Add", new BinaryRules.Add());
-    RULES.put("Sub", new BinaryRules.Sub());
-    RULES.put("Mul", new BinaryRules.Mul());
-    RULES.put("Div", new BinaryRules.Div());
-    RULES.put("Neg", new UnaryRules.Neg());
-    RULES.put("Relu", new UnaryRules.Relu());
-    RULES.put("LeakyRelu", new UnaryRules.LeakyRelu());
-    RULES.put("Sigmoid", new UnaryRules.Sigmoid());
-    RULES.put("Tanh", new UnaryRules.Tanh());
-    RULES.put("Exp", new UnaryRules.Exp());
-    RULES.put("Log", new UnaryRules.Log());
-    RULES.put("Sqrt", new UnaryRules.Sqrt());
-    RULES.put("Pow", new UnaryRules.Pow());
-    RULES.put("MatMul", new MatMulRules.MatMul());
-    RULES.put("Gemm", new MatMulRules.Gemm());
-    RULES.put("Softmax", new SoftmaxRules.Softmax(false));
-    RULES.put("LogSoftmax", new SoftmaxRules.Softmax(true));
-    RULES.put("ReduceSum", new ReduceRules.Reduce(false));
-    RULES.put("ReduceMean", new ReduceRules.Reduce(true));
-    RULES.put("GlobalAveragePool", new ReduceRules.GlobalAveragePool());
-    RULES.put("LayerNormalization", new NormRules.LayerNorm());
-    RULES.put("BatchNormalization", new NormRules.BatchNorm());
-    RULES.put("Conv", new ConvRule());
-    RULES.put("MaxPool", new PoolRules.MaxPool());
-    RULES.put("AveragePool", new PoolRules.AveragePool());
+    rule("Transpose", 1, ShapeRules::transpose);
+    rule("Concat", ALL, ShapeRules::concat);
+    // broadcasting binary ops y = f(a, b): the contribution to input i at y's shape
+    binary("Add", (i, g, a, b, y, e) -> g);
+    binary("Sub", (i, g, a, b, y, e) -> i == 0 ? g : e.neg(g));
+    binary("Mul", (i, g, a, b, y, e) -> e.mul(g, i == 0 ? b : a));
+    binary("Div", (i, g, a, b, y, e) -> i == 0 ? e.div(g, b) : e.neg(e.div(e.mul(g, y), b))); // -g y / b
+    // unary ops y = f(x) of node n: g * f'(x)
+    unary("Neg", (n, g, x, y, e) -> e.neg(g));
+    // derivative 0 at x = 0, as PyTorch
+    unary("Relu", (n, g, x, y, e) -> e.op("Where", new String[] {positive(x, e), g, e.scalar(0)}));
+    unary("LeakyRelu", (n, g, x, y, e) -> e.op("Where",
+        new String[] {positive(x, e), g, e.mul(g, e.scalar(GradContext.attrFloat(n, "alpha", 0.01f)))}));
+    unary("Sigmoid", (n, g, x, y, e) -> e.mul(g, e.mul(y, e.sub(e.scalar(1), y)))); // y (1 - y)
+    unary("Tanh", (n, g, x, y, e) -> e.mul(g, e.sub(e.scalar(1), e.mul(y, y)))); // 1 - y^2
+    unary("Exp", (n, g, x, y, e) -> e.mul(g, y));
+    unary("Log", (n, g, x, y, e) -> e.div(g, x));
+    unary("Sqrt", (n, g, x, y, e) -> e.div(e.mul(g, e.scalar(0.5)), y)); // 0.5 / y
+    // the rest need shapes, attributes or checks of their own
+    rule("Pow", 1, ElementwiseRules::pow);
+    rule("MatMul", 2, MatMulRules::matMul);
+    rule("Gemm", 3, MatMulRules::gemm);
+    for (String op : new String[] {"Softmax", "LogSoftmax"}) {
+      rule(op, 1, SoftmaxRules::softmax);
+    }
+    for (String op : new String[] {"ReduceSum", "ReduceMean"}) {
+      rule(op, 1, ReduceRules::reduce);
+    }
+    rule("GlobalAveragePool", 1, ReduceRules::globalAveragePool);
+    rule("LayerNormalization", 3, NormRules::layerNorm);
+    rule("BatchNormalization", 5, NormRules::batchNorm);
+    rule("Conv", 3, WindowRules::conv);
+    rule("MaxPool", 1, WindowRules::maxPool);
+    rule("AveragePool", 1, WindowRules::averagePool);
+  }
+
+  /**
+   * An op's rule and how many leading inputs gradients flow through (shape, axes and exponent
+   * inputs do not). Only output 0 of any op carries a gradient.
+   */
+  public record Entry(int differentiableInputs, GradRule rule) {
+    public boolean differentiable(int input) {
+      return input < differentiableInputs;
+    }
+
+    public boolean differentiableOutput(int output) {
+      return output == 0;
+    }
   }
 
   private GradRules() {}
 
-  /** The rule for {@code opType} in the default domain, or null when unsupported. */
-  public static GradRule forOp(String domain, String opType) {
+  private static void rule(String op, int differentiableInputs, GradRule rule) {
+    RULES.put(op, new Entry(differentiableInputs, rule));
+  }
+
+  private static void unary(String op, ElementwiseRules.Unary derivative) {
+    rule(op, 1, ElementwiseRules.unary(derivative));
+  }
+
+  private static void binary(String op, ElementwiseRules.Binary contribution) {
+    rule(op, 2, ElementwiseRules.broadcasting(contribution));
+  }
+
+  /** A boolean mask of x &gt; 0. */
+  private static String positive(String x, Emitter e) {
+    return e.op("Greater", new String[] {x, e.scalar(0)});
+  }
+
+  /** The entry for {@code opType} in the default domain, or null when Lethe cannot differentiate it. */
+  public static Entry forOp(String domain, String opType) {
     if (domain != null && !domain.isEmpty() && !domain.equals("ai.onnx")) {
       return null;
     }
     return RULES.get(opType);
   }
 
-  public static java.util.Set<String> supported() {
-    return java.util.Collections.unmodifiableSet(RULES.keySet());
+  /** The differentiable op types, sorted (for messages that list them). */
+  public static Set<String> supported() {
+    return Collections.unmodifiableSet(RULES.keySet());
   }
 }

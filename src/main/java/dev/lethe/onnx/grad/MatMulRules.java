@@ -27,84 +27,58 @@ final class MatMulRules {
     }
   }
 
-  static final class MatMul implements GradRule {
-    @Override
-    public boolean differentiable(OnnxMl.NodeProto node, int index) {
-      return index < 2;
-    }
-
-    @Override
-    public void backward(OnnxMl.NodeProto node, GradContext ctx) {
-      String g = ctx.grad(node.getOutput(0));
-      if (g == null) {
-        return;
-      }
-      Operand a = Operand.of(ctx.meta(node.getInput(0)));
-      Operand b = Operand.of(ctx.meta(node.getInput(1)));
-      String[] grads = grads(node, ctx, a, b, g, ctx.needsGrad(a.name()), ctx.needsGrad(b.name()));
-      ctx.accumulate(a.name(), grads[0]);
-      ctx.accumulate(b.name(), grads[1]);
-    }
+  static String[] matMul(OnnxMl.NodeProto node, String g, GradContext ctx) {
+    Operand a = Operand.of(ctx.meta(node.getInput(0)));
+    Operand b = Operand.of(ctx.meta(node.getInput(1)));
+    return grads(node, ctx, a, b, g, ctx.needsGrad(a.name()), ctx.needsGrad(b.name()));
   }
 
   /** Y = alpha A' B' + beta C, A' = transA ? A^T : A, B' = transB ? B^T : B. */
-  static final class Gemm implements GradRule {
-    @Override
-    public boolean differentiable(OnnxMl.NodeProto node, int index) {
-      return index < 3;
+  static String[] gemm(OnnxMl.NodeProto node, String g, GradContext ctx) {
+    Emitter e = ctx.emit();
+    float alpha = GradContext.attrFloat(node, "alpha", 1f);
+    float beta = GradContext.attrFloat(node, "beta", 1f);
+    boolean transA = GradContext.attrInt(node, "transA", 0) != 0;
+    boolean transB = GradContext.attrInt(node, "transB", 0) != 0;
+    ValueMeta ma = ctx.meta(node.getInput(0));
+    ValueMeta mb = ctx.meta(node.getInput(1));
+    if ((ma.batched() && transA) || mb.batched()) {
+      throw GradContext.unsupported(node, "the batch must be the row axis of A (transA = 0, B unbatched)");
     }
+    boolean needA = ctx.needsGrad(ma.name());
+    boolean needB = ctx.needsGrad(mb.name());
+    String[] grads = new String[3];
+    if ((needA || needB) && ma.batched() && ma.rank() == 2 && mb.rank() == 2) {
+      // the common dense layer: per-sample weight gradient as a broadcast outer product,
+      // written directly in B's layout (no transpose of the [N, out, in] result)
+      String ga = e.scale(g, alpha);
+      if (needA) {
+        grads[0] = e.matmul(ga, transB ? mb.name() : e.transpose(mb.name(), 1, 0));
+      }
+      if (needB) {
+        grads[1] = transB ? outer(e, ga, ma.name()) : outer(e, ma.name(), ga);
+      }
+    } else if (needA || needB) {
+      Operand a = transA ? transposed(ma, e) : Operand.of(ma);
+      Operand b = transB ? transposed(mb, e) : Operand.of(mb);
+      String[] ab = grads(node, ctx, a, b, e.scale(g, alpha), needA, needB);
+      if (needA) {
+        grads[0] = transA ? e.transpose(ab[0], 0, 2, 1) : ab[0];
+      }
+      if (needB) {
+        grads[1] = transB ? e.transpose(ab[1], 0, 2, 1) : ab[1];
+      }
+    }
+    String c = GradContext.input(node, 2);
+    if (ctx.needsGrad(c)) {
+      grads[2] = ctx.unbroadcast(e.scale(g, beta), ctx.meta(node.getOutput(0)).sampleShape(), ctx.meta(c));
+    }
+    return grads;
+  }
 
-    @Override
-    public void backward(OnnxMl.NodeProto node, GradContext ctx) {
-      String y = node.getOutput(0);
-      String g = ctx.grad(y);
-      if (g == null) {
-        return;
-      }
-      Emitter e = ctx.emit();
-      float alpha = GradContext.attrFloat(node, "alpha", 1f);
-      float beta = GradContext.attrFloat(node, "beta", 1f);
-      boolean transA = GradContext.attrInt(node, "transA", 0) != 0;
-      boolean transB = GradContext.attrInt(node, "transB", 0) != 0;
-      ValueMeta ma = ctx.meta(node.getInput(0));
-      ValueMeta mb = ctx.meta(node.getInput(1));
-      if ((ma.batched() && transA) || mb.batched()) {
-        throw GradContext.unsupported(node, "the batch must be the row axis of A (transA = 0, B unbatched)");
-      }
-      boolean needA = ctx.needsGrad(ma.name());
-      boolean needB = ctx.needsGrad(mb.name());
-      if ((needA || needB) && ma.batched() && ma.rank() == 2 && mb.rank() == 2) {
-        // the common dense layer: per-sample weight gradient as a broadcast outer product,
-        // written directly in B's layout (no transpose of the [N, out, in] result)
-        String ga = e.scale(g, alpha);
-        if (needA) {
-          ctx.accumulate(ma.name(), e.matmul(ga, transB ? mb.name() : e.transpose(mb.name(), 1, 0)));
-        }
-        if (needB) {
-          ctx.accumulate(mb.name(), transB ? outer(e, ga, ma.name()) : outer(e, ma.name(), ga));
-        }
-      } else if (needA || needB) {
-        Operand a = transA ? transposed(ma, e) : Operand.of(ma);
-        Operand b = transB ? transposed(mb, e) : Operand.of(mb);
-        String ga = e.scale(g, alpha);
-        String[] grads = grads(node, ctx, a, b, ga, needA, needB);
-        if (needA) {
-          ctx.accumulate(ma.name(), transA ? e.transpose(grads[0], 0, 2, 1) : grads[0]);
-        }
-        if (needB) {
-          ctx.accumulate(mb.name(), transB ? e.transpose(grads[1], 0, 2, 1) : grads[1]);
-        }
-      }
-      String c = GradContext.input(node, 2);
-      if (ctx.needsGrad(c)) {
-        ctx.accumulate(c, ctx.unbroadcast(e.scale(g, beta), ctx.meta(y).sampleShape(), ctx.meta(c)));
-      }
-    }
-
-    private static Operand transposed(ValueMeta m, Emitter e) {
-      long[] s = m.shape();
-      return new Operand(e.transpose(m.name(), 1, 0), new long[] {s[1], s[0]}, false);
-    }
+  private static Operand transposed(ValueMeta m, Emitter e) {
+    long[] s = m.shape();
+    return new Operand(e.transpose(m.name(), 1, 0), new long[] {s[1], s[0]}, false);
   }
 
   /**

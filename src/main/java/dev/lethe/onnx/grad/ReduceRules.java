@@ -13,66 +13,44 @@ import java.util.TreeSet;
 final class ReduceRules {
   private ReduceRules() {}
 
-  static final class Reduce implements GradRule {
-    private final boolean mean;
-
-    Reduce(boolean mean) {
-      this.mean = mean;
+  static String[] reduce(OnnxMl.NodeProto node, String g, GradContext ctx) {
+    String x = node.getInput(0);
+    ValueMeta mx = ctx.meta(x);
+    long[] axes = GradContext.attrInts(node, "axes");
+    String axesInput = GradContext.input(node, 1);
+    if (!axesInput.isEmpty()) {
+      axes = ctx.constant(axesInput);
+      if (axes == null) {
+        throw GradContext.unsupported(node, "the axes input is not a constant");
+      }
     }
-
-    @Override
-    public void backward(OnnxMl.NodeProto node, GradContext ctx) {
-      String g = ctx.grad(node.getOutput(0));
-      String x = node.getInput(0);
-      if (g == null || !ctx.needsGrad(x)) {
-        return;
+    TreeSet<Integer> reduced = new TreeSet<>();
+    if (axes == null || axes.length == 0) {
+      if (GradContext.attrInt(node, "noop_with_empty_axes", 0) != 0) {
+        return new String[] {g};
       }
-      ValueMeta mx = ctx.meta(x);
-      long[] axes = GradContext.attrInts(node, "axes");
-      String axesInput = GradContext.input(node, 1);
-      if (!axesInput.isEmpty()) {
-        axes = ctx.constant(axesInput);
-        if (axes == null) {
-          throw GradContext.unsupported(node, "the axes input is not a constant");
-        }
+      for (int i = 0; i < mx.rank(); i++) {
+        reduced.add(i);
       }
-      TreeSet<Integer> reduced = new TreeSet<>();
-      if (axes == null || axes.length == 0) {
-        if (GradContext.attrInt(node, "noop_with_empty_axes", 0) != 0) {
-          ctx.accumulate(x, g);
-          return;
-        }
-        for (int i = 0; i < mx.rank(); i++) {
-          reduced.add(i);
-        }
-      } else {
-        for (long a : axes) {
-          reduced.add(mx.axis(a));
-        }
+    } else {
+      for (long a : axes) {
+        reduced.add(mx.axis(a));
       }
-      if (mx.batched() && reduced.contains(0)) {
-        throw GradContext.unsupported(node, "reduction over the batch axis");
-      }
-      ctx.accumulate(x, spread(ctx, g, mx, reduced, mean));
     }
+    if (mx.batched() && reduced.contains(0)) {
+      throw GradContext.unsupported(node, "reduction over the batch axis");
+    }
+    return new String[] {spread(ctx, g, mx, reduced, node.getOpType().equals("ReduceMean"))};
   }
 
   /** GlobalAveragePool: mean over every axis after the channel axis (keepdims). */
-  static final class GlobalAveragePool implements GradRule {
-    @Override
-    public void backward(OnnxMl.NodeProto node, GradContext ctx) {
-      String g = ctx.grad(node.getOutput(0));
-      String x = node.getInput(0);
-      if (g == null || !ctx.needsGrad(x)) {
-        return;
-      }
-      ValueMeta mx = ctx.meta(x);
-      TreeSet<Integer> reduced = new TreeSet<>();
-      for (int i = 2; i < mx.rank(); i++) {
-        reduced.add(i);
-      }
-      ctx.accumulate(x, spread(ctx, g, mx, reduced, true));
+  static String[] globalAveragePool(OnnxMl.NodeProto node, String g, GradContext ctx) {
+    ValueMeta mx = ctx.meta(node.getInput(0));
+    TreeSet<Integer> reduced = new TreeSet<>();
+    for (int i = 2; i < mx.rank(); i++) {
+      reduced.add(i);
     }
+    return new String[] {spread(ctx, g, mx, reduced, true)};
   }
 
   /** Broadcasts g back over the {@code reduced} axes of x (actual axes), scaled for a mean. */

@@ -11,89 +11,63 @@ final class ShapeRules {
    * the per-sample element order is unchanged (the batch stays on axis 0, which the builder
    * checks), so the input gradient is the output gradient reshaped to [N] + x's sample shape.
    */
-  static final class Reshaping implements GradRule {
-    @Override
-    public void backward(OnnxMl.NodeProto node, GradContext ctx) {
-      String g = ctx.grad(node.getOutput(0));
-      String x = node.getInput(0);
-      if (g != null && ctx.needsGrad(x)) {
-        ctx.accumulate(x, ctx.reshapeToSample(g, ctx.meta(x)));
-      }
-    }
+  static String[] reshaping(OnnxMl.NodeProto node, String g, GradContext ctx) {
+    return new String[] {ctx.reshapeToSample(g, ctx.meta(node.getInput(0)))};
   }
 
   /** Transpose(perm): gradient transposed by the inverse permutation; the batch axis must stay. */
-  static final class Transpose implements GradRule {
-    @Override
-    public void backward(OnnxMl.NodeProto node, GradContext ctx) {
-      String g = ctx.grad(node.getOutput(0));
-      String x = node.getInput(0);
-      if (g == null || !ctx.needsGrad(x)) {
-        return;
-      }
-      ValueMeta mx = ctx.meta(x);
-      int r = mx.rank();
-      long[] perm = GradContext.attrInts(node, "perm");
-      if (perm == null) {
-        perm = new long[r];
-        for (int i = 0; i < r; i++) {
-          perm[i] = r - 1 - i;
-        }
-      }
-      if (mx.batched() && perm[0] != 0) {
-        throw GradContext.unsupported(node, "the permutation moves the batch axis");
-      }
-      long[] inv = new long[r];
+  static String[] transpose(OnnxMl.NodeProto node, String g, GradContext ctx) {
+    ValueMeta mx = ctx.meta(node.getInput(0));
+    int r = mx.rank();
+    long[] perm = GradContext.attrInts(node, "perm");
+    if (perm == null) {
+      perm = new long[r];
       for (int i = 0; i < r; i++) {
-        inv[(int) perm[i]] = i;
+        perm[i] = r - 1 - i;
       }
-      long[] gperm;
-      if (mx.batched()) {
-        gperm = inv;
-      } else {
-        gperm = new long[r + 1];
-        for (int i = 0; i < r; i++) {
-          gperm[i + 1] = inv[i] + 1;
-        }
-      }
-      ctx.accumulate(x, ctx.emit().transpose(g, gperm));
     }
+    if (mx.batched() && perm[0] != 0) {
+      throw GradContext.unsupported(node, "the permutation moves the batch axis");
+    }
+    long[] inv = new long[r];
+    for (int i = 0; i < r; i++) {
+      inv[(int) perm[i]] = i;
+    }
+    long[] gperm;
+    if (mx.batched()) {
+      gperm = inv;
+    } else {
+      gperm = new long[r + 1];
+      for (int i = 0; i < r; i++) {
+        gperm[i + 1] = inv[i] + 1;
+      }
+    }
+    return new String[] {ctx.emit().transpose(g, gperm)};
   }
 
   /** Concat(axis): each input's gradient is its slice of the output gradient along the axis. */
-  static final class Concat implements GradRule {
-    @Override
-    public boolean differentiable(OnnxMl.NodeProto node, int index) {
-      return true;
+  static String[] concat(OnnxMl.NodeProto node, String g, GradContext ctx) {
+    ValueMeta my = ctx.meta(node.getOutput(0));
+    long axis = GradContext.attrInt(node, "axis", 0);
+    if (my.batched() && my.axis(axis) == 0) {
+      throw GradContext.unsupported(node, "concatenation along the batch axis");
     }
-
-    @Override
-    public void backward(OnnxMl.NodeProto node, GradContext ctx) {
-      String y = node.getOutput(0);
-      String g = ctx.grad(y);
-      if (g == null) {
-        return;
+    int gAxis = my.gradAxis(axis);
+    String[] grads = new String[node.getInputCount()];
+    long start = 0;
+    for (int i = 0; i < grads.length; i++) {
+      String x = node.getInput(i);
+      ValueMeta mx = ctx.meta(x);
+      if (mx.batched() != my.batched()) {
+        throw GradContext.unsupported(node, "inputs mix batched and unbatched values");
       }
-      ValueMeta my = ctx.meta(y);
-      long axis = GradContext.attrInt(node, "axis", 0);
-      if (my.batched() && my.axis(axis) == 0) {
-        throw GradContext.unsupported(node, "concatenation along the batch axis");
+      long len = mx.shape()[mx.axis(axis)];
+      if (ctx.needsGrad(x)) {
+        Emitter e = ctx.emit();
+        grads[i] = e.op("Slice", new String[] {g, e.ints(start), e.ints(start + len), e.ints(gAxis)});
       }
-      int gAxis = my.gradAxis(axis);
-      long start = 0;
-      for (String x : node.getInputList()) {
-        ValueMeta mx = ctx.meta(x);
-        if (mx.batched() != my.batched()) {
-          throw GradContext.unsupported(node, "inputs mix batched and unbatched values");
-        }
-        long len = mx.shape()[mx.axis(axis)];
-        if (ctx.needsGrad(x)) {
-          Emitter e = ctx.emit();
-          ctx.accumulate(x, e.op("Slice",
-              new String[] {g, e.ints(start), e.ints(start + len), e.ints(gAxis)}));
-        }
-        start += len;
-      }
+      start += len;
     }
+    return grads;
   }
 }

@@ -1,0 +1,40 @@
+package dev.lethe.onnx.grad;
+
+import ai.onnx.proto.OnnxMl;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/** The reverse-mode driver: walks the differentiated path backwards, applying {@link GradRules}. */
+public final class Backward {
+  private Backward() {}
+
+  /**
+   * Emits the backward pass from {@code root} (whose gradient is {@code rootGrad}) and returns
+   * the gradient of every value that needs one and receives one, by name. A value used by more
+   * than one node (or twice by one) gets the sum of its contributions.
+   *
+   * @param path the nodes between the erasable parameters and {@code root}, in topological order,
+   *     every one with a rule in {@link GradRules}
+   */
+  public static Map<String, String> gradients(List<OnnxMl.NodeProto> path, String root, String rootGrad,
+      GradContext ctx) {
+    Map<String, String> grads = new HashMap<>();
+    grads.put(root, rootGrad);
+    for (int i = path.size() - 1; i >= 0; i--) {
+      OnnxMl.NodeProto node = path.get(i);
+      String g = grads.get(node.getOutput(0));
+      if (g == null) {
+        continue;
+      }
+      String[] inputGrads = GradRules.forOp(node.getDomain(), node.getOpType()).rule().backward(node, g, ctx);
+      for (int k = 0; k < inputGrads.length; k++) {
+        String x = GradContext.input(node, k);
+        if (inputGrads[k] != null && ctx.needsGrad(x)) {
+          grads.merge(x, inputGrads[k], ctx.emit()::add);
+        }
+      }
+    }
+    return grads;
+  }
+}

@@ -1,0 +1,180 @@
+package dev.lethe.onnx.grad;
+
+import ai.onnx.proto.OnnxMl;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Backward rules of the sliding-window ops (geometry in {@link Windows}): MaxPool and AveragePool
+ * over any number of spatial axes, and 2-D Conv. X must be batched [N, C, ...].
+ */
+final class WindowRules {
+  private WindowRules() {}
+
+  /**
+   * MaxPool: the gradient goes to the arg-max of each window. The pool is re-run with its Indices
+   * output (flat indices into X, storage_order 0) and g is scatter-added there (ScatterElements,
+   * reduction "add" from opset 16; before that only disjoint windows, where plain scatter is
+   * exact).
+   */
+  static String[] maxPool(OnnxMl.NodeProto node, String g, GradContext ctx) {
+    String x = node.getInput(0);
+    Windows win = windows(node, ctx);
+    boolean add = ctx.opset() >= 16;
+    if (!add && !win.disjoint()) {
+      throw GradContext.unsupported(node, "overlapping windows need opset 16 (ScatterElements add)");
+    }
+    Emitter e = ctx.emit();
+    List<Object> attrs = new ArrayList<>();
+    for (OnnxMl.AttributeProto a : node.getAttributeList()) {
+      if (!a.getName().equals("storage_order")) {
+        attrs.add(a.getName());
+        attrs.add(attrValue(a));
+      }
+    }
+    String[] outs = e.opN("MaxPool", new String[] {x}, 2, attrs.toArray());
+    String flatX = e.reshape(x, 1, -1);
+    String zeros = e.op("ConstantOfShape", new String[] {e.op("Shape", new String[] {flatX})});
+    String idx = e.reshape(outs[1], 1, -1);
+    String upd = e.reshape(g, 1, -1);
+    String scattered = add
+        ? e.op("ScatterElements", new String[] {zeros, idx, upd}, "axis", 1L, "reduction", "add")
+        : e.op("ScatterElements", new String[] {zeros, idx, upd}, "axis", 1L);
+    return new String[] {ctx.reshapeToSample(scattered, ctx.meta(x))};
+  }
+
+  /**
+   * AveragePool: each window's gradient divided by its element count and spread back with a
+   * depthwise ConvTranspose of ones. With count_include_pad = 0 and pads, the count per output
+   * position comes from a Conv of ones. ceil_mode = 1 is refused.
+   */
+  static String[] averagePool(OnnxMl.NodeProto node, String g, GradContext ctx) {
+    Windows win = windows(node, ctx);
+    if (GradContext.attrInt(node, "ceil_mode", 0) != 0) {
+      throw GradContext.unsupported(node, "ceil_mode = 1");
+    }
+    long[] kernel = win.kernel();
+    Emitter e = ctx.emit();
+    long c = ctx.meta(node.getInput(0)).shape()[1];
+    long k = win.kernelSize();
+    boolean padded = false;
+    for (long p : win.pads()) {
+      padded |= p != 0;
+    }
+    String scaled;
+    if (padded && GradContext.attrInt(node, "count_include_pad", 0) == 0) {
+      long in = 1;
+      for (long d : win.in()) {
+        in *= d;
+      }
+      String ones = e.floats(filled((int) in), dims(1, 1, win.in()));
+      String kOnes = e.floats(filled((int) k), dims(1, 1, kernel));
+      String counts = e.op("Conv", new String[] {ones, kOnes}, "strides", win.strides(),
+          "dilations", win.dilations(), "pads", win.pads(), "kernel_shape", kernel);
+      scaled = e.div(g, counts);
+    } else {
+      scaled = e.scale(g, 1.0 / k);
+    }
+    String w = e.floats(filled((int) (c * k)), dims(c, 1, kernel));
+    return new String[] {win.adjoint(e, scaled, w, c)};
+  }
+
+  /**
+   * 2-D Conv(X [N, C, H, W], W [M, C/g, kh, kw], B [M]; strides, pads, dilations, group, auto_pad).
+   *
+   * <ul>
+   *   <li>g_X = ConvTranspose(g, W) with the same geometry (output_padding fitted to X).
+   *   <li>per-sample g_W by im2col: a depthwise Conv of X with one-hot kernels unfolds every window
+   *       into patches [N, C·kh·kw, Ho, Wo]; then, per group, g_W[n] = g[n] (M/g × L) ·
+   *       patches[n]ᵀ (L × C/g·kh·kw), one batched MatMul over [N, g] (L = Ho·Wo). No sum over n.
+   *   <li>per-sample g_B = sum of g over (Ho, Wo): [N, M].
+   * </ul>
+   */
+  static String[] conv(OnnxMl.NodeProto node, String g, GradContext ctx) {
+    String x = node.getInput(0);
+    String w = node.getInput(1);
+    String b = GradContext.input(node, 2);
+    ValueMeta mx = ctx.meta(x);
+    ValueMeta mw = ctx.meta(w);
+    if (mx.rank() != 4 || !mx.batched() || mw.batched()) {
+      throw GradContext.unsupported(node, "only 2-D convolution of a batched X [N, C, H, W] by an "
+          + "unbatched kernel is differentiable");
+    }
+    long[] ws = mw.shape();
+    Windows win = Windows.of(node, new long[] {ws[2], ws[3]}, mx.shape(), ctx.meta(node.getOutput(0)).shape());
+    long group = GradContext.attrInt(node, "group", 1);
+    Emitter e = ctx.emit();
+    String[] grads = new String[3];
+    if (ctx.needsGrad(x)) {
+      grads[0] = win.adjoint(e, g, w, group);
+    }
+    if (ctx.needsGrad(b)) {
+      grads[2] = ctx.reshapeToSample(e.reduceSum(g, new long[] {2, 3}, false), ctx.meta(b));
+    }
+    if (ctx.needsGrad(w)) {
+      grads[1] = weightGrad(e, x, g, mx.shape()[1], ws, group, win);
+    }
+    return grads;
+  }
+
+  private static String weightGrad(Emitter e, String x, String g, long c, long[] ws, long group, Windows win) {
+    long kh = ws[2];
+    long kw = ws[3];
+    long kk = kh * kw;
+    long m = ws[0];
+    float[] eye = new float[(int) (c * kk * kk)];
+    for (int ch = 0; ch < c; ch++) {
+      for (int k = 0; k < kk; k++) {
+        eye[(int) ((ch * kk + k) * kk + k)] = 1f;
+      }
+    }
+    String unfoldKernel = e.floats(eye, c * kk, 1, kh, kw);
+    String patches = e.op("Conv", new String[] {x, unfoldKernel}, "strides", win.strides(),
+        "dilations", win.dilations(), "pads", win.pads(), "group", c, "kernel_shape", new long[] {kh, kw});
+    long l = win.out()[0] * win.out()[1];
+    String p = e.reshape(patches, -1, group, c / group * kk, l);
+    String gg = e.reshape(g, -1, group, m / group, l);
+    String prod = e.matmul(gg, e.transpose(p, 0, 1, 3, 2));
+    return e.reshape(prod, GradContext.prepend(-1, Arrays.copyOf(ws, 4)));
+  }
+
+  /** The pooling geometry of a node whose X must be batched [N, C, ...]. */
+  private static Windows windows(OnnxMl.NodeProto node, GradContext ctx) {
+    ValueMeta mx = ctx.meta(node.getInput(0));
+    if (!mx.batched()) {
+      throw GradContext.unsupported(node, "X must be batched [N, C, ...]");
+    }
+    long[] kernel = GradContext.attrInts(node, "kernel_shape");
+    return Windows.of(node, kernel, mx.shape(), ctx.meta(node.getOutput(0)).shape());
+  }
+
+  static float[] filled(int n) {
+    float[] v = new float[n];
+    Arrays.fill(v, 1f);
+    return v;
+  }
+
+  static long[] dims(long a, long b, long[] rest) {
+    long[] r = new long[rest.length + 2];
+    r[0] = a;
+    r[1] = b;
+    System.arraycopy(rest, 0, r, 2, rest.length);
+    return r;
+  }
+
+  static Object attrValue(OnnxMl.AttributeProto a) {
+    switch (a.getType()) {
+      case INT:
+        return a.getI();
+      case FLOAT:
+        return a.getF();
+      case INTS:
+        return a.getIntsList().stream().mapToLong(Long::longValue).toArray();
+      case STRING:
+        return a.getS().toStringUtf8();
+      default:
+        throw new IllegalArgumentException("unexpected attribute type " + a.getType());
+    }
+  }
+}
