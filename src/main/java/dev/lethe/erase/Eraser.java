@@ -29,18 +29,9 @@ import java.util.Set;
  * version's {@link ModelView}.
  *
  * <p>Erases on one model are serialised by the store's model lock; readers never wait for them.
- * Thread-safe. Owns nothing that needs closing.
+ * Thread-safe. Owns nothing that needs closing: the store and the Fishers belong to the server.
  */
-public final class Eraser {
-  private final ModelStore store;
-  private final Fishers fishers;
-  private final EraseConfig config;
-
-  public Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
-    this.store = store;
-    this.fishers = fishers;
-    this.config = config;
-  }
+public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
 
   /**
    * Erases, or with {@code dryRun} computes what an erase would do.

@@ -1,7 +1,6 @@
 package dev.lethe.fisher;
 
 import dev.lethe.core.Batches;
-import dev.lethe.core.LossFunction;
 import dev.lethe.core.Samples;
 import java.util.Random;
 
@@ -29,30 +28,24 @@ import java.util.Random;
  */
 final class FisherRows implements RowSource {
   private final ModelView model;
-  private final LossFunction loss;
   private final CurvatureKind kind;
-  private final int classes;
   private final int draws;
   private final long seed;
-  private final int columns;
 
   FisherRows(ModelView model, CurvatureKind kind, int draws, long seed) {
+    if (model.parameterCount() > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException(
+          "a Fisher row of " + model.parameterCount() + " entries does not fit an array");
+    }
     this.model = model;
-    this.loss = model.loss();
     this.kind = kind;
-    this.classes = model.classes();
     this.draws = draws;
     this.seed = seed;
-    long p = model.parameterCount();
-    if (p > Integer.MAX_VALUE - 8) {
-      throw new IllegalArgumentException("a Fisher row of " + p + " entries does not fit an array");
-    }
-    this.columns = (int) p;
   }
 
   @Override
   public int columns() {
-    return columns;
+    return (int) model.parameterCount();
   }
 
   @Override
@@ -64,7 +57,7 @@ final class FisherRows implements RowSource {
   public int rowsPerSample() {
     return switch (kind) {
       case EMPIRICAL -> 1;
-      case TRUE -> classes;
+      case TRUE -> model.classes();
       case MONTE_CARLO -> draws;
     };
   }
@@ -77,7 +70,7 @@ final class FisherRows implements RowSource {
     int n = batch.size();
     int r = rowsPerSample();
     float[] z = model.logits(batch);
-    int c = classes;
+    int c = model.classes();
     int[] repeat = new int[n * r];
     float[] cotangent = new float[n * r * c];
     for (int i = 0; i < n; i++) {
@@ -100,8 +93,8 @@ final class FisherRows implements RowSource {
 
   /** Writes the cotangent of row j of sample i at {@code out[offset .. offset + C)}. */
   private void fill(float[] z, int i, int j, float[] out, int offset, Random random) {
-    int c = classes;
-    switch (loss) {
+    int c = model.classes();
+    switch (model.loss()) {
       case SOFTMAX_CROSS_ENTROPY -> {
         double[] p = softmax(z, i * c, c);
         if (kind == CurvatureKind.TRUE) {
@@ -137,7 +130,7 @@ final class FisherRows implements RowSource {
           }
         }
       }
-      default -> throw new IllegalArgumentException("loss " + loss);
+      default -> throw new IllegalArgumentException("loss " + model.loss());
     }
   }
 
