@@ -13,6 +13,11 @@ COPY src src
 RUN mvn -B -ntp -q -DskipTests package
 
 FROM eclipse-temurin:17.0.13_11-jre-jammy
+# OpenBLAS (libblas.so.3 and liblapack.so.3) for the Fisher's Gram updates and inversions; without
+# it Lethe falls back to its Java kernels (and logs which it uses at start).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libopenblas0-pthread \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 lethe \
  && useradd --system --uid 10001 --gid lethe --home-dir /var/lib/lethe --no-create-home lethe \
  && mkdir -p /var/lib/lethe \

@@ -69,4 +69,48 @@ final class BenchSupport {
   static int intArg(String[] args, int i, int fallback) {
     return args.length > i ? Integer.parseInt(args[i]) : fallback;
   }
+
+  /**
+   * Read bandwidth in GB/s: {@code threads} threads each summing its own float[] of
+   * {@code bytes} bytes (four sums, so the loop is bound by memory, not by the add latency),
+   * best of a few rounds.
+   */
+  static double readBandwidth(int threads, int bytes) throws InterruptedException {
+    float[][] data = new float[threads][bytes / Float.BYTES];
+    for (float[] d : data) {
+      java.util.Arrays.fill(d, 1f);
+    }
+    double[] sink = new double[threads];
+    double best = 0;
+    for (int round = 0; round < 5; round++) {
+      Thread[] workers = new Thread[threads];
+      long start = System.nanoTime();
+      for (int t = 0; t < threads; t++) {
+        int id = t;
+        workers[t] = new Thread(() -> {
+          float[] d = data[id];
+          for (int rep = 0; rep < 4; rep++) {
+            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            for (int i = 0; i + 3 < d.length; i += 4) {
+              s0 += d[i];
+              s1 += d[i + 1];
+              s2 += d[i + 2];
+              s3 += d[i + 3];
+            }
+            sink[id] += s0 + s1 + s2 + s3;
+          }
+        });
+        workers[t].start();
+      }
+      for (Thread w : workers) {
+        w.join();
+      }
+      double s = (System.nanoTime() - start) / 1e9;
+      best = Math.max(best, 4.0 * threads * bytes / s / 1e9);
+    }
+    if (sink[0] < 0) {
+      System.out.print("");
+    }
+    return best;
+  }
 }

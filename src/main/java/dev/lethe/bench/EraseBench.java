@@ -196,9 +196,42 @@ public final class EraseBench {
             median(of.stream().mapToDouble(Run::erasedAccuracy).toArray()),
             median(of.stream().mapToDouble(Run::retrainedAccuracy).toArray()));
       }
+      solveAgainstApply(server, s, runs);
     } finally {
       server.stop();
     }
+  }
+
+  /**
+   * The erase's solve (median at k = 1) beside the apply benchmark of the same F⁻¹ through the
+   * server's own Fishers (best of 10, page cache warm) and beside the bytes of F⁻¹ over the
+   * machine's read bandwidth (the lower bound: every byte of F⁻¹ is read once per solve).
+   */
+  private static void solveAgainstApply(LetheServer server, FisherProgress.Summary s, List<Run> runs)
+      throws InterruptedException {
+    String fisherId = s.fisherId();
+    int p = (int) server.store().info(MODEL).parameterCount();
+    double[] v = new double[p];
+    Random random = new Random(4);
+    for (int i = 0; i < p; i++) {
+      v[i] = random.nextGaussian();
+    }
+    double[] out = new double[p];
+    var solver = server.fishers().solver(MODEL, fisherId);
+    double best = Double.MAX_VALUE;
+    for (int rep = 0; rep < 10; rep++) {
+      long t0 = System.nanoTime();
+      solver.apply(v, out);
+      best = Math.min(best, (System.nanoTime() - t0) / 1e6);
+    }
+    double solve = median(runs.stream().filter(r -> r.k() == 1)
+        .mapToDouble(r -> r.outcome().timings().solveMs()).toArray());
+    double read = BenchSupport.readBandwidth(Runtime.getRuntime().availableProcessors(), 64 << 20);
+    double bound = s.bytes() / read / 1e6;
+    System.out.printf("solve of a 1-sample erase (median) %.1f ms; apply of the same %.0f MB F^-1"
+        + " through the server's Fishers %.1f ms (best of 10) => %.2fx (target <= 1.5x); read"
+        + " bandwidth %.2f GB/s => lower bound %.1f ms (solve at %.2fx of it)%n", solve,
+        s.bytes() / 1e6, best, solve / best, read, bound, solve / bound);
   }
 
   private static int[] without(int[] rows, int[] removed) {

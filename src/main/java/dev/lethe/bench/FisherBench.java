@@ -1,12 +1,14 @@
 package dev.lethe.bench;
 
 import dev.lethe.core.DaemonThreads;
+import dev.lethe.fisher.BlockInversion;
 import dev.lethe.fisher.BlockLayout;
 import dev.lethe.fisher.FisherAccumulator;
 import dev.lethe.fisher.FisherProgress;
 import dev.lethe.fisher.FisherHeader;
 import dev.lethe.fisher.FisherInverse;
 import dev.lethe.fisher.InversionMethod;
+import dev.lethe.fisher.Linalg;
 import dev.lethe.fisher.BuildOptions;
 import dev.lethe.fisher.FisherStore;
 import dev.lethe.storage.LetheDb;
@@ -45,7 +47,8 @@ public final class FisherBench {
     System.out.printf("FisherBench: n=%d, %d blocks of %d (P=%d), threads=%d, %d cores, max heap %d MiB%n",
         n, blocks, b, blocks * b, threads, Runtime.getRuntime().availableProcessors(), Runtime.getRuntime().maxMemory() >> 20);
 
-    kernel(b);
+    ExecutorService pool = DaemonThreads.pool("fisher", threads);
+    kernel(b, threads, pool);
 
     BlockLayout layout = BlockLayout.uniform(blocks * b, b);
     SyntheticRows source = new SyntheticRows(7, layout.parameterCount());
@@ -57,7 +60,6 @@ public final class FisherBench {
         n, layout.parameterCount(), gen);
 
     Path dir = Files.createTempDirectory("lethe-fisherbench");
-    ExecutorService pool = DaemonThreads.pool("fisher", threads);
     try (LetheDb db = LetheDb.open(dir.resolve("db"), 8L << 20)) {
       FisherStore store = new FisherStore(db);
       FisherProgress.Summary gram = source.build(store, "bench", layout, n, options, pool, dir);
@@ -73,7 +75,7 @@ public final class FisherBench {
       System.out.printf("gram, n=%d (same subset, for reference): %.1f s (mostly the %d inversions)%n", smRows, gramSub.buildSeconds(), blocks);
       System.out.printf("=> gram is %.1fx faster than sherman-morrison at n=%d (target >= 10x)%n", smFull / gram.buildSeconds(), n);
 
-      apply(store, store.header("bench", "f").orElseThrow(), threads, pool);
+      apply(store, gram.fisherId(), store.header("bench", gram.fisherId()).orElseThrow(), threads, pool);
     } finally {
       pool.shutdownNow();
       try (Stream<Path> files = Files.walk(dir)) {
@@ -82,36 +84,92 @@ public final class FisherBench {
     }
   }
 
-  /** Gram accumulation through FisherAccumulator (transpose + symmetric kernel) vs EJML. */
-  private static void kernel(int b) {
+  /**
+   * Gram accumulation through FisherAccumulator (the build's kernel: transposes, zero-row skip,
+   * the rank-k update of {@link Linalg}) against one DSYRK of the same rows straight through the
+   * BLAS (OpenBLAS where installed), and EJML's general product for reference.
+   */
+  private static void kernel(int b, int threads, ExecutorService pool) {
     int k = 256;
     int rows = 4096;
     float[] g = new float[rows * b];
     new SyntheticRows(3, b).fill(0, rows, g);
+    double[] gt = new double[rows * b]; // column-major rows x b, as the BLAS takes it
+    for (int r = 0; r < rows; r++) {
+      for (int c = 0; c < b; c++) {
+        gt[c * rows + r] = g[r * b + c];
+      }
+    }
     DMatrixRMaj gm = new DMatrixRMaj(k, b);
     for (int i = 0; i < k * b; i++) {
       gm.data[i] = g[i];
     }
     DMatrixRMaj c = new DMatrixRMaj(b, b);
+    double[] cBlas = new double[b * b];
     BlockLayout one = BlockLayout.uniform(b, b);
-    BuildOptions o = BuildOptions.defaults(1).withThreads(1).withBatchRows(k);
-    double flops = 2.0 * rows * b * b; // a full Gᵀ G of these rows
+    BuildOptions o = BuildOptions.defaults(1).withThreads(threads).withBatchRows(k);
+    double flops = (double) rows * b * (b + 1); // the upper triangle of G'G: b(b+1)/2 dot products
     double best = 0;
+    double bestBlas = 0;
     double bestEjml = 0;
     for (int round = 0; round < 4; round++) {
-      FisherAccumulator acc = new FisherAccumulator(one, 0, 1, rows, o, null);
+      FisherAccumulator acc = new FisherAccumulator(one, 0, 1, rows, o, pool);
       long s = System.nanoTime();
       acc.accept(g, rows);
       best = Math.max(best, flops / ((System.nanoTime() - s) / 1e9) / 1e9);
       s = System.nanoTime();
-      for (int r = 0; r < rows / k; r++) {
-        CommonOps_DDRM.multAddTransA(gm, gm, c);
+      dev.ludovic.netlib.blas.BLAS.getInstance().dsyrk("L", "T", b, rows, 1.0, gt, rows, 1.0, cBlas, b);
+      bestBlas = Math.max(bestBlas, flops / ((System.nanoTime() - s) / 1e9) / 1e9);
+      if (round < 2) {
+        s = System.nanoTime();
+        for (int r = 0; r < rows / k; r++) {
+          CommonOps_DDRM.multAddTransA(gm, gm, c);
+        }
+        bestEjml = Math.max(bestEjml, 2 * flops / ((System.nanoTime() - s) / 1e9) / 1e9);
       }
-      bestEjml = Math.max(bestEjml, flops / ((System.nanoTime() - s) / 1e9) / 1e9);
     }
-    System.out.printf("%n[kernel] Gram accumulation of %d rows into one %dx%d block, rank-%d updates, 1 thread (best of 4):%n", rows, b, b, k);
-    System.out.printf("gram accumulator: %.2f GFLOP/s counted as a full G'G (2*n*b^2 flops; it computes the upper triangle, so %.2f actual)%n", best, best / 2);
-    System.out.printf("EJML CommonOps_DDRM.multAddTransA, same shapes: %.2f GFLOP/s  => %.2fx%n", bestEjml, best / bestEjml);
+    System.out.printf("%n[kernel] Gram accumulation of %d rows into one %dx%d block (best of 4); linear algebra: %s%n",
+        rows, b, b, Linalg.describe());
+    System.out.printf("gram accumulator (rank-%d updates, as a build runs them): %.2f GFLOP/s (the upper triangle: %d*%d*%d flops)%n",
+        k, best, rows, b, b + 1);
+    System.out.printf("one DSYRK of all %d rows through %s: %.2f GFLOP/s  => accumulator at %.0f%% of it (target >= 50%%)%n",
+        rows, dev.ludovic.netlib.blas.BLAS.getInstance().getClass().getSimpleName(), bestBlas, 100 * best / bestBlas);
+    System.out.printf("EJML CommonOps_DDRM.multAddTransA (full product, counted as 2x), 1 thread: %.2f GFLOP/s%n", bestEjml);
+    inversions(b);
+  }
+
+  /** Cholesky inversions of b x b SPD blocks as the build does them, beside EJML's. */
+  private static void inversions(int b) {
+    int count = 8;
+    double[] f = new double[b * b];
+    java.util.Random random = new java.util.Random(5);
+    double[] a = new double[b * b];
+    for (int i = 0; i < a.length; i++) {
+      a[i] = random.nextGaussian();
+    }
+    DMatrixRMaj am = DMatrixRMaj.wrap(b, b, a);
+    DMatrixRMaj spd = new DMatrixRMaj(b, b);
+    CommonOps_DDRM.multTransA(am, am, spd);
+    for (int i = 0; i < b; i++) {
+      spd.data[i * b + i] += b;
+    }
+    long s = System.nanoTime();
+    for (int rep = 0; rep < count; rep++) {
+      System.arraycopy(spd.data, 0, f, 0, f.length);
+      BlockInversion.invert(f, b, "bench block", 1);
+    }
+    double build = (System.nanoTime() - s) / 1e9 / count;
+    s = System.nanoTime();
+    for (int rep = 0; rep < 2; rep++) {
+      DMatrixRMaj inv = new DMatrixRMaj(b, b);
+      org.ejml.interfaces.linsol.LinearSolverDense<DMatrixRMaj> chol =
+          org.ejml.dense.row.factory.LinearSolverFactory_DDRM.chol(b);
+      chol.setA(spd.copy());
+      chol.invert(inv);
+    }
+    double ejml = (System.nanoTime() - s) / 1e9 / 2;
+    System.out.printf("Cholesky inversion of a %dx%d block: %.1f ms as the build runs it; EJML %.1f ms  => %.1fx (64 blocks: %.1f s vs %.1f s)%n",
+        b, b, build * 1e3, ejml * 1e3, ejml / build, 64 * build, 64 * ejml);
   }
 
   private static double generation(SyntheticRows source, int n) {
@@ -122,7 +180,8 @@ public final class FisherBench {
     return (System.nanoTime() - s) / 1e9;
   }
 
-  private static void apply(FisherStore store, FisherHeader header, int threads, ExecutorService pool)
+  private static void apply(FisherStore store, String fisherId, FisherHeader header, int threads,
+      ExecutorService pool)
       throws Exception {
     int p = header.layout().parameterCount();
     float[] row = new float[p];
@@ -136,7 +195,7 @@ public final class FisherBench {
     System.out.printf("%n[apply] F^-1 = %.0f MiB of float32 blocks in RocksDB (page cache warm), best of 10:%n", bytes / (1 << 20));
     for (int t : new int[] {1, threads}) {
       for (boolean verify : new boolean[] {true, false}) {
-        try (FisherInverse inv = store.open("bench", "f", pool, t, verify)) {
+        try (FisherInverse inv = store.open("bench", fisherId, pool, t, verify)) {
           double best = Double.MAX_VALUE;
           for (int rep = 0; rep < 10; rep++) {
             long s = System.nanoTime();
@@ -145,8 +204,9 @@ public final class FisherBench {
           }
           double gbs = bytes / best / 1e9;
           double copy = BenchSupport.copyBandwidth(t, 64 << 20);
-          System.out.printf("apply, %d thread(s), CRC32C %s: %.1f ms, %.2f GB/s; memory copy, %d thread(s): %.2f GB/s  => %.0f%%%n",
-              t, verify ? "on " : "off", best * 1e3, gbs, t, copy, 100 * gbs / copy);
+          double read = BenchSupport.readBandwidth(t, 64 << 20);
+          System.out.printf("apply, %d thread(s), CRC32C %s: %.1f ms, %.2f GB/s; memory copy %.2f GB/s (%.0f%%); read %.2f GB/s (%.0f%%, target >= 60%%)%n",
+              t, verify ? "on " : "off", best * 1e3, gbs, copy, 100 * gbs / copy, read, 100 * gbs / read);
         }
       }
     }

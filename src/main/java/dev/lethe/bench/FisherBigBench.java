@@ -60,7 +60,7 @@ public final class FisherBigBench {
         v[i] = row[i];
       }
       double[] out = new double[v.length];
-      try (FisherInverse inv = store.open("big", "f", pool, threads, true)) {
+      try (FisherInverse inv = store.open("big", summary.fisherId(), pool, threads, true)) {
         for (int rep = 0; rep < 3; rep++) {
           long s = System.nanoTime();
           inv.apply(v, out);

@@ -83,7 +83,8 @@ final class SyntheticRows implements RowSource {
 
   /**
    * Builds an EMPIRICAL Fisher of n synthetic rows through the server's pipeline, streaming
-   * batches of 256 samples as a BuildFisher client does, and stores it as (model, "f").
+   * batches of 256 samples as a BuildFisher client does, and stores it for {@code model} under
+   * the id in the returned summary.
    */
   FisherProgress.Summary build(FisherStore store, String model, BlockLayout layout, int n,
       BuildOptions options, ExecutorService pool, Path spillDir) {

@@ -85,6 +85,12 @@ final class ServeCommand implements Callable<Integer> {
       description = "Seconds in-flight calls may take after SIGTERM (env LETHE_SHUTDOWN_GRACE_SECONDS; default ${DEFAULT-VALUE}).")
   int shutdownGrace;
 
+  @Option(names = "--fisher-threads", defaultValue = "${env:LETHE_FISHER_THREADS:-0}",
+      description = "Threads of the Fisher pool: builds, applies and downdates (env LETHE_FISHER_THREADS;"
+          + " default 0 = one per core). With a native BLAS a build's Gram updates are threaded by"
+          + " BLAS itself (bound it with OPENBLAS_NUM_THREADS).")
+  int fisherThreads;
+
   @Override
   public Integer call() throws Exception {
     ServerConfig config = new ServerConfig(listen, dataDir,
@@ -104,7 +110,8 @@ final class ServeCommand implements Callable<Integer> {
     config = new ServerConfig(config.listen(), config.dataDir(), config.store(),
         config.maxMessageBytes(), config.demo(), config.shutdownGraceSeconds(), config.erase(),
         config.fisherMemoryBytes(),
-        new Security(tlsCert, tlsKey, tlsClientCa, write, read, readTokenRequired), metricsListen);
+        new Security(tlsCert, tlsKey, tlsClientCa, write, read, readTokenRequired), metricsListen,
+        fisherThreads);
     LetheServer server = LetheServer.netty(config, Demo.initializer(config.demo()));
     // Registered before start, so a SIGTERM that arrives while the store opens still drains.
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -36,6 +36,7 @@ public final class FisherAccumulator {
   private final ExecutorService pool;
   private final int span;
   private final int tasks;
+  private final int gramTasks;
   private final Strategy[] blocks;
   private final Object[] scratch;
   // mini-batch state (m > 1)
@@ -69,6 +70,7 @@ public final class FisherAccumulator {
     this.pool = pool;
     this.span = layout.end(toBlock - 1) - layout.start(fromBlock);
     this.tasks = pool == null ? 1 : Math.min(options.threads(), toBlock - fromBlock);
+    this.gramTasks = Linalg.isNative() ? 1 : tasks;
     this.blocks = new Strategy[toBlock - fromBlock];
     for (int b = fromBlock; b < toBlock; b++) {
       blocks[b - fromBlock] =
@@ -176,7 +178,7 @@ public final class FisherAccumulator {
       throw new IllegalStateException("used " + vectorsUsed + " vectors, expected " + vectors);
     }
     finished = true;
-    runTasks(t -> {
+    runTasks(tasks, t -> {
       for (int i = t; i < blocks.length; i += tasks) {
         int b = fromBlock + i;
         double[] inverse = blocks[i].inverse(b, layout, options.dampening(), vectors);
@@ -190,8 +192,10 @@ public final class FisherAccumulator {
     vectorsUsed += k;
     int rowOffset = firstRow * span;
     int base = layout.start(fromBlock);
-    runTasks(t -> {
-      for (int i = t; i < blocks.length; i += tasks) {
+    // A native BLAS threads each Gram update itself: then blocks go one after another.
+    int parallel = gramTasks;
+    runTasks(parallel, t -> {
+      for (int i = t; i < blocks.length; i += parallel) {
         int b = fromBlock + i;
         scratch[t] = blocks[i].add(rows, rowOffset, k, span, layout.start(b) - base, scratch[t], options.batchRows());
       }
@@ -202,13 +206,13 @@ public final class FisherAccumulator {
     void run(int t);
   }
 
-  private void runTasks(Task task) {
-    if (tasks == 1) {
+  private void runTasks(int count, Task task) {
+    if (count == 1) {
       task.run(0);
       return;
     }
-    List<Future<?>> futures = new ArrayList<>(tasks);
-    for (int t = 0; t < tasks; t++) {
+    List<Future<?>> futures = new ArrayList<>(count);
+    for (int t = 0; t < count; t++) {
       int id = t;
       futures.add(pool.submit((Callable<Void>) () -> {
         task.run(id);
@@ -251,7 +255,7 @@ public final class FisherAccumulator {
       // row of the first layer's weights.
       int used = GramKernel.transposeNonZero(rows, k, span, offset + rowOffset, b, gt);
       if (used > 0) {
-        GramKernel.syrkUpper(gt, used, b4, a);
+        Linalg.syrkUpper(gt, used, b4, a, b4);
       }
       return gt;
     }

@@ -3,6 +3,7 @@ package dev.lethe.server;
 import ai.onnxruntime.OrtEnvironment;
 import dev.lethe.erase.Eraser;
 import dev.lethe.fisher.Fishers;
+import dev.lethe.fisher.Linalg;
 import dev.lethe.fisher.FisherStore;
 import dev.lethe.grpc.ModelStoreService;
 import dev.lethe.storage.LetheDb;
@@ -60,9 +61,6 @@ public final class LetheServer {
     this.initializer = initializer;
   }
 
-  /** Threads of the one Fisher pool (builds, applies and downdates share it). */
-  static final int FISHER_THREADS = 2;
-
   /** HTTP/2 window per stream: model downloads move megabytes per round trip. */
   static final int FLOW_CONTROL_WINDOW = 8 << 20;
 
@@ -91,8 +89,10 @@ public final class LetheServer {
     try {
       store = new ModelStore(db, OrtEnvironment.getEnvironment(), config.store());
       java.nio.file.Files.createDirectories(config.dataDir().resolve("tmp"));
-      fishers = new Fishers(new FisherStore(db), FISHER_THREADS, config.fisherMemoryBytes(),
-          config.dataDir().resolve("tmp"));
+      fishers = new Fishers(new FisherStore(db), config.fisherPoolThreads(),
+          config.fisherMemoryBytes(), config.dataDir().resolve("tmp"));
+      LOG.info(() -> "Fisher pool of " + config.fisherPoolThreads() + " threads; linear algebra: "
+          + Linalg.describe());
       initializer.accept(store);
       Security security = config.security();
       if (security.tokens()) {
@@ -168,6 +168,11 @@ public final class LetheServer {
 
   public synchronized ModelStore store() {
     return store;
+  }
+
+  /** The Fisher facade (benchmarks apply the server's own Fishers through it). */
+  public synchronized Fishers fishers() {
+    return fishers;
   }
 
   /** The open RocksDB, for tools and tests that inspect it; owned by this server. */

@@ -18,6 +18,7 @@ import java.nio.file.Path;
  *     more passes over a temporary spill of the samples
  * @param security TLS and access tokens
  * @param metricsListen host:port of the Prometheus endpoint, or null for none
+ * @param fisherThreads threads of the Fisher pool (builds, applies, downdates); 0 = one per core
  */
 public record ServerConfig(
     String listen,
@@ -29,7 +30,28 @@ public record ServerConfig(
     EraseConfig erase,
     long fisherMemoryBytes,
     Security security,
-    String metricsListen) {
+    String metricsListen,
+    int fisherThreads) {
+
+  public ServerConfig {
+    if (fisherThreads < 0) {
+      throw new IllegalArgumentException("--fisher-threads must be >= 0 (0 = one per core), got "
+          + fisherThreads);
+    }
+  }
+
+  /** All cores for the Fisher pool. */
+  public ServerConfig(String listen, Path dataDir, StoreConfig store, int maxMessageBytes,
+      boolean demo, int shutdownGraceSeconds, EraseConfig erase, long fisherMemoryBytes,
+      Security security, String metricsListen) {
+    this(listen, dataDir, store, maxMessageBytes, demo, shutdownGraceSeconds, erase,
+        fisherMemoryBytes, security, metricsListen, 0);
+  }
+
+  /** The Fisher pool's size: {@link #fisherThreads}, or the available processors for 0. */
+  public int fisherPoolThreads() {
+    return fisherThreads > 0 ? fisherThreads : Runtime.getRuntime().availableProcessors();
+  }
 
   /** Plaintext, no tokens. */
   public ServerConfig(String listen, Path dataDir, StoreConfig store, int maxMessageBytes,
