@@ -253,10 +253,7 @@ public final class FisherAccumulator {
       // Rows that are zero on this block add nothing: a TRUE Fisher's per-attribute rows of a
       // linear multi-attribute model touch one block each, and a zero input pixel zeroes a whole
       // row of the first layer's weights.
-      int used = GramKernel.transposeNonZero(rows, k, span, offset + rowOffset, b, gt);
-      if (used > 0) {
-        Linalg.syrkUpper(gt, used, b4, a, b4);
-      }
+      Linalg.gramUpdate(rows, k, span, offset + rowOffset, b, gt, a);
       return gt;
     }
 

@@ -23,6 +23,8 @@ import java.util.Arrays;
  *     method's id with "+downdate", e.g. "gram+downdate")
  * @param modelVersion the model version whose weights the gradients were taken at
  * @param blockCrc CRC32C of each stored block value, or null before the blocks are written
+ * @param storage how a block is stored: {@link #PACKED_UPPER_F32_LE} (what Lethe writes) or
+ *     {@link #DENSE_F32_LE} (Fishers written before packing, still read)
  */
 public record FisherHeader(
     BlockLayout layout,
@@ -33,10 +35,17 @@ public record FisherHeader(
     InversionMethod method,
     boolean downdated,
     long modelVersion,
-    int[] blockCrc) {
+    int[] blockCrc,
+    byte storage) {
   private static final int MAGIC = 0x4C464931; // "LFI1"
   /** Storage of a block: the dense b × b inverse, float32 little-endian, row-major. */
   public static final byte DENSE_F32_LE = 1;
+  /**
+   * Storage of a block: the upper triangle of the symmetric inverse, row by row (row i holds
+   * entries (i, i..b−1)), float32 little-endian: b(b+1)/2 values, half the bytes of dense, the
+   * same float32 values (no precision lost).
+   */
+  public static final byte PACKED_UPPER_F32_LE = 2;
   private static final String DOWNDATED = "+downdate";
 
   public FisherHeader {
@@ -44,12 +53,27 @@ public record FisherHeader(
       throw new IllegalArgumentException(
           "checksums for " + blockCrc.length + " blocks, layout has " + layout.blockCount());
     }
+    if (storage != DENSE_F32_LE && storage != PACKED_UPPER_F32_LE) {
+      throw new IllegalArgumentException("unknown block storage " + storage);
+    }
+  }
+
+  /** A Fisher stored the way Lethe writes them ({@link #PACKED_UPPER_F32_LE}). */
+  public FisherHeader(BlockLayout layout, double dampening, long samples, int miniBatch,
+      CurvatureKind kind, InversionMethod method, boolean downdated, long modelVersion,
+      int[] blockCrc) {
+    this(layout, dampening, samples, miniBatch, kind, method, downdated, modelVersion, blockCrc,
+        PACKED_UPPER_F32_LE);
+  }
+
+  public boolean packed() {
+    return storage == PACKED_UPPER_F32_LE;
   }
 
   /** The bytes a stored block of {@code b} has. */
   public long storedBytes(int b) {
     long size = layout.size(b);
-    return size * size * Float.BYTES;
+    return (packed() ? size * (size + 1) / 2 : size * size) * Float.BYTES;
   }
 
   /** Bytes of all stored blocks (what one apply reads). */
@@ -63,7 +87,7 @@ public record FisherHeader(
 
   public FisherHeader withChecksums(int[] crc) {
     return new FisherHeader(layout, dampening, samples, miniBatch, kind, method, downdated,
-        modelVersion, crc);
+        modelVersion, crc, storage);
   }
 
   byte[] encode() {
@@ -73,7 +97,7 @@ public record FisherHeader(
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     try (DataOutputStream out = new DataOutputStream(bytes)) {
       out.writeInt(MAGIC);
-      out.writeByte(DENSE_F32_LE);
+      out.writeByte(storage);
       out.writeDouble(dampening);
       out.writeLong(samples);
       out.writeInt(miniBatch);
@@ -96,7 +120,9 @@ public record FisherHeader(
   static FisherHeader decode(byte[] bytes) {
     try {
       ByteBuffer in = ByteBuffer.wrap(bytes);
-      if (in.getInt() != MAGIC || in.get() != DENSE_F32_LE) {
+      byte storage;
+      if (in.getInt() != MAGIC
+          || ((storage = in.get()) != DENSE_F32_LE && storage != PACKED_UPPER_F32_LE)) {
         throw new IllegalArgumentException("not a Fisher header of a known format");
       }
       double dampening = in.getDouble();
@@ -119,7 +145,7 @@ public record FisherHeader(
         throw new IllegalArgumentException("trailing bytes");
       }
       return new FisherHeader(layout, dampening, samples, miniBatch, kind, method, downdated,
-          modelVersion, crc);
+          modelVersion, crc, storage);
     } catch (java.nio.BufferUnderflowException | IndexOutOfBoundsException e) {
       throw new IllegalArgumentException("truncated Fisher header", e);
     }
@@ -152,6 +178,7 @@ public record FisherHeader(
         && h.method == method
         && h.downdated == downdated
         && h.modelVersion == modelVersion
+        && h.storage == storage
         && Arrays.equals(h.blockCrc, blockCrc);
   }
 

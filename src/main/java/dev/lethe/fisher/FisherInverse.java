@@ -83,7 +83,11 @@ public final class FisherInverse implements AutoCloseable {
       try {
         for (int b; (b = next.getAndIncrement()) < layout.blockCount(); ) {
           store.readBlock(model, fisherId, prefix, header, b, buf[0], buf[1], verify);
-          multiply(buf[1], layout.size(b), v, out, layout.start(b));
+          if (header.packed()) {
+            multiplyPacked(buf[1], layout.size(b), v, out, layout.start(b));
+          } else {
+            multiply(buf[1], layout.size(b), v, out, layout.start(b));
+          }
         }
       } finally {
         buffers.offer(buf);
@@ -116,7 +120,17 @@ public final class FisherInverse implements AutoCloseable {
     ByteBuffer[] buf = takeBuffers();
     try {
       store.readBlock(model, fisherId, prefix, header, b, buf[0], buf[1], true);
-      buf[1].asFloatBuffer().get(out, 0, size * size);
+      java.nio.FloatBuffer f = buf[1].asFloatBuffer();
+      if (!header.packed()) {
+        f.get(out, 0, size * size);
+      } else {
+        for (int i = 0, pos = 0; i < size; pos += size - i, i++) {
+          f.get(pos, out, i * size + i, size - i);
+          for (int j = i + 1; j < size; j++) {
+            out[j * size + i] = out[i * size + j];
+          }
+        }
+      }
     } finally {
       buffers.offer(buf);
     }
@@ -154,6 +168,42 @@ public final class FisherInverse implements AutoCloseable {
         s0 += row[j] * x[off + j];
       }
       y[off + i] = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+    }
+  }
+
+  /**
+   * y[off..off+b) = M x[off..off+b) for the symmetric block M stored packed in {@code m} (row i:
+   * entries (i, i..b−1)). Each stored entry a_ij (j > i) serves twice — in row i's dot product
+   * and, as a_ji, added to y_j — so the block is read once at half the bytes of dense storage.
+   */
+  static void multiplyPacked(ByteBuffer m, int b, double[] x, double[] y, int off) {
+    java.nio.FloatBuffer f = m.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+    float[] row = ROW.get();
+    if (row.length < b) {
+      row = new float[b];
+      ROW.set(row);
+    }
+    java.util.Arrays.fill(y, off, off + b, 0.0);
+    for (int i = 0, pos = 0; i < b; pos += b - i, i++) {
+      int len = b - i;
+      f.get(pos, row, 0, len);
+      int base = off + i;
+      double xi = x[base];
+      double s0 = row[0] * xi, s1 = 0, s2 = 0, s3 = 0;
+      int j = 1;
+      for (; j + 3 < len; j += 4) {
+        s0 += row[j] * x[base + j];
+        s1 += row[j + 1] * x[base + j + 1];
+        s2 += row[j + 2] * x[base + j + 2];
+        s3 += row[j + 3] * x[base + j + 3];
+      }
+      for (; j < len; j++) {
+        s0 += row[j] * x[base + j];
+      }
+      for (int k = 1; k < len; k++) {
+        y[base + k] += row[k] * xi;
+      }
+      y[base] += (s0 + s1) + (s2 + s3);
     }
   }
 

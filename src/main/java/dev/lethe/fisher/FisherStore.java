@@ -17,8 +17,9 @@ import java.util.zip.CRC32C;
  * Fisher inverses in the {@code fisher} column family of a {@link LetheDb}.
  *
  * <p>Keys: {@code model 0x00 fisherId 0x00 'b' block(4 bytes BE)} → the block's inverse, dense
- * b × b float32 little-endian row-major ({@link FisherHeader#DENSE_F32_LE}, 4 MiB at b = 1024,
- * one value per block); {@code model 0x00 fisherId 0x00 "meta"} → {@link FisherHeader}.
+ * upper triangle, float32 little-endian, row by row ({@link FisherHeader#PACKED_UPPER_F32_LE},
+ * 2 MiB at b = 1024, one value per block; Fishers written before packing are dense b × b,
+ * {@link FisherHeader#DENSE_F32_LE}, and still read); {@code model 0x00 fisherId 0x00 "meta"} → {@link FisherHeader}.
  *
  * <p>Atomicity: {@link #create} first deletes whatever is stored under the id (one batch, header
  * included), blocks are then written one synced batch each, and {@link Writer#commit} writes the
@@ -159,22 +160,28 @@ public final class FisherStore {
       db.write(b -> b.deletePrefix(Family.FISHER, prefix));
     }
 
-    /** Stores block {@code block} (b × b, row-major) as float32. */
+    /**
+     * Stores block {@code block} (b × b, row-major, symmetric) as float32 in the header's
+     * storage: its upper triangle row by row when packed, every entry when dense.
+     */
     @Override
     public void accept(int block, double[] inverse) {
       int b = header.layout().size(block);
       if (inverse.length != b * b) {
         throw new IllegalArgumentException("block " + block + ": expected " + b * b + " values, got " + inverse.length);
       }
-      byte[] bytes = new byte[inverse.length * Float.BYTES];
+      byte[] bytes = new byte[(int) header.storedBytes(block)];
       ByteBuffer out = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
-      for (double x : inverse) {
-        out.putFloat((float) x);
+      boolean packed = header.packed();
+      for (int i = 0; i < b; i++) {
+        for (int j = packed ? i : 0; j < b; j++) {
+          out.putFloat((float) inverse[i * b + j]);
+        }
       }
       putBlock(block, bytes);
     }
 
-    /** Stores a block already encoded (dense float32 little-endian, row-major). */
+    /** Stores a block already encoded in the header's storage (float32 little-endian). */
     void putBlock(int block, byte[] bytes) {
       if (committed) {
         throw new IllegalStateException("Fisher " + fisherId + " already committed");

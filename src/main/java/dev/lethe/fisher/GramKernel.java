@@ -63,6 +63,33 @@ final class GramKernel {
   }
 
   /**
+   * Copies the columns {@code [offset, offset + b)} of the {@code k} float rows (row length
+   * {@code span}) that are not all zero there into {@code out} as doubles, one after another
+   * with stride {@link #padded}(b) (padding entries zeroed): the rows as the columns of a
+   * column-major b4 × used matrix, which is what a BLAS DSYRK with trans "N" takes. Returns
+   * used. out is modified; rows is not.
+   */
+  static int copyNonZero(float[] rows, int k, int span, int offset, int b, double[] out) {
+    int b4 = padded(b);
+    int used = 0;
+    for (int r = 0; r < k; r++) {
+      int src = r * span + offset;
+      int dst = used * b4;
+      boolean any = false;
+      for (int c = 0; c < b; c++) {
+        float v = rows[src + c];
+        out[dst + c] = v;
+        any |= v != 0f;
+      }
+      if (any) {
+        java.util.Arrays.fill(out, dst + b, dst + b4, 0.0);
+        used++;
+      }
+    }
+    return used;
+  }
+
+  /**
    * c[i·b4 + j] += Σ_r gt[i·k + r]·gt[j·k + r] for every 2×4 tile (rows i, i+1; columns j..j+3)
    * whose columns start at or after the 4-aligned column of i (b4 = padded(b)); entries left of
    * that are not touched, and the few below the diagonal inside those tiles are updated too but

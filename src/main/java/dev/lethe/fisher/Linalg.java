@@ -26,9 +26,22 @@ import org.netlib.util.intW;
  */
 public final class Linalg {
   private static final Logger LOG = Logger.getLogger(Linalg.class.getName());
+  /**
+   * netlib warns when its Vector-API Java fallback cannot load (it needs an incubator module we
+   * do not enable); the native library or the F2j fallback is used then, and describe() says
+   * which, so that warning only confuses the server log. Held so the level is not forgotten.
+   */
+  private static final Logger NETLIB = quiet("dev.ludovic.netlib.blas.InstanceBuilder");
+  private static final Logger NETLIB_LAPACK = quiet("dev.ludovic.netlib.lapack.InstanceBuilder");
   private static final boolean NATIVE = detect();
 
   private Linalg() {}
+
+  private static Logger quiet(String name) {
+    Logger logger = Logger.getLogger(name);
+    logger.setLevel(java.util.logging.Level.SEVERE);
+    return logger;
+  }
 
   private static boolean detect() {
     if ("java".equals(System.getProperty("lethe.blas"))) {
@@ -59,17 +72,34 @@ public final class Linalg {
   }
 
   /**
-   * c[i·ldc + j] += Σ_r gt[i·k + r]·gt[j·k + r] for j ≥ i (row-major upper triangle of GᵀG for
-   * the transposed rows gt, column c at {@code gt[c·k, c·k + k)}); the other entries of c are not
-   * meant to be read afterwards. gt is not modified.
+   * The Gram update of one block: c[i·b4 + j] += Σ_r g_r[i]·g_r[j] for j ≥ i (row-major upper
+   * triangle; b4 = {@link GramKernel#padded}(b), the stride of c) over the k float rows g_r =
+   * {@code rows[offset + r·span .. + b)}. Rows that are zero on the block are skipped (they add
+   * nothing). {@code scratch} holds at least b4·k doubles and is overwritten; rows is not
+   * modified; the entries of c below the diagonal are not meant to be read afterwards.
    */
-  static void syrkUpper(double[] gt, int k, int n, double[] c, int ldc) {
-    if (NATIVE) {
-      // gt is the k × n column-major matrix A; C = AᵀA column-major. The row-major upper
-      // triangle this class promises is the column-major lower one.
-      BLAS.getInstance().dsyrk("L", "T", n, k, 1.0, gt, k, 1.0, c, ldc);
+  static void gramUpdate(float[] rows, int k, int span, int offset, int b, double[] scratch,
+      double[] c) {
+    gramUpdate(rows, k, span, offset, b, scratch, c, NATIVE);
+  }
+
+  /** As above, on the native BLAS or on Lethe's Java kernel (tests compare both). */
+  static void gramUpdate(float[] rows, int k, int span, int offset, int b, double[] scratch,
+      double[] c, boolean nativeBlas) {
+    int b4 = GramKernel.padded(b);
+    if (nativeBlas) {
+      // The kept rows as the columns of a b4 × used column-major matrix A (one row after another,
+      // a sequential copy); C += A·Aᵀ. The row-major upper triangle promised is the column-major
+      // lower one.
+      int used = GramKernel.copyNonZero(rows, k, span, offset, b, scratch);
+      if (used > 0) {
+        BLAS.getInstance().dsyrk("L", "N", b4, used, 1.0, scratch, b4, 1.0, c, b4);
+      }
     } else {
-      GramKernel.syrkUpper(gt, k, ldc, c);
+      int used = GramKernel.transposeNonZero(rows, k, span, offset, b, scratch);
+      if (used > 0) {
+        GramKernel.syrkUpper(scratch, used, b4, c);
+      }
     }
   }
 

@@ -84,7 +84,7 @@ class FisherStoreTest {
       assertFailure(store, v, out, "Fisher f1 of model m: block 2 is corrupt: checksum mismatch");
       // wrong size
       db.write(b -> b.put(Family.FISHER, key, new byte[12]));
-      assertFailure(store, v, out, "Fisher f1 of model m: block 2 is corrupt: 12 bytes, expected 16384");
+      assertFailure(store, v, out, "Fisher f1 of model m: block 2 is corrupt: 12 bytes, expected 8320");
       // missing
       db.write(b -> b.delete(Family.FISHER, FisherStore.blockKey(prefix, 4)));
       db.write(b -> b.put(Family.FISHER, key, value));
@@ -98,6 +98,61 @@ class FisherStoreTest {
     try (FisherInverse inv = store.open("m", "f1", ArrayRows.POOL, 2, true)) {
       StorageException e = assertThrows(StorageException.class, () -> inv.apply(v, out));
       assertEquals(message, e.getMessage());
+    }
+  }
+
+  @Test
+  void packedAndDenseStorageApplyAndReadTheSameInverse() {
+    // Lethe writes the upper triangle (half the bytes); Fishers written dense before that are
+    // still read. Both hold the same float32 values, so applies agree to the last bit of the
+    // double accumulation order, and blocks read back identically.
+    try (LetheDb db = LetheDb.open(dir)) {
+      FisherStore store = new FisherStore(db);
+      FisherHeader packed = build(store, "f1");
+      assertTrue(packed.packed());
+      FisherHeader template = new FisherHeader(layout, lambda, n, 1, CurvatureKind.EMPIRICAL,
+          InversionMethod.GRAM, false, 7, null, FisherHeader.DENSE_F32_LE);
+      try (FisherInverse source = store.open("m", "f1", null, 1, true);
+          FisherStore.Writer w = store.create("m", "dense", template)) {
+        for (int b = 0; b < layout.blockCount(); b++) {
+          int size = layout.size(b);
+          float[] block = new float[size * size];
+          source.readBlock(b, block);
+          double[] inverse = new double[block.length];
+          for (int i = 0; i < block.length; i++) {
+            inverse[i] = block[i];
+          }
+          w.accept(b, inverse);
+        }
+        w.commit();
+      }
+      FisherHeader dense = store.header("m", "dense").orElseThrow();
+      assertFalse(dense.packed());
+      assertEquals(2 * packed.totalStoredBytes() - (long) p * Float.BYTES, dense.totalStoredBytes(),
+          "packed keeps b(b+1)/2 of b^2 entries per block");
+      double[] v = new double[p];
+      Random r = new Random(8);
+      for (int i = 0; i < p; i++) {
+        v[i] = r.nextGaussian();
+      }
+      double[] a = new double[p];
+      double[] b = new double[p];
+      try (FisherInverse x = store.open("m", "f1", ArrayRows.POOL, 2, true);
+          FisherInverse y = store.open("m", "dense", ArrayRows.POOL, 2, true)) {
+        x.apply(v, a);
+        y.apply(v, b);
+        for (int blk = 0; blk < layout.blockCount(); blk++) {
+          int size = layout.size(blk);
+          float[] fx = new float[size * size];
+          float[] fy = new float[size * size];
+          x.readBlock(blk, fx);
+          y.readBlock(blk, fy);
+          assertArrayEquals(fy, fx, "block " + blk);
+        }
+      }
+      for (int i = 0; i < p; i++) {
+        assertEquals(b[i], a[i], 1e-9 * Math.abs(b[i]) + 1e-12, "entry " + i);
+      }
     }
   }
 

@@ -39,20 +39,23 @@ class LinalgTest {
     for (int i = 0; i < g.length; i++) {
       g[i] = random.nextGaussian();
     }
-    double[] gt = new double[b4 * k]; // column c at gt[c*k, c*k + k), padding columns zero
-    for (int r = 0; r < k; r++) {
-      for (int c = 0; c < b; c++) {
-        gt[c * k + r] = g[r * b + c];
-      }
-    }
     double[] start = new double[b4 * b4];
     for (int i = 0; i < start.length; i++) {
       start[i] = random.nextGaussian();
     }
     double[] viaLinalg = start.clone();
     double[] viaKernel = start.clone();
-    Linalg.syrkUpper(gt, k, b4, viaLinalg, b4);
-    GramKernel.syrkUpper(gt, k, b4, viaKernel);
+    float[] rows = new float[k * (b + 5)]; // the block at column offset 3 of rows of 68 floats
+    for (int r = 0; r < k; r++) {
+      for (int c = 0; c < b; c++) {
+        rows[r * (b + 5) + 3 + c] = (float) g[r * b + c];
+        g[r * b + c] = (float) g[r * b + c];
+      }
+    }
+    java.util.Arrays.fill(rows, 5 * (b + 5), 6 * (b + 5), 0f); // a row that is zero on the block
+    java.util.Arrays.fill(g, 5 * b, 6 * b, 0.0);
+    Linalg.gramUpdate(rows, k, b + 5, 3, b, new double[b4 * k], viaLinalg);
+    Linalg.gramUpdate(rows, k, b + 5, 3, b, new double[b4 * k], viaKernel, false);
     DMatrixRMaj gm = DMatrixRMaj.wrap(k, b, g);
     DMatrixRMaj gtg = new DMatrixRMaj(b, b);
     CommonOps_DDRM.multTransA(gm, gm, gtg);
@@ -61,7 +64,7 @@ class LinalgTest {
       for (int j = i; j < b; j++) {
         double expected = start[i * b4 + j] + gtg.get(i, j);
         assertEquals(expected, viaLinalg[i * b4 + j], RELATIVE * scale, "(" + i + ", " + j + ")");
-        assertEquals(expected, viaKernel[i * b4 + j], RELATIVE * scale, "kernel (" + i + ", " + j + ")");
+        assertEquals(expected, viaKernel[i * b4 + j], RELATIVE * scale, "Java kernel (" + i + ", " + j + ")");
       }
     }
   }
