@@ -42,18 +42,27 @@ final class BenchSupport {
         dst[t].put(i, (byte) 0);
       }
     }
+    return bestOfRounds(threads, bytes, id -> {
+      for (int rep = 0; rep < 4; rep++) {
+        dst[id].clear();
+        dst[id].put(src[id].duplicate().clear());
+      }
+    });
+  }
+
+  /**
+   * GB/s of {@code threads} threads each running {@code work} on its own {@code bytes} four
+   * times: the best of five rounds.
+   */
+  private static double bestOfRounds(int threads, int bytes, java.util.function.IntConsumer work)
+      throws InterruptedException {
     double best = 0;
     for (int round = 0; round < 5; round++) {
       Thread[] workers = new Thread[threads];
       long start = System.nanoTime();
       for (int t = 0; t < threads; t++) {
         int id = t;
-        workers[t] = new Thread(() -> {
-          for (int rep = 0; rep < 4; rep++) {
-            dst[id].clear();
-            dst[id].put(src[id].duplicate().clear());
-          }
-        });
+        workers[t] = new Thread(() -> work.accept(id));
         workers[t].start();
       }
       for (Thread w : workers) {
@@ -81,35 +90,21 @@ final class BenchSupport {
       java.util.Arrays.fill(d, 1f);
     }
     double[] sink = new double[threads];
-    double best = 0;
-    for (int round = 0; round < 5; round++) {
-      Thread[] workers = new Thread[threads];
-      long start = System.nanoTime();
-      for (int t = 0; t < threads; t++) {
-        int id = t;
-        workers[t] = new Thread(() -> {
-          float[] d = data[id];
-          for (int rep = 0; rep < 4; rep++) {
-            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-            for (int i = 0; i + 3 < d.length; i += 4) {
-              s0 += d[i];
-              s1 += d[i + 1];
-              s2 += d[i + 2];
-              s3 += d[i + 3];
-            }
-            sink[id] += s0 + s1 + s2 + s3;
-          }
-        });
-        workers[t].start();
+    double best = bestOfRounds(threads, bytes, id -> {
+      float[] d = data[id];
+      for (int rep = 0; rep < 4; rep++) {
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (int i = 0; i + 3 < d.length; i += 4) {
+          s0 += d[i];
+          s1 += d[i + 1];
+          s2 += d[i + 2];
+          s3 += d[i + 3];
+        }
+        sink[id] += s0 + s1 + s2 + s3;
       }
-      for (Thread w : workers) {
-        w.join();
-      }
-      double s = (System.nanoTime() - start) / 1e9;
-      best = Math.max(best, 4.0 * threads * bytes / s / 1e9);
-    }
+    });
     if (sink[0] < 0) {
-      System.out.print("");
+      System.out.print(""); // keeps the sums live
     }
     return best;
   }

@@ -143,11 +143,7 @@ public final class FisherInverse implements AutoCloseable {
    */
   static void multiply(ByteBuffer m, int b, double[] x, double[] y, int off) {
     java.nio.FloatBuffer f = m.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-    float[] row = ROW.get();
-    if (row.length < b) {
-      row = new float[b];
-      ROW.set(row);
-    }
+    float[] row = row(b);
     int j8 = b & ~7;
     for (int i = 0; i < b; i++) {
       f.get(i * b, row, 0, b);
@@ -178,11 +174,7 @@ public final class FisherInverse implements AutoCloseable {
    */
   static void multiplyPacked(ByteBuffer m, int b, double[] x, double[] y, int off) {
     java.nio.FloatBuffer f = m.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-    float[] row = ROW.get();
-    if (row.length < b) {
-      row = new float[b];
-      ROW.set(row);
-    }
+    float[] row = row(b);
     java.util.Arrays.fill(y, off, off + b, 0.0);
     for (int i = 0, pos = 0; i < b; pos += b - i, i++) {
       int len = b - i;
@@ -205,6 +197,16 @@ public final class FisherInverse implements AutoCloseable {
       }
       y[base] += (s0 + s1) + (s2 + s3);
     }
+  }
+
+  /** This thread's row buffer, of at least b floats. */
+  private static float[] row(int b) {
+    float[] row = ROW.get();
+    if (row.length < b) {
+      row = new float[b];
+      ROW.set(row);
+    }
+    return row;
   }
 
   /** One reusable row buffer per worker thread. */
