@@ -12,8 +12,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * A stored Fisher inverse, applied block by block: {@code out = F⁻¹ v}. Each of {@code parallelism}
  * tasks on the shared Fisher pool reads one block at a time from RocksDB into a reused direct
- * buffer and multiplies it there, so the heap never holds F⁻¹ (heap use: the vectors; direct
- * memory: one largest-block buffer per task, kept for the next apply until {@link #close()}).
+ * buffer and multiplies it there, so the heap never holds F⁻¹ (heap use: the vectors and, per
+ * pool thread, one copy of the largest packed block, 2 MiB at b = 1024; direct memory: one
+ * largest-block buffer per task, kept for the next apply until {@link #close()}).
  * No block cache: every apply reads every block (F⁻¹ is read once per erase; the OS page cache
  * keeps hot blob files).
  *
@@ -84,7 +85,7 @@ public final class FisherInverse implements AutoCloseable {
         for (int b; (b = next.getAndIncrement()) < layout.blockCount(); ) {
           store.readBlock(model, fisherId, prefix, header, b, buf[0], buf[1], verify);
           if (header.packed()) {
-            multiplyPacked(buf[1], layout.size(b), v, out, layout.start(b));
+            multiplyPacked(buf[1], layout.size(b), v, out, layout.start(b), block(layout.size(b)));
           } else {
             multiply(buf[1], layout.size(b), v, out, layout.start(b));
           }
@@ -169,33 +170,41 @@ public final class FisherInverse implements AutoCloseable {
 
   /**
    * y[off..off+b) = M x[off..off+b) for the symmetric block M stored packed in {@code m} (row i:
-   * entries (i, i..b−1)). Each stored entry a_ij (j > i) serves twice — in row i's dot product
-   * and, as a_ji, added to y_j — so the block is read once at half the bytes of dense storage.
+   * entries (i, i..b−1)). The block is bulk-copied into {@code scratch} (a memcpy), then taken
+   * two rows at a time: each stored a_ij serves the two rows' dot products and, as a_ji, one
+   * update of y_j shared by both rows, so x and y are streamed once per pair of rows. Sums in
+   * double; scratch holds at least b(b+1)/2 floats and is overwritten.
    */
-  static void multiplyPacked(ByteBuffer m, int b, double[] x, double[] y, int off) {
-    java.nio.FloatBuffer f = m.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-    float[] row = row(b);
+  static void multiplyPacked(ByteBuffer m, int b, double[] x, double[] y, int off, float[] scratch) {
+    m.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer()
+        .get(0, scratch, 0, b * (b + 1) / 2);
+    float[] a = scratch;
     java.util.Arrays.fill(y, off, off + b, 0.0);
-    for (int i = 0, pos = 0; i < b; pos += b - i, i++) {
+    int i = 0;
+    int pos = 0;
+    for (; i + 1 < b; i += 2) {
       int len = b - i;
-      f.get(pos, row, 0, len);
-      int base = off + i;
-      double xi = x[base];
-      double s0 = row[0] * xi, s1 = 0, s2 = 0, s3 = 0;
-      int j = 1;
-      for (; j + 3 < len; j += 4) {
-        s0 += row[j] * x[base + j];
-        s1 += row[j + 1] * x[base + j + 1];
-        s2 += row[j + 2] * x[base + j + 2];
-        s3 += row[j + 3] * x[base + j + 3];
+      int next = pos + len; // row i + 1 starts at its diagonal, len − 1 entries
+      int xi0 = off + i;
+      double xi = x[xi0];
+      double xk = x[xi0 + 1];
+      double aik = a[pos + 1];
+      double s0 = a[pos] * xi + aik * xk;
+      double s1 = aik * xi + a[next] * xk;
+      for (int j = 2; j < len; j++) {
+        float p = a[pos + j];
+        float q = a[next + j - 1];
+        double xj = x[xi0 + j];
+        s0 += p * xj;
+        s1 += q * xj;
+        y[xi0 + j] += p * xi + q * xk;
       }
-      for (; j < len; j++) {
-        s0 += row[j] * x[base + j];
-      }
-      for (int k = 1; k < len; k++) {
-        y[base + k] += row[k] * xi;
-      }
-      y[base] += (s0 + s1) + (s2 + s3);
+      y[xi0] += s0;
+      y[xi0 + 1] += s1;
+      pos = next + len - 1;
+    }
+    if (i < b) {
+      y[off + i] += a[pos] * x[off + i];
     }
   }
 
@@ -208,6 +217,19 @@ public final class FisherInverse implements AutoCloseable {
     }
     return row;
   }
+
+  /** This thread's block buffer, of at least b(b+1)/2 floats (2 MiB at b = 1024). */
+  private static float[] block(int b) {
+    int need = b * (b + 1) / 2;
+    float[] block = BLOCK.get();
+    if (block.length < need) {
+      block = new float[need];
+      BLOCK.set(block);
+    }
+    return block;
+  }
+
+  private static final ThreadLocal<float[]> BLOCK = ThreadLocal.withInitial(() -> new float[0]);
 
   /** One reusable row buffer per worker thread. */
   private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[1024]);
