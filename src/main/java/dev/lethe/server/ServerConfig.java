@@ -18,6 +18,8 @@ import java.nio.file.Path;
  *     more passes over a temporary spill of the samples
  * @param security TLS and access tokens
  * @param metricsListen host:port of the Prometheus endpoint, or null for none
+ * @param ledgerSecretFile the ledger secret ({@code --ledger-secret-file}, e.g. a mounted
+ *     Kubernetes Secret), or null for {@code <dataDir>/ledger-secret}, created on first start
  */
 public record ServerConfig(
     String listen,
@@ -29,7 +31,16 @@ public record ServerConfig(
     EraseConfig erase,
     long fisherMemoryBytes,
     Security security,
-    String metricsListen) {
+    String metricsListen,
+    Path ledgerSecretFile) {
+
+  /** The ledger secret in the data directory. */
+  public ServerConfig(String listen, Path dataDir, StoreConfig store, int maxMessageBytes,
+      boolean demo, int shutdownGraceSeconds, EraseConfig erase, long fisherMemoryBytes,
+      Security security, String metricsListen) {
+    this(listen, dataDir, store, maxMessageBytes, demo, shutdownGraceSeconds, erase,
+        fisherMemoryBytes, security, metricsListen, null);
+  }
 
   /** Plaintext, no tokens. */
   public ServerConfig(String listen, Path dataDir, StoreConfig store, int maxMessageBytes,
