@@ -138,6 +138,11 @@ public record Security(
       }
       String where = source + ":" + (i + 1) + ": ";
       String[] parts = line.split("\\s+");
+      String token = parts[parts.length - 1];
+      if (!token.chars().allMatch(c -> c > 0x20 && c < 0x7f)) {
+        throw new IllegalArgumentException(where + "a token must be printable ASCII without "
+            + "spaces (what an HTTP/2 header can carry)");
+      }
       if (parts.length == 1 && KINDS.contains(parts[0])) {
         throw new IllegalArgumentException(where + "'" + parts[0] + "' has no token after it");
       } else if (parts.length == 1) {
@@ -152,21 +157,6 @@ public record Security(
       } else {
         throw new IllegalArgumentException(where
             + "expected 'write <token>', 'read <token>' or a bare token");
-      }
-    }
-    for (Set<String> kind : List.of(write, read)) {
-      for (String token : kind) {
-        if (!token.chars().allMatch(c -> c > 0x20 && c < 0x7f)) {
-          int line = 0;
-          for (int i = 0; i < lines.size(); i++) {
-            if (lines.get(i).contains(token)) {
-              line = i + 1;
-              break;
-            }
-          }
-          throw new IllegalArgumentException(source + ":" + line + ": a token must be printable "
-              + "ASCII without spaces (what an HTTP/2 header carries)");
-        }
       }
     }
     if (write.isEmpty() && read.isEmpty()) {

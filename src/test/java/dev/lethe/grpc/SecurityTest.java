@@ -112,7 +112,8 @@ class SecurityTest {
   void tokenFilesFailClosed() throws Exception {
     Path file = dir.resolve("tokens");
     // Finding 4: "read " (a template whose variable came out empty) became the write token "read".
-    for (String broken : List.of("write abc\nread \n", "read\n", "write\t\n", "write a b\n")) {
+    for (String broken : List.of("write abc\nread \n", "read\n", "write\t\n", "write a b\n",
+        "write to\u001cken\n", "read t\u00f6ken\n")) {
       Files.writeString(file, broken);
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
           () -> Security.loadTokens(file), broken);
