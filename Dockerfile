@@ -24,8 +24,13 @@ RUN groupadd --system --gid 10001 lethe \
  && chown lethe:lethe /var/lib/lethe
 COPY --from=build /src/target/lethe.jar /opt/lethe/lethe.jar
 USER 10001:10001
+# Listening beyond loopback needs tokens (and TLS, or an explicit LETHE_INSECURE=true): the
+# container does not start without a token file at /run/secrets/lethe-tokens ("write <token>"
+# lines; docker run -v ./tokens:/run/secrets/lethe-tokens:ro, or a Kubernetes Secret). For TLS
+# also mount a certificate and key and set LETHE_TLS_CERT / LETHE_TLS_KEY; see docs/security.md.
 ENV LETHE_LISTEN=0.0.0.0:50051 \
     LETHE_DATA_DIR=/var/lib/lethe \
+    LETHE_TOKEN_FILE=/run/secrets/lethe-tokens \
     JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=75"
 VOLUME ["/var/lib/lethe"]
 EXPOSE 50051

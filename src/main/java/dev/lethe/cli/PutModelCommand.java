@@ -49,6 +49,10 @@ final class PutModelCommand extends ClientCommand {
   @Option(names = "--block-size", defaultValue = "0", description = "Fisher block size (default 1024).")
   int blockSize;
 
+  @Option(names = "--trained-without-erased", description = "Attest that this new version was "
+      + "trained without every sample erased so far (required while erasures are in effect).")
+  boolean trainedWithoutErased;
+
   @Option(names = "--fisher-minibatch", defaultValue = "0", description = "Gradients averaged per Fisher outer product (default 1).")
   int fisherMinibatch;
 
@@ -57,7 +61,7 @@ final class PutModelCommand extends ClientCommand {
     ModelConfig spec = new ModelConfig(name, loss, logits, erasable, trainSize, l2, dampening, scale,
         blockSize, fisherMinibatch);
     try (InputStream in = Files.newInputStream(file)) {
-      out.println(Json.model(lethe.putModel(spec, in)));
+      out.println(Json.model(lethe.putModel(spec, in, trainedWithoutErased)));
     }
   }
 }

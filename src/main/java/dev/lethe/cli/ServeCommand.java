@@ -1,6 +1,7 @@
 package dev.lethe.cli;
 
 import dev.lethe.erase.EraseConfig;
+import dev.lethe.onnx.GraphLimits;
 import dev.lethe.server.LetheServer;
 import dev.lethe.server.Security;
 import java.util.HashSet;
@@ -73,6 +74,29 @@ final class ServeCommand implements Callable<Integer> {
       description = "Read-only RPCs need a read or write token too (env LETHE_READ_TOKEN_REQUIRED; default ${DEFAULT-VALUE}).")
   boolean readTokenRequired;
 
+  @Option(names = "--insecure", negatable = true,
+      defaultValue = "${env:LETHE_INSECURE:-false}", fallbackValue = "true",
+      description = "Allow binding beyond loopback without tokens, or with tokens over plaintext; "
+          + "refused otherwise (env LETHE_INSECURE; default ${DEFAULT-VALUE}).")
+  boolean insecure;
+
+  @Option(names = "--max-graph-nodes", defaultValue = "${env:LETHE_MAX_GRAPH_NODES:-" + GraphLimits.DEFAULT_MAX_NODES + "}",
+      description = "Most nodes an uploaded model may have, subgraphs included (env LETHE_MAX_GRAPH_NODES; default ${DEFAULT-VALUE}).")
+  long maxGraphNodes;
+
+  @Option(names = "--max-graph-depth", defaultValue = "${env:LETHE_MAX_GRAPH_DEPTH:-" + GraphLimits.DEFAULT_MAX_DEPTH + "}",
+      description = "How deep an uploaded model's subgraphs (If/Loop/Scan) may nest (env LETHE_MAX_GRAPH_DEPTH; default ${DEFAULT-VALUE}).")
+  int maxGraphDepth;
+
+  @Option(names = "--max-tensor-elements", defaultValue = "${env:LETHE_MAX_TENSOR_ELEMENTS:-" + GraphLimits.DEFAULT_MAX_ELEMENTS + "}",
+      description = "Most elements any tensor of an uploaded model may declare (env LETHE_MAX_TENSOR_ELEMENTS; default ${DEFAULT-VALUE}).")
+  long maxTensorElements;
+
+  @Option(names = "--ledger-secret-file", defaultValue = "${env:LETHE_LEDGER_SECRET_FILE}",
+      description = "The secret erased ids are keyed by in the ledger (HMAC-SHA256), one per line, current first; "
+          + "e.g. a mounted Kubernetes Secret (env LETHE_LEDGER_SECRET_FILE; default: <data-dir>/ledger-secret, created on first start).")
+  Path ledgerSecretFile;
+
   @Option(names = "--metrics-listen", defaultValue = "${env:LETHE_METRICS_LISTEN}",
       description = "host:port of a Prometheus endpoint at /metrics (env LETHE_METRICS_LISTEN; default: off).")
   String metricsListen;
@@ -94,24 +118,31 @@ final class ServeCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     ServerConfig config = new ServerConfig(listen, dataDir,
-        new StoreConfig(retention, maxModelBytes, exportDir), maxMessageBytes, demo, shutdownGrace,
+        new StoreConfig(retention, maxModelBytes, exportDir,
+            new GraphLimits(maxGraphNodes, maxGraphDepth, maxTensorElements)),
+        maxMessageBytes, demo, shutdownGrace,
         new EraseConfig(maxEraseSamples, maxUpdateRatio, 64L << 20), fisherMemoryBytes);
     Set<String> write = new HashSet<>();
     Set<String> read = new HashSet<>();
     if (tokenFile != null) {
-      Set<String>[] tokens = Security.loadTokens(tokenFile);
-      write.addAll(tokens[0]);
-      read.addAll(tokens[1]);
+      Security.Tokens tokens = Security.loadTokens(tokenFile);
+      write.addAll(tokens.write());
+      read.addAll(tokens.read());
     }
     String envToken = System.getenv("LETHE_TOKEN");
-    if (envToken != null && !envToken.isBlank()) {
+    if (envToken != null) {
+      // Set but empty is a template whose variable came out empty: fail closed, not open.
+      if (envToken.isBlank() || envToken.strip().split("\\s+").length != 1) {
+        throw new IllegalArgumentException("LETHE_TOKEN is set but is not one token (it is "
+            + (envToken.isBlank() ? "empty" : "several words") + "); unset it to run without");
+      }
       write.add(envToken.strip());
     }
     config = new ServerConfig(config.listen(), config.dataDir(), config.store(),
         config.maxMessageBytes(), config.demo(), config.shutdownGraceSeconds(), config.erase(),
         config.fisherMemoryBytes(),
-        new Security(tlsCert, tlsKey, tlsClientCa, write, read, readTokenRequired), metricsListen,
-        fisherThreads);
+        new Security(tlsCert, tlsKey, tlsClientCa, write, read, readTokenRequired, insecure),
+        metricsListen, ledgerSecretFile, fisherThreads);
     LetheServer server = LetheServer.netty(config, Demo.initializer(config.demo()));
     // Registered before start, so a SIGTERM that arrives while the store opens still drains.
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -4,7 +4,9 @@ import com.google.protobuf.ByteString;
 import dev.lethe.api.v1.EvaluateRequest;
 import dev.lethe.api.v1.GetModelRequest;
 import dev.lethe.api.v1.GradientsRequest;
+import dev.lethe.api.v1.CheckErasureRequest;
 import dev.lethe.api.v1.ListErasuresRequest;
+import dev.lethe.store.ErasureCheck;
 import dev.lethe.api.v1.ListModelsRequest;
 import dev.lethe.api.v1.ModelChunk;
 import dev.lethe.api.v1.ModelInfo;
@@ -107,9 +109,19 @@ public final class LetheClient implements AutoCloseable {
 
   /** Uploads a model (a new one, or a new version); returns its state after registration. */
   public ModelState putModel(ModelConfig spec, InputStream onnx) throws IOException {
+    return putModel(spec, onnx, false);
+  }
+
+  /**
+   * As {@link #putModel(ModelConfig, InputStream)}; {@code trainedWithoutErased} attests that a
+   * new version was trained without the ids erased so far (required while erasures are in effect).
+   */
+  public ModelState putModel(ModelConfig spec, InputStream onnx, boolean trainedWithoutErased)
+      throws IOException {
     CompletableFuture<ModelInfo> result = new CompletableFuture<>();
     StreamObserver<PutModelRequest> upload = async.putModel(Calls.single(result));
-    upload.onNext(PutModelRequest.newBuilder().setSpec(ModelMessages.spec(spec)).build());
+    upload.onNext(PutModelRequest.newBuilder().setSpec(ModelMessages.spec(spec).toBuilder()
+        .setTrainedWithoutErased(trainedWithoutErased)).build());
     byte[] buffer = new byte[CHUNK];
     int n;
     while ((n = onnx.readNBytes(buffer, 0, CHUNK)) > 0 && !result.isDone()) {
@@ -242,6 +254,12 @@ public final class LetheClient implements AutoCloseable {
   public EraseLedger.Page listErasures(String name, int pageSize, String pageToken) {
     return EraseMessages.page(Calls.call(() -> blocking.listErasures(ListErasuresRequest.newBuilder()
         .setName(name).setPageSize(pageSize).setPageToken(pageToken).build())));
+  }
+
+  /** Whether each id is erased from the model's active version, and by which erase. */
+  public List<ErasureCheck> checkErasure(String name, List<String> ids) {
+    return EraseMessages.checks(Calls.call(() -> blocking.checkErasure(
+        CheckErasureRequest.newBuilder().setName(name).addAllIds(ids).build())));
   }
 
   @Override

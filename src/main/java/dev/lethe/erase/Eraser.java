@@ -3,6 +3,7 @@ package dev.lethe.erase;
 import dev.lethe.core.Batches;
 import dev.lethe.core.EraseOutcome;
 import dev.lethe.core.LetheException;
+import dev.lethe.core.Messages;
 import dev.lethe.core.Samples;
 import dev.lethe.fisher.Fishers;
 import dev.lethe.fisher.ModelView;
@@ -32,6 +33,9 @@ import java.util.Set;
  * Thread-safe. Owns nothing that needs closing: the store and the Fishers belong to the server.
  */
 public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
+  /** Longest sample id accepted (ids are quoted in answers and hashed into the ledger). */
+  public static final int MAX_ID_CHARS = ModelStore.MAX_ID_CHARS;
+
 
   /**
    * Erases, or with {@code dryRun} computes what an erase would do.
@@ -91,11 +95,32 @@ public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
       EraseOutcome answer = new EraseOutcome(session.version(), todo.k(), todo.already(),
           update.norm(), lossBefore, lossAfter,
           new EraseOutcome.Timings(gradientsMs, solveMs, storeMs, 0));
-      EraseSession.Committed done = session.commit(new EraseCommit(update.weights(), n - todo.k(),
-          fisherId, todo.idHashes(), c.requestId(), digest, answer));
+      EraseSession.Committed done;
+      try {
+        done = session.commit(new EraseCommit(update.weights(), n - todo.k(), fisherId,
+            todo.idHashes(), c.requestId(), digest, answer));
+      } catch (RuntimeException e) {
+        if (!fisherId.equals(session.fisherId())) {
+          discardFisher(c.name(), fisherId, e);
+        }
+        throw e;
+      }
       return new EraseOutcome(done.version(), todo.k(), todo.already(), update.norm(), lossBefore,
           lossAfter, new EraseOutcome.Timings(gradientsMs, solveMs, storeMs + done.commitMs(),
               done.publishMs()));
+    }
+  }
+
+  /**
+   * Deletes a downdated Fisher whose erase did not commit (no version references it); a failure
+   * to delete is attached to {@code first}, never thrown in its place (the start-up sweep
+   * removes it then).
+   */
+  private void discardFisher(String model, String fisherId, RuntimeException first) {
+    try {
+      fishers.store().delete(model, fisherId);
+    } catch (RuntimeException cleanup) {
+      first.addSuppressed(cleanup);
     }
   }
 
@@ -123,8 +148,12 @@ public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
       if (id.isEmpty()) {
         throw LetheException.invalid("samples.ids", "an id is empty");
       }
+      if (id.length() > MAX_ID_CHARS) {
+        throw LetheException.invalid("samples.ids", "'" + Messages.quote(id) + "' is longer than "
+            + MAX_ID_CHARS + " characters");
+      }
       if (!seen.add(id)) {
-        throw LetheException.invalid("samples.ids", "'" + id + "' appears twice");
+        throw LetheException.invalid("samples.ids", "'" + Messages.quote(id) + "' appears twice");
       }
     }
   }
@@ -133,7 +162,7 @@ public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
   private static EraseOutcome replay(EraseCommand c, EraseSession.Answer stored, String digest) {
     if (!stored.requestDigest().equals(digest)) {
       throw LetheException.invalid("request_id",
-          "'" + c.requestId() + "' was already used for a different request");
+          "'" + Messages.quote(c.requestId()) + "' was already used for a different request");
     }
     return stored.outcome();
   }

@@ -8,7 +8,11 @@ import dev.lethe.storage.StorageException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.zip.CRC32C;
@@ -54,6 +58,39 @@ public final class FisherStore {
 
   static byte[] blockKey(byte[] prefix, int block) {
     return Keys.concat(prefix, ByteBuffer.allocate(5).put((byte) 'b').putInt(block).array());
+  }
+
+  /** Adds the deletion of Fisher {@code fisherId} (header and every block) to {@code batch}. */
+  public static void deleteIn(LetheDb.Batch batch, String model, String fisherId) {
+    batch.deletePrefix(Family.FISHER, prefix(model, fisherId));
+  }
+
+  /**
+   * Every Fisher id stored per model, complete or not (a build killed before its header leaves
+   * blocks without one). Reads keys only, one seek per Fisher.
+   */
+  public static Map<String, Set<String>> storedIds(LetheDb db) {
+    Map<String, Set<String>> out = new TreeMap<>();
+    db.scanGroups(Family.FISHER, key -> {
+      int a = indexOfZero(key, 0);
+      int b = indexOfZero(key, a + 1);
+      return java.util.Arrays.copyOf(key, b + 1);
+    }, group -> {
+      int a = indexOfZero(group, 0);
+      String model = new String(group, 0, a, StandardCharsets.UTF_8);
+      String id = new String(group, a + 1, group.length - a - 2, StandardCharsets.UTF_8);
+      out.computeIfAbsent(model, m -> new TreeSet<>()).add(id);
+    });
+    return out;
+  }
+
+  private static int indexOfZero(byte[] key, int from) {
+    for (int i = from; i < key.length; i++) {
+      if (key[i] == 0) {
+        return i;
+      }
+    }
+    throw new StorageException("malformed fisher key");
   }
 
   /** The header of a complete Fisher, or empty when there is none under that id. */

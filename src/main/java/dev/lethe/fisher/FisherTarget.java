@@ -1,7 +1,6 @@
 package dev.lethe.fisher;
 
 import dev.lethe.core.ModelConfig;
-import java.util.List;
 
 /**
  * The model version a Fisher is built for, as the store resolved it when the build started.
@@ -24,8 +23,8 @@ public interface FisherTarget {
   ModelView view();
 
   /**
-   * Attaches a committed Fisher to the version (one synced write; watchers told) and returns
-   * the ids of Fishers that no kept version references any more, for the caller to delete.
+   * Attaches a committed Fisher to the version (one synced write; watchers told); a Fisher no
+   * kept version references any more is deleted in that write.
    */
-  List<String> attach(String fisherId);
+  void attach(String fisherId);
 }

@@ -52,11 +52,7 @@ public final class Fishers implements AutoCloseable {
   public FisherBuild startBuild(FisherTarget target, FisherRequest request) {
     BuildPlan plan = BuildPlan.resolve(target, request, buildBudgetBytes, threads);
     RowSource rows = new FisherRows(target.view(), plan.kind(), plan.draws(), plan.seed());
-    return FisherBuild.start(plan, rows, store::create, pool, spillDir, fisherId -> {
-      for (String unused : target.attach(fisherId)) {
-        store.delete(target.model(), unused);
-      }
-    });
+    return FisherBuild.start(plan, rows, store::create, pool, spillDir, target::attach);
   }
 
   /**
@@ -100,6 +96,18 @@ public final class Fishers implements AutoCloseable {
     String to = fisherId.replaceAll("-d[0-9a-f]{8}$", "") + "-d" + HexFormat.of().formatHex(tag);
     FisherDowndate.downdate(store, model, fisherId, to, rows, header.modelVersion(), pool, threads);
     return to;
+  }
+
+  /**
+   * Deletes the spill files a build killed mid-way left behind (raw training samples). Call at
+   * start, before any build; returns how many were deleted.
+   */
+  public int sweepSpills() {
+    try {
+      return SampleSpill.sweep(spillDir);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("sweeping spill files in " + spillDir, e);
+    }
   }
 
   /** Closes every open Fisher and stops the pool. Idempotent. */

@@ -27,9 +27,31 @@ final class SampleSpill implements AutoCloseable {
   private final Path file;
   private DataOutputStream out;
 
+  /** File names of spills: {@link #sweep} deletes only these. */
+  private static final String PREFIX = "lethe-fisher-samples";
+
+  /**
+   * Deletes every spill file in {@code dir} (left by a build killed before its cleanup ran; they
+   * hold raw training samples). Only at start, before any build; returns how many it deleted.
+   */
+  static int sweep(Path dir) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      return 0;
+    }
+    int deleted = 0;
+    try (var files = Files.newDirectoryStream(dir, PREFIX + "*.spill")) {
+      for (Path f : files) {
+        if (Files.deleteIfExists(f)) {
+          deleted++;
+        }
+      }
+    }
+    return deleted;
+  }
+
   SampleSpill(Path dir) throws IOException {
     // Owner-only: the spill holds raw training samples.
-    file = Files.createTempFile(dir, "lethe-fisher-samples", ".spill",
+    file = Files.createTempFile(dir, PREFIX, ".spill",
         PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
     out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(file), 1 << 16));
   }

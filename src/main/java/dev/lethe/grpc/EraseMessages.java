@@ -3,11 +3,14 @@ package dev.lethe.grpc;
 import dev.lethe.api.v1.EraseRequest;
 import dev.lethe.api.v1.EraseResponse;
 import dev.lethe.api.v1.EraseTimings;
+import dev.lethe.api.v1.CheckErasureResponse;
 import dev.lethe.api.v1.Erasure;
+import dev.lethe.api.v1.ErasureStatus;
 import dev.lethe.api.v1.ListErasuresResponse;
 import dev.lethe.erase.EraseCommand;
 import dev.lethe.core.EraseOutcome;
 import dev.lethe.store.EraseLedger;
+import dev.lethe.store.ErasureCheck;
 import dev.lethe.store.LedgerEntry;
 import java.util.List;
 
@@ -66,8 +69,13 @@ public final class EraseMessages {
     ListErasuresResponse.Builder b = ListErasuresResponse.newBuilder()
         .setNextPageToken(page.nextPageToken());
     for (LedgerEntry e : page.entries()) {
-      b.addErasures(Erasure.newBuilder()
-          .setIdSha256(e.idSha256())
+      Erasure.Builder erasure = Erasure.newBuilder();
+      if (e.keyed()) {
+        erasure.setIdHmac(e.idKey());
+      } else {
+        legacyKey(erasure, e.idKey());
+      }
+      b.addErasures(erasure
           .setVersion(e.version())
           .setRequestId(e.requestId())
           .setUnixMs(e.unixMs())
@@ -79,7 +87,34 @@ public final class EraseMessages {
   /** The client's side of {@link #erasures(EraseLedger.Page)}. */
   public static EraseLedger.Page page(ListErasuresResponse r) {
     return new EraseLedger.Page(r.getErasuresList().stream().map(e -> new LedgerEntry(
-        e.getIdSha256(), e.getVersion(), e.getRequestId(), e.getUnixMs(), e.getEvent())).toList(),
+        e.getIdHmac().isEmpty() ? legacyKey(e) : e.getIdHmac(), !e.getIdHmac().isEmpty(),
+        e.getVersion(), e.getRequestId(), e.getUnixMs(), e.getEvent())).toList(),
         r.getNextPageToken());
+  }
+
+  @SuppressWarnings("deprecation")
+  private static void legacyKey(Erasure.Builder b, String sha) {
+    b.setIdSha256(sha);
+  }
+
+  @SuppressWarnings("deprecation")
+  private static String legacyKey(Erasure e) {
+    return e.getIdSha256();
+  }
+
+  public static CheckErasureResponse checks(List<ErasureCheck> checks) {
+    CheckErasureResponse.Builder b = CheckErasureResponse.newBuilder();
+    for (ErasureCheck c : checks) {
+      b.addStatuses(ErasureStatus.newBuilder().setId(c.id()).setErased(c.erased())
+          .setVersion(c.version()).setRequestId(c.requestId()).setUnixMs(c.unixMs())
+          .setLastEvent(c.lastEvent()));
+    }
+    return b.build();
+  }
+
+  /** The client's side of {@link #checks}. */
+  public static List<ErasureCheck> checks(CheckErasureResponse r) {
+    return r.getStatusesList().stream().map(s -> new ErasureCheck(s.getId(), s.getErased(),
+        s.getVersion(), s.getRequestId(), s.getUnixMs(), s.getLastEvent())).toList();
   }
 }

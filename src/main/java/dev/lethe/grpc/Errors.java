@@ -3,16 +3,25 @@ package dev.lethe.grpc;
 import dev.lethe.core.LetheException;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.security.SecureRandom;
+import java.util.HexFormat;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
  * The one place where failures become gRPC statuses: a {@link LetheException} maps to the code
- * of its kind with its message (a client error, logged without a stack trace); anything else is
- * a server fault, INTERNAL, logged with its stack trace.
+ * of its kind with its message (a client error, logged without a stack trace), cut to
+ * {@link #MAX_DESCRIPTION} characters so it always fits gRPC's metadata limit; anything else is
+ * a server fault, INTERNAL with only an opaque incident id — the message and stack trace (which
+ * may name files, RocksDB paths or native errors) go to the log under that id, never to the
+ * client. Stateless; thread-safe.
  */
 final class Errors {
   private static final Logger LOG = Logger.getLogger(Errors.class.getName());
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  /** Longest status description sent; gRPC's default metadata limit is 8 KiB. */
+  static final int MAX_DESCRIPTION = 1024;
 
   private Errors() {}
 
@@ -21,15 +30,30 @@ final class Errors {
       return s;
     }
     if (t instanceof LetheException e) {
-      LOG.fine(() -> "refused: " + e.kind() + " " + e.getMessage());
+      String message = cut(e.getMessage());
+      LOG.fine(() -> "refused: " + e.kind() + " " + message);
       return Status.fromCode(Status.Code.valueOf(e.kind().name()))
-          .withDescription(e.getMessage())
+          .withDescription(message)
           .asRuntimeException();
     }
-    LOG.log(Level.SEVERE, "internal error", t);
+    String incident = incidentId();
+    LOG.log(Level.SEVERE, "internal error, incident " + incident, t);
     return Status.INTERNAL
-        .withDescription("internal error: " + t.getMessage())
-        .withCause(t)
+        .withDescription("internal error (incident " + incident + "; details are in the server log)")
         .asRuntimeException();
+  }
+
+  /** 16 random hex digits, to find a failure's log entry from the client's report. */
+  static String incidentId() {
+    byte[] b = new byte[8];
+    RANDOM.nextBytes(b);
+    return HexFormat.of().formatHex(b);
+  }
+
+  private static String cut(String message) {
+    if (message == null || message.length() <= MAX_DESCRIPTION) {
+      return message;
+    }
+    return message.substring(0, MAX_DESCRIPTION) + "…";
   }
 }

@@ -83,7 +83,9 @@ public final class ModelMessages {
           .setCreatedUnixMs(v.createdUnixMs())
           .setOrigin(v.origin())
           .setSha256(v.sha256())
-          .setSizeBytes(v.sizeBytes()));
+          .setSizeBytes(v.sizeBytes())
+          .setTrainedWithoutErased(v.trainedWithoutErased())
+          .setErasedIdsAttested(v.erasedIdsAttested()));
     }
     for (long d : m.outputDims()) {
       b.addOutputDims(d);
@@ -102,7 +104,8 @@ public final class ModelMessages {
   public static ModelState state(ModelInfo m) {
     return new ModelState(m.getName(), m.getActiveVersion(),
         m.getVersionsList().stream().map(v -> new VersionState(v.getVersion(), v.getTrainSize(),
-            v.getCreatedUnixMs(), v.getOrigin(), v.getSha256(), v.getSizeBytes())).toList(),
+            v.getCreatedUnixMs(), v.getOrigin(), v.getSha256(), v.getSizeBytes(),
+            v.getTrainedWithoutErased(), v.getErasedIdsAttested())).toList(),
         m.getTrainSize(), m.getParameterCount(), m.getFisherReady(), config(m.getSpec()),
         SampleMessages.longs(m.getOutputDimsList()),
         m.getInputsList().stream().map(i -> new InputSpec(i.getName(),

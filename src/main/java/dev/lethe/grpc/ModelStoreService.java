@@ -9,6 +9,8 @@ import dev.lethe.api.v1.EvaluateResponse;
 import dev.lethe.api.v1.GetModelRequest;
 import dev.lethe.api.v1.GradientsRequest;
 import dev.lethe.api.v1.GradientsResponse;
+import dev.lethe.api.v1.CheckErasureRequest;
+import dev.lethe.api.v1.CheckErasureResponse;
 import dev.lethe.api.v1.ListErasuresRequest;
 import dev.lethe.api.v1.ListErasuresResponse;
 import dev.lethe.api.v1.ListModelsRequest;
@@ -179,6 +181,13 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
       StreamObserver<ListErasuresResponse> response) {
     unary(response, () -> EraseMessages.erasures(store.listErasures(request.getName(),
         request.getPageSize(), request.getPageToken())));
+  }
+
+  @Override
+  public void checkErasure(CheckErasureRequest request,
+      StreamObserver<CheckErasureResponse> response) {
+    unary(response, () -> EraseMessages.checks(
+        store.checkErasure(request.getName(), request.getIdsList())));
   }
 
   private static <T> void unary(StreamObserver<T> response, Supplier<T> body) {

@@ -19,6 +19,7 @@ final class PutModelReceiver extends StreamReceiver<PutModelRequest, ModelInfo> 
   private final ModelStore store;
   private final Consumer<ModelInfo> onRegistered;
   private ModelConfig spec;
+  private boolean trainedWithoutErased;
   private ByteString file = ByteString.EMPTY;
 
   PutModelReceiver(ModelStore store, StreamObserver<ModelInfo> response,
@@ -38,6 +39,7 @@ final class PutModelReceiver extends StreamReceiver<PutModelRequest, ModelInfo> 
         ModelConfig s = ModelMessages.config(request.getSpec());
         SpecValidator.check(s);
         spec = s;
+        trainedWithoutErased = request.getSpec().getTrainedWithoutErased();
       }
       case CHUNK -> {
         if (spec == null) {
@@ -64,7 +66,7 @@ final class PutModelReceiver extends StreamReceiver<PutModelRequest, ModelInfo> 
     }
     byte[] bytes = file.toByteArray();
     file = ByteString.EMPTY;
-    ModelInfo info = ModelMessages.info(store.put(spec, bytes));
+    ModelInfo info = ModelMessages.info(store.put(spec, bytes, trainedWithoutErased));
     onRegistered.accept(info);
     response.onNext(info);
     response.onCompleted();

@@ -1,5 +1,7 @@
 package dev.lethe.grpc;
 
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import io.grpc.stub.StreamObserver;
 
 /**
@@ -13,6 +15,7 @@ import io.grpc.stub.StreamObserver;
  * @param <R> the response message
  */
 abstract class StreamReceiver<T, R> implements StreamObserver<T> {
+  private static final Logger LOG = Logger.getLogger(StreamReceiver.class.getName());
   /** Where the answer goes. */
   protected final StreamObserver<R> response;
   private boolean failed;
@@ -45,7 +48,11 @@ abstract class StreamReceiver<T, R> implements StreamObserver<T> {
   @Override
   public final void onError(Throwable t) {
     failed = true; // the client cancelled
-    release();
+    try {
+      release();
+    } catch (RuntimeException cleanup) {
+      LOG.log(Level.WARNING, "cleanup after a cancelled stream failed", cleanup);
+    }
   }
 
   @Override
@@ -60,9 +67,14 @@ abstract class StreamReceiver<T, R> implements StreamObserver<T> {
     }
   }
 
+  /** Answers the first failure; a failing cleanup is attached to it, never sent instead. */
   private void fail(RuntimeException e) {
     failed = true;
-    release();
+    try {
+      release();
+    } catch (RuntimeException cleanup) {
+      e.addSuppressed(cleanup);
+    }
     synchronized (this) {
       response.onError(Errors.toStatus(e));
     }

@@ -13,8 +13,8 @@ import java.util.Set;
 /**
  * Bearer-token access control for the ModelStore service: mutating RPCs (PutModel, BuildFisher,
  * Erase, SetActiveVersion, SetScale) need a write token, answering UNAUTHENTICATED without a valid token
- * and PERMISSION_DENIED with a read-only one; read RPCs need a read or write token only when
- * configured so. Health and reflection stay open (Kubernetes probes, grpcurl list). Tokens are
+ * and PERMISSION_DENIED with a read-only one; the sensitive reads (Gradients, ListErasures,
+ * CheckErasure) always need a read or write token; other reads only when configured so. Health and reflection stay open (Kubernetes probes, grpcurl list). Tokens are
  * compared in constant time. Stateless after construction; thread-safe.
  */
 public final class TokenAuthInterceptor implements ServerInterceptor {
@@ -27,6 +27,15 @@ public final class TokenAuthInterceptor implements ServerInterceptor {
       ModelStoreGrpc.getEraseMethod().getFullMethodName(),
       ModelStoreGrpc.getSetActiveVersionMethod().getFullMethodName(),
       ModelStoreGrpc.getSetScaleMethod().getFullMethodName());
+  /**
+   * Reads that reveal training data or who asked for erasure: per-sample gradients leak inputs,
+   * the ledger and CheckErasure say which ids were erased. They need a read (or write) token
+   * whenever tokens are configured, with or without {@code --read-token-required}.
+   */
+  private static final Set<String> SENSITIVE_READS = Set.of(
+      ModelStoreGrpc.getGradientsMethod().getFullMethodName(),
+      ModelStoreGrpc.getListErasuresMethod().getFullMethodName(),
+      ModelStoreGrpc.getCheckErasureMethod().getFullMethodName());
 
   private final Set<String> writeTokens;
   private final Set<String> readTokens;
@@ -46,7 +55,7 @@ public final class TokenAuthInterceptor implements ServerInterceptor {
       return next.startCall(call, headers);
     }
     boolean mutating = MUTATING.contains(method);
-    if (!mutating && !readsNeedToken) {
+    if (!mutating && !readsNeedToken && !SENSITIVE_READS.contains(method)) {
       return next.startCall(call, headers);
     }
     String token = bearer(headers.get(AUTHORIZATION));

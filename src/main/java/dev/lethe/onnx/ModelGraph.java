@@ -3,6 +3,7 @@ package dev.lethe.onnx;
 import ai.onnx.proto.OnnxMl;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.lethe.core.LetheException;
+import dev.lethe.core.Messages;
 import dev.lethe.onnx.grad.GradRules;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -32,12 +33,24 @@ public record ModelGraph(
    *     spec.erasable_parameters)
    */
   public static ModelGraph inspect(byte[] file, String logits, List<String> erasable) {
+    return inspect(file, logits, erasable, GraphLimits.defaults());
+  }
+
+  /**
+   * As {@link #inspect(byte[], String, List)}, first checking the model against
+   * {@link ModelAudit} (no external data anywhere, size within {@code limits}).
+   *
+   * @throws LetheException also RESOURCE_EXHAUSTED for a graph beyond {@code limits}
+   */
+  public static ModelGraph inspect(byte[] file, String logits, List<String> erasable,
+      GraphLimits limits) {
     OnnxMl.ModelProto model;
     try {
       model = OnnxMl.ModelProto.parseFrom(file);
     } catch (InvalidProtocolBufferException e) {
       throw LetheException.invalid("chunk", "not a valid ONNX file: " + e.getMessage());
     }
+    ModelAudit.check(model, limits);
     OnnxMl.GraphProto graph = model.getGraph();
     if (!model.hasGraph() || graph.getNodeCount() == 0) {
       throw LetheException.invalid("chunk", "not a valid ONNX file: the model has no graph nodes");
@@ -54,11 +67,12 @@ public record ModelGraph(
     for (String name : names) {
       OnnxMl.TensorProto t = initializers.get(name);
       if (!seen.add(name)) {
-        throw LetheException.invalid("spec.erasable_parameters", "'" + name + "' is listed twice");
+        throw LetheException.invalid("spec.erasable_parameters",
+            "'" + Messages.quote(name) + "' is listed twice");
       }
       if (t == null) {
         throw LetheException.invalid("spec.erasable_parameters",
-            "'" + name + "' is not an initializer of the graph");
+            "'" + Messages.quote(name) + "' is not an initializer of the graph");
       }
       if (t.getDataType() != OnnxMl.TensorProto.DataType.FLOAT_VALUE) {
         throw LetheException.invalid("spec.erasable_parameters",
@@ -123,7 +137,7 @@ public record ModelGraph(
       }
     }
     throw LetheException.invalid("spec.logits_output",
-        "'" + logits + "' is not the output of any node of the graph");
+        "'" + Messages.quote(logits) + "' is not the output of any node of the graph");
   }
 
   private static List<String> defaultErasable(

@@ -7,6 +7,7 @@ import dev.lethe.fisher.Linalg;
 import dev.lethe.fisher.FisherStore;
 import dev.lethe.grpc.ModelStoreService;
 import dev.lethe.storage.LetheDb;
+import dev.lethe.store.LedgerKeys;
 import dev.lethe.store.ModelStore;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
@@ -50,6 +51,13 @@ public final class LetheServer {
   private final LetheMetrics metrics = new LetheMetrics();
   private Server server;
   private boolean stopped;
+  /** Probes a full data volume until writes succeed again (health follows). */
+  private final java.util.concurrent.ScheduledExecutorService volumeProbe =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+          new dev.lethe.core.DaemonThreads("volume-probe"));
+
+  /** How often a full data volume is probed for free space. */
+  static final long VOLUME_PROBE_MS = 500;
 
   /**
    * @param initializer runs once on the open store before serving (e.g. registers the demo
@@ -85,21 +93,36 @@ public final class LetheServer {
   public synchronized LetheServer start() throws IOException {
     health.setStatus("", ServingStatus.NOT_SERVING);
     health.setStatus(SERVICE, ServingStatus.NOT_SERVING);
+    // Before anything is opened: an exposed setting without --insecure must not start at all.
+    String exposure = config.security().checkExposure(config.host());
+    if (exposure != null) {
+      LOG.warning(exposure + ": any client that can reach it may be able to change and erase "
+          + "models or read tokens; see docs/security.md");
+    }
     db = LetheDb.open(config.dataDir());
     try {
-      store = new ModelStore(db, OrtEnvironment.getEnvironment(), config.store());
+      store = new ModelStore(db, OrtEnvironment.getEnvironment(), config.store(),
+          config.ledgerSecretFile() == null ? LedgerKeys.inDataDir(config.dataDir())
+              : LedgerKeys.load(config.ledgerSecretFile()));
       java.nio.file.Files.createDirectories(config.dataDir().resolve("tmp"));
       fishers = new Fishers(new FisherStore(db), config.fisherPoolThreads(),
           config.fisherMemoryBytes(), config.dataDir().resolve("tmp"));
       LOG.info(() -> "Fisher pool of " + config.fisherPoolThreads() + " threads; linear algebra: "
           + Linalg.describe());
+      // Before serving: debris of a crash (orphaned Fishers and weight sets, spill files of
+      // raw samples) may hold erased samples' data.
+      dev.lethe.store.OrphanSweep.Swept swept = store.sweepOrphans();
+      int spills = fishers.sweepSpills();
+      if (swept.fishers() + swept.weightSets() + spills > 0) {
+        LOG.info("swept crash debris: " + swept.fishers() + " unreferenced Fishers, "
+            + swept.weightSets() + " weight sets, " + spills + " spill files");
+      }
       initializer.accept(store);
       Security security = config.security();
       if (security.tokens()) {
         builder.intercept(new TokenAuthInterceptor(security.writeTokens(), security.readTokens(),
             security.readsNeedToken()));
       }
-      warnIfExposed(config);
       builder.intercept(new MetricsInterceptor(metrics));
       if (config.metricsListen() != null) {
         ServerConfig m = new ServerConfig(config.metricsListen(), config.dataDir(), config.store(),
@@ -129,27 +152,50 @@ public final class LetheServer {
     }
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus(SERVICE, ServingStatus.SERVING);
+    watchVolume(db);
     LOG.info(() -> "Lethe serving on " + config.listen() + " (port " + server.getPort()
         + "), data in " + config.dataDir());
     return this;
   }
 
-  /** Binding beyond loopback with neither TLS nor tokens lets anyone on the network erase. */
-  private static void warnIfExposed(ServerConfig config) {
-    Security security = config.security();
-    if (security.tls() || security.tokens()) {
-      return;
-    }
-    try {
-      java.net.InetAddress address = java.net.InetAddress.getByName(config.host());
-      if (!address.isLoopbackAddress()) {
-        LOG.warning("listening on " + config.listen() + " beyond loopback without TLS or tokens: "
-            + "any client that can reach it can change and erase models (set --tls-cert/--tls-key "
-            + "and --token-file)");
+  /**
+   * While the data volume is full, health reports NOT_SERVING (writes cannot succeed; a load
+   * balancer should send writes elsewhere) and the volume is probed every
+   * {@link #VOLUME_PROBE_MS} ms; the first probe write that succeeds resumes RocksDB and reports
+   * SERVING again.
+   */
+  private void watchVolume(LetheDb database) {
+    java.util.concurrent.atomic.AtomicBoolean probing = new java.util.concurrent.atomic.AtomicBoolean();
+    database.onWritableChange(writable -> {
+      ServingStatus status = writable ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+      // HealthStatusManager is thread-safe and ignores changes after stop's terminal state; no
+      // lock here: this runs on the writing thread, which stop() may be waiting for.
+      health.setStatus("", status);
+      health.setStatus(SERVICE, status);
+      if (writable) {
+        LOG.info("data volume takes writes again: SERVING");
+        return;
       }
-    } catch (java.net.UnknownHostException e) {
-      LOG.warning("cannot resolve --listen host " + config.host() + ": " + e.getMessage());
-    }
+      LOG.warning("data volume " + config.dataDir() + " is full: NOT_SERVING until writes succeed");
+      if (probing.compareAndSet(false, true)) {
+        volumeProbe.schedule(new Runnable() {
+          @Override
+          public void run() {
+            boolean ok;
+            try {
+              ok = database.tryResume();
+            } catch (IllegalStateException closed) {
+              return; // the store closed meanwhile
+            }
+            if (ok) {
+              probing.set(false);
+            } else {
+              volumeProbe.schedule(this, VOLUME_PROBE_MS, TimeUnit.MILLISECONDS);
+            }
+          }
+        }, VOLUME_PROBE_MS, TimeUnit.MILLISECONDS);
+      }
+    });
   }
 
   /** The gRPC service name, for health checks. */
@@ -212,6 +258,7 @@ public final class LetheServer {
   }
 
   private void closeStore() {
+    volumeProbe.shutdownNow();
     metrics.close();
     // Sessions and open Fishers first (they read from RocksDB), then RocksDB.
     if (fishers != null) {

@@ -18,6 +18,8 @@ import java.nio.file.Path;
  *     more passes over a temporary spill of the samples
  * @param security TLS and access tokens
  * @param metricsListen host:port of the Prometheus endpoint, or null for none
+ * @param ledgerSecretFile the ledger secret ({@code --ledger-secret-file}, e.g. a mounted
+ *     Kubernetes Secret), or null for {@code <dataDir>/ledger-secret}, created on first start
  * @param fisherThreads threads of the Fisher pool (builds, applies, downdates); 0 = one per core
  */
 public record ServerConfig(
@@ -31,6 +33,7 @@ public record ServerConfig(
     long fisherMemoryBytes,
     Security security,
     String metricsListen,
+    Path ledgerSecretFile,
     int fisherThreads) {
 
   public ServerConfig {
@@ -40,12 +43,20 @@ public record ServerConfig(
     }
   }
 
-  /** All cores for the Fisher pool. */
+  /** The ledger secret in the data directory; all cores for the Fisher pool. */
   public ServerConfig(String listen, Path dataDir, StoreConfig store, int maxMessageBytes,
       boolean demo, int shutdownGraceSeconds, EraseConfig erase, long fisherMemoryBytes,
       Security security, String metricsListen) {
     this(listen, dataDir, store, maxMessageBytes, demo, shutdownGraceSeconds, erase,
-        fisherMemoryBytes, security, metricsListen, 0);
+        fisherMemoryBytes, security, metricsListen, null, 0);
+  }
+
+  /** All cores for the Fisher pool. */
+  public ServerConfig(String listen, Path dataDir, StoreConfig store, int maxMessageBytes,
+      boolean demo, int shutdownGraceSeconds, EraseConfig erase, long fisherMemoryBytes,
+      Security security, String metricsListen, Path ledgerSecretFile) {
+    this(listen, dataDir, store, maxMessageBytes, demo, shutdownGraceSeconds, erase,
+        fisherMemoryBytes, security, metricsListen, ledgerSecretFile, 0);
   }
 
   /** The Fisher pool's size: {@link #fisherThreads}, or the available processors for 0. */

@@ -14,12 +14,14 @@ import org.rocksdb.ColumnFamilyDescriptor;
 import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.ColumnFamilyOptions;
 import org.rocksdb.DBOptions;
+import org.rocksdb.Env;
 import org.rocksdb.LRUCache;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
 import org.rocksdb.Snapshot;
+import org.rocksdb.SstFileManager;
 import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteOptions;
 
@@ -43,6 +45,9 @@ public final class LetheDb implements AutoCloseable {
   }
 
   private final Path dir;
+  /** How often RocksDB retries recovering from a background I/O error, in microseconds. */
+  static final long BG_ERROR_RETRY_MICROS = 500_000;
+  private final SstFileManager sstFiles;
   private final DBOptions dbOptions;
   private final LRUCache blockCache;
   private final List<ColumnFamilyOptions> cfOptions = new ArrayList<>();
@@ -57,6 +62,7 @@ public final class LetheDb implements AutoCloseable {
    */
   private final ReadOptions bufferReads;
   private final RocksDB db;
+  private final VolumeState volume = new VolumeState();
   private volatile boolean closed;
 
   private LetheDb(Path dir, long blockCacheBytes) {
@@ -66,11 +72,22 @@ public final class LetheDb implements AutoCloseable {
     } catch (IOException e) {
       throw new StorageException("cannot create data directory " + dir, e);
     }
+    try {
+      sstFiles = new SstFileManager(Env.getDefault());
+    } catch (RocksDBException e) {
+      throw new StorageException("cannot create the SST file manager for " + dir, e);
+    }
+    // With an SST file manager RocksDB recovers from an out-of-space error in a flush or a
+    // compaction by itself once space is back, retrying every BG_ERROR_RETRY_MICROS. Writes keep
+    // VolumeState.RESERVE_BYTES free so that RocksDB's own writes do not run out (see write).
     dbOptions =
         new DBOptions()
             .setCreateIfMissing(true)
             .setCreateMissingColumnFamilies(true)
-            .setAllowMmapReads(true);
+            .setAllowMmapReads(true)
+            .setSstFileManager(sstFiles)
+            .setMaxBgErrorResumeCount(Integer.MAX_VALUE)
+            .setBgerrorResumeRetryInterval(BG_ERROR_RETRY_MICROS);
     blockCache = new LRUCache(blockCacheBytes);
     List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
     ColumnFamilyOptions defaultOptions = new ColumnFamilyOptions();
@@ -149,16 +166,67 @@ public final class LetheDb implements AutoCloseable {
     }
   }
 
-  /** Applies the changes the callback adds to one batch, atomically and synced to disk. */
+  /**
+   * Applies the changes the callback adds to one batch, atomically and synced to disk.
+   *
+   * @throws dev.lethe.core.LetheException RESOURCE_EXHAUSTED when the data volume is full (then
+   *     {@link #writable()} is false until {@link #tryResume} succeeds)
+   */
   public void write(java.util.function.Consumer<Batch> changes) {
     ensureOpen();
     try (WriteBatch batch = new WriteBatch()) {
       changes.accept(new Batch(batch));
+      // Refused before RocksDB runs out: an out-of-space failure inside RocksDB's WAL write stops
+      // all its writes until the process restarts (RocksJava has no DB::Resume()).
+      if (!volume.hasRoom(dir, batch.getDataSize())) {
+        throw VolumeState.full("the change", null);
+      }
       db.write(syncWrites, batch);
     } catch (RocksDBException e) {
+      if (VolumeState.noSpace(e)) {
+        volume.set(false);
+        throw VolumeState.full("the change", wrap("write batch", e));
+      }
       throw wrap("write batch", e);
     }
   }
+
+  /** False from a write that failed for lack of space until {@link #tryResume} succeeds. */
+  public boolean writable() {
+    return volume.writable();
+  }
+
+  /** Calls {@code listener} with every change of {@link #writable()} (on the changing thread). */
+  public void onWritableChange(java.util.function.Consumer<Boolean> listener) {
+    volume.listen(listener);
+  }
+
+  /**
+   * After a write was refused for lack of space: whether the volume has room again (at least
+   * {@link VolumeState#RESERVE_BYTES} free), proven by a synced probe write. Returns whether writes
+   * succeed now; cheap to call repeatedly.
+   */
+  public boolean tryResume() {
+    ensureOpen();
+    if (volume.writable()) {
+      return true;
+    }
+    if (!volume.hasRoom(dir, 0)) {
+      return false;
+    }
+    try (WriteBatch probe = new WriteBatch()) {
+      probe.put(handles.get(0), PROBE_KEY, new byte[8]);
+      probe.delete(handles.get(0), PROBE_KEY);
+      db.write(syncWrites, probe);
+      volume.set(true);
+      return true;
+    } catch (RocksDBException e) {
+      volume.stuck(dir, e);
+      return false;
+    }
+  }
+
+  private static final byte[] PROBE_KEY = "lethe.volume-probe".getBytes(java.nio.charset.StandardCharsets.UTF_8);
 
   /** Calls {@code visitor} for every (key, value) whose key starts with {@code prefix}, in key order. */
   public void scan(Family family, byte[] prefix, BiConsumer<byte[], byte[]> visitor) {
@@ -166,6 +234,27 @@ public final class LetheDb implements AutoCloseable {
     try (RocksIterator it = db.newIterator(families.get(family))) {
       for (it.seek(prefix); it.isValid() && Keys.startsWith(it.key(), prefix); it.next()) {
         visitor.accept(it.key(), it.value());
+      }
+      it.status();
+    } catch (RocksDBException e) {
+      throw wrap("scan " + family.cfName(), e);
+    }
+  }
+
+  /**
+   * Calls {@code visitor} once per group of keys in {@code family}, in key order, without reading
+   * values: {@code groupOf} maps a key to the prefix all keys of its group share (a Fisher, a
+   * weight set), and the scan seeks past the group instead of stepping through it.
+   */
+  public void scanGroups(Family family, java.util.function.UnaryOperator<byte[]> groupOf,
+      java.util.function.Consumer<byte[]> visitor) {
+    ensureOpen();
+    try (RocksIterator it = db.newIterator(families.get(family))) {
+      it.seekToFirst();
+      while (it.isValid()) {
+        byte[] group = groupOf.apply(it.key());
+        visitor.accept(group);
+        it.seek(Keys.prefixEnd(group));
       }
       it.status();
     } catch (RocksDBException e) {
@@ -246,6 +335,7 @@ public final class LetheDb implements AutoCloseable {
       o.close();
     }
     dbOptions.close();
+    sstFiles.close();
     blockCache.close();
   }
 

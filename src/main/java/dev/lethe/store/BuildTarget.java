@@ -3,7 +3,6 @@ package dev.lethe.store;
 import dev.lethe.core.ModelConfig;
 import dev.lethe.fisher.FisherTarget;
 import dev.lethe.fisher.ModelView;
-import java.util.List;
 
 /**
  * The store's {@link FisherTarget}: the version a BuildFisher stream builds for, resolved when
@@ -14,7 +13,7 @@ record BuildTarget(ModelStore store, String model, long version, long trainSize,
     ModelConfig config, ModelView view) implements FisherTarget {
 
   @Override
-  public List<String> attach(String fisherId) {
-    return store.attachFisher(model, version, fisherId);
+  public void attach(String fisherId) {
+    store.attachFisher(model, version, fisherId);
   }
 }

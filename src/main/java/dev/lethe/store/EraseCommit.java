@@ -11,7 +11,7 @@ import java.util.List;
  *     nothing was left to erase: then only the answer is recorded (no version, no ledger entry)
  * @param trainSize n − k
  * @param fisherId the Fisher the new version uses (the downdated one, or the parent's)
- * @param idHashes {@link EraseLedger#idHash} of each erased id
+ * @param idHashes the ledger key of each erased id ({@link EraseSession#idHashes})
  * @param requestId the idempotency key, "" for none (then nothing is recorded for replays)
  * @param requestDigest SHA-256 over the request's content, kept with the answer
  * @param answer the response; the store sets its version to the committed one

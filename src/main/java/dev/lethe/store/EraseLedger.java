@@ -1,6 +1,5 @@
 package dev.lethe.store;
 
-import dev.lethe.core.Sha256;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.lethe.core.LetheException;
 import dev.lethe.storage.Family;
@@ -21,12 +20,16 @@ import java.util.Set;
 
 /**
  * The erasure ledger: per model, the history of every erased sample id, keyed by the id's
- * SHA-256 (never the id, the sample or its gradient). Append-only: an erasure adds an "erase"
+ * HMAC-SHA256 under the server's ledger secret ({@link LedgerKeys}; never the id, the sample or
+ * its gradient). Append-only: an erasure adds an "erase"
  * event; activating a version that predates erasures adds "unerase" events (and going forward
  * again adds "erase" events), so the ledger never loses history.
  *
- * <p>Keys (ledger column family): {@code model 0 "e" 0 sha 0 seq(8)} for events, and
- * {@code model 0 "v" 0 version(8) sha} as an index of the ids an erase version removed.
+ * <p>Keys (ledger column family): {@code model 0 "e" 0 key 0 seq(8)} for events, and
+ * {@code model 0 "v" 0 version(8) key} as an index of the ids an erase version removed (key: 64
+ * hex digits). Stores written before keyed ids hold plain SHA-256 keys; the marker
+ * {@code 0 "scheme"} (written at the first open with keyed ids) says whether such entries exist,
+ * and then lookups also try the plain SHA-256.
  *
  * <p>Whether an id is erased in a version follows from the version's erase lineage (the erase
  * versions among it and its ancestors): it is iff one of the id's "erase" events was made by a
@@ -35,39 +38,94 @@ import java.util.Set;
 public final class EraseLedger {
   static final String ERASE = "erase";
   static final String UNERASE = "unerase";
+  private static final byte[] SCHEME_KEY = Keys.concat(new byte[] {0},
+      "scheme".getBytes(StandardCharsets.UTF_8));
+  private static final String KEYED = "hmac-sha256";
+  private static final String WITH_LEGACY = "hmac-sha256+legacy-sha256";
   private final LetheDb db;
+  private final LedgerKeys keys;
 
-  EraseLedger(LetheDb db) {
+  private EraseLedger(LetheDb db, LedgerKeys keys) {
     this.db = db;
+    this.keys = keys;
   }
 
-  /** Hex SHA-256 of a sample id's UTF-8 bytes. */
-  public static String idHash(String id) {
-    return Sha256.hex(id);
-  }
-
-  /** True when {@code idSha} was erased by one of the versions in {@code lineage}. */
-  boolean isErased(String model, String idSha, Collection<Long> lineage) {
-    if (lineage.isEmpty()) {
-      return false;
+  /**
+   * The ledger of {@code db} under {@code keys}; at the first open with keyed ids, records
+   * whether entries with plain SHA-256 keys exist (one scan), so later lookups know to try them.
+   */
+  static EraseLedger open(LetheDb db, LedgerKeys keys) {
+    byte[] scheme = db.get(Family.LEDGER, SCHEME_KEY);
+    if (scheme == null) {
+      boolean[] any = {false};
+      db.scan(Family.LEDGER, new byte[0], (k, v) -> any[0] = true);
+      scheme = (any[0] ? WITH_LEGACY : KEYED).getBytes(StandardCharsets.UTF_8);
+      byte[] value = scheme;
+      db.write(b -> b.put(Family.LEDGER, SCHEME_KEY, value));
     }
-    boolean[] erased = {false};
-    db.scan(Family.LEDGER, Keys.concat(Keys.of(model, "e", idSha), new byte[] {0}), (k, v) -> {
-      LedgerEvent e = parse(v);
-      if (e.getEvent().equals(ERASE) && lineage.contains(e.getVersion())) {
-        erased[0] = true;
-      }
-    });
-    return erased[0];
+    boolean legacy = new String(scheme, StandardCharsets.UTF_8).equals(WITH_LEGACY);
+    return new EraseLedger(db, legacy ? keys.withLegacy() : keys);
+  }
+
+  /** The key a new entry for {@code id} is stored under. */
+  String key(String id) {
+    return keys.key(id);
+  }
+
+  /** True when {@code id} was erased by one of the versions in {@code lineage}. */
+  boolean isErased(String model, String id, Collection<Long> lineage) {
+    return erasedBy(model, id, lineage) != null;
+  }
+
+  /** The earliest "erase" event of {@code id} made by a version in {@code lineage}, or null. */
+  private LedgerEvent erasedBy(String model, String id, Collection<Long> lineage) {
+    if (lineage.isEmpty()) {
+      return null;
+    }
+    LedgerEvent[] found = {null};
+    for (String key : keys.candidates(id)) {
+      db.scan(Family.LEDGER, Keys.concat(Keys.of(model, "e", key), new byte[] {0}), (k, v) -> {
+        LedgerEvent e = parse(v);
+        // The first such event: the erase request itself (a later one re-entering the version
+        // after a rollback carries no request id).
+        if (e.getEvent().equals(ERASE) && lineage.contains(e.getVersion())
+            && (found[0] == null || e.getUnixMs() < found[0].getUnixMs())) {
+          found[0] = e;
+        }
+      });
+    }
+    return found[0];
+  }
+
+  /**
+   * Whether {@code id} is erased in a version of {@code lineage}, with the erase that did it, and
+   * the id's latest event of any kind (an "unerase" after a rollback, say).
+   */
+  ErasureCheck check(String model, String id, Collection<Long> lineage) {
+    LedgerEvent erase = erasedBy(model, id, lineage);
+    LedgerEvent[] last = {null};
+    for (String key : keys.candidates(id)) {
+      db.scan(Family.LEDGER, Keys.concat(Keys.of(model, "e", key), new byte[] {0}), (k, v) -> {
+        LedgerEvent e = parse(v);
+        if (last[0] == null || e.getUnixMs() >= last[0].getUnixMs()) {
+          last[0] = e;
+        }
+      });
+    }
+    return new ErasureCheck(id, erase != null,
+        erase == null ? 0 : erase.getVersion(),
+        erase == null ? "" : erase.getRequestId(),
+        erase == null ? 0 : erase.getUnixMs(),
+        last[0] == null ? "" : last[0].getEvent());
   }
 
   /** Adds the "erase" events of one erase version to {@code batch}. */
   void recordErase(LetheDb.Batch batch, String model, long version, List<String> idShas,
       String requestId, long unixMs) {
-    Map<String, Long> pending = new HashMap<>();
+    Map<String, Slot> pending = new HashMap<>();
     for (String sha : idShas) {
       append(batch, pending, model, sha, LedgerEvent.newBuilder().setVersion(version)
-          .setRequestId(requestId).setUnixMs(unixMs).setEvent(ERASE).build());
+          .setRequestId(requestId).setUnixMs(unixMs).setEvent(ERASE).setKeyed(true));
       batch.put(Family.LEDGER, indexKey(model, version, sha), new byte[0]);
     }
   }
@@ -78,17 +136,17 @@ public final class EraseLedger {
    */
   void recordActivation(LetheDb.Batch batch, String model, long activated,
       Set<Long> undone, Set<Long> redone, long unixMs) {
-    Map<String, Long> pending = new HashMap<>();
+    Map<String, Slot> pending = new HashMap<>();
     for (long u : undone) {
       for (String sha : idsOf(model, u)) {
         append(batch, pending, model, sha, LedgerEvent.newBuilder().setVersion(activated)
-            .setUnixMs(unixMs).setEvent(UNERASE).build());
+            .setUnixMs(unixMs).setEvent(UNERASE));
       }
     }
     for (long r : redone) {
       for (String sha : idsOf(model, r)) {
         append(batch, pending, model, sha, LedgerEvent.newBuilder().setVersion(r)
-            .setUnixMs(unixMs).setEvent(ERASE).build());
+            .setUnixMs(unixMs).setEvent(ERASE));
       }
     }
   }
@@ -135,26 +193,37 @@ public final class EraseLedger {
       }
       String sha = new String(k, prefix.length, 64, StandardCharsets.UTF_8);
       LedgerEvent e = parse(v);
-      entries.add(new LedgerEntry(sha, e.getVersion(), e.getRequestId(), e.getUnixMs(), e.getEvent()));
+      entries.add(new LedgerEntry(sha, e.getKeyed(), e.getVersion(), e.getRequestId(),
+          e.getUnixMs(), e.getEvent()));
       last[0] = k;
     });
     return new Page(entries, more[0] ? HexFormat.of().formatHex(last[0]) : "");
   }
 
+  /** The next sequence number of a key in the batch being built, and how the key was made. */
+  private record Slot(long next, boolean keyed) {}
+
   /**
-   * Appends an event under the id's next sequence number; {@code pending} counts the events this
-   * batch already added per id (the batch is not readable before it commits).
+   * Appends an event under the key's next sequence number; {@code pending} holds the slots this
+   * batch already used (the batch is not readable before it commits). An event is marked keyed
+   * as the key's first event is: plain SHA-256 keys of old stores stay marked as such.
    */
-  private void append(LetheDb.Batch batch, Map<String, Long> pending, String model, String sha,
-      LedgerEvent event) {
-    byte[] prefix = Keys.concat(Keys.of(model, "e", sha), new byte[] {0});
-    long seq = pending.computeIfAbsent(sha, s -> {
+  private void append(LetheDb.Batch batch, Map<String, Slot> pending, String model, String key,
+      LedgerEvent.Builder event) {
+    byte[] prefix = Keys.concat(Keys.of(model, "e", key), new byte[] {0});
+    Slot slot = pending.computeIfAbsent(key, s -> {
       long[] count = {0};
-      db.scan(Family.LEDGER, prefix, (k, v) -> count[0]++);
-      return count[0];
+      boolean[] keyed = {true};
+      db.scan(Family.LEDGER, prefix, (k, v) -> {
+        if (count[0]++ == 0) {
+          keyed[0] = parse(v).getKeyed();
+        }
+      });
+      return new Slot(count[0], keyed[0]);
     });
-    pending.put(sha, seq + 1);
-    batch.put(Family.LEDGER, Keys.concat(prefix, versionBytes(seq, false)), event.toByteArray());
+    pending.put(key, new Slot(slot.next() + 1, slot.keyed()));
+    batch.put(Family.LEDGER, Keys.concat(prefix, versionBytes(slot.next(), false)),
+        event.setKeyed(slot.keyed()).build().toByteArray());
   }
 
   private static byte[] indexKey(String model, long version, String sha) {

@@ -28,6 +28,7 @@ public final class EraseSession implements AutoCloseable {
   private final ModelRecord record;
   private final VersionView view;
   private final List<String> idHashes;
+  private final List<String> requestIds;
   private final boolean[] erased;
   private final Optional<Answer> stored;
   private boolean open = true;
@@ -44,13 +45,13 @@ public final class EraseSession implements AutoCloseable {
     VersionRecord active = ModelReads.keptVersion(record, 0);
     this.view = new VersionView(entry, record, active);
     this.stored = requestId.isEmpty() ? Optional.empty()
-        : Optional.ofNullable(requests.find(record.getName(), requestId));
+        : Optional.ofNullable(requests.find(record.getName(), requestId, ids));
+    this.requestIds = List.copyOf(ids);
     List<String> hashes = new ArrayList<>(ids.size());
     this.erased = new boolean[ids.size()];
     for (int i = 0; i < ids.size(); i++) {
-      String h = EraseLedger.idHash(ids.get(i));
-      hashes.add(h);
-      erased[i] = ledger.isErased(record.getName(), h, active.getEraseLineageList());
+      hashes.add(ledger.key(ids.get(i)));
+      erased[i] = ledger.isErased(record.getName(), ids.get(i), active.getEraseLineageList());
     }
     this.idHashes = List.copyOf(hashes);
   }
@@ -93,7 +94,7 @@ public final class EraseSession implements AutoCloseable {
     return stored;
   }
 
-  /** {@link EraseLedger#idHash} of each of the request's ids, request order. */
+  /** The ledger key (HMAC under the ledger secret) of each of the request's ids, request order. */
   public List<String> idHashes() {
     return idHashes;
   }
@@ -114,7 +115,7 @@ public final class EraseSession implements AutoCloseable {
     if (!open) {
       throw new IllegalStateException("erase session of " + model() + " is closed");
     }
-    return store.commitErase(entry, record, c);
+    return store.commitErase(entry, record, c, requestIds);
   }
 
   /**
@@ -135,9 +136,10 @@ public final class EraseSession implements AutoCloseable {
   }
 
   static void recordAnswer(LetheDb.Batch batch, RequestLog requests, String model, EraseCommit c,
-      long version) {
+      long version, List<String> requestIds) {
     if (!c.requestId().isEmpty()) {
-      requests.record(batch, model, c.requestId(), c.requestDigest(), c.answer().atVersion(version));
+      requests.record(batch, model, c.requestId(), c.requestDigest(), c.answer().atVersion(version),
+          requestIds);
     }
   }
 }

@@ -50,8 +50,14 @@ final class ModelRegistrar {
    */
   record Registered(ModelRecord record, byte[] weights, ForwardSession forward) {}
 
-  Registered register(ModelConfig spec, byte[] file, ModelRecord existing) {
-    ModelGraph graph = ModelGraph.inspect(file, spec.logitsOutput(), spec.erasableParameters());
+  /**
+   * @param trainedWithoutErased the uploader's attestation, recorded with a new version
+   * @param erasedInEffect erased ids in effect in the active version (what it covers)
+   */
+  Registered register(ModelConfig spec, byte[] file, ModelRecord existing,
+      boolean trainedWithoutErased, long erasedInEffect) {
+    ModelGraph graph = ModelGraph.inspect(file, spec.logitsOutput(), spec.erasableParameters(),
+        config.graphLimits());
     List<ParameterSpec> params = graph.parameters();
     long[] counts = params.stream().mapToLong(ParameterSpec::elementCount).toArray();
     WeightSplicer.Split split = WeightSplicer.split(file, graph.parameterNames(), counts);
@@ -84,7 +90,8 @@ final class ModelRegistrar {
     }
     ModelConfig resolved = spec.resolved();
     long version = record.getNextVersion();
-    // An uploaded version inherits the erasures in effect: the uploader retrained without them.
+    // An uploaded version inherits the erasures in effect: the uploader attested (checked by the
+    // store) that it retrained without them, so they stay erased.
     VersionRecord parent = existing == null ? null : Records.version(existing, existing.getActiveVersion());
     record
         .setL2(resolved.l2())
@@ -102,6 +109,8 @@ final class ModelRegistrar {
             .setSha256(Sha256.hex(file))
             .setSizeBytes(file.length)
             .setParent(parent == null ? 0 : parent.getVersion())
+            .setTrainedWithoutErased(existing != null && trainedWithoutErased)
+            .setErasedIdsAttested(existing != null && trainedWithoutErased ? erasedInEffect : 0)
             .addAllEraseLineage(parent == null ? List.of() : parent.getEraseLineageList()));
     List<Long> dropped = applyRetention(record, config.retention());
     ModelRecord committed = record.build();
@@ -111,7 +120,7 @@ final class ModelRegistrar {
         if (isNew) {
           b.putBlob(Family.GRAPHS, Keys.modelPrefix(spec.name()), split.skeleton());
         }
-        VersionCommit.write(b, committed, version, split.weights(), dropped);
+        VersionCommit.write(b, existing, committed, version, split.weights(), dropped);
       });
     } catch (RuntimeException e) {
       if (forward != null) {

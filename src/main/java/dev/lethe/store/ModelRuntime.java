@@ -8,6 +8,8 @@ import dev.lethe.onnx.ForwardSession;
 import dev.lethe.onnx.GradientEngine;
 import dev.lethe.onnx.GradientGraph;
 import dev.lethe.onnx.InputSpec;
+import dev.lethe.onnx.GraphLimits;
+import dev.lethe.onnx.ModelAudit;
 import dev.lethe.onnx.ModelGraph;
 import dev.lethe.onnx.ParameterSpec;
 import dev.lethe.onnx.WeightSplicer;
@@ -94,7 +96,8 @@ final class ModelRuntime implements AutoCloseable {
         throw new StorageException("reading model " + name + " version " + version, e);
       }
       ModelGraph graph =
-          ModelGraph.inspect(file, logits, parameters.stream().map(ParameterSpec::name).toList());
+          ModelGraph.inspect(file, logits, parameters.stream().map(ParameterSpec::name).toList(),
+              GraphLimits.unbounded());
       forward = ForwardSession.create(env, graph);
     }
     return forward;
@@ -115,6 +118,8 @@ final class ModelRuntime implements AutoCloseable {
       } catch (IOException e) {
         throw new StorageException("reading model " + name + " version " + version, e);
       }
+      // A model stored before external data was refused must not reach ONNX Runtime either.
+      ModelAudit.check(model, GraphLimits.unbounded());
       GradientGraph graph = GradientGraph.build(model, logits, loss,
           parameters.stream().map(ParameterSpec::name).toList(), l2);
       if (gradients != null) {

@@ -3,6 +3,7 @@ package dev.lethe.store;
 import ai.onnxruntime.OrtEnvironment;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.lethe.core.LetheException;
+import dev.lethe.core.Messages;
 import dev.lethe.core.ModelConfig;
 import dev.lethe.core.Samples;
 import dev.lethe.eval.Evaluation;
@@ -61,13 +62,21 @@ public final class ModelStore implements AutoCloseable {
     }
   }
 
-  /** Opens the store over {@code db}, loading every registered model's record. */
+  /**
+   * Opens the store over {@code db} with the ledger secret of its data directory
+   * ({@link LedgerKeys#inDataDir}, created on first use).
+   */
   public ModelStore(LetheDb db, OrtEnvironment env, StoreConfig config) {
+    this(db, env, config, LedgerKeys.inDataDir(db.directory()));
+  }
+
+  /** Opens the store over {@code db}, loading every registered model's record. */
+  public ModelStore(LetheDb db, OrtEnvironment env, StoreConfig config, LedgerKeys ledgerKeys) {
     this.db = db;
     this.env = env;
     this.config = config;
     this.registrar = new ModelRegistrar(db, env, config);
-    this.ledger = new EraseLedger(db);
+    this.ledger = EraseLedger.open(db, ledgerKeys);
     this.requests = new RequestLog(db);
     this.export = config.exportDir() == null ? null : new ExportDirectory(config.exportDir());
     db.scan(Family.MODELS, new byte[0], (key, value) -> {
@@ -96,6 +105,20 @@ public final class ModelStore implements AutoCloseable {
    *     exists with another graph, RESOURCE_EXHAUSTED when the file exceeds the limit
    */
   public ModelState put(ModelConfig spec, byte[] file) {
+    return put(spec, file, false);
+  }
+
+  /**
+   * As {@link #put(ModelConfig, byte[])}. A new version of a model whose active version has
+   * erasures in effect needs {@code trainedWithoutErased}, the uploader's attestation that it
+   * was trained without every erased id (else an upload of the pre-erasure file would silently
+   * bring the erased samples back); the attestation and the count it covered are recorded with
+   * the version, and the erased ids stay erased.
+   *
+   * @throws LetheException also FAILED_PRECONDITION naming {@code spec.trained_without_erased}
+   *     and the count of erased ids in effect
+   */
+  public ModelState put(ModelConfig spec, byte[] file, boolean trainedWithoutErased) {
     ensureOpen();
     SpecValidator.check(spec);
     if (file.length > config.maxModelBytes()) {
@@ -106,8 +129,22 @@ public final class ModelStore implements AutoCloseable {
     lock.lock();
     try {
       Entry existing = models.get(spec.name());
-      ModelRegistrar.Registered reg =
-          registrar.register(spec, file, existing == null ? null : existing.record);
+      long erasedInEffect = 0;
+      if (existing != null) {
+        List<Long> lineage = ModelReads.keptVersion(existing.record, 0).getEraseLineageList();
+        for (long v : lineage) {
+          erasedInEffect += ledger.idsOf(spec.name(), v).size();
+        }
+        if (erasedInEffect > 0 && !trainedWithoutErased) {
+          throw LetheException.precondition("spec.trained_without_erased: " + erasedInEffect
+              + " erased sample ids (by " + lineage.size() + " erases) are in effect in model '"
+              + spec.name() + "' version " + existing.record.getActiveVersion() + "; a new version "
+              + "must be trained without them: retrain without them and set "
+              + "spec.trained_without_erased = true");
+        }
+      }
+      ModelRegistrar.Registered reg = registrar.register(spec, file,
+          existing == null ? null : existing.record, trainedWithoutErased, erasedInEffect);
       Entry entry = existing;
       if (entry == null) {
         entry = new Entry(reg.record(), new ModelRuntime(reg.record(), db, env));
@@ -217,12 +254,13 @@ public final class ModelStore implements AutoCloseable {
   }
 
   /** {@link EraseSession#commit}: the caller holds the model's lock; {@code r} is its snapshot. */
-  EraseSession.Committed commitErase(Entry e, ModelRecord r, EraseCommit c) {
+  EraseSession.Committed commitErase(Entry e, ModelRecord r, EraseCommit c,
+      List<String> requestIds) {
     ensureOpen();
     String name = r.getName();
     long start = System.nanoTime();
     if (c.weights() == null) {
-      db.write(b -> EraseSession.recordAnswer(b, requests, name, c, r.getActiveVersion()));
+      db.write(b -> EraseSession.recordAnswer(b, requests, name, c, r.getActiveVersion(), requestIds));
       return new EraseSession.Committed(r.getActiveVersion(), (System.nanoTime() - start) / 1e6, 0);
     }
     byte[] bytes = VersionWeights.bytesOf(c.weights());
@@ -231,7 +269,7 @@ public final class ModelStore implements AutoCloseable {
     ModelRecord updated = VersionCommit.derive(db, config.retention(), r, e.runtime, w, bytes,
         r.getActiveVersion(), c.trainSize(), "erase", true, c.fisherId(), (batch, version) -> {
           ledger.recordErase(batch, name, version, c.idHashes(), c.requestId(), now);
-          EraseSession.recordAnswer(batch, requests, name, c, version);
+          EraseSession.recordAnswer(batch, requests, name, c, version, requestIds);
         });
     long committed = System.nanoTime();
     e.runtime.cache(w);
@@ -259,9 +297,49 @@ public final class ModelStore implements AutoCloseable {
    */
   public boolean isErased(String name, String id) {
     ModelRecord r = entry(name).record;
-    return ledger.isErased(name, EraseLedger.idHash(id),
-        ModelReads.keptVersion(r, 0).getEraseLineageList());
+    return ledger.isErased(name, id, ModelReads.keptVersion(r, 0).getEraseLineageList());
   }
+
+  /**
+   * Deletes every stored Fisher and weight set no kept version references (crash debris that
+   * may hold erased samples' data); see {@link OrphanSweep}. Call at start, before serving.
+   */
+  public OrphanSweep.Swept sweepOrphans() {
+    ensureOpen();
+    return OrphanSweep.run(db, models.values().stream().map(e -> e.record).toList());
+  }
+
+  /** Most ids one {@link #checkErasure} call may ask about. */
+  public static final int MAX_CHECK_IDS = 1000;
+
+  /**
+   * For each id, whether it is erased in the active version, by which erase, and its latest
+   * ledger event. The ids are hashed under the ledger secret and not stored.
+   *
+   * @throws LetheException NOT_FOUND; INVALID_ARGUMENT naming {@code ids} for none, more than
+   *     {@link #MAX_CHECK_IDS}, or an empty or over-long id
+   */
+  public List<ErasureCheck> checkErasure(String name, List<String> ids) {
+    ModelRecord r = entry(name).record;
+    if (ids.isEmpty() || ids.size() > MAX_CHECK_IDS) {
+      throw LetheException.invalid("ids", "give 1 to " + MAX_CHECK_IDS + " ids, got " + ids.size());
+    }
+    for (String id : ids) {
+      if (id.isEmpty() || id.length() > MAX_ID_CHARS) {
+        throw LetheException.invalid("ids", "each id must have 1 to " + MAX_ID_CHARS
+            + " characters, got '" + Messages.quote(id) + "'");
+      }
+    }
+    List<Long> lineage = ModelReads.keptVersion(r, 0).getEraseLineageList();
+    List<ErasureCheck> out = new ArrayList<>(ids.size());
+    for (String id : ids) {
+      out.add(ledger.check(name, id, lineage));
+    }
+    return out;
+  }
+
+  /** Longest sample id the ledger takes (the erase path refuses longer ones). */
+  public static final int MAX_ID_CHARS = 1024;
 
   /**
    * Pages a model's erasure ledger.
@@ -339,27 +417,21 @@ public final class ModelStore implements AutoCloseable {
 
   /**
    * Attaches a built Fisher to a kept version (its weights are those it was computed at);
-   * watchers see {@code fisher_ready}. Returns the Fisher the version had before when no kept
-   * version references it any more (the caller deletes it), else nothing.
+   * watchers see {@code fisher_ready}. The Fisher the version had before is deleted in the same
+   * write when no kept version references it any more.
    */
-  List<String> attachFisher(String name, long version, String fisherId) {
+  void attachFisher(String name, long version, String fisherId) {
     ensureOpen();
-    String[] previous = {""};
     rewrite(name, r -> {
       long v = ModelReads.keptVersion(r, version).getVersion();
       ModelRecord.Builder b = r.toBuilder();
       for (int i = 0; i < b.getVersionsCount(); i++) {
         if (b.getVersions(i).getVersion() == v) {
-          previous[0] = b.getVersions(i).getFisherId();
           b.setVersions(i, b.getVersions(i).toBuilder().setFisherId(fisherId));
         }
       }
       return b.build();
     });
-    boolean inUse = entry(name).record.getVersionsList().stream()
-        .anyMatch(v -> v.getFisherId().equals(previous[0]));
-    return previous[0].isEmpty() || previous[0].equals(fisherId) || inUse
-        ? List.of() : List.of(previous[0]);
   }
 
   /**
@@ -373,7 +445,11 @@ public final class ModelStore implements AutoCloseable {
       if (updated.equals(e.record)) {
         return info(updated);
       }
-      db.write(batch -> batch.put(Family.MODELS, Keys.model(name), updated.toByteArray()));
+      ModelRecord before = e.record;
+      db.write(batch -> {
+        batch.put(Family.MODELS, Keys.model(name), updated.toByteArray());
+        VersionCommit.dropUnreferencedFishers(batch, before, updated);
+      });
       publish(e, updated);
       return info(updated);
     });
@@ -406,7 +482,7 @@ public final class ModelStore implements AutoCloseable {
     SpecValidator.checkName("name", name);
     Entry e = models.get(name);
     if (e == null) {
-      throw LetheException.notFound("model '" + name + "' is not registered");
+      throw LetheException.notFound("model '" + Messages.quote(name) + "' is not registered");
     }
     return e;
   }

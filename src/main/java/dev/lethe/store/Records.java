@@ -68,7 +68,7 @@ final class Records {
 
   static VersionState versionInfo(VersionRecord v) {
     return new VersionState(v.getVersion(), v.getTrainSize(), v.getCreatedUnixMs(), v.getOrigin(),
-        v.getSha256(), v.getSizeBytes());
+        v.getSha256(), v.getSizeBytes(), v.getTrainedWithoutErased(), v.getErasedIdsAttested());
   }
 
   static ModelState info(ModelRecord r, long parameterCount, boolean fisherReady) {

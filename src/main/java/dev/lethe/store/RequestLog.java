@@ -8,10 +8,16 @@ import dev.lethe.storage.LetheDb;
 import dev.lethe.storage.StorageException;
 import dev.lethe.storage.records.EraseOutcomeRecord;
 import dev.lethe.storage.records.StoredEraseResponse;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * Idempotency keys of Erase: (model, request id) → the first outcome and a digest of the
- * request's content. Written in the same batch as the erase it answers. Stateless; thread-safe.
+ * request's content. Written in the same batch as the erase it answers. The outcome's
+ * already-erased ids are kept as their rows in the request, never as ids (a replay has the same
+ * content, so the same ids in the same order). Stateless; thread-safe.
  */
 final class RequestLog {
   private final LetheDb db;
@@ -20,8 +26,11 @@ final class RequestLog {
     this.db = db;
   }
 
-  /** The answer kept under (model, request id), or null. */
-  EraseSession.Answer find(String model, String requestId) {
+  /**
+   * The answer kept under (model, request id), or null; {@code requestIds} are the ids of the
+   * request asking (used only when its digest matches the stored one).
+   */
+  EraseSession.Answer find(String model, String requestId, List<String> requestIds) {
     byte[] v = db.get(Family.REQUESTS, Keys.of(model, requestId));
     if (v == null) {
       return null;
@@ -29,7 +38,11 @@ final class RequestLog {
     try {
       StoredEraseResponse s = StoredEraseResponse.parseFrom(v);
       EraseOutcomeRecord r = s.getResponse();
-      return new EraseSession.Answer(new EraseOutcome(r.getVersion(), r.getErased(), r.getAlreadyErasedList(),
+      List<String> already = new ArrayList<>(r.getAlreadyErasedList()); // records from before rows
+      for (int row : r.getAlreadyErasedRowsList()) {
+        already.add(row < requestIds.size() ? requestIds.get(row) : "");
+      }
+      return new EraseSession.Answer(new EraseOutcome(r.getVersion(), r.getErased(), already,
           r.getUpdateNorm(), r.getLossBefore(), r.getLossAfter(),
           new EraseOutcome.Timings(r.getGradientsMs(), r.getSolveMs(), r.getStoreMs(), r.getSwapMs())),
           s.getRequestSha256());
@@ -39,9 +52,17 @@ final class RequestLog {
   }
 
   void record(LetheDb.Batch batch, String model, String requestId, String requestSha256,
-      EraseOutcome o) {
-    EraseOutcomeRecord r = EraseOutcomeRecord.newBuilder()
-        .setVersion(o.version()).setErased(o.erased()).addAllAlreadyErased(o.alreadyErased())
+      EraseOutcome o, List<String> requestIds) {
+    Map<String, Integer> rowOf = new HashMap<>();
+    for (int i = 0; i < requestIds.size(); i++) {
+      rowOf.putIfAbsent(requestIds.get(i), i);
+    }
+    EraseOutcomeRecord.Builder rows = EraseOutcomeRecord.newBuilder();
+    for (String id : o.alreadyErased()) {
+      rows.addAlreadyErasedRows(rowOf.get(id));
+    }
+    EraseOutcomeRecord r = rows
+        .setVersion(o.version()).setErased(o.erased())
         .setUpdateNorm(o.updateNorm()).setLossBefore(o.lossBefore()).setLossAfter(o.lossAfter())
         .setGradientsMs(o.timings().gradientsMs()).setSolveMs(o.timings().solveMs())
         .setStoreMs(o.timings().storeMs()).setSwapMs(o.timings().swapMs())

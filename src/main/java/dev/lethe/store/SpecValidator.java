@@ -1,6 +1,7 @@
 package dev.lethe.store;
 
 import dev.lethe.core.LetheException;
+import dev.lethe.core.Messages;
 import dev.lethe.core.ModelConfig;
 import java.util.regex.Pattern;
 
@@ -17,7 +18,7 @@ public final class SpecValidator {
     }
     if (!NAME.matcher(name).matches()) {
       throw LetheException.invalid(field,
-          "'" + name + "' must be 1-128 characters of [A-Za-z0-9._-], starting with a letter or digit");
+          "'" + Messages.quote(name) + "' must be 1-128 characters of [A-Za-z0-9._-], starting with a letter or digit");
     }
   }
 

@@ -2,6 +2,7 @@ package dev.lethe.store;
 
 import dev.lethe.core.Sha256;
 import dev.lethe.core.LetheException;
+import dev.lethe.fisher.FisherStore;
 import dev.lethe.storage.Family;
 import dev.lethe.storage.Keys;
 import dev.lethe.storage.LetheDb;
@@ -26,15 +27,41 @@ import java.util.function.BiConsumer;
 final class VersionCommit {
   private VersionCommit() {}
 
-  /** Adds to {@code batch}: the record, the version's weights, and the deletion of dropped versions. */
-  static void write(LetheDb.Batch batch, ModelRecord record, long version, byte[] weights,
-      List<Long> dropped) {
+  /**
+   * Adds to {@code batch}: the record, the version's weights, the deletion of dropped versions'
+   * weights and of every Fisher {@code before} referenced that {@code record} does not.
+   *
+   * @param before the record this one replaces (null for a new model)
+   */
+  static void write(LetheDb.Batch batch, ModelRecord before, ModelRecord record, long version,
+      byte[] weights, List<Long> dropped) {
     String name = record.getName();
     batch.put(Family.MODELS, Keys.model(name), record.toByteArray());
     batch.putBlob(Family.WEIGHTS, Keys.version(name, version), weights);
     for (long d : dropped) {
       batch.deletePrefix(Family.WEIGHTS, Keys.version(name, d));
     }
+    dropUnreferencedFishers(batch, before, record);
+  }
+
+  /**
+   * Adds to {@code batch} the deletion of every Fisher that a version of {@code before}
+   * references and no version of {@code after} does: an old Fisher holds the gradient terms of
+   * samples erased since, so it goes in the same write that drops its last reference.
+   */
+  static void dropUnreferencedFishers(LetheDb.Batch batch, ModelRecord before, ModelRecord after) {
+    if (before == null) {
+      return;
+    }
+    java.util.Set<String> kept = new java.util.HashSet<>();
+    after.getVersionsList().forEach(v -> kept.add(v.getFisherId()));
+    java.util.Set<String> dropped = new java.util.TreeSet<>();
+    for (VersionRecord v : before.getVersionsList()) {
+      if (!v.getFisherId().isEmpty() && !kept.contains(v.getFisherId())) {
+        dropped.add(v.getFisherId());
+      }
+    }
+    dropped.forEach(id -> FisherStore.deleteIn(batch, after.getName(), id));
   }
 
   /**
@@ -79,7 +106,7 @@ final class VersionCommit {
     List<Long> dropped = ModelRegistrar.applyRetention(b, retention);
     ModelRecord updated = b.build();
     db.write(batch -> {
-      write(batch, updated, version, weights, dropped);
+      write(batch, r, updated, version, weights, dropped);
       extra.accept(batch, version);
     });
     return updated;

@@ -11,6 +11,7 @@ import dev.lethe.store.StoreConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -132,6 +133,78 @@ class ServeProcessTest {
           inLedger + " in the ledger, " + acknowledged.size() + " acknowledged");
       assertEquals(all.size() - inLedger, info.trainSize());
       assertTrue(info.fisherReady());
+    }
+  }
+
+  /** Runs {@code serve} with {@code args} and {@code env}; returns exit code and output. */
+  private Object[] runToExit(Path data, Map<String, String> env, String... args) throws Exception {
+    String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Path argfile = dir.resolve("classpath.args");
+    Files.writeString(argfile, "-cp \"" + System.getProperty("java.class.path") + "\"\n");
+    List<String> command = new java.util.ArrayList<>(List.of(javaBin, "@" + argfile,
+        Main.class.getName(), "serve", "--data-dir", data.toString(), "--no-demo"));
+    command.addAll(List.of(args));
+    Path log = dir.resolve("refused.log");
+    ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
+        .redirectOutput(log.toFile())
+        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+    pb.environment().keySet().removeIf(k -> k.startsWith("LETHE_"));
+    pb.environment().putAll(env);
+    Process p = pb.start();
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "serve did not exit: " + Files.readString(log));
+    return new Object[] {p.exitValue(), Files.readString(log)};
+  }
+
+  /** Issue #14 finding 4 with the real entrypoint: settings that used to fail open do not start. */
+  @Test
+  void refusesToStartWhereAuthWouldFailOpen() throws Exception {
+    Path tokens = dir.resolve("tokens");
+    Path data = dir.resolve("never");
+    record Case(String why, Map<String, String> env, String[] args, String expected) {}
+    Files.writeString(dir.resolve("template"), "write abc\nread \n");
+    Files.writeString(dir.resolve("comments"), "# to be filled in\n");
+    List<Case> cases = List.of(
+        new Case("a kind without its token", Map.of(),
+            new String[] {"--listen", "127.0.0.1:0", "--token-file", dir.resolve("template").toString()},
+            dir.resolve("template") + ":2: 'read' has no token"),
+        new Case("a file of only comments", Map.of(),
+            new String[] {"--listen", "127.0.0.1:0", "--token-file", dir.resolve("comments").toString()},
+            "no token in the file"),
+        new Case("LETHE_TOKEN set but empty", Map.of("LETHE_TOKEN", ""),
+            new String[] {"--listen", "127.0.0.1:0"}, "LETHE_TOKEN is set but is not one token"),
+        new Case("beyond loopback without tokens", Map.of(),
+            new String[] {"--listen", "0.0.0.0:0"}, "pass --insecure"),
+        new Case("beyond loopback with tokens over plaintext", Map.of("LETHE_TOKEN", "t0ken-for-test"),
+            new String[] {"--listen", "0.0.0.0:0"}, "tokens over plaintext"));
+    for (Case c : cases) {
+      Object[] r = runToExit(data, c.env(), c.args());
+      String output = (String) r[1];
+      assertEquals(1, r[0], c.why() + ": " + output);
+      assertTrue(output.contains(c.expected()), c.why() + ": " + output);
+      assertTrue(Files.notExists(data), c.why() + ": the store was created");
+    }
+    // The same exposure with --insecure starts (and is stopped at once by SIGTERM).
+    Files.writeString(tokens, "write t0ken-for-test\n");
+    String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Path log = dir.resolve("insecure.log");
+    ProcessBuilder pb = new ProcessBuilder(javaBin, "@" + dir.resolve("classpath.args"),
+        Main.class.getName(), "serve", "--listen", "0.0.0.0:0", "--data-dir", data.toString(),
+        "--no-demo", "--token-file", tokens.toString(), "--insecure")
+        .redirectErrorStream(true).redirectOutput(log.toFile())
+        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+    pb.environment().keySet().removeIf(k -> k.startsWith("LETHE_"));
+    Process p = pb.start();
+    try {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (!PORT.matcher(Files.readString(log)).find()) {
+        assertTrue(p.isAlive() && System.nanoTime() < deadline, "not serving: " + Files.readString(log));
+        Thread.sleep(50);
+      }
+      assertTrue(Files.readString(log).contains("tokens over plaintext (they can be read off the network) (--insecure)"),
+          Files.readString(log));
+    } finally {
+      p.destroy();
+      assertTrue(p.waitFor(30, TimeUnit.SECONDS));
     }
   }
 }

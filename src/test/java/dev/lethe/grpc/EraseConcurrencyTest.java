@@ -162,10 +162,10 @@ class EraseConcurrencyTest {
     Map<String, Erasure> bySha = new HashMap<>();
     for (Erasure e : ledger) {
       assertEquals("erase", e.getEvent(), e.toString());
-      assertTrue(bySha.put(e.getIdSha256(), e) == null, "two events for one id: " + e);
+      assertTrue(bySha.put(e.getIdHmac(), e) == null, "two events for one id: " + e);
     }
     Set<String> expectedShas = new HashSet<>();
-    distinct.forEach(id -> expectedShas.add(EraseRpc.idSha(id)));
+    distinct.forEach(id -> expectedShas.add(EraseRpc.idKey(dir, id)));
     assertEquals(expectedShas, bySha.keySet());
     long sumErased = first.values().stream().mapToLong(EraseResponse::getErased).sum();
     assertEquals(distinct.size(), sumErased);
@@ -181,7 +181,7 @@ class EraseConcurrencyTest {
       assertEquals(PER_REQUEST, resp.getErased() + skipped.size(), resp.toString());
       for (int row : rows) {
         String id = train.ids().get(row);
-        Erasure ev = bySha.get(EraseRpc.idSha(id));
+        Erasure ev = bySha.get(EraseRpc.idKey(dir, id));
         if (skipped.contains(id)) {
           assertTrue(ev.getVersion() < resp.getVersion() || resp.getErased() == 0
               && ev.getVersion() <= resp.getVersion(), id + " skipped by " + resp + " but " + ev);

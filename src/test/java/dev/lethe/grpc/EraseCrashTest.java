@@ -213,18 +213,18 @@ class EraseCrashTest {
     Map<String, Erasure> ledger = new HashMap<>();
     for (Erasure e : EraseRpc.ledger(server.blocking, MODEL)) {
       assertEquals("erase", e.getEvent(), where + e);
-      assertFalse(ledger.containsKey(e.getIdSha256()), where + "one event per id: " + e);
-      ledger.put(e.getIdSha256(), e);
+      assertFalse(ledger.containsKey(e.getIdHmac()), where + "one event per id: " + e);
+      ledger.put(e.getIdHmac(), e);
     }
     Map<String, Long> expected = new HashMap<>();
     rowsOf.forEach((version, rows) -> {
       for (int row : rows) {
-        expected.put(EraseRpc.idSha(train.ids().get(row)), version);
+        expected.put(EraseRpc.idKey(dir.resolve("data"), train.ids().get(row)), version);
       }
     });
     if (doubtCommitted) {
       for (int row : inDoubtRows) {
-        expected.put(EraseRpc.idSha(train.ids().get(row)), active);
+        expected.put(EraseRpc.idKey(dir.resolve("data"), train.ids().get(row)), active);
       }
     }
     Map<String, Long> actual = new HashMap<>();

@@ -184,11 +184,11 @@ class EraseLifecycleTest {
     assertEquals(1, EraseRpc.checkedDownload(lethe.blocking, MODEL, 0, 0).header().getVersion());
     Map<String, List<String>> events = new TreeMap<>();
     for (Erasure e : EraseRpc.ledger(lethe.blocking, MODEL)) {
-      events.computeIfAbsent(e.getIdSha256(), k -> new ArrayList<>()).add(e.getEvent() + "@" + e.getVersion());
+      events.computeIfAbsent(e.getIdHmac(), k -> new ArrayList<>()).add(e.getEvent() + "@" + e.getVersion());
     }
     Map<String, List<String>> expected = new TreeMap<>();
     for (int row : rows) {
-      expected.put(EraseRpc.idSha(train.ids().get(row)), List.of("erase@2", "unerase@1"));
+      expected.put(EraseRpc.idKey(dir, train.ids().get(row)), List.of("erase@2", "unerase@1"));
     }
     assertEquals(expected, events);
 
@@ -206,7 +206,7 @@ class EraseLifecycleTest {
     expected.replaceAll((k, v) -> List.of("erase@2", "unerase@1", "erase@3"));
     events.clear();
     for (Erasure e : EraseRpc.ledger(lethe.blocking, MODEL)) {
-      events.computeIfAbsent(e.getIdSha256(), k -> new ArrayList<>()).add(e.getEvent() + "@" + e.getVersion());
+      events.computeIfAbsent(e.getIdHmac(), k -> new ArrayList<>()).add(e.getEvent() + "@" + e.getVersion());
     }
     assertEquals(expected, events);
   }

@@ -20,7 +20,7 @@ import dev.lethe.api.v1.PutModelRequest;
 import dev.lethe.api.v1.VersionInfo;
 import dev.lethe.core.Batches;
 import dev.lethe.core.Samples;
-import dev.lethe.store.EraseLedger;
+import dev.lethe.store.LedgerKeys;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -160,8 +160,9 @@ final class EraseRpc {
     return out;
   }
 
-  static String idSha(String id) {
-    return EraseLedger.idHash(id);
+  /** The ledger key of {@code id} in the store at {@code dataDir} (HMAC under its secret). */
+  static String idKey(java.nio.file.Path dataDir, String id) {
+    return LedgerKeys.inDataDir(dataDir).key(id);
   }
 
   static String sha256(byte[] bytes) {

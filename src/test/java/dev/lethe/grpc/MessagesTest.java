@@ -55,7 +55,7 @@ class MessagesTest {
     EraseResponse response = EraseMessages.response(outcome);
     assertEquals(response, EraseMessages.response(EraseMessages.outcome(response)));
     EraseLedger.Page page = new EraseLedger.Page(
-        List.of(new LedgerEntry("h", 2, "r1", 5, "erase"), new LedgerEntry("g", 1, "", 6, "unerase")),
+        List.of(new LedgerEntry("h", true, 2, "r1", 5, "erase"), new LedgerEntry("g", false, 1, "", 6, "unerase")),
         "next");
     assertEquals(page, EraseMessages.page(EraseMessages.erasures(page)));
   }

@@ -111,6 +111,15 @@ class ReadmeExamplesTest {
           case "lethe.v1.ModelStore/ListErasures" -> assertEquals(1, lethe.blocking
               .listErasures(parse(json, dev.lethe.api.v1.ListErasuresRequest.newBuilder()).build())
               .getErasuresCount());
+          case "lethe.v1.ModelStore/CheckErasure" -> {
+            var r = lethe.blocking.checkErasure(
+                parse(json, dev.lethe.api.v1.CheckErasureRequest.newBuilder()).build());
+            // The Erase example above erased digits:2; digits:3 was never erased.
+            assertEquals(List.of(true, false), r.getStatusesList().stream()
+                .map(x -> x.getErased()).toList());
+            assertEquals(2, r.getStatuses(0).getVersion());
+            assertEquals("gdpr-0001", r.getStatuses(0).getRequestId());
+          }
           case "lethe.v1.ModelStore/Gradients" -> {
             var r = lethe.blocking.gradients(
                 parse(json, dev.lethe.api.v1.GradientsRequest.newBuilder()).build());
@@ -128,7 +137,7 @@ class ReadmeExamplesTest {
         }
         ran.add(method);
       }
-      assertEquals(11, ran.size(), ran.toString());
+      assertEquals(12, ran.size(), ran.toString());
 
       // The PutModel example: a spec line, then the file base64-encoded in one chunk message.
       Matcher spec = Pattern.compile("echo '(\\{\"spec\".*?)'").matcher(readme);

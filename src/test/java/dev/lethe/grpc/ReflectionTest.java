@@ -80,7 +80,8 @@ class ReflectionTest {
           "SetActiveVersion(lethe.v1.SetActiveVersionRequest)", "SetScale(lethe.v1.SetScaleRequest)",
           "Evaluate(lethe.v1.EvaluateRequest)",
           "Gradients(lethe.v1.GradientsRequest)", "BuildFisher(lethe.v1.BuildFisherRequest)",
-          "Erase(lethe.v1.EraseRequest)", "ListErasures(lethe.v1.ListErasuresRequest)"), methods);
+          "Erase(lethe.v1.EraseRequest)", "ListErasures(lethe.v1.ListErasuresRequest)",
+          "CheckErasure(lethe.v1.CheckErasureRequest)"), methods);
       assertEquals("samples",
           api.findMessageTypeByName("EvaluateRequest").findFieldByNumber(3).getName());
     }

@@ -100,12 +100,55 @@ class SecurityTest {
   void tokenFilesNameTheirBadLines() throws Exception {
     Path file = dir.resolve("tokens");
     Files.writeString(file, "# ops\nwrite abc\nread def\nbare\n\n");
-    Set<String>[] t = Security.loadTokens(file);
-    assertEquals(Set.of("abc", "bare"), t[0]);
-    assertEquals(Set.of("def"), t[1]);
+    Security.Tokens t = Security.loadTokens(file);
+    assertEquals(Set.of("abc", "bare"), t.write());
+    assertEquals(Set.of("def"), t.read());
     Files.writeString(file, "write abc\nadmin xyz\n");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Security.loadTokens(file));
-    assertTrue(e.getMessage().contains(":2:"), e.getMessage());
+    assertTrue(e.getMessage().contains(":2:") && e.getMessage().contains("unknown kind 'admin'"), e.getMessage());
+  }
+
+  @Test
+  void tokenFilesFailClosed() throws Exception {
+    Path file = dir.resolve("tokens");
+    // Finding 4: "read " (a template whose variable came out empty) became the write token "read".
+    for (String broken : List.of("write abc\nread \n", "read\n", "write\t\n", "write a b\n",
+        "write to\u001cken\n", "read t\u00f6ken\n")) {
+      Files.writeString(file, broken);
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> Security.loadTokens(file), broken);
+      assertTrue(e.getMessage().startsWith(file + ":"), e.getMessage());
+    }
+    Files.writeString(file, "write abc\nread \n");
+    IllegalArgumentException kind = assertThrows(IllegalArgumentException.class, () -> Security.loadTokens(file));
+    assertTrue(kind.getMessage().contains(":2:") && kind.getMessage().contains("'read' has no token"),
+        kind.getMessage());
+    // A file of only comments used to disable auth silently.
+    Files.writeString(file, "# tokens go here\n\n   \n# none yet\n");
+    IllegalArgumentException empty = assertThrows(IllegalArgumentException.class, () -> Security.loadTokens(file));
+    assertTrue(empty.getMessage().contains("no token"), empty.getMessage());
+  }
+
+  @Test
+  void sensitiveReadsNeedATokenWheneverTokensAreConfigured() throws Exception {
+    Security tokens = new Security(null, null, null, Set.of("w"), Set.of("r"), false);
+    try (ServerHarness h = new ServerHarness(config(dir, tokens),
+        store -> store.put(Fixtures.spec("mlp"), Fixtures.mlp(1).onnx()))) {
+      var list = dev.lethe.api.v1.ListErasuresRequest.newBuilder().setName("mlp").build();
+      var check = dev.lethe.api.v1.CheckErasureRequest.newBuilder().setName("mlp").addIds("s0").build();
+      var grads = dev.lethe.api.v1.GradientsRequest.newBuilder().setName("mlp")
+          .setSamples(SampleMessages.batch(Fixtures.batch(1, 2))).build();
+      assertCode(Status.Code.UNAUTHENTICATED, () -> h.blocking.listErasures(list));
+      assertCode(Status.Code.UNAUTHENTICATED, () -> h.blocking.checkErasure(check));
+      assertCode(Status.Code.UNAUTHENTICATED, () -> h.blocking.gradients(grads));
+      assertCode(Status.Code.UNAUTHENTICATED, () -> as(h, "wrong").gradients(grads));
+      // Other reads stay open without --read-token-required.
+      assertEquals(1, h.blocking.listModels(ListModelsRequest.getDefaultInstance()).getModelsCount());
+      assertEquals(0, as(h, "r").listErasures(list).getErasuresCount());
+      assertEquals(List.of(false), as(h, "r").checkErasure(check).getStatusesList().stream()
+          .map(x -> x.getErased()).toList());
+      assertEquals(2, as(h, "w").gradients(grads).getLossesCount());
+    }
   }
 
   private Path cert(String name) throws Exception {
@@ -153,7 +196,7 @@ class SecurityTest {
   }
 
   @Test
-  void bindingBeyondLoopbackWithoutTlsOrTokensWarns() throws Exception {
+  void bindingBeyondLoopbackNeedsTokensAndTlsOrInsecure() throws Exception {
     java.util.logging.Logger logger = java.util.logging.Logger.getLogger(LetheServer.class.getName());
     List<String> warnings = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
     java.util.logging.Handler handler = new java.util.logging.Handler() {
@@ -171,18 +214,34 @@ class SecurityTest {
       public void close() {}
     };
     logger.addHandler(handler);
+    Path tlsCert = cert("server1.pem");
+    Path tlsKey = cert("server1.key");
     try {
       // Bound on every interface (no traffic leaves loopback: nothing connects).
+      Security none = Security.none();
+      Security tokensOnly = new Security(null, null, null, Set.of("w"), Set.of(), false);
+      Security tlsOnly = new Security(tlsCert, tlsKey, null, Set.of(), Set.of(), false);
+      Security both = new Security(tlsCert, tlsKey, null, Set.of("w"), Set.of(), false);
+      for (Security refused : List.of(none, tokensOnly, tlsOnly)) {
+        Path data = dir.resolve("refused-" + refused.tokens() + refused.tls());
+        ServerConfig exposed = new ServerConfig("0.0.0.0:0", data,
+            new StoreConfig(10, 1 << 20), 64 << 20, false, 5, EraseConfig.defaults(), 1L << 30, refused);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            () -> LetheServer.netty(exposed, s -> {}).start());
+        assertTrue(e.getMessage().contains("--insecure"), e.getMessage());
+        assertTrue(Files.notExists(data), "a refused start must not create the store: " + data);
+      }
+      assertTrue(warnings.isEmpty(), warnings.toString());
+      // With --insecure it starts, and says why it is exposed.
+      Security insecure = new Security(null, null, null, Set.of("w"), Set.of(), false, true);
       ServerConfig open = new ServerConfig("0.0.0.0:0", dir.resolve("open"),
-          new StoreConfig(10, 1 << 20), 64 << 20, false, 5, EraseConfig.defaults(), 1L << 30,
-          Security.none());
+          new StoreConfig(10, 1 << 20), 64 << 20, false, 5, EraseConfig.defaults(), 1L << 30, insecure);
       LetheServer.netty(open, s -> {}).start().stop();
-      assertTrue(warnings.stream().anyMatch(w -> w.contains("beyond loopback without TLS or tokens")),
-          warnings.toString());
+      assertTrue(warnings.stream().anyMatch(w -> w.contains("tokens over plaintext")
+          && w.contains("--insecure")), warnings.toString());
       warnings.clear();
       ServerConfig guarded = new ServerConfig("0.0.0.0:0", dir.resolve("guarded"),
-          new StoreConfig(10, 1 << 20), 64 << 20, false, 5, EraseConfig.defaults(), 1L << 30,
-          new Security(null, null, null, Set.of("w"), Set.of(), false));
+          new StoreConfig(10, 1 << 20), 64 << 20, false, 5, EraseConfig.defaults(), 1L << 30, both);
       LetheServer.netty(guarded, s -> {}).start().stop();
       LetheServer.netty(config(dir.resolve("loopback"), Security.none()), s -> {}).start().stop();
       assertEquals(List.of(), warnings);

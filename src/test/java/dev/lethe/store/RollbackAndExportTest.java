@@ -120,7 +120,7 @@ class RollbackAndExportTest {
       assertEquals(List.of(2, 2, 1), List.of(p1.entries().size(), p2.entries().size(), p3.entries().size()));
       assertEquals("", p3.nextPageToken());
       assertEquals(5, java.util.stream.Stream.of(p1, p2, p3).flatMap(p -> p.entries().stream())
-          .map(LedgerEntry::idSha256).distinct().count());
+          .map(LedgerEntry::idKey).distinct().count());
       LetheException bad = assertThrows(LetheException.class, () -> store.listErasures("m", 2, "zz"));
       assertEquals(LetheException.Kind.INVALID_ARGUMENT, bad.kind());
     }
