@@ -2,6 +2,7 @@ package dev.lethe.cli;
 
 import dev.lethe.erase.EraseConfig;
 import dev.lethe.onnx.GraphLimits;
+import dev.lethe.onnx.OrtSessions;
 import dev.lethe.server.LetheServer;
 import dev.lethe.server.Security;
 import java.util.HashSet;
@@ -92,6 +93,11 @@ final class ServeCommand implements Callable<Integer> {
       description = "Most elements any tensor of an uploaded model may declare (env LETHE_MAX_TENSOR_ELEMENTS; default ${DEFAULT-VALUE}).")
   long maxTensorElements;
 
+  @Option(names = "--max-session-seconds", defaultValue = "${env:LETHE_MAX_SESSION_SECONDS:-60}",
+      description = "Longest ONNX Runtime may take to load a model before the upload is refused with"
+          + " RESOURCE_EXHAUSTED (env LETHE_MAX_SESSION_SECONDS; default ${DEFAULT-VALUE}).")
+  double maxSessionSeconds;
+
   @Option(names = "--ledger-secret-file", defaultValue = "${env:LETHE_LEDGER_SECRET_FILE}",
       description = "The secret erased ids are keyed by in the ledger (HMAC-SHA256), one per line, current first; "
           + "e.g. a mounted Kubernetes Secret (env LETHE_LEDGER_SECRET_FILE; default: <data-dir>/ledger-secret, created on first start).")
@@ -143,6 +149,7 @@ final class ServeCommand implements Callable<Integer> {
         config.fisherMemoryBytes(),
         new Security(tlsCert, tlsKey, tlsClientCa, write, read, readTokenRequired, insecure),
         metricsListen, ledgerSecretFile, fisherThreads);
+    OrtSessions.setMaxMillis(Math.max(1, Math.round(maxSessionSeconds * 1000)));
     LetheServer server = LetheServer.netty(config, Demo.initializer(config.demo()));
     // Registered before start, so a SIGTERM that arrives while the store opens still drains.
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -39,12 +39,13 @@ public final class ForwardSession implements AutoCloseable {
   /**
    * Creates the session.
    *
-   * @throws LetheException INVALID_ARGUMENT (field chunk) when ONNX Runtime cannot load the model
+   * @throws LetheException INVALID_ARGUMENT (field chunk) when ONNX Runtime cannot load the
+   *     model, RESOURCE_EXHAUSTED when it takes longer than the session limit ({@link OrtSessions})
    */
   public static ForwardSession create(OrtEnvironment env, ModelGraph graph) {
     byte[] bytes = parametrised(graph).toByteArray();
-    try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-      return new ForwardSession(env, graph, env.createSession(bytes, options));
+    try {
+      return new ForwardSession(env, graph, OrtSessions.create(env, bytes, 0));
     } catch (OrtException e) {
       throw LetheException.invalid("chunk", "ONNX Runtime cannot load the model: " + e.getMessage());
     }

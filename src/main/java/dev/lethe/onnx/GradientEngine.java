@@ -301,8 +301,8 @@ public final class GradientEngine implements AutoCloseable {
   }
 
   private OrtSession createSession(GradientGraph.Seed seed) {
-    try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
-      return env.createSession(graph.model(seed).toByteArray(), opts);
+    try {
+      return OrtSessions.create(env, graph.model(seed).toByteArray(), 0);
     } catch (OrtException e) {
       throw new IllegalStateException("ONNX Runtime rejected the gradient graph: " + e.getMessage(), e);
     }

@@ -53,9 +53,8 @@ final class ShapeProbe {
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     Random rnd = new Random(17);
     Map<String, OnnxTensor> feeds = new HashMap<>();
-    try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
-      opts.setIntraOpNumThreads(1);
-      try (OrtSession session = env.createSession(bytes, opts)) {
+    try {
+      try (OrtSession session = OrtSessions.create(env, bytes, 1)) {
         for (OnnxMl.ValueInfoProto in : dataInputs) {
           feeds.put(in.getName(), syntheticInput(env, in, batch, rnd));
         }
