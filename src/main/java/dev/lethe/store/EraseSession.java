@@ -22,8 +22,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Owned by the thread that opened it; not for use by others.
  */
 public final class EraseSession implements AutoCloseable {
-  private final ModelStore store;
-  private final ModelStore.Entry entry;
+  /** How the store commits for this session (its entry and snapshot bound in). */
+  interface Committer {
+    Committed commit(ModelRecord snapshot, EraseCommit c, List<String> requestIds);
+  }
+
+  private final Committer committer;
   private final ReentrantLock lock;
   private final ModelRecord record;
   private final VersionView view;
@@ -36,10 +40,9 @@ public final class EraseSession implements AutoCloseable {
   /** An answer kept under a request id, and the digest of the request it answered. */
   public record Answer(EraseOutcome outcome, String requestDigest) {}
 
-  EraseSession(ModelStore store, ModelStore.Entry entry, ReentrantLock lock, EraseLedger ledger,
+  EraseSession(Committer committer, ModelStore.Entry entry, ReentrantLock lock, EraseLedger ledger,
       RequestLog requests, String requestId, List<String> ids) {
-    this.store = store;
-    this.entry = entry;
+    this.committer = committer;
     this.lock = lock;
     this.record = entry.record;
     VersionRecord active = ModelReads.keptVersion(record, 0);
@@ -115,7 +118,7 @@ public final class EraseSession implements AutoCloseable {
     if (!open) {
       throw new IllegalStateException("erase session of " + model() + " is closed");
     }
-    return store.commitErase(entry, record, c, requestIds);
+    return committer.commit(record, c, requestIds);
   }
 
   /**

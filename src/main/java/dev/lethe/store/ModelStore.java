@@ -246,7 +246,8 @@ public final class ModelStore implements AutoCloseable {
     lock.lock();
     try {
       ensureOpen();
-      return new EraseSession(this, e, lock, ledger, requests, requestId, ids);
+      return new EraseSession((snapshot, c, requestIds) -> commitErase(e, snapshot, c, requestIds),
+          e, lock, ledger, requests, requestId, ids);
     } catch (RuntimeException ex) {
       lock.unlock();
       throw ex;
