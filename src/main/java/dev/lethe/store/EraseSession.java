@@ -40,7 +40,7 @@ public final class EraseSession implements AutoCloseable {
   /** An answer kept under a request id, and the digest of the request it answered. */
   public record Answer(EraseOutcome outcome, String requestDigest) {}
 
-  EraseSession(Committer committer, ModelStore.Entry entry, ReentrantLock lock, EraseLedger ledger,
+  EraseSession(Committer committer, ModelEntry entry, ReentrantLock lock, EraseLedger ledger,
       RequestLog requests, String requestId, List<String> ids) {
     this.committer = committer;
     this.lock = lock;

@@ -26,7 +26,7 @@ final class ModelReads {
    * the body fails NOT_FOUND and the record has changed meanwhile, the version is resolved again
    * against the new record (0: the new active version; a dropped one: NOT_FOUND from the record).
    */
-  static <T> T atVersion(ModelStore.Entry e, long version,
+  static <T> T atVersion(ModelEntry e, long version,
       BiFunction<ModelRecord, VersionRecord, T> body) {
     while (true) {
       ModelRecord r = e.record;
@@ -76,7 +76,7 @@ final class ModelReads {
    * Evaluates checked samples with the graph of the model and the weights {@code w} (the
    * version's own, or an erase's candidate); reported at {@code v}.
    */
-  static Evaluation evaluate(ModelStore.Entry e, ModelRecord r, VersionRecord v, Samples checked,
+  static Evaluation evaluate(ModelEntry e, ModelRecord r, VersionRecord v, Samples checked,
       VersionWeights w) {
     int n = checked.size();
     ForwardSession.Logits logits = e.runtime.forward(v.getVersion()).logits(checked, n, w.parameters());
@@ -90,7 +90,7 @@ final class ModelReads {
    * @throws LetheException RESOURCE_EXHAUSTED when the full matrix would exceed
    *     {@code maxResponseBytes}
    */
-  static GradientResult gradients(ModelStore.Entry e, ModelRecord r, VersionRecord v,
+  static GradientResult gradients(ModelEntry e, ModelRecord r, VersionRecord v,
       Samples checked, boolean full, long maxResponseBytes) {
     long p = parameterCount(r);
     int n = checked.size();

@@ -8,7 +8,6 @@ import dev.lethe.core.ModelConfig;
 import dev.lethe.core.Samples;
 import dev.lethe.eval.Evaluation;
 import dev.lethe.fisher.FisherTarget;
-import dev.lethe.onnx.GradientEngine;
 import dev.lethe.onnx.GradientResult;
 import dev.lethe.storage.Family;
 import dev.lethe.storage.Keys;
@@ -17,12 +16,9 @@ import dev.lethe.storage.StorageException;
 import dev.lethe.storage.records.ModelRecord;
 import dev.lethe.storage.records.VersionRecord;
 import java.util.ArrayList;
-import java.util.Set;
-import java.util.TreeSet;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 
@@ -43,24 +39,13 @@ public final class ModelStore implements AutoCloseable {
   private final OrtEnvironment env;
   private final StoreConfig config;
   private final ConcurrentHashMap<String, ReentrantLock> locks = new ConcurrentHashMap<>();
-  private final ConcurrentHashMap<String, Entry> models = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, ModelEntry> models = new ConcurrentHashMap<>();
   private final ModelRegistrar registrar;
   private final EraseLedger ledger;
   private final RequestLog requests;
   private final ExportDirectory export;
   private volatile boolean closed;
 
-  /** A registered model: its current record (the published snapshot), runtime and watchers. */
-  static final class Entry {
-    volatile ModelRecord record;
-    final ModelRuntime runtime;
-    final List<Consumer<ModelState>> listeners = new CopyOnWriteArrayList<>();
-
-    Entry(ModelRecord record, ModelRuntime runtime) {
-      this.record = record;
-      this.runtime = runtime;
-    }
-  }
 
   /**
    * Opens the store over {@code db} with the ledger secret of its data directory
@@ -82,7 +67,7 @@ public final class ModelStore implements AutoCloseable {
     db.scan(Family.MODELS, new byte[0], (key, value) -> {
       try {
         ModelRecord r = ModelRecord.parseFrom(value);
-        models.put(r.getName(), new Entry(r, new ModelRuntime(r, db, env)));
+        models.put(r.getName(), new ModelEntry(r, new ModelRuntime(r, db, env)));
       } catch (InvalidProtocolBufferException e) {
         throw new StorageException("corrupt model record " + new String(key, java.nio.charset.StandardCharsets.UTF_8), e);
       }
@@ -128,26 +113,14 @@ public final class ModelStore implements AutoCloseable {
     ReentrantLock lock = lockFor(spec.name());
     lock.lock();
     try {
-      Entry existing = models.get(spec.name());
-      long erasedInEffect = 0;
-      if (existing != null) {
-        List<Long> lineage = ModelReads.keptVersion(existing.record, 0).getEraseLineageList();
-        for (long v : lineage) {
-          erasedInEffect += ledger.idsOf(spec.name(), v).size();
-        }
-        if (erasedInEffect > 0 && !trainedWithoutErased) {
-          throw LetheException.precondition("spec.trained_without_erased: " + erasedInEffect
-              + " erased sample ids (by " + lineage.size() + " erases) are in effect in model '"
-              + spec.name() + "' version " + existing.record.getActiveVersion() + "; a new version "
-              + "must be trained without them: retrain without them and set "
-              + "spec.trained_without_erased = true");
-        }
-      }
+      ModelEntry existing = models.get(spec.name());
+      long erasedInEffect = existing == null ? 0
+          : ErasureQueries.attest(ledger, existing.record, trainedWithoutErased);
       ModelRegistrar.Registered reg = registrar.register(spec, file,
           existing == null ? null : existing.record, trainedWithoutErased, erasedInEffect);
-      Entry entry = existing;
+      ModelEntry entry = existing;
       if (entry == null) {
-        entry = new Entry(reg.record(), new ModelRuntime(reg.record(), db, env));
+        entry = new ModelEntry(reg.record(), new ModelRuntime(reg.record(), db, env));
         entry.runtime.adoptForward(reg.forward());
         models.put(spec.name(), entry);
       }
@@ -181,7 +154,7 @@ public final class ModelStore implements AutoCloseable {
    * @throws LetheException NOT_FOUND for an unknown model or version
    */
   public ModelFile open(String name, long version) {
-    Entry e = entry(name);
+    ModelEntry e = entry(name);
     return ModelReads.atVersion(e, version, (r, v) -> new ModelFile(name, v.getVersion(), v.getSizeBytes(),
         v.getSha256(), e.runtime.open(v.getVersion())));
   }
@@ -197,7 +170,7 @@ public final class ModelStore implements AutoCloseable {
       throw LetheException.invalid("version", "must be a version number >= 1, got " + version);
     }
     return locked(name, () -> {
-      Entry e = entry(name);
+      ModelEntry e = entry(name);
       ModelRecord r = e.record;
       VersionRecord target = ModelReads.keptVersion(r, version);
       if (r.getActiveVersion() == version) {
@@ -241,42 +214,20 @@ public final class ModelStore implements AutoCloseable {
    * @throws LetheException NOT_FOUND for an unknown model
    */
   public EraseSession openErase(String name, String requestId, List<String> ids) {
-    Entry e = entry(name);
+    ModelEntry e = entry(name);
     ReentrantLock lock = lockFor(name);
     lock.lock();
     try {
       ensureOpen();
-      return new EraseSession((snapshot, c, requestIds) -> commitErase(e, snapshot, c, requestIds),
-          e, lock, ledger, requests, requestId, ids);
+      return new EraseSession((snapshot, c, requestIds) -> {
+        ensureOpen();
+        return VersionCommit.erase(db, config.retention(), e, snapshot, c, requestIds, ledger,
+            requests, this::publish);
+      }, e, lock, ledger, requests, requestId, ids);
     } catch (RuntimeException ex) {
       lock.unlock();
       throw ex;
     }
-  }
-
-  /** {@link EraseSession#commit}: the caller holds the model's lock; {@code r} is its snapshot. */
-  EraseSession.Committed commitErase(Entry e, ModelRecord r, EraseCommit c,
-      List<String> requestIds) {
-    ensureOpen();
-    String name = r.getName();
-    long start = System.nanoTime();
-    if (c.weights() == null) {
-      db.write(b -> EraseSession.recordAnswer(b, requests, name, c, r.getActiveVersion(), requestIds));
-      return new EraseSession.Committed(r.getActiveVersion(), (System.nanoTime() - start) / 1e6, 0);
-    }
-    byte[] bytes = VersionWeights.bytesOf(c.weights());
-    VersionWeights w = new VersionWeights(r.getNextVersion(), bytes, e.runtime.parameterOffsets());
-    long now = System.currentTimeMillis();
-    ModelRecord updated = VersionCommit.derive(db, config.retention(), r, e.runtime, w, bytes,
-        r.getActiveVersion(), c.trainSize(), "erase", true, c.fisherId(), (batch, version) -> {
-          ledger.recordErase(batch, name, version, c.idHashes(), c.requestId(), now);
-          EraseSession.recordAnswer(batch, requests, name, c, version, requestIds);
-        });
-    long committed = System.nanoTime();
-    e.runtime.cache(w);
-    publish(e, updated);
-    return new EraseSession.Committed(updated.getActiveVersion(), (committed - start) / 1e6,
-        (System.nanoTime() - committed) / 1e6);
   }
 
   /** Runs {@code body} holding the model's lock: changes to the model are serialised. */
@@ -322,21 +273,8 @@ public final class ModelStore implements AutoCloseable {
    */
   public List<ErasureCheck> checkErasure(String name, List<String> ids) {
     ModelRecord r = entry(name).record;
-    if (ids.isEmpty() || ids.size() > MAX_CHECK_IDS) {
-      throw LetheException.invalid("ids", "give 1 to " + MAX_CHECK_IDS + " ids, got " + ids.size());
-    }
-    for (String id : ids) {
-      if (id.isEmpty() || id.length() > MAX_ID_CHARS) {
-        throw LetheException.invalid("ids", "each id must have 1 to " + MAX_ID_CHARS
-            + " characters, got '" + Messages.quote(id) + "'");
-      }
-    }
-    List<Long> lineage = ModelReads.keptVersion(r, 0).getEraseLineageList();
-    List<ErasureCheck> out = new ArrayList<>(ids.size());
-    for (String id : ids) {
-      out.add(ledger.check(name, id, lineage));
-    }
-    return out;
+    return ErasureQueries.check(ledger, name, ids,
+        ModelReads.keptVersion(r, 0).getEraseLineageList());
   }
 
   /** Longest sample id the ledger takes (the erase path refuses longer ones). */
@@ -349,10 +287,7 @@ public final class ModelStore implements AutoCloseable {
    */
   public EraseLedger.Page listErasures(String name, int pageSize, String pageToken) {
     entry(name);
-    if (pageSize < 0 || pageSize > 10_000) {
-      throw LetheException.invalid("page_size", "must be in [0, 10000] (0 = 100), got " + pageSize);
-    }
-    return ledger.list(name, pageSize == 0 ? 100 : pageSize, pageToken);
+    return ErasureQueries.page(ledger, name, pageSize, pageToken);
   }
 
   /**
@@ -363,7 +298,7 @@ public final class ModelStore implements AutoCloseable {
    * @throws LetheException NOT_FOUND
    */
   public AutoCloseable watch(String name, Consumer<ModelState> listener) {
-    Entry e = entry(name);
+    ModelEntry e = entry(name);
     locked(name, () -> {
       listener.accept(info(e.record));
       return e.listeners.add(listener);
@@ -377,7 +312,7 @@ public final class ModelStore implements AutoCloseable {
    * @throws LetheException NOT_FOUND, INVALID_ARGUMENT for samples not matching the model
    */
   public Evaluation evaluate(String name, long version, Samples batch) {
-    Entry e = entry(name);
+    ModelEntry e = entry(name);
     return ModelReads.atVersion(e, version, (r, v) -> {
       VersionView view = new VersionView(e, r, v);
       return ModelReads.evaluate(e, r, v, view.check(batch, true), view.weights());
@@ -393,7 +328,7 @@ public final class ModelStore implements AutoCloseable {
    */
   public Gradients gradients(String name, long version, Samples batch, boolean full,
       long maxResponseBytes) {
-    Entry e = entry(name);
+    ModelEntry e = entry(name);
     return ModelReads.atVersion(e, version, (r, v) -> new Gradients(v.getVersion(),
         ModelReads.gradients(e, r, v, new VersionView(e, r, v).check(batch, true), full,
             maxResponseBytes)));
@@ -409,7 +344,7 @@ public final class ModelStore implements AutoCloseable {
    * @throws LetheException NOT_FOUND for an unknown model or version
    */
   public FisherTarget fisherTarget(String name, long version) {
-    Entry e = entry(name);
+    ModelEntry e = entry(name);
     ModelRecord r = e.record;
     VersionRecord v = ModelReads.keptVersion(r, version);
     return new BuildTarget(this, name, v.getVersion(), v.getTrainSize(),
@@ -441,7 +376,7 @@ public final class ModelStore implements AutoCloseable {
    */
   private ModelState rewrite(String name, java.util.function.UnaryOperator<ModelRecord> change) {
     return locked(name, () -> {
-      Entry e = entry(name);
+      ModelEntry e = entry(name);
       ModelRecord updated = change.apply(e.record);
       if (updated.equals(e.record)) {
         return info(updated);
@@ -457,7 +392,7 @@ public final class ModelStore implements AutoCloseable {
   }
 
   /** Makes a committed record current: exports the active version, then tells watchers. */
-  private void publish(Entry e, ModelRecord updated) {
+  private void publish(ModelEntry e, ModelRecord updated) {
     e.record = updated;
     if (export != null) {
       export.publishActive(updated, e.runtime);
@@ -478,10 +413,10 @@ public final class ModelStore implements AutoCloseable {
     return Records.info(r, count, active != null && !active.getFisherId().isEmpty());
   }
 
-  private Entry entry(String name) {
+  private ModelEntry entry(String name) {
     ensureOpen();
     SpecValidator.checkName("name", name);
-    Entry e = models.get(name);
+    ModelEntry e = models.get(name);
     if (e == null) {
       throw LetheException.notFound("model '" + Messages.quote(name) + "' is not registered");
     }
@@ -502,7 +437,7 @@ public final class ModelStore implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
-    for (Entry e : models.values()) {
+    for (ModelEntry e : models.values()) {
       e.runtime.close();
       e.listeners.clear();
     }

@@ -111,4 +111,34 @@ final class VersionCommit {
     });
     return updated;
   }
+
+  /**
+   * Commits an erase's value (see {@link EraseSession#commit}) for the model {@code e} whose
+   * snapshot under the caller's lock is {@code r}: the new version, its ledger entries and the
+   * answer in one synced batch (only the answer when there are no weights), then
+   * {@code publish}.
+   */
+  static EraseSession.Committed erase(LetheDb db, int retention, ModelEntry e, ModelRecord r,
+      EraseCommit c, List<String> requestIds, EraseLedger ledger, RequestLog requests,
+      BiConsumer<ModelEntry, ModelRecord> publish) {
+    String name = r.getName();
+    long start = System.nanoTime();
+    if (c.weights() == null) {
+      db.write(b -> EraseSession.recordAnswer(b, requests, name, c, r.getActiveVersion(), requestIds));
+      return new EraseSession.Committed(r.getActiveVersion(), (System.nanoTime() - start) / 1e6, 0);
+    }
+    byte[] bytes = VersionWeights.bytesOf(c.weights());
+    VersionWeights w = new VersionWeights(r.getNextVersion(), bytes, e.runtime.parameterOffsets());
+    long now = System.currentTimeMillis();
+    ModelRecord updated = derive(db, retention, r, e.runtime, w, bytes, r.getActiveVersion(),
+        c.trainSize(), "erase", true, c.fisherId(), (batch, version) -> {
+          ledger.recordErase(batch, name, version, c.idHashes(), c.requestId(), now);
+          EraseSession.recordAnswer(batch, requests, name, c, version, requestIds);
+        });
+    long committed = System.nanoTime();
+    e.runtime.cache(w);
+    publish.accept(e, updated);
+    return new EraseSession.Committed(updated.getActiveVersion(), (committed - start) / 1e6,
+        (System.nanoTime() - committed) / 1e6);
+  }
 }

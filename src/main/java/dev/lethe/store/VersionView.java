@@ -16,13 +16,13 @@ import java.util.List;
  * NOT_FOUND. Thread-safe (the runtime is).
  */
 final class VersionView implements ModelView {
-  private final ModelStore.Entry entry;
+  private final ModelEntry entry;
   private final ModelRecord record;
   private final VersionRecord version;
   private final LossFunction loss;
   private final long[] outputDims;
 
-  VersionView(ModelStore.Entry entry, ModelRecord record, VersionRecord version) {
+  VersionView(ModelEntry entry, ModelRecord record, VersionRecord version) {
     this.entry = entry;
     this.record = record;
     this.version = version;
