@@ -8,7 +8,6 @@ import dev.lethe.api.v1.BuildFisherRequest;
 import dev.lethe.api.v1.EraseRequest;
 import dev.lethe.api.v1.FisherOptions;
 import dev.lethe.api.v1.ModelStoreGrpc;
-import dev.lethe.cli.Main;
 import dev.lethe.core.Batches;
 import dev.lethe.core.Samples;
 import dev.lethe.fisher.FisherStore;
@@ -17,10 +16,10 @@ import dev.lethe.storage.Keys;
 import dev.lethe.storage.LetheDb;
 import dev.lethe.storage.records.ModelRecord;
 import dev.lethe.storage.records.VersionRecord;
+import dev.lethe.testing.ChildJvm;
 import dev.lethe.testing.Fixtures;
 import io.grpc.ManagedChannel;
 import io.grpc.stub.StreamObserver;
-import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -61,19 +60,9 @@ class DebrisCrashTest {
 
     Server(String name) throws Exception {
       log = dir.resolve(name + ".log");
-      String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-      Path argfile = dir.resolve("classpath.args");
-      if (!Files.exists(argfile)) {
-        Files.writeString(argfile, "-cp \"" + System.getProperty("java.class.path") + "\"\n");
-      }
-      ProcessBuilder pb = new ProcessBuilder(javaBin, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-          "@" + argfile, Main.class.getName(), "serve", "--listen", "127.0.0.1:0",
+      process = ChildJvm.lethe(dir, log, ChildJvm.QUICK, "serve", "--listen", "127.0.0.1:0",
           "--data-dir", data().toString(), "--no-demo", "--retention", "3",
-          "--fisher-memory-bytes", "2000")
-          .redirectErrorStream(true).redirectOutput(log.toFile())
-          .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-      pb.environment().keySet().removeIf(k -> k.startsWith("LETHE_"));
-      process = pb.start();
+          "--fisher-memory-bytes", "2000").start();
       Matcher port = PORT.matcher("");
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
       while (!port.reset(Files.readString(log)).find()) {

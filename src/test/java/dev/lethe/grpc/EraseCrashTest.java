@@ -10,12 +10,11 @@ import dev.lethe.api.v1.Erasure;
 import dev.lethe.api.v1.ModelInfo;
 import dev.lethe.api.v1.ModelStoreGrpc;
 import dev.lethe.api.v1.VersionInfo;
-import dev.lethe.cli.Main;
 import dev.lethe.core.Samples;
+import dev.lethe.testing.ChildJvm;
 import dev.lethe.testing.Fixtures;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -55,21 +54,8 @@ class EraseCrashTest {
 
     Server(int round) throws Exception {
       log = dir.resolve("serve-" + round + ".log");
-      String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-      // The class path goes in an @argfile: ONNX Runtime 1.29 crashes (SIGSEGV) when the process
-      // command line is longer than about 4 KiB.
-      Path argfile = dir.resolve("classpath.args");
-      if (!Files.exists(argfile)) {
-        Files.writeString(argfile, "-cp \"" + System.getProperty("java.class.path") + "\"\n");
-      }
-      ProcessBuilder pb = new ProcessBuilder(javaBin, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-          "@" + argfile, Main.class.getName(), "serve", "--listen", "127.0.0.1:0",
-          "--data-dir", dir.resolve("data").toString(), "--no-demo")
-          .redirectErrorStream(true)
-          .redirectOutput(log.toFile())
-          .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-      pb.environment().keySet().removeIf(k -> k.startsWith("LETHE_"));
-      process = pb.start();
+      process = ChildJvm.lethe(dir, log, ChildJvm.QUICK, "serve", "--listen", "127.0.0.1:0",
+          "--data-dir", dir.resolve("data").toString(), "--no-demo").start();
       Matcher port = PORT.matcher("");
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
       // Polls the log for the bound port: the process's only way to say it is serving.
