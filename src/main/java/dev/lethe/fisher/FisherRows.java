@@ -1,6 +1,7 @@
 package dev.lethe.fisher;
 
 import dev.lethe.core.Batches;
+import dev.lethe.core.LossFunction;
 import dev.lethe.core.Samples;
 import java.util.Random;
 
@@ -71,13 +72,14 @@ final class FisherRows implements RowSource {
     int r = rowsPerSample();
     float[] z = model.logits(batch);
     int c = model.classes();
+    LossFunction loss = model.loss();
     int[] repeat = new int[n * r];
     float[] cotangent = new float[n * r * c];
     for (int i = 0; i < n; i++) {
       Random random = kind == CurvatureKind.MONTE_CARLO ? new Random(mix(seed, firstSample + i)) : null;
       for (int j = 0; j < r; j++) {
         repeat[i * r + j] = i;
-        fill(z, i, j, cotangent, (i * r + j) * c, random);
+        fill(z, i, j, cotangent, (i * r + j) * c, c, loss, random);
       }
     }
     return model.cotangentGradients(Batches.rows(batch, repeat), cotangent);
@@ -92,9 +94,9 @@ final class FisherRows implements RowSource {
   }
 
   /** Writes the cotangent of row j of sample i at {@code out[offset .. offset + C)}. */
-  private void fill(float[] z, int i, int j, float[] out, int offset, Random random) {
-    int c = model.classes();
-    switch (model.loss()) {
+  private void fill(float[] z, int i, int j, float[] out, int offset, int c, LossFunction loss,
+      Random random) {
+    switch (loss) {
       case SOFTMAX_CROSS_ENTROPY -> {
         double[] p = softmax(z, i * c, c);
         if (kind == CurvatureKind.TRUE) {
@@ -130,7 +132,7 @@ final class FisherRows implements RowSource {
           }
         }
       }
-      default -> throw new IllegalArgumentException("loss " + model.loss());
+      default -> throw new IllegalArgumentException("loss " + loss);
     }
   }
 
