@@ -12,6 +12,10 @@ import java.util.List;
  * @param updateNorm |θ̂ − θ|
  * @param lossBefore mean data loss (no L2 term) of the erased samples before
  * @param lossAfter the same after the update
+ * @param step the step that ran
+ * @param stepNote why a request that named no step got {@link ErasureStep#FULL_FISHER} ("" when
+ *     the default was not changed)
+ * @param previews for a dry run, what each step would do (empty otherwise)
  */
 public record EraseOutcome(
     long version,
@@ -20,13 +24,45 @@ public record EraseOutcome(
     double updateNorm,
     double lossBefore,
     double lossAfter,
-    Timings timings) {
+    Timings timings,
+    ErasureStep step,
+    String stepNote,
+    List<Preview> previews) {
+
+  public EraseOutcome {
+    alreadyErased = List.copyOf(alreadyErased);
+    previews = List.copyOf(previews);
+  }
 
   /** The same outcome at another version (the store assigns an erase's version at commit). */
   public EraseOutcome atVersion(long v) {
-    return new EraseOutcome(v, erased, alreadyErased, updateNorm, lossBefore, lossAfter, timings);
+    return new EraseOutcome(v, erased, alreadyErased, updateNorm, lossBefore, lossAfter, timings,
+        step, stepNote, previews);
   }
 
-  /** Wall time of each stage, milliseconds. */
-  public record Timings(double gradientsMs, double solveMs, double storeMs, double swapMs) {}
+  /** The same outcome with other timings. */
+  public EraseOutcome withTimings(Timings t) {
+    return new EraseOutcome(version, erased, alreadyErased, updateNorm, lossBefore, lossAfter, t,
+        step, stepNote, previews);
+  }
+
+  /**
+   * Wall time of each stage, milliseconds.
+   *
+   * @param leaveOutRowsMs of gradientsMs, computing the erased samples' Fisher rows (LEAVE_OUT)
+   */
+  public record Timings(double gradientsMs, double solveMs, double storeMs, double swapMs,
+      double leaveOutRowsMs) {
+    public Timings(double gradientsMs, double solveMs, double storeMs, double swapMs) {
+      this(gradientsMs, solveMs, storeMs, swapMs, 0);
+    }
+  }
+
+  /**
+   * What one step would do (a dry run reports both).
+   *
+   * @param unavailable why the step cannot run on this model ("" when it can; then the norms
+   *     are NaN)
+   */
+  public record Preview(ErasureStep step, double updateNorm, double lossAfter, String unavailable) {}
 }

@@ -1,5 +1,6 @@
 package dev.lethe.erase;
 
+import dev.lethe.core.ErasureStep;
 import dev.lethe.core.Samples;
 
 /**
@@ -10,6 +11,8 @@ import dev.lethe.core.Samples;
  * @param dryRun compute and report everything, change nothing
  * @param expectedVersion 0 = any; else the version that must be active
  * @param downdateFisher also remove the erased samples' terms from the Fisher
+ * @param step which Fisher the step solves with; null = {@link ErasureStep#LEAVE_OUT} where the
+ *     Fisher allows it, else {@link ErasureStep#FULL_FISHER} (the outcome says why)
  */
 public record EraseCommand(
     String name,
@@ -17,4 +20,12 @@ public record EraseCommand(
     Samples samples,
     boolean dryRun,
     long expectedVersion,
-    boolean downdateFisher) {}
+    boolean downdateFisher,
+    ErasureStep step) {
+
+  /** A request with the default step. */
+  public EraseCommand(String name, String requestId, Samples samples, boolean dryRun,
+      long expectedVersion, boolean downdateFisher) {
+    this(name, requestId, samples, dryRun, expectedVersion, downdateFisher, null);
+  }
+}

@@ -2,9 +2,11 @@ package dev.lethe.erase;
 
 import dev.lethe.core.Batches;
 import dev.lethe.core.EraseOutcome;
+import dev.lethe.core.ErasureStep;
 import dev.lethe.core.LetheException;
 import dev.lethe.core.Messages;
 import dev.lethe.core.Samples;
+import dev.lethe.fisher.FisherHeader;
 import dev.lethe.fisher.Fishers;
 import dev.lethe.fisher.ModelView;
 import dev.lethe.store.EraseCommit;
@@ -17,15 +19,17 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Erases samples from a model by one SSSE step (DESIGN.md, eq. 4):
- * θ̂ = θ + ε/(n−k) · F⁻¹ · Σ_{i∈S} ∇l_i(θ), with θ the active weights, n the active version's
- * train_size, k the samples not erased before, ε the spec's scale and F⁻¹ the inverse Fisher
- * attached to the active version. The new version, its ledger entries and the request's answer
- * are committed in one write, then activated.
+ * Erases samples from a model by one SSSE step: θ̂ = θ + ε/(n−k) · F⁻¹ · Σ_{i∈S} ∇l_i(θ), with θ
+ * the active weights, n the active version's train_size, k the samples not erased before, ε the
+ * spec's scale, and F the Fisher attached to the active version — by default without S
+ * ({@link ErasureStep#LEAVE_OUT}, the paper's eq. 1: F₋S, S's rows made from the request's own
+ * samples at the weights the Fisher was built at, {@link Fishers#leaveOut}), or as stored
+ * ({@link ErasureStep#FULL_FISHER}, eq. 4). The new version, its ledger entries and the
+ * request's answer are committed in one write, then activated.
  *
  * <p>{@link #erase} reads as its steps: request checks → open the erase (the store's lock and
- * snapshot) → replay check → preconditions → filter erased ids → gradient sum (double) → solve →
- * guards → commit. It makes three calls into the store: {@link ModelStore#openErase},
+ * snapshot) → replay check → preconditions → filter erased ids → which step → gradient sum
+ * (double) → solve → guards → commit. It makes three calls into the store: {@link ModelStore#openErase},
  * {@link EraseSession#commit} and the session's close; the samples are checked once, by the
  * version's {@link ModelView}.
  *
@@ -36,12 +40,13 @@ public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
   /** Longest sample id accepted (ids are quoted in answers and hashed into the ledger). */
   public static final int MAX_ID_CHARS = ModelStore.MAX_ID_CHARS;
 
-
   /**
-   * Erases, or with {@code dryRun} computes what an erase would do.
+   * Erases, or with {@code dryRun} computes what an erase would do (and what the other step
+   * would).
    *
    * @throws LetheException INVALID_ARGUMENT (ids, samples, reused request id), NOT_FOUND,
-   *     FAILED_PRECONDITION (no Fisher, stale expected_version, an update refused by the guards),
+   *     FAILED_PRECONDITION (no Fisher, stale expected_version, a LEAVE_OUT or downdate the
+   *     Fisher cannot give, F₋S not positive definite, an update refused by the guards),
    *     RESOURCE_EXHAUSTED (too many samples)
    */
   public EraseOutcome erase(EraseCommand c) {
@@ -55,60 +60,139 @@ public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
       }
       checkPreconditions(c, session);
       Selection todo = notErasedBefore(session, samples);
+      long n = session.trainSize();
       if (todo.k() == 0) {
+        ErasureStep step = c.step() == null ? ErasureStep.LEAVE_OUT : c.step();
         EraseOutcome none = new EraseOutcome(session.version(), 0, todo.already(), 0, Double.NaN,
-            Double.NaN, new EraseOutcome.Timings(0, 0, 0, 0));
+            Double.NaN, new EraseOutcome.Timings(0, 0, 0, 0), step, "", List.of());
         if (!c.dryRun() && !c.requestId().isEmpty()) {
-          session.commit(new EraseCommit(null, session.trainSize(), session.fisherId(), List.of(),
-              c.requestId(), digest, none));
+          session.commit(new EraseCommit(null, n, session.fisherId(), session.fisherVersion(),
+              List.of(), c.requestId(), digest, none));
         }
         return none;
       }
-      long n = session.trainSize();
       if (n - todo.k() < 1) {
         throw LetheException.precondition("model '" + c.name() + "' has train_size " + n
             + "; erasing " + todo.k() + " samples would leave none");
       }
+      Plan plan = plan(c, session, todo.k());
 
       long t0 = System.nanoTime();
-      Gradients g = gradientSum(model, todo.samples(), c.downdateFisher());
+      double[] g = gradientSum(model, todo.samples());
       long t1 = System.nanoTime();
-      double[] step = new double[g.sum().length];
-      fishers.solver(c.name(), session.fisherId()).apply(g.sum(), step);
-      float[] theta = session.weights();
-      Update update = Update.of(theta, step, session.config().scale() / (double) (n - todo.k()),
-          config.maxUpdateRatio());
-      long t2 = System.nanoTime();
-      double lossBefore = model.meanLoss(todo.samples(), null);
-      double lossAfter = model.meanLoss(todo.samples(), update.weights());
-      long t3 = System.nanoTime();
-      double gradientsMs = (t1 - t0) / 1e6;
-      double solveMs = (t2 - t1) / 1e6;
-      if (c.dryRun()) {
-        return new EraseOutcome(session.version(), todo.k(), todo.already(), update.norm(),
-            lossBefore, lossAfter, new EraseOutcome.Timings(gradientsMs, solveMs, 0, 0));
+      double[] full = plan.step() == ErasureStep.FULL_FISHER || c.dryRun() ? apply(c, session, g)
+          : null;
+      Fishers.LeaveOutRun leaveOut = null;
+      if (plan.unavailable().isEmpty()
+          && (plan.step() == ErasureStep.LEAVE_OUT || c.downdateFisher() || c.dryRun())) {
+        try {
+          leaveOut = fishers.leaveOut(c.name(), session.fisherId(), plan.fisherView(),
+              todo.samples(), g, c.downdateFisher() && !c.dryRun());
+        } catch (LetheException e) {
+          if (!(c.dryRun() && plan.step() == ErasureStep.FULL_FISHER && !c.downdateFisher())) {
+            throw e;
+          }
+          // a dry run of the full-Fisher step previews LEAVE_OUT as unavailable, with the reason
+          plan = new Plan(plan.step(), plan.note(), e.getMessage(), null);
+        }
       }
-
-      String fisherId = g.rows() == null ? session.fisherId()
-          : fishers.downdate(c.name(), session.fisherId(), g.rows());
-      double storeMs = (System.nanoTime() - t3) / 1e6;
-      EraseOutcome answer = new EraseOutcome(session.version(), todo.k(), todo.already(),
-          update.norm(), lossBefore, lossAfter,
-          new EraseOutcome.Timings(gradientsMs, solveMs, storeMs, 0));
-      EraseSession.Committed done;
+      String fisherId = leaveOut != null && leaveOut.downdatedId() != null
+          ? leaveOut.downdatedId() : session.fisherId();
       try {
-        done = session.commit(new EraseCommit(update.weights(), n - todo.k(), fisherId,
-            todo.idHashes(), c.requestId(), digest, answer));
+        return finish(c, session, todo, plan, digest, full, leaveOut, fisherId, t0, t1);
       } catch (RuntimeException e) {
         if (!fisherId.equals(session.fisherId())) {
           discardFisher(c.name(), fisherId, e);
         }
         throw e;
       }
-      return new EraseOutcome(done.version(), todo.k(), todo.already(), update.norm(), lossBefore,
-          lossAfter, new EraseOutcome.Timings(gradientsMs, solveMs, storeMs + done.commitMs(),
-              done.publishMs()));
     }
+  }
+
+  /**
+   * The step to run and what it needs.
+   *
+   * @param note why a request naming no step got FULL_FISHER ("" otherwise)
+   * @param unavailable why LEAVE_OUT (and a downdate) cannot run here ("" when it can)
+   * @param fisherView the version the Fisher was built at (null when unavailable)
+   */
+  private record Plan(ErasureStep step, String note, String unavailable, ModelView fisherView) {}
+
+  private Plan plan(EraseCommand c, EraseSession session, long k) {
+    FisherHeader h = fishers.header(c.name(), session.fisherId());
+    String unavailable = Fishers.leaveOutUnavailable(h, k);
+    ModelView fisherView = null;
+    if (unavailable.isEmpty()) {
+      fisherView = session.viewOf(h.modelVersion()).orElse(null);
+      if (fisherView == null) {
+        unavailable = "the weights of version " + h.modelVersion() + ", which the Fisher was"
+            + " built at, are no longer kept: rebuild the Fisher";
+      }
+    }
+    if (c.downdateFisher() && !unavailable.isEmpty()) {
+      throw LetheException.precondition("downdate_fisher: " + unavailable + "; nothing changed");
+    }
+    if (c.step() == ErasureStep.LEAVE_OUT && !unavailable.isEmpty()) {
+      throw LetheException.precondition("step LEAVE_OUT: " + unavailable
+          + "; or ask for step FULL_FISHER; nothing changed");
+    }
+    if (c.step() == null && !unavailable.isEmpty()) {
+      return new Plan(ErasureStep.FULL_FISHER, "LEAVE_OUT unavailable: " + unavailable,
+          unavailable, null);
+    }
+    return new Plan(c.step() == null ? ErasureStep.LEAVE_OUT : c.step(), "", unavailable,
+        fisherView);
+  }
+
+  private double[] apply(EraseCommand c, EraseSession session, double[] g) {
+    double[] step = new double[g.length];
+    fishers.solver(c.name(), session.fisherId()).apply(g, step);
+    return step;
+  }
+
+  /** Guards, losses, previews and the commit of a solved erase. */
+  private EraseOutcome finish(EraseCommand c, EraseSession session, Selection todo, Plan plan,
+      String digest, double[] full, Fishers.LeaveOutRun leaveOut, String fisherId, long t0,
+      long t1) {
+    long n = session.trainSize();
+    double scale = session.config().scale() / (double) (n - todo.k());
+    float[] theta = session.weights();
+    double[] step = plan.step() == ErasureStep.LEAVE_OUT ? leaveOut.result().x() : full;
+    Update update = Update.of(theta, step, scale, config.maxUpdateRatio());
+    long t2 = System.nanoTime();
+    ModelView model = session.view();
+    double lossBefore = model.meanLoss(todo.samples(), null);
+    double lossAfter = model.meanLoss(todo.samples(), update.weights());
+    long t3 = System.nanoTime();
+    double rowsMs = leaveOut == null ? 0 : leaveOut.rowsMs();
+    double gradientsMs = (t1 - t0) / 1e6 + rowsMs;
+    double solveMs = (t2 - t1) / 1e6 - rowsMs;
+    if (c.dryRun()) {
+      List<EraseOutcome.Preview> previews = new ArrayList<>();
+      for (ErasureStep s : ErasureStep.values()) {
+        double[] u = s == ErasureStep.LEAVE_OUT ? (leaveOut == null ? null : leaveOut.result().x())
+            : full;
+        if (u == null) {
+          previews.add(new EraseOutcome.Preview(s, Double.NaN, Double.NaN, plan.unavailable()));
+        } else {
+          Update p = s == plan.step() ? update : Update.unchecked(theta, u, scale);
+          previews.add(new EraseOutcome.Preview(s, p.norm(),
+              s == plan.step() ? lossAfter : model.meanLoss(todo.samples(), p.weights()), ""));
+        }
+      }
+      return new EraseOutcome(session.version(), todo.k(), todo.already(), update.norm(),
+          lossBefore, lossAfter, new EraseOutcome.Timings(gradientsMs, solveMs, 0, 0, rowsMs),
+          plan.step(), plan.note(), previews);
+    }
+    double storeMs = (System.nanoTime() - t3) / 1e6;
+    EraseOutcome answer = new EraseOutcome(session.version(), todo.k(), todo.already(),
+        update.norm(), lossBefore, lossAfter,
+        new EraseOutcome.Timings(gradientsMs, solveMs, storeMs, 0, rowsMs), plan.step(),
+        plan.note(), List.of());
+    EraseSession.Committed done = session.commit(new EraseCommit(update.weights(), n - todo.k(),
+        fisherId, session.fisherVersion(), todo.idHashes(), c.requestId(), digest, answer));
+    return answer.atVersion(done.version()).withTimings(new EraseOutcome.Timings(gradientsMs,
+        solveMs, storeMs + done.commitMs(), done.publishMs(), rowsMs));
   }
 
   /**
@@ -201,30 +285,11 @@ public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
         hashes, already);
   }
 
-  /**
-   * Σ∇l_i in double, [P]; and, for a downdate, each sample's gradient (k arrays of P floats).
-   *
-   * @param sum the summed gradients
-   * @param rows the per-sample gradients, or null when not asked for
-   */
-  private record Gradients(double[] sum, float[][] rows) {}
-
-  /**
-   * Gradients in chunks of at most {@code chunkBytes} of [rows, P] float32, summed in double.
-   *
-   * @throws LetheException RESOURCE_EXHAUSTED when a downdate's k × P gradients exceed a
-   *     quarter of the heap
-   */
-  private Gradients gradientSum(ModelView model, Samples erase, boolean keepRows) {
+  /** Σ∇l_i in double, [P], from gradients in chunks of at most the configured bytes. */
+  private double[] gradientSum(ModelView model, Samples erase) {
     long p = model.parameterCount();
     int k = erase.size();
-    if (keepRows && (long) k * p * Float.BYTES > Runtime.getRuntime().maxMemory() / 4) {
-      throw LetheException.tooLarge("samples", "downdate_fisher keeps the " + k + " erased"
-          + " samples' gradients of " + p + " parameters (" + (long) k * p * Float.BYTES
-          + " bytes), more than a quarter of the heap (-Xmx); erase fewer samples per request");
-    }
     double[] sum = new double[(int) p];
-    float[][] rows = keepRows ? new float[k][] : null;
     int chunk = (int) Math.max(1, Math.min(k, config.chunkBytes() / (p * Float.BYTES)));
     for (int from = 0; from < k; from += chunk) {
       int to = Math.min(k, from + chunk);
@@ -234,11 +299,8 @@ public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
         for (int j = 0; j < p; j++) {
           sum[j] += g[offset + j];
         }
-        if (rows != null) {
-          rows[from + i] = java.util.Arrays.copyOfRange(g, offset, offset + (int) p);
-        }
       }
     }
-    return new Gradients(sum, rows);
+    return sum;
   }
 }

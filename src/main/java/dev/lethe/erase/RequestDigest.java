@@ -37,6 +37,10 @@ final class RequestDigest {
       if (c.samples().labels() != null) {
         c.samples().labels().writeTo(out);
       }
+      if (c.step() != null) {
+        // Only when named, so the digests of requests from before the step field are unchanged.
+        string(out, "step=" + c.step().name());
+      }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -40,4 +40,16 @@ record Update(float[] weights, double norm) {
     }
     return new Update(updated, norm);
   }
+
+  /** θ + s·u without the guards (a dry run's preview of the step that does not run). */
+  static Update unchecked(float[] theta, double[] u, double scale) {
+    double updateSq = 0;
+    float[] updated = new float[theta.length];
+    for (int j = 0; j < theta.length; j++) {
+      double d = scale * u[j];
+      updateSq += d * d;
+      updated[j] = (float) (theta[j] + d);
+    }
+    return new Update(updated, Math.sqrt(updateSq));
+  }
 }

@@ -8,4 +8,11 @@ package dev.lethe.fisher;
 @FunctionalInterface
 public interface BlockSink {
   void accept(int block, double[] inverse);
+
+  /**
+   * Receives block {@code block}'s F itself (row-major b × b, symmetric), before its inverse,
+   * when the builder has it (Gram accumulation does; the rank-1 recursion does not). The array
+   * is the caller's work space: read it before returning. The default keeps nothing.
+   */
+  default void acceptFisher(int block, double[] fisher) {}
 }

@@ -181,7 +181,7 @@ public final class FisherAccumulator {
     runTasks(tasks, t -> {
       for (int i = t; i < blocks.length; i += tasks) {
         int b = fromBlock + i;
-        double[] inverse = blocks[i].inverse(b, layout, options.dampening(), vectors);
+        double[] inverse = blocks[i].inverse(b, layout, options.dampening(), vectors, sink);
         blocks[i] = null;
         sink.accept(b, inverse);
       }
@@ -227,7 +227,8 @@ public final class FisherAccumulator {
     /** Adds k rows (from rows[rowOffset], stride span, the block at column offset); returns scratch. */
     Object add(float[] rows, int rowOffset, int k, int span, int offset, Object scratch, int maxK);
 
-    double[] inverse(int block, BlockLayout layout, double dampening, long vectors);
+    /** F_b⁻¹; a strategy that has F_b hands it to {@code sink.acceptFisher} first. */
+    double[] inverse(int block, BlockLayout layout, double dampening, long vectors, BlockSink sink);
   }
 
   static String describe(BlockLayout layout, int b) {
@@ -258,7 +259,8 @@ public final class FisherAccumulator {
     }
 
     @Override
-    public double[] inverse(int block, BlockLayout layout, double dampening, long vectors) {
+    public double[] inverse(int block, BlockLayout layout, double dampening, long vectors,
+        BlockSink sink) {
       double[] f = new double[b * b];
       double scale = 1.0 / vectors;
       for (int i = 0; i < b; i++) {
@@ -269,6 +271,7 @@ public final class FisherAccumulator {
         }
         f[i * b + i] += dampening;
       }
+      sink.acceptFisher(block, f);
       return BlockInversion.invert(f, b, describe(layout, block), dampening);
     }
   }
@@ -318,7 +321,8 @@ public final class FisherAccumulator {
     }
 
     @Override
-    public double[] inverse(int block, BlockLayout layout, double dampening, long vectors) {
+    public double[] inverse(int block, BlockLayout layout, double dampening, long vectors,
+        BlockSink sink) {
       for (double x : inv) {
         if (!Double.isFinite(x)) {
           throw BlockInversion.notPositiveDefinite(describe(layout, block), dampening);

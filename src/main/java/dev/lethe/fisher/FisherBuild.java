@@ -63,7 +63,7 @@ public final class FisherBuild implements AutoCloseable {
     BuildOptions o = plan.options();
     this.writer = sinks.create(plan.model(), fisherId, new FisherHeader(plan.layout(),
         o.dampening(), plan.samples(), o.miniBatch(), plan.kind(), o.method(), false,
-        plan.version(), null));
+        plan.version(), null, rows.header()));
     try {
       this.spill = passes.size() > 1 ? new SampleSpill(spillDir) : null;
     } catch (IOException e) {
@@ -138,12 +138,12 @@ public final class FisherBuild implements AutoCloseable {
       });
       invert(acc, progress);
     }
-    FisherHeader header = writer.commit();
+    FisherHeader header = writer.commit(rows.header());
     attach.accept(fisherId);
     close();
     BuildOptions o = plan.options();
     return progress(blocksDone, true, new FisherProgress.Summary(fisherId, plan.version(),
-        plan.samples(), blocksTotal(), header.totalStoredBytes(), plan.kind(), o.method(),
+        plan.samples(), blocksTotal(), header.totalBytes(), plan.kind(), o.method(),
         (System.nanoTime() - startNanos) / 1e9, passes.size()));
   }
 
@@ -185,13 +185,21 @@ public final class FisherBuild implements AutoCloseable {
   }
 
   private void invert(FisherAccumulator acc, Consumer<FisherProgress> progress) {
-    acc.finish((block, inverse) -> {
-      writer.accept(block, inverse);
-      int done;
-      synchronized (this) {
-        done = ++blocksDone;
+    acc.finish(new BlockSink() {
+      @Override
+      public void acceptFisher(int block, double[] fisher) {
+        writer.acceptFisher(block, fisher);
       }
-      progress.accept(progress(done, false, null));
+
+      @Override
+      public void accept(int block, double[] inverse) {
+        writer.accept(block, inverse);
+        int done;
+        synchronized (FisherBuild.this) {
+          done = ++blocksDone;
+        }
+        progress.accept(progress(done, false, null));
+      }
     });
   }
 

@@ -25,6 +25,10 @@ import java.util.Arrays;
  * @param blockCrc CRC32C of each stored block value, or null before the blocks are written
  * @param storage how a block is stored: {@link #PACKED_UPPER_F32_LE} (what Lethe writes) or
  *     {@link #DENSE_F32_LE} (Fishers written before packing, still read)
+ * @param rows how the rows were made (what a leave-out erase must recompute for its samples), or
+ *     null for Fishers written before it was recorded
+ * @param withFisher true when every block's F (not only F⁻¹) is stored beside it, packed like
+ *     the inverse, so a leave-out erase refactors F₋S without inverting F⁻¹ first
  */
 public record FisherHeader(
     BlockLayout layout,
@@ -36,8 +40,12 @@ public record FisherHeader(
     boolean downdated,
     long modelVersion,
     int[] blockCrc,
-    byte storage) {
+    byte storage,
+    Rows rows,
+    boolean withFisher) {
   private static final int MAGIC = 0x4C464931; // "LFI1"
+  /** Version 2 adds the rows' description and the stored-F flag. */
+  private static final int MAGIC2 = 0x4C464932; // "LFI2"
   /** Storage of a block: the dense b × b inverse, float32 little-endian, row-major. */
   public static final byte DENSE_F32_LE = 1;
   /**
@@ -48,6 +56,23 @@ public record FisherHeader(
   public static final byte PACKED_UPPER_F32_LE = 2;
   private static final String DOWNDATED = "+downdate";
 
+  /**
+   * How a Fisher's rows were made, so a leave-out erase can make the same rows for its samples.
+   *
+   * @param perSample rows per sample (1, C or the draws; the accumulator divides by n·perSample)
+   * @param draws MONTE_CARLO labels drawn per sample (1 otherwise)
+   * @param seed the MONTE_CARLO seed
+   * @param keyedById true when MONTE_CARLO draws were seeded by (seed, sample id) — every
+   *     sample streamed had an id — rather than by the stream position, which an erase cannot know
+   */
+  public record Rows(int perSample, int draws, long seed, boolean keyedById) {
+    public Rows {
+      if (perSample < 1 || draws < 1) {
+        throw new IllegalArgumentException("rows per sample and draws must be >= 1");
+      }
+    }
+  }
+
   public FisherHeader {
     if (blockCrc != null && blockCrc.length != layout.blockCount()) {
       throw new IllegalArgumentException(
@@ -56,27 +81,38 @@ public record FisherHeader(
     if (storage != DENSE_F32_LE && storage != PACKED_UPPER_F32_LE) {
       throw new IllegalArgumentException("unknown block storage " + storage);
     }
+    if (withFisher && storage != PACKED_UPPER_F32_LE) {
+      throw new IllegalArgumentException("F blocks are stored packed only");
+    }
   }
 
-  /** A Fisher stored the way Lethe writes them ({@link #PACKED_UPPER_F32_LE}). */
+  /** A Fisher stored the way Lethe writes them ({@link #PACKED_UPPER_F32_LE}), F beside F⁻¹. */
+  public FisherHeader(BlockLayout layout, double dampening, long samples, int miniBatch,
+      CurvatureKind kind, InversionMethod method, boolean downdated, long modelVersion,
+      int[] blockCrc, Rows rows) {
+    this(layout, dampening, samples, miniBatch, kind, method, downdated, modelVersion, blockCrc,
+        PACKED_UPPER_F32_LE, rows, true);
+  }
+
+  /** As above with the rows of an EMPIRICAL build (one per sample). */
   public FisherHeader(BlockLayout layout, double dampening, long samples, int miniBatch,
       CurvatureKind kind, InversionMethod method, boolean downdated, long modelVersion,
       int[] blockCrc) {
     this(layout, dampening, samples, miniBatch, kind, method, downdated, modelVersion, blockCrc,
-        PACKED_UPPER_F32_LE);
+        new Rows(1, 1, 0, false));
   }
 
   public boolean packed() {
     return storage == PACKED_UPPER_F32_LE;
   }
 
-  /** The bytes a stored block of {@code b} has. */
+  /** The bytes a stored block of {@code b} has (the inverse; F, when stored, has as many). */
   public long storedBytes(int b) {
     long size = layout.size(b);
     return (packed() ? size * (size + 1) / 2 : size * size) * Float.BYTES;
   }
 
-  /** Bytes of all stored blocks (what one apply reads). */
+  /** Bytes of all stored inverse blocks (what one apply reads). */
   public long totalStoredBytes() {
     long total = 0;
     for (int b = 0; b < layout.blockCount(); b++) {
@@ -85,9 +121,20 @@ public record FisherHeader(
     return total;
   }
 
+  /** Bytes on disk: the inverse blocks, and F's blocks when stored beside them. */
+  public long totalBytes() {
+    return totalStoredBytes() * (withFisher ? 2 : 1);
+  }
+
   public FisherHeader withChecksums(int[] crc) {
     return new FisherHeader(layout, dampening, samples, miniBatch, kind, method, downdated,
-        modelVersion, crc, storage);
+        modelVersion, crc, storage, rows, withFisher);
+  }
+
+  /** The same header saying whether F's blocks are stored (the writer knows at commit). */
+  public FisherHeader withFisher(boolean stored) {
+    return new FisherHeader(layout, dampening, samples, miniBatch, kind, method, downdated,
+        modelVersion, blockCrc, storage, rows, stored);
   }
 
   byte[] encode() {
@@ -96,7 +143,7 @@ public record FisherHeader(
     }
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     try (DataOutputStream out = new DataOutputStream(bytes)) {
-      out.writeInt(MAGIC);
+      out.writeInt(MAGIC2);
       out.writeByte(storage);
       out.writeDouble(dampening);
       out.writeLong(samples);
@@ -110,6 +157,14 @@ public record FisherHeader(
       for (int c : blockCrc) {
         out.writeInt(c);
       }
+      out.writeBoolean(rows != null);
+      if (rows != null) {
+        out.writeInt(rows.perSample());
+        out.writeInt(rows.draws());
+        out.writeLong(rows.seed());
+        out.writeBoolean(rows.keyedById());
+      }
+      out.writeBoolean(withFisher);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -120,8 +175,9 @@ public record FisherHeader(
   static FisherHeader decode(byte[] bytes) {
     try {
       ByteBuffer in = ByteBuffer.wrap(bytes);
+      int magic = in.getInt();
       byte storage;
-      if (in.getInt() != MAGIC
+      if ((magic != MAGIC && magic != MAGIC2)
           || ((storage = in.get()) != DENSE_F32_LE && storage != PACKED_UPPER_F32_LE)) {
         throw new IllegalArgumentException("not a Fisher header of a known format");
       }
@@ -141,11 +197,19 @@ public record FisherHeader(
       for (int i = 0; i < crc.length; i++) {
         crc[i] = in.getInt();
       }
+      Rows rows = null;
+      boolean withFisher = false;
+      if (magic == MAGIC2) {
+        if (in.get() != 0) {
+          rows = new Rows(in.getInt(), in.getInt(), in.getLong(), in.get() != 0);
+        }
+        withFisher = in.get() != 0;
+      }
       if (in.hasRemaining()) {
         throw new IllegalArgumentException("trailing bytes");
       }
       return new FisherHeader(layout, dampening, samples, miniBatch, kind, method, downdated,
-          modelVersion, crc, storage);
+          modelVersion, crc, storage, rows, withFisher);
     } catch (java.nio.BufferUnderflowException | IndexOutOfBoundsException e) {
       throw new IllegalArgumentException("truncated Fisher header", e);
     }
@@ -179,6 +243,8 @@ public record FisherHeader(
         && h.downdated == downdated
         && h.modelVersion == modelVersion
         && h.storage == storage
+        && java.util.Objects.equals(h.rows, rows)
+        && h.withFisher == withFisher
         && Arrays.equals(h.blockCrc, blockCrc);
   }
 

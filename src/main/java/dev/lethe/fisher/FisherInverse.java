@@ -137,6 +137,35 @@ public final class FisherInverse implements AutoCloseable {
     }
   }
 
+  /** Block {@code b}'s stored F⁻¹ in double, row-major b × b (verified). */
+  void readInverse(int b, double[] out) {
+    int size = layout().size(b);
+    float[] f = new float[size * size];
+    readBlock(b, f);
+    for (int i = 0; i < f.length; i++) {
+      out[i] = f[i];
+    }
+  }
+
+  /**
+   * Block {@code b}'s F in double, row-major b × b: read where the Fisher stores it beside the
+   * inverse ({@link FisherHeader#withFisher()}), else the stored inverse inverted (≈ b³ more
+   * work, the same values to float32 rounding).
+   */
+  void readFisher(int b, double[] out) {
+    if (header.withFisher()) {
+      store.readFisherBlock(model, fisherId, header, b, out);
+      return;
+    }
+    int size = layout().size(b);
+    readInverse(b, out);
+    double[] f = BlockInversion.invert(out, size, FisherAccumulator.describe(layout(), b) + "'s"
+        + " stored inverse", header.dampening());
+    if (f != out) {
+      System.arraycopy(f, 0, out, 0, size * size);
+    }
+  }
+
   /**
    * y[off..off+b) = M x[off..off+b) with M the b × b float32 block in {@code m} (little-endian).
    * Each row is first bulk-copied into a float[] (a memcpy), so the dot product runs over plain

@@ -21,9 +21,11 @@ import java.util.Random;
  *       error), so their mean outer product is an unbiased estimate of TRUE.
  * </ul>
  *
- * MONTE_CARLO draws come from a generator seeded by (build seed, stream position of the sample),
- * so every pass of a multi-pass build, and a later recomputation of a sample's rows, draws the
- * same labels.
+ * MONTE_CARLO draws come from a generator seeded by (build seed, sample id) when the build's
+ * samples carry ids — so a leave-out erase, which knows its samples' ids, draws the very labels
+ * the build drew for them — and by (build seed, stream position) when they do not (then every
+ * pass of a multi-pass build still draws the same, but an erase cannot). A stream gives ids on
+ * every batch or on none.
  *
  * <p>Not thread-safe (one build's thread).
  */
@@ -32,8 +34,19 @@ final class FisherRows implements RowSource {
   private final CurvatureKind kind;
   private final int draws;
   private final long seed;
+  /** Whether MONTE_CARLO draws are keyed by id: fixed for an erase, set by a build's first batch. */
+  private Boolean keyedById;
 
+  /** Rows of a build: MONTE_CARLO keying decided by the stream's first batch. */
   FisherRows(ModelView model, CurvatureKind kind, int draws, long seed) {
+    this(model, kind, draws, seed, null);
+  }
+
+  /**
+   * @param keyedById MONTE_CARLO draws keyed by sample id (true) or stream position (false), or
+   *     null to let the first batch decide (a build)
+   */
+  FisherRows(ModelView model, CurvatureKind kind, int draws, long seed, Boolean keyedById) {
     if (model.parameterCount() > Integer.MAX_VALUE - 8) {
       throw new IllegalArgumentException(
           "a Fisher row of " + model.parameterCount() + " entries does not fit an array");
@@ -42,6 +55,19 @@ final class FisherRows implements RowSource {
     this.kind = kind;
     this.draws = draws;
     this.seed = seed;
+    this.keyedById = keyedById;
+  }
+
+  /** The rows of a stored Fisher's kind for an erase's samples (ids required), as its build made them. */
+  static FisherRows recomputing(ModelView model, FisherHeader header) {
+    FisherHeader.Rows r = header.rows();
+    return new FisherRows(model, header.kind(), r.draws(), r.seed(), true);
+  }
+
+  /** What the header records of these rows (after the stream, for a build). */
+  FisherHeader.Rows describe() {
+    return new FisherHeader.Rows(rowsPerSample(), draws, seed,
+        kind == CurvatureKind.MONTE_CARLO && Boolean.TRUE.equals(keyedById));
   }
 
   @Override
@@ -51,7 +77,23 @@ final class FisherRows implements RowSource {
 
   @Override
   public Samples check(Samples batch) {
-    return model.check(batch, kind == CurvatureKind.EMPIRICAL);
+    Samples checked = model.check(batch, kind == CurvatureKind.EMPIRICAL);
+    if (kind == CurvatureKind.MONTE_CARLO && checked.size() > 0) {
+      boolean hasIds = !checked.ids().isEmpty();
+      if (keyedById == null) {
+        keyedById = hasIds;
+      } else if (keyedById != hasIds) {
+        throw dev.lethe.core.LetheException.invalid("samples.ids", "a MONTE_CARLO build seeds each"
+            + " sample's draws by its id: give ids on every batch or on none (this batch "
+            + (hasIds ? "has ids, earlier ones had none)" : "has none, earlier ones had ids)"));
+      }
+    }
+    return checked;
+  }
+
+  @Override
+  public FisherHeader.Rows header() {
+    return describe();
   }
 
   @Override
@@ -76,7 +118,9 @@ final class FisherRows implements RowSource {
     int[] repeat = new int[n * r];
     float[] cotangent = new float[n * r * c];
     for (int i = 0; i < n; i++) {
-      Random random = kind == CurvatureKind.MONTE_CARLO ? new Random(mix(seed, firstSample + i)) : null;
+      Random random = kind != CurvatureKind.MONTE_CARLO ? null
+          : new Random(mix(seed, Boolean.TRUE.equals(keyedById)
+              ? idKey(batch.ids().get(i)) : firstSample + i));
       for (int j = 0; j < r; j++) {
         repeat[i * r + j] = i;
         fill(z, i, j, cotangent, (i * r + j) * c, c, loss, random);
@@ -85,7 +129,13 @@ final class FisherRows implements RowSource {
     return model.cotangentGradients(Batches.rows(batch, repeat), cotangent);
   }
 
-  /** A seed per (build seed, sample position): SplitMix64's finaliser over both. */
+  /** A sample id as the 64 bits its draws are keyed by: the first 8 bytes of SHA-256(UTF-8). */
+  static long idKey(String id) {
+    byte[] h = dev.lethe.core.Sha256.digest().digest(id.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    return java.nio.ByteBuffer.wrap(h).getLong();
+  }
+
+  /** A seed per (build seed, sample position or id key): SplitMix64's finaliser over both. */
   static long mix(long seed, long position) {
     long z = seed * 0x9E3779B97F4A7C15L + position;
     z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;

@@ -6,8 +6,17 @@ package dev.lethe.fisher;
  * Fisher complete; {@link #close()} without a commit removes what was written.
  */
 public interface FisherSink extends BlockSink, AutoCloseable {
-  /** Makes the Fisher complete and returns its header (with block checksums where stored). */
-  FisherHeader commit();
+  /**
+   * Makes the Fisher complete and returns its header (with block checksums where stored).
+   *
+   * @param rows how the rows were made, replacing the header's, or null to keep it
+   */
+  FisherHeader commit(FisherHeader.Rows rows);
+
+  /** {@link #commit(FisherHeader.Rows)} keeping the header's rows. */
+  default FisherHeader commit() {
+    return commit(null);
+  }
 
   /** Removes an uncommitted Fisher. Idempotent. */
   @Override

@@ -23,7 +23,10 @@ import java.util.zip.CRC32C;
  * <p>Keys: {@code model 0x00 fisherId 0x00 'b' block(4 bytes BE)} → the block's inverse, dense
  * upper triangle, float32 little-endian, row by row ({@link FisherHeader#PACKED_UPPER_F32_LE},
  * 2 MiB at b = 1024, one value per block; Fishers written before packing are dense b × b,
- * {@link FisherHeader#DENSE_F32_LE}, and still read); {@code model 0x00 fisherId 0x00 "meta"} → {@link FisherHeader}.
+ * {@link FisherHeader#DENSE_F32_LE}, and still read); {@code … 'f' block} → the block's F
+ * itself, packed the same way, followed by its CRC32C (4 bytes LE) — present when the header
+ * says {@link FisherHeader#withFisher()}: a leave-out erase refactors F₋S from it, an apply
+ * never reads it; {@code model 0x00 fisherId 0x00 "meta"} → {@link FisherHeader}.
  *
  * <p>Atomicity: {@link #create} first deletes whatever is stored under the id (one batch, header
  * included), blocks are then written one synced batch each, and {@link Writer#commit} writes the
@@ -58,6 +61,42 @@ public final class FisherStore {
 
   static byte[] blockKey(byte[] prefix, int block) {
     return Keys.concat(prefix, ByteBuffer.allocate(5).put((byte) 'b').putInt(block).array());
+  }
+
+  static byte[] fisherKey(byte[] prefix, int block) {
+    return Keys.concat(prefix, ByteBuffer.allocate(5).put((byte) 'f').putInt(block).array());
+  }
+
+  /**
+   * Reads block {@code b}'s F (stored beside the inverse) into {@code out}, row-major b × b,
+   * both triangles.
+   *
+   * @throws StorageException naming model, Fisher and block when it is missing or corrupt
+   */
+  void readFisherBlock(String model, String fisherId, FisherHeader h, int b, double[] out) {
+    int size = h.layout().size(b);
+    String where = "Fisher " + fisherId + " of model " + model + ": F of block " + b;
+    byte[] v = db.get(Family.FISHER, fisherKey(prefix(model, fisherId), b));
+    if (v == null) {
+      throw new StorageException(where + " is missing");
+    }
+    long expected = h.storedBytes(b) + Integer.BYTES;
+    if (v.length != expected) {
+      throw new StorageException(where + " is corrupt: " + v.length + " bytes, expected " + expected);
+    }
+    CRC32C crc = new CRC32C();
+    crc.update(v, 0, v.length - Integer.BYTES);
+    ByteBuffer in = ByteBuffer.wrap(v).order(ByteOrder.LITTLE_ENDIAN);
+    if ((int) crc.getValue() != in.getInt(v.length - Integer.BYTES)) {
+      throw new StorageException(where + " is corrupt: checksum mismatch");
+    }
+    for (int i = 0; i < size; i++) {
+      for (int j = i; j < size; j++) {
+        double x = in.getFloat();
+        out[i * size + j] = x;
+        out[j * size + i] = x;
+      }
+    }
   }
 
   /** Adds the deletion of Fisher {@code fisherId} (header and every block) to {@code batch}. */
@@ -184,6 +223,7 @@ public final class FisherStore {
     private final FisherHeader header;
     private final AtomicIntegerArray crc;
     private final AtomicIntegerArray written;
+    private final AtomicIntegerArray fisherWritten;
     private volatile boolean committed;
 
     private Writer(String model, String fisherId, FisherHeader header) {
@@ -194,6 +234,7 @@ public final class FisherStore {
       int blocks = header.layout().blockCount();
       this.crc = new AtomicIntegerArray(blocks);
       this.written = new AtomicIntegerArray(blocks);
+      this.fisherWritten = new AtomicIntegerArray(blocks);
       db.write(b -> b.deletePrefix(Family.FISHER, prefix));
     }
 
@@ -218,6 +259,42 @@ public final class FisherStore {
       putBlock(block, bytes);
     }
 
+    /**
+     * Stores block {@code block}'s F (b × b, row-major, symmetric) beside its inverse, packed
+     * float32 with a CRC32C trailer. Either every block's F is stored or none (checked at
+     * commit). Only for packed Fishers.
+     */
+    @Override
+    public void acceptFisher(int block, double[] fisher) {
+      int b = header.layout().size(block);
+      if (fisher.length != b * b) {
+        throw new IllegalArgumentException("F of block " + block + ": expected " + b * b
+            + " values, got " + fisher.length);
+      }
+      if (!header.packed()) {
+        throw new IllegalStateException("F blocks are stored beside packed inverses only");
+      }
+      if (committed) {
+        throw new IllegalStateException("Fisher " + fisherId + " already committed");
+      }
+      if (fisherWritten.getAndSet(block, 1) != 0) {
+        throw new IllegalStateException("F of block " + block + " written twice");
+      }
+      int bytes = (int) header.storedBytes(block);
+      byte[] value = new byte[bytes + Integer.BYTES];
+      ByteBuffer out = ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN);
+      for (int i = 0; i < b; i++) {
+        for (int j = i; j < b; j++) {
+          out.putFloat((float) fisher[i * b + j]);
+        }
+      }
+      CRC32C c = new CRC32C();
+      c.update(value, 0, bytes);
+      out.putInt((int) c.getValue());
+      byte[] key = fisherKey(prefix, block);
+      db.write(w -> w.put(Family.FISHER, key, value));
+    }
+
     /** Stores a block already encoded in the header's storage (float32 little-endian). */
     void putBlock(int block, byte[] bytes) {
       if (committed) {
@@ -239,15 +316,25 @@ public final class FisherStore {
      * @throws IllegalStateException if a block was not written
      */
     @Override
-    public FisherHeader commit() {
+    public FisherHeader commit(FisherHeader.Rows rows) {
       int[] sums = new int[crc.length()];
+      int withF = 0;
       for (int b = 0; b < sums.length; b++) {
         if (written.get(b) == 0) {
           throw new IllegalStateException("Fisher " + fisherId + ": block " + b + " was not written");
         }
         sums[b] = crc.get(b);
+        withF += fisherWritten.get(b);
       }
-      FisherHeader done = header.withChecksums(sums);
+      if (withF != 0 && withF != sums.length) {
+        throw new IllegalStateException("Fisher " + fisherId + ": F stored for " + withF + " of "
+            + sums.length + " blocks");
+      }
+      FisherHeader h = rows == null ? header : new FisherHeader(header.layout(),
+          header.dampening(), header.samples(), header.miniBatch(), header.kind(),
+          header.method(), header.downdated(), header.modelVersion(), null, header.storage(),
+          rows, false);
+      FisherHeader done = h.withChecksums(sums).withFisher(withF == sums.length && sums.length > 0);
       byte[] meta = done.encode();
       db.write(b -> b.put(Family.FISHER, Keys.concat(prefix, META), meta));
       committed = true;

@@ -11,7 +11,7 @@ import java.util.concurrent.ExecutorService;
 /**
  * Lethe's curvature: builds Fishers ({@link #startBuild}; a Fisher no kept version references
  * any more after the new one is attached is deleted), applies them ({@link #solver}) and
- * removes erased samples from them ({@link #downdate}), over the RocksDB {@link FisherStore}.
+ * solves and downdates them without an erase's samples ({@link #leaveOut}), over the RocksDB {@link FisherStore}.
  *
  * <p>Owns the one Fisher worker pool (builds, applies and downdates share it) and keeps the most
  * recently used {@link FisherInverse} of each model open, closing the previous one when a model
@@ -60,7 +60,11 @@ public final class Fishers implements AutoCloseable {
    * not close it).
    */
   public FisherSolver solver(String model, String fisherId) {
-    FisherInverse inverse = open.compute(model, (k, current) -> {
+    return inverse(model, fisherId)::apply;
+  }
+
+  private FisherInverse inverse(String model, String fisherId) {
+    return open.compute(model, (k, current) -> {
       if (current != null && current.fisherId().equals(fisherId)) {
         return current;
       }
@@ -69,7 +73,6 @@ public final class Fishers implements AutoCloseable {
       }
       return store.open(model, fisherId, pool, threads, true);
     });
-    return inverse::apply;
   }
 
   /** Fishers held open (one per model at most). */
@@ -78,25 +81,123 @@ public final class Fishers implements AutoCloseable {
   }
 
   /**
-   * Writes a new Fisher equal to {@code fisherId} rebuilt without the samples whose gradients
-   * are {@code rows} (k arrays of P floats, at the weights the Fisher was built at) and returns
-   * its id; the old Fisher is left as it was.
+   * The header of a stored Fisher.
    *
-   * @throws LetheException FAILED_PRECONDITION when the Fisher is missing or not EMPIRICAL
+   * @throws LetheException FAILED_PRECONDITION when there is none
    */
-  public String downdate(String model, String fisherId, float[][] rows) {
-    FisherHeader header = store.header(model, fisherId).orElseThrow(
+  public FisherHeader header(String model, String fisherId) {
+    return store.header(model, fisherId).orElseThrow(
         () -> LetheException.precondition("model " + model + " has no Fisher " + fisherId));
-    if (header.kind() != CurvatureKind.EMPIRICAL) {
-      throw LetheException.precondition("downdate_fisher: Fisher " + fisherId + " is "
-          + header.kind() + "; only an EMPIRICAL Fisher is a sum of the samples' own gradients");
+  }
+
+  /**
+   * Why a leave-out step (or a downdate) cannot use this Fisher for k samples, or "" when it
+   * can: a mini-batch-averaged Fisher has no per-sample terms to remove; a Fisher written
+   * before Lethe recorded how its rows are made, or a MONTE_CARLO one whose draws were keyed by
+   * stream position, cannot have its samples' rows made again; k ≥ n leaves nothing.
+   */
+  public static String leaveOutUnavailable(FisherHeader h, long k) {
+    if (h.miniBatch() != 1) {
+      return "the Fisher averages mini-batches of " + h.miniBatch() + " gradients: a sample's"
+          + " share of an average is not an outer product of its own (rebuild with minibatch 1)";
+    }
+    if (h.rows() == null) {
+      return "the Fisher was built before Lethe recorded how its rows are made: rebuild it";
+    }
+    if (h.kind() == CurvatureKind.MONTE_CARLO && !h.rows().keyedById()) {
+      return "the MONTE_CARLO Fisher's draws were seeded by stream position (its BuildFisher"
+          + " samples had no ids): rebuild it with the samples' ids";
+    }
+    if (k >= h.samples()) {
+      return "erasing " + k + " samples would leave none of the Fisher's " + h.samples();
+    }
+    return "";
+  }
+
+  /**
+   * What a leave-out solve did.
+   *
+   * @param result x = F₋S⁻¹ g and how the blocks were solved
+   * @param downdatedId the new Fisher over the samples that remain, or null when not asked for
+   * @param rowsMs computing the erased samples' rows
+   */
+  public record LeaveOutRun(LeaveOut.Result result, String downdatedId, double rowsMs) {}
+
+  /**
+   * Solves F₋S x = g for the Fisher {@code fisherId} without the samples {@code erased}, whose
+   * rows are made by {@code fisherView} — the model version the Fisher was built at — as the
+   * build made them; with {@code downdate} also writes F₋S as a new Fisher (n − k samples,
+   * the same build version) and returns its id. The old Fisher is left as it was.
+   *
+   * @param erased checked samples with ids, labels where the kind needs them
+   * @throws LetheException FAILED_PRECONDITION when {@link #leaveOutUnavailable} says why not,
+   *     or naming the block whose F₋S is not positive definite (nothing written)
+   */
+  public LeaveOutRun leaveOut(String model, String fisherId, ModelView fisherView,
+      dev.lethe.core.Samples erased, double[] g, boolean downdate) {
+    FisherInverse inverse = inverse(model, fisherId);
+    FisherHeader h = inverse.header();
+    String why = leaveOutUnavailable(h, erased.size());
+    if (!why.isEmpty()) {
+      throw LetheException.precondition("leave-out step on Fisher " + fisherId + ": " + why);
+    }
+    RowSource source = FisherRows.recomputing(fisherView, h);
+    if (source.rowsPerSample() != h.rows().perSample() || source.columns() != h.layout().parameterCount()) {
+      throw LetheException.precondition("Fisher " + fisherId + " has " + h.rows().perSample()
+          + " rows of " + h.layout().parameterCount() + " per sample; the model makes "
+          + source.rowsPerSample() + " of " + source.columns());
+    }
+    long[] rowsNanos = {0};
+    ErasedRows made = ErasedRows.of(source, erased, CHUNK_BYTES);
+    ErasedRows timed = new ErasedRows() {
+      @Override
+      public int samples() {
+        return made.samples();
+      }
+
+      @Override
+      public int rowsPerSample() {
+        return made.rowsPerSample();
+      }
+
+      @Override
+      public int columns() {
+        return made.columns();
+      }
+
+      @Override
+      public void forEach(Chunk chunk) {
+        long t = System.nanoTime();
+        long[] inside = {0};
+        made.forEach((rows, count) -> {
+          long c = System.nanoTime();
+          chunk.accept(rows, count);
+          inside[0] += System.nanoTime() - c;
+        });
+        rowsNanos[0] += System.nanoTime() - t - inside[0];
+      }
+    };
+    if (!downdate) {
+      LeaveOut.Result result = LeaveOut.solve(inverse, timed, g, null, pool, threads,
+          buildBudgetBytes, LeaveOut.Path.AUTO);
+      return new LeaveOutRun(result, null, rowsNanos[0] / 1e6);
     }
     byte[] tag = new byte[4];
     new Random().nextBytes(tag);
     String to = fisherId.replaceAll("-d[0-9a-f]{8}$", "") + "-d" + HexFormat.of().formatHex(tag);
-    FisherDowndate.downdate(store, model, fisherId, to, rows, header.modelVersion(), pool, threads);
-    return to;
+    FisherHeader target = new FisherHeader(h.layout(), h.dampening(), h.samples() - erased.size(),
+        1, h.kind(), h.method(), true, h.modelVersion(), null, FisherHeader.PACKED_UPPER_F32_LE,
+        h.rows(), true);
+    try (FisherStore.Writer writer = store.create(model, to, target)) {
+      LeaveOut.Result result = LeaveOut.solve(inverse, timed, g, writer, pool, threads,
+          buildBudgetBytes, LeaveOut.Path.REFACTOR);
+      writer.commit();
+      return new LeaveOutRun(result, to, rowsNanos[0] / 1e6);
+    }
   }
+
+  /** Gradient bytes held at once while making an erase's rows. */
+  private static final long CHUNK_BYTES = 64L << 20;
 
   /**
    * Deletes the spill files a build killed mid-way left behind (raw training samples). Call at

@@ -126,4 +126,46 @@ public final class Linalg {
     }
     return true;
   }
+
+  /**
+   * Row-major C = A·B + β·C for A [rows × inner], B [inner × cols], C [rows × cols] (DGEMM;
+   * netlib's Java implementation when no native BLAS loads). A and B are not modified.
+   */
+  static void multiply(double[] a, int rows, int inner, double[] b, int cols, double beta,
+      double[] c) {
+    // Row-major X is the column-major Xᵀ: Cᵀ = Bᵀ·Aᵀ in column-major terms.
+    BLAS.getInstance().dgemm("N", "N", cols, rows, inner, 1.0, b, cols, a, inner, beta, c, cols);
+  }
+
+  /**
+   * Factors the symmetric positive-definite b × b matrix {@code a} (row-major, both triangles
+   * set; overwritten by its Cholesky factor) and solves a·x = rhs in place for {@code nrhs}
+   * right-hand sides stored row-major [b × nrhs] (DPOTRF + DPOTRS). Returns false, with
+   * {@code rhs} unspecified, when the factorisation fails (not positive definite).
+   */
+  static boolean choleskySolve(double[] a, int b, double[] rhs, int nrhs) {
+    intW info = new intW(0);
+    LAPACK lapack = LAPACK.getInstance();
+    lapack.dpotrf("L", b, a, b, info);
+    if (info.val != 0) {
+      return false;
+    }
+    // rhs row-major [b × nrhs] is column-major [nrhs × b]: solve on its transpose.
+    double[] t = new double[b * nrhs];
+    for (int i = 0; i < b; i++) {
+      for (int j = 0; j < nrhs; j++) {
+        t[j * b + i] = rhs[i * nrhs + j];
+      }
+    }
+    lapack.dpotrs("L", b, nrhs, a, b, t, b, info);
+    if (info.val != 0) {
+      return false;
+    }
+    for (int i = 0; i < b; i++) {
+      for (int j = 0; j < nrhs; j++) {
+        rhs[i * nrhs + j] = t[j * b + i];
+      }
+    }
+    return true;
+  }
 }

@@ -29,4 +29,12 @@ public interface RowSource {
    *     whatever a kind draws at random so every pass draws the same
    */
   float[] rows(Samples batch, long firstSample);
+
+  /**
+   * How these rows are made, as the Fisher's header records it; asked after the last batch
+   * (a source may learn it from the stream). The default: one row per sample, nothing drawn.
+   */
+  default FisherHeader.Rows header() {
+    return new FisherHeader.Rows(rowsPerSample(), 1, 0, false);
+  }
 }

@@ -1,6 +1,10 @@
 package dev.lethe.grpc;
 
 import dev.lethe.api.v1.EraseRequest;
+import dev.lethe.api.v1.EraseStep;
+import dev.lethe.api.v1.StepPreview;
+import dev.lethe.core.ErasureStep;
+import dev.lethe.core.LetheException;
 import dev.lethe.api.v1.EraseResponse;
 import dev.lethe.api.v1.EraseTimings;
 import dev.lethe.api.v1.CheckErasureResponse;
@@ -26,7 +30,33 @@ public final class EraseMessages {
   static EraseCommand command(EraseRequest r) {
     return new EraseCommand(r.getName(), r.getRequestId(),
         SampleMessages.required(r.hasSamples(), r.getSamples()), r.getDryRun(),
-        r.getExpectedVersion(), r.getDowndateFisher());
+        r.getExpectedVersion(), r.getDowndateFisher(), step(r));
+  }
+
+  /** The request's step; null for unspecified (the default). */
+  private static ErasureStep step(EraseRequest r) {
+    return switch (r.getStep()) {
+      case ERASE_STEP_UNSPECIFIED -> null;
+      case LEAVE_OUT -> ErasureStep.LEAVE_OUT;
+      case FULL_FISHER -> ErasureStep.FULL_FISHER;
+      case UNRECOGNIZED -> throw LetheException.invalid("step",
+          "must be LEAVE_OUT, FULL_FISHER or unspecified, got " + r.getStepValue());
+    };
+  }
+
+  private static EraseStep step(ErasureStep s) {
+    return s == null ? EraseStep.ERASE_STEP_UNSPECIFIED : switch (s) {
+      case LEAVE_OUT -> EraseStep.LEAVE_OUT;
+      case FULL_FISHER -> EraseStep.FULL_FISHER;
+    };
+  }
+
+  private static ErasureStep step(EraseStep s) {
+    return switch (s) {
+      case LEAVE_OUT -> ErasureStep.LEAVE_OUT;
+      case FULL_FISHER -> ErasureStep.FULL_FISHER;
+      default -> null;
+    };
   }
 
   /** The client's side of {@link #command(EraseRequest)}. */
@@ -38,11 +68,12 @@ public final class EraseMessages {
         .setDryRun(c.dryRun())
         .setExpectedVersion(c.expectedVersion())
         .setDowndateFisher(c.downdateFisher())
+        .setStep(step(c.step()))
         .build();
   }
 
   public static EraseResponse response(EraseOutcome o) {
-    return EraseResponse.newBuilder()
+    EraseResponse.Builder b = EraseResponse.newBuilder()
         .setVersion(o.version())
         .setErased(o.erased())
         .addAllAlreadyErased(o.alreadyErased())
@@ -53,8 +84,16 @@ public final class EraseMessages {
             .setGradientsMs(o.timings().gradientsMs())
             .setSolveMs(o.timings().solveMs())
             .setStoreMs(o.timings().storeMs())
-            .setSwapMs(o.timings().swapMs()))
-        .build();
+            .setSwapMs(o.timings().swapMs())
+            .setLeaveOutRowsMs(o.timings().leaveOutRowsMs()))
+        .setStep(step(o.step()))
+        .setStepNote(o.stepNote());
+    for (EraseOutcome.Preview p : o.previews()) {
+      b.addPreviews(StepPreview.newBuilder().setStep(step(p.step()))
+          .setUpdateNorm(p.updateNorm()).setLossAfter(p.lossAfter())
+          .setUnavailable(p.unavailable()));
+    }
+    return b.build();
   }
 
   /** The client's side of {@link #response(EraseOutcome)}. */
@@ -62,7 +101,11 @@ public final class EraseMessages {
     EraseTimings t = r.getTimings();
     return new EraseOutcome(r.getVersion(), r.getErased(), List.copyOf(r.getAlreadyErasedList()),
         r.getUpdateNorm(), r.getLossBefore(), r.getLossAfter(),
-        new EraseOutcome.Timings(t.getGradientsMs(), t.getSolveMs(), t.getStoreMs(), t.getSwapMs()));
+        new EraseOutcome.Timings(t.getGradientsMs(), t.getSolveMs(), t.getStoreMs(),
+            t.getSwapMs(), t.getLeaveOutRowsMs()),
+        step(r.getStep()), r.getStepNote(),
+        r.getPreviewsList().stream().map(p -> new EraseOutcome.Preview(step(p.getStep()),
+            p.getUpdateNorm(), p.getLossAfter(), p.getUnavailable())).toList());
   }
 
   public static ListErasuresResponse erasures(EraseLedger.Page page) {

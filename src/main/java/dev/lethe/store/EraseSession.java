@@ -29,6 +29,7 @@ public final class EraseSession implements AutoCloseable {
 
   private final Committer committer;
   private final ReentrantLock lock;
+  private final ModelEntry entry;
   private final ModelRecord record;
   private final VersionView view;
   private final List<String> idHashes;
@@ -44,6 +45,7 @@ public final class EraseSession implements AutoCloseable {
       RequestLog requests, String requestId, List<String> ids) {
     this.committer = committer;
     this.lock = lock;
+    this.entry = entry;
     this.record = entry.record;
     VersionRecord active = ModelReads.keptVersion(record, 0);
     this.view = new VersionView(entry, record, active);
@@ -80,6 +82,27 @@ public final class EraseSession implements AutoCloseable {
   /** The active version's Fisher, "" for none. */
   public String fisherId() {
     return view.record().getFisherId();
+  }
+
+  /**
+   * The version whose weights the active version's Fisher was built at (its record's
+   * fisher_version; 0 for records from before it was kept).
+   */
+  public long fisherVersion() {
+    return view.record().getFisherVersion();
+  }
+
+  /**
+   * A kept version of the model, as this session's snapshot has it — for a leave-out erase,
+   * the version its Fisher was built at — or empty when that version is no longer kept.
+   */
+  public Optional<ModelView> viewOf(long version) {
+    for (VersionRecord v : record.getVersionsList()) {
+      if (v.getVersion() == version) {
+        return Optional.of(new VersionView(entry, record, v));
+      }
+    }
+    return Optional.empty();
   }
 
   /** The active version: the sample check, per-sample gradients and losses at its weights. */

@@ -131,16 +131,31 @@ final class ModelRegistrar {
     return new Registered(committed, split.weights(), forward);
   }
 
-  /** Drops the oldest non-active versions beyond {@code retention}; returns their numbers. */
+  /**
+   * Drops the oldest non-active versions beyond {@code retention}; returns their numbers. A
+   * version whose weights a kept version's Fisher was built at (its fisher_version) is kept
+   * beyond the retention while that Fisher is in use: a leave-out erase makes the erased
+   * samples' Fisher rows at those weights.
+   */
   static List<Long> applyRetention(ModelRecord.Builder record, int retention) {
     List<Long> dropped = new ArrayList<>();
     while (record.getVersionsCount() > retention) {
+      java.util.Set<Long> pinned = new java.util.HashSet<>();
+      record.getVersionsList().forEach(v -> {
+        if (!v.getFisherId().isEmpty() && v.getFisherVersion() != 0) {
+          pinned.add(v.getFisherVersion());
+        }
+      });
       int victim = -1;
       for (int i = 0; i < record.getVersionsCount(); i++) {
-        if (record.getVersions(i).getVersion() != record.getActiveVersion()) {
+        long v = record.getVersions(i).getVersion();
+        if (v != record.getActiveVersion() && !pinned.contains(v)) {
           victim = i;
           break;
         }
+      }
+      if (victim < 0) {
+        break;
       }
       dropped.add(record.getVersions(victim).getVersion());
       record.removeVersions(victim);

@@ -363,7 +363,7 @@ public final class ModelStore implements AutoCloseable {
       ModelRecord.Builder b = r.toBuilder();
       for (int i = 0; i < b.getVersionsCount(); i++) {
         if (b.getVersions(i).getVersion() == v) {
-          b.setVersions(i, b.getVersions(i).toBuilder().setFisherId(fisherId));
+          b.setVersions(i, b.getVersions(i).toBuilder().setFisherId(fisherId).setFisherVersion(v));
         }
       }
       return b.build();

@@ -2,6 +2,7 @@ package dev.lethe.store;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.lethe.core.EraseOutcome;
+import dev.lethe.core.ErasureStep;
 import dev.lethe.storage.Family;
 import dev.lethe.storage.Keys;
 import dev.lethe.storage.LetheDb;
@@ -42,9 +43,13 @@ final class RequestLog {
       for (int row : r.getAlreadyErasedRowsList()) {
         already.add(row < requestIds.size() ? requestIds.get(row) : "");
       }
+      ErasureStep step = r.getStep().isEmpty() ? ErasureStep.FULL_FISHER
+          : ErasureStep.valueOf(r.getStep());
       return new EraseSession.Answer(new EraseOutcome(r.getVersion(), r.getErased(), already,
           r.getUpdateNorm(), r.getLossBefore(), r.getLossAfter(),
-          new EraseOutcome.Timings(r.getGradientsMs(), r.getSolveMs(), r.getStoreMs(), r.getSwapMs())),
+          new EraseOutcome.Timings(r.getGradientsMs(), r.getSolveMs(), r.getStoreMs(),
+              r.getSwapMs(), r.getLeaveOutRowsMs()),
+          step, r.getStepNote(), List.of()),
           s.getRequestSha256());
     } catch (InvalidProtocolBufferException e) {
       throw new StorageException("corrupt request record " + model + "/" + requestId, e);
@@ -66,6 +71,8 @@ final class RequestLog {
         .setUpdateNorm(o.updateNorm()).setLossBefore(o.lossBefore()).setLossAfter(o.lossAfter())
         .setGradientsMs(o.timings().gradientsMs()).setSolveMs(o.timings().solveMs())
         .setStoreMs(o.timings().storeMs()).setSwapMs(o.timings().swapMs())
+        .setLeaveOutRowsMs(o.timings().leaveOutRowsMs())
+        .setStep(o.step().name()).setStepNote(o.stepNote())
         .build();
     batch.put(Family.REQUESTS, Keys.of(model, requestId), StoredEraseResponse.newBuilder()
         .setResponse(r).setRequestSha256(requestSha256).build().toByteArray());

@@ -72,7 +72,8 @@ final class VersionCommit {
    */
   static ModelRecord derive(LetheDb db, int retention, ModelRecord r, ModelRuntime runtime,
       VersionWeights w, byte[] weights, long expectedActive, long trainSize, String origin,
-      boolean isErasure, String fisherId, BiConsumer<LetheDb.Batch, Long> extra) {
+      boolean isErasure, String fisherId, long fisherVersion,
+      BiConsumer<LetheDb.Batch, Long> extra) {
     if (r.getActiveVersion() != expectedActive) {
       throw LetheException.precondition("model '" + r.getName() + "' active version is "
           + r.getActiveVersion() + ", not " + expectedActive);
@@ -95,11 +96,23 @@ final class VersionCommit {
         .setSizeBytes(size)
         .setParent(expectedActive)
         .addAllEraseLineage(parent.getEraseLineageList())
-        .setFisherId(fisherId);
+        .setFisherId(fisherId)
+        .setFisherVersion(fisherId.isEmpty() ? 0 : fisherVersion);
     if (isErasure) {
       v.addEraseLineage(version);
     }
-    ModelRecord.Builder b = r.toBuilder()
+    ModelRecord.Builder b = r.toBuilder();
+    String replaced = parent.getFisherId();
+    if (!replaced.isEmpty() && !replaced.equals(fisherId)) {
+      // A downdate replaces the parent's Fisher, which still holds the erased samples' terms:
+      // no version keeps it, so the write below deletes it.
+      for (int i = 0; i < b.getVersionsCount(); i++) {
+        if (b.getVersions(i).getFisherId().equals(replaced)) {
+          b.setVersions(i, b.getVersions(i).toBuilder().clearFisherId().clearFisherVersion());
+        }
+      }
+    }
+    b
         .setNextVersion(version + 1)
         .setActiveVersion(version)
         .addVersions(v);
@@ -131,7 +144,7 @@ final class VersionCommit {
     VersionWeights w = new VersionWeights(r.getNextVersion(), bytes, e.runtime.parameterOffsets());
     long now = System.currentTimeMillis();
     ModelRecord updated = derive(db, retention, r, e.runtime, w, bytes, r.getActiveVersion(),
-        c.trainSize(), "erase", true, c.fisherId(), (batch, version) -> {
+        c.trainSize(), "erase", true, c.fisherId(), c.fisherVersion(), (batch, version) -> {
           ledger.recordErase(batch, name, version, c.idHashes(), c.requestId(), now);
           EraseSession.recordAnswer(batch, requests, name, c, version, requestIds);
         });

@@ -111,7 +111,7 @@ class FisherStoreTest {
       FisherHeader packed = build(store, "f1");
       assertTrue(packed.packed());
       FisherHeader template = new FisherHeader(layout, lambda, n, 1, CurvatureKind.EMPIRICAL,
-          InversionMethod.GRAM, false, 7, null, FisherHeader.DENSE_F32_LE);
+          InversionMethod.GRAM, false, 7, null, FisherHeader.DENSE_F32_LE, null, false);
       try (FisherInverse source = store.open("m", "f1", null, 1, true);
           FisherStore.Writer w = store.create("m", "dense", template)) {
         for (int b = 0; b < layout.blockCount(); b++) {

@@ -98,7 +98,7 @@ final class Reference {
     }
 
     @Override
-    public FisherHeader commit() {
+    public FisherHeader commit(FisherHeader.Rows rows) {
       return header;
     }
 

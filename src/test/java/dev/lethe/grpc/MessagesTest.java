@@ -15,6 +15,7 @@ import dev.lethe.core.LetheException;
 import dev.lethe.core.LossFunction;
 import dev.lethe.core.ModelConfig;
 import dev.lethe.core.EraseOutcome;
+import dev.lethe.core.ErasureStep;
 import dev.lethe.fisher.CurvatureKind;
 import dev.lethe.fisher.FisherProgress;
 import dev.lethe.fisher.FisherRequest;
@@ -50,8 +51,11 @@ class MessagesTest {
   @Test
   void eraseOutcomeAndLedgerPageRoundTrip() {
     EraseOutcome outcome = new EraseOutcome(3, 2, List.of("a"), 0.5, 0.1, 0.9,
-        new EraseOutcome.Timings(1, 2, 3, 4));
+        new EraseOutcome.Timings(1, 2, 3, 4, 0.5), ErasureStep.FULL_FISHER, "LEAVE_OUT unavailable: x",
+        List.of(new EraseOutcome.Preview(ErasureStep.LEAVE_OUT, Double.NaN, Double.NaN, "x"),
+            new EraseOutcome.Preview(ErasureStep.FULL_FISHER, 0.5, 0.9, "")));
     assertEquals(outcome, EraseMessages.outcome(EraseMessages.response(outcome)));
+    assertEquals(dev.lethe.api.v1.EraseStep.FULL_FISHER, EraseMessages.response(outcome).getStep());
     EraseResponse response = EraseMessages.response(outcome);
     assertEquals(response, EraseMessages.response(EraseMessages.outcome(response)));
     EraseLedger.Page page = new EraseLedger.Page(

@@ -1,0 +1,367 @@
+package dev.lethe.fisher;
+
+import dev.lethe.core.LetheException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The leave-S-out solve of an erase (the paper's eq. 1, exact per block): x = F₋S⁻¹ g with
+ *
+ * <pre>
+ *   F    = λI + 1/(n·r) Σ_D ρρᵀ                     (the stored Fisher: n samples, r rows each)
+ *   F₋S  = λI + 1/((n−k)·r) (Σ_D − Σ_S) ρρᵀ
+ *        = c·(A − ŨŨᵀ/n),   c = n/(n−k),  A = F − δI,  δ = kλ/n,  Ũ = U/√r
+ * </pre>
+ *
+ * with U the block's columns of S's k·r rows, computed from the erase's own samples at the
+ * weights the Fisher was built at ({@link ErasedRows}); rows zero on a block are skipped there
+ * (q of them remain). Each block takes the cheaper of two exact paths (an estimate of their
+ * multiply-adds):
+ *
+ * <ul>
+ *   <li><b>Woodbury</b> on the stored inverse, when q is small against b: A⁻¹ = Σ_j (δF⁻¹)^j F⁻¹
+ *       (a Neumann series: ‖δF⁻¹‖ ≤ δ/λ = k/n < 1, summed until a term is below 1e-14 of the
+ *       sum) applied to [g, Ũ], then (A − ŨŨᵀ/n)⁻¹g = A⁻¹g + A⁻¹Ũ (nI − ŨᵀA⁻¹Ũ)⁻¹ ŨᵀA⁻¹g;
+ *   <li><b>refactor</b>: F₋S formed from the block's stored F (or, for Fishers stored without
+ *       it, from the inverse inverted), factored by Cholesky and solved.
+ * </ul>
+ *
+ * With a downdate sink every block is refactored and F₋S and its inverse are written to it: the
+ * Fisher over the n − k samples that remain, for the next erase (the same arithmetic).
+ *
+ * <p>Memory: the rows of one group of blocks at a time, k·r·width floats, width chosen so they fit
+ * {@code budgetBytes}; each further group recomputes the rows (one more pass of the erase's
+ * gradients). Per pool task about 3 b² doubles. Blocks run on the shared pool; the result is
+ * complete or the call throws (nothing partial is returned; a downdate sink is left uncommitted).
+ */
+public final class LeaveOut {
+  /** How a block is solved: by cost ({@link #AUTO}), or forced (tests, benchmarks). */
+  public enum Path {
+    AUTO,
+    WOODBURY,
+    REFACTOR
+  }
+
+  /** A Neumann term this small against the sum ends the series (far below float32 storage). */
+  private static final double SERIES_TOLERANCE = 1e-14;
+  /** Rows per Gram update in the refactor path. */
+  private static final int KERNEL_ROWS = 256;
+
+  private LeaveOut() {}
+
+  /**
+   * What the solve did.
+   *
+   * @param x F₋S⁻¹ g, P doubles
+   * @param woodburyBlocks blocks solved on the stored inverse
+   * @param refactorBlocks blocks refactored
+   * @param passes times the erased samples' rows were computed (groups of blocks)
+   */
+  public record Result(double[] x, int woodburyBlocks, int refactorBlocks, int passes) {}
+
+  /**
+   * Solves F₋S x = g for the Fisher {@code fisher} with S's rows {@code rows}; with
+   * {@code downdate} non-null, also writes F₋S and F₋S⁻¹ of every block to it (not committed).
+   *
+   * @param g P doubles, not modified
+   * @param pool the shared Fisher pool, or null for the calling thread
+   * @param budgetBytes heap for the rows of one group of blocks
+   * @throws LetheException FAILED_PRECONDITION naming the block when F₋S is not positive
+   *     definite; RESOURCE_EXHAUSTED when one block's rows exceed the budget
+   */
+  public static Result solve(FisherInverse fisher, ErasedRows rows, double[] g, BlockSink downdate,
+      ExecutorService pool, int parallelism, long budgetBytes, Path path) {
+    FisherHeader h = fisher.header();
+    BlockLayout layout = h.layout();
+    int p = layout.parameterCount();
+    long n = h.samples();
+    int k = rows.samples();
+    int r = rows.rowsPerSample();
+    if (rows.columns() != p || g.length != p) {
+      throw new IllegalArgumentException("rows of " + rows.columns() + " and a vector of "
+          + g.length + " for a Fisher of " + p + " parameters");
+    }
+    if (k < 1 || k >= n) {
+      throw LetheException.precondition("leave-out: cannot remove " + k + " of the Fisher's " + n
+          + " samples");
+    }
+    long perColumn = (long) k * r * Float.BYTES;
+    List<int[]> groups = groups(layout, perColumn, budgetBytes);
+    double[] x = new double[p];
+    AtomicInteger woodbury = new AtomicInteger();
+    AtomicInteger refactor = new AtomicInteger();
+    Block work = new Block(fisher, g, x, n, k, r, downdate, path, woodbury, refactor);
+    for (int[] group : groups) {
+      int from = layout.start(group[0]);
+      int width = layout.end(group[1] - 1) - from;
+      float[] u = columns(rows, from, width);
+      AtomicInteger next = new AtomicInteger(group[0]);
+      Callable<Void> task = () -> {
+        for (int b; (b = next.getAndIncrement()) < group[1]; ) {
+          work.solve(b, u, width, layout.start(b) - from);
+        }
+        return null;
+      };
+      if (pool == null || parallelism < 2) {
+        Futures.call(task);
+      } else {
+        List<Future<?>> futures = new ArrayList<>(parallelism);
+        for (int t = 0; t < parallelism; t++) {
+          futures.add(pool.submit(task));
+        }
+        Futures.awaitAll(futures, "the leave-out solve");
+      }
+    }
+    return new Result(x, woodbury.get(), refactor.get(), groups.size());
+  }
+
+  /** Consecutive block groups [from, to) whose rows (perColumn bytes a column) fit the budget. */
+  static List<int[]> groups(BlockLayout layout, long perColumn, long budgetBytes) {
+    List<int[]> groups = new ArrayList<>();
+    int from = 0;
+    long width = 0;
+    for (int b = 0; b < layout.blockCount(); b++) {
+      long size = layout.size(b);
+      if (size * perColumn > budgetBytes) {
+        throw LetheException.tooLarge("samples", "the erased samples' Fisher rows on one block of "
+            + size + " entries take " + size * perColumn + " bytes, more than the "
+            + budgetBytes + " bytes of --fisher-memory-bytes; erase fewer samples per request");
+      }
+      if ((width + size) * perColumn > budgetBytes) {
+        groups.add(new int[] {from, b});
+        from = b;
+        width = 0;
+      }
+      width += size;
+    }
+    groups.add(new int[] {from, layout.blockCount()});
+    return groups;
+  }
+
+  /** Columns [from, from + width) of all k·r rows, row-major [k·r × width]. */
+  private static float[] columns(ErasedRows rows, int from, int width) {
+    int p = rows.columns();
+    int total = rows.samples() * rows.rowsPerSample();
+    float[] u = new float[Math.multiplyExact(total, width)];
+    int[] filled = {0};
+    rows.forEach((chunk, count) -> {
+      if (filled[0] + count > total) {
+        throw new IllegalStateException("more than " + total + " erased rows");
+      }
+      for (int i = 0; i < count; i++) {
+        System.arraycopy(chunk, i * p + from, u, (filled[0] + i) * width, width);
+      }
+      filled[0] += count;
+    });
+    if (filled[0] != total) {
+      throw new IllegalStateException(filled[0] + " erased rows, expected " + total);
+    }
+    return u;
+  }
+
+  /** The numbers of one solve, shared by the block tasks (each block writes its own slice of x). */
+  private record Block(FisherInverse fisher, double[] g, double[] x, long n, int k, int r,
+      BlockSink downdate, Path path, AtomicInteger woodbury, AtomicInteger refactor) {
+
+    /** Solves block b whose U is u's columns [offset, offset + b) (row stride width). */
+    void solve(int b, float[] u, int width, int offset) {
+      BlockLayout layout = fisher.layout();
+      int size = layout.size(b);
+      int total = k * r;
+      int[] nonZero = nonZeroRows(u, total, width, offset, size);
+      double rho = (double) k / n;
+      Path use = downdate != null ? Path.REFACTOR
+          : path != Path.AUTO ? path
+          : woodburyCost(size, nonZero.length, rho) < refactorCost(size, nonZero.length)
+              ? Path.WOODBURY : Path.REFACTOR;
+      if (use == Path.WOODBURY) {
+        woodbury(b, u, width, offset, nonZero);
+        woodbury.incrementAndGet();
+      } else {
+        refactor(b, u, width, offset);
+        refactor.incrementAndGet();
+      }
+    }
+
+    private double woodburyCost(double b, int q, double rho) {
+      return 2 * b * b * (q + 1) * seriesTerms(rho) + 2 * b * q * (double) q + Math.pow(q, 3) / 3;
+    }
+
+    private double refactorCost(double b, int q) {
+      double inverting = fisher.header().withFisher() ? 0 : 2 * b * b * b;
+      return inverting + b * b * q + b * b * b / 3 + 2 * b * b;
+    }
+
+    private void woodbury(int blk, float[] u, int width, int offset, int[] nonZero) {
+      BlockLayout layout = fisher.layout();
+      int b = layout.size(blk);
+      int s = layout.start(blk);
+      int q = nonZero.length;
+      int m = q + 1;
+      double lambda = fisher.header().dampening();
+      double delta = k * lambda / n;
+      double c = (double) n / (n - k);
+      double root = 1 / Math.sqrt(r);
+      double[] inv = new double[b * b];
+      fisher.readInverse(blk, inv);
+      // V = [g_b, Ũ] (b × m); Z = A⁻¹V by the Neumann series
+      double[] v = new double[b * m];
+      for (int i = 0; i < b; i++) {
+        v[i * m] = g[s + i];
+        for (int j = 0; j < q; j++) {
+          v[i * m + 1 + j] = u[nonZero[j] * width + offset + i] * root;
+        }
+      }
+      double[] z = new double[b * m];
+      Linalg.multiply(inv, b, b, v, m, 0, z);
+      double[] term = z.clone();
+      double[] nextTerm = new double[b * m];
+      int terms = seriesTerms((double) k / n);
+      for (int j = 1; j < terms; j++) {
+        Linalg.multiply(inv, b, b, term, m, 0, nextTerm);
+        double termMax = 0;
+        double sumMax = 0;
+        for (int i = 0; i < z.length; i++) {
+          nextTerm[i] *= delta;
+          z[i] += nextTerm[i];
+          termMax = Math.max(termMax, Math.abs(nextTerm[i]));
+          sumMax = Math.max(sumMax, Math.abs(z[i]));
+        }
+        double[] t = term;
+        term = nextTerm;
+        nextTerm = t;
+        if (termMax <= SERIES_TOLERANCE * sumMax) {
+          break;
+        }
+      }
+      double[] y = new double[q];
+      if (q > 0) {
+        // C = nI − ŨᵀZ_U (q × q); w = Ũᵀ z_g
+        double[] cm = new double[q * q];
+        double[] w = new double[q];
+        for (int i = 0; i < b; i++) {
+          int row = i * m;
+          for (int a = 0; a < q; a++) {
+            double ua = v[row + 1 + a];
+            if (ua == 0) {
+              continue;
+            }
+            w[a] += ua * z[row];
+            for (int e = 0; e < q; e++) {
+              cm[a * q + e] -= ua * z[row + 1 + e];
+            }
+          }
+        }
+        for (int a = 0; a < q; a++) {
+          cm[a * q + a] += n;
+          for (int e = a + 1; e < q; e++) {
+            double sym = 0.5 * (cm[a * q + e] + cm[e * q + a]);
+            cm[a * q + e] = sym;
+            cm[e * q + a] = sym;
+          }
+        }
+        if (!Linalg.choleskySolve(cm, q, w, 1)) {
+          throw notPositiveDefinite(blk);
+        }
+        y = w;
+      }
+      for (int i = 0; i < b; i++) {
+        double sum = z[i * m];
+        for (int a = 0; a < q; a++) {
+          sum += z[i * m + 1 + a] * y[a];
+        }
+        x[s + i] = sum / c;
+      }
+    }
+
+    private void refactor(int blk, float[] u, int width, int offset) {
+      BlockLayout layout = fisher.layout();
+      int b = layout.size(blk);
+      int s = layout.start(blk);
+      int b4 = GramKernel.padded(b);
+      double lambda = fisher.header().dampening();
+      double c = (double) n / (n - k);
+      double shift = k * lambda / (n - k);
+      double rowScale = 1.0 / ((double) (n - k) * r);
+      double[] f = new double[b * b];
+      fisher.readFisher(blk, f);
+      double[] gram = new double[b4 * b4];
+      double[] scratch = new double[b4 * KERNEL_ROWS];
+      int total = k * r;
+      for (int from = 0; from < total; from += KERNEL_ROWS) {
+        int count = Math.min(KERNEL_ROWS, total - from);
+        Linalg.gramUpdate(u, count, width, from * width + offset, b, scratch, gram);
+      }
+      scratch = null;
+      for (int i = 0; i < b; i++) {
+        for (int j = i; j < b; j++) {
+          double v = c * f[i * b + j] - rowScale * gram[i * b4 + j];
+          f[i * b + j] = v;
+          f[j * b + i] = v;
+        }
+        f[i * b + i] -= shift;
+      }
+      gram = null;
+      if (downdate != null) {
+        downdate.acceptFisher(blk, f);
+        double[] inverse;
+        try {
+          inverse = BlockInversion.invert(f, b, FisherAccumulator.describe(layout, blk), lambda);
+        } catch (LetheException e) {
+          throw notPositiveDefinite(blk);
+        }
+        for (int i = 0; i < b; i++) {
+          double sum = 0;
+          for (int j = 0; j < b; j++) {
+            sum += inverse[i * b + j] * g[s + j];
+          }
+          x[s + i] = sum;
+        }
+        downdate.accept(blk, inverse);
+        return;
+      }
+      double[] rhs = new double[b];
+      System.arraycopy(g, s, rhs, 0, b);
+      if (!Linalg.choleskySolve(f, b, rhs, 1)) {
+        throw notPositiveDefinite(blk);
+      }
+      System.arraycopy(rhs, 0, x, s, b);
+    }
+
+    private LetheException notPositiveDefinite(int blk) {
+      return LetheException.precondition("leave-out: F₋S of "
+          + FisherAccumulator.describe(fisher.layout(), blk) + " is not positive definite after"
+          + " removing the rows of these " + k + " samples (Fisher of n = " + n + ", λ = "
+          + fisher.header().dampening() + "): the samples are not all part of the Fisher's"
+          + " training data, or k is too close to n, or λ too small; nothing was changed");
+    }
+  }
+
+  /** Terms of the Neumann series for ‖δF⁻¹‖ ≤ rho to reach {@link #SERIES_TOLERANCE}. */
+  static int seriesTerms(double rho) {
+    if (rho <= 0) {
+      return 1;
+    }
+    return (int) Math.min(500, Math.ceil(Math.log(SERIES_TOLERANCE) / Math.log(rho)) + 1);
+  }
+
+  /** The rows among the first {@code total} whose entries [offset, offset + b) are not all zero. */
+  private static int[] nonZeroRows(float[] u, int total, int width, int offset, int b) {
+    int[] keep = new int[total];
+    int q = 0;
+    for (int row = 0; row < total; row++) {
+      int base = row * width + offset;
+      for (int i = 0; i < b; i++) {
+        if (u[base + i] != 0f) {
+          keep[q++] = row;
+          break;
+        }
+      }
+    }
+    return java.util.Arrays.copyOf(keep, q);
+  }
+}
