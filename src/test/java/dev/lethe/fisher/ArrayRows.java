@@ -20,15 +20,23 @@ final class ArrayRows implements RowSource {
   private final float[] g;
   private final int n;
   private final int p;
+  private final int perSample;
   private long version = 1;
 
   ArrayRows(float[] g, int n, int p) {
-    if ((long) n * p != g.length) {
-      throw new IllegalArgumentException(n + " x " + p + " rows, got " + g.length + " floats");
+    this(g, n, p, 1);
+  }
+
+  /** n samples of {@code perSample} consecutive rows each ([n·perSample, p]), as TRUE rows are. */
+  ArrayRows(float[] g, int n, int p, int perSample) {
+    if ((long) n * perSample * p != g.length) {
+      throw new IllegalArgumentException(n + " x " + perSample + " x " + p + " rows, got "
+          + g.length + " floats");
     }
     this.g = g;
     this.n = n;
     this.p = p;
+    this.perSample = perSample;
   }
 
   /** Builds record {@code v} as the model version the rows were taken at (default 1). */
@@ -44,7 +52,7 @@ final class ArrayRows implements RowSource {
 
   @Override
   public int rowsPerSample() {
-    return 1;
+    return perSample;
   }
 
   @Override
@@ -58,8 +66,8 @@ final class ArrayRows implements RowSource {
     if (firstSample + count > n) {
       throw new IllegalArgumentException("rows past " + n);
     }
-    float[] out = new float[count * p];
-    System.arraycopy(g, (int) firstSample * p, out, 0, count * p);
+    float[] out = new float[count * perSample * p];
+    System.arraycopy(g, (int) firstSample * perSample * p, out, 0, out.length);
     return out;
   }
 
