@@ -172,7 +172,7 @@ class FisherStoreTest {
 
       build(store, "f1");
       build(store, "f2");
-      int perFisher = layout.blockCount() + 1;
+      int perFisher = 2 * layout.blockCount() + 1; // F⁻¹ and F per block, and the header
       assertEquals(2 * perFisher, countKeys(db, "m"));
       store.delete("m", "f1");
       assertEquals(perFisher, countKeys(db, "m"));

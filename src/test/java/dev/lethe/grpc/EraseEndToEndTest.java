@@ -10,6 +10,7 @@ import dev.lethe.api.v1.BuildFisherProgress;
 import dev.lethe.api.v1.BuildFisherRequest;
 import dev.lethe.api.v1.EraseRequest;
 import dev.lethe.api.v1.EraseResponse;
+import dev.lethe.api.v1.EraseStep;
 import dev.lethe.api.v1.FisherKind;
 import dev.lethe.api.v1.FisherOptions;
 import dev.lethe.api.v1.GetModelRequest;
@@ -205,7 +206,9 @@ class EraseEndToEndTest {
 
     Samples forget = Batches.range(train, 0, 5);
     EraseResponse first = lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
+        .setStep(EraseStep.FULL_FISHER)
         .setRequestId("r1").setSamples(SampleMessages.batch(forget)).build());
+    assertEquals(EraseStep.FULL_FISHER, first.getStep());
     assertEquals(2, first.getVersion());
     assertEquals(5, first.getErased());
     assertClose(ssse(theta1, fisher, mlp, forget, N, layout), weights(2));
@@ -216,6 +219,7 @@ class EraseEndToEndTest {
     float[] theta2 = weights(2);
     Samples forget2 = Batches.range(train, 3, 8); // s3, s4 already erased
     EraseResponse second = lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
+        .setStep(EraseStep.FULL_FISHER)
         .setSamples(SampleMessages.batch(forget2)).setExpectedVersion(2).build());
     assertEquals(List.of("s3", "s4"), second.getAlreadyErasedList());
     assertEquals(3, second.getErased());
@@ -226,7 +230,9 @@ class EraseEndToEndTest {
 
     // Idempotent replay: the first answer, nothing new.
     EraseResponse replay = lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
+        .setStep(EraseStep.FULL_FISHER)
         .setRequestId("r1").setSamples(SampleMessages.batch(forget)).build());
+    assertEquals(EraseStep.FULL_FISHER, replay.getStep());
     assertEquals(first.getVersion(), replay.getVersion());
     assertEquals(first.getUpdateNorm(), replay.getUpdateNorm());
     assertEquals(3, lethe.blocking.listModels(ListModelsRequest.getDefaultInstance()).getModels(0).getActiveVersion());
@@ -242,6 +248,11 @@ class EraseEndToEndTest {
         .setSamples(SampleMessages.batch(Batches.range(train, 10, 12))).build());
     assertEquals(3, dry.getVersion());
     assertEquals(2, dry.getErased());
+    assertEquals(EraseStep.LEAVE_OUT, dry.getStep());
+    assertEquals(2, dry.getPreviewsCount(), "a dry run previews both steps");
+    assertEquals(dry.getUpdateNorm(), dry.getPreviews(0).getUpdateNorm());
+    assertTrue(dry.getPreviews(1).getUpdateNorm() > 0
+        && dry.getPreviews(1).getUpdateNorm() != dry.getUpdateNorm());
     assertEquals(3, lethe.blocking.listModels(ListModelsRequest.getDefaultInstance()).getModels(0).getActiveVersion());
   }
 
@@ -274,9 +285,71 @@ class EraseEndToEndTest {
       fisher[i] = gradient(mlp, train, i);
     }
     Samples forget = Batches.range(train, 0, 5);
-    lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
+    EraseResponse r = lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
         .setSamples(SampleMessages.batch(forget)).build());
-    assertClose(ssse(weights(1), fisher, mlp, forget, N, layout), weights(2));
+    // the default step, eq. 1: F of the samples kept (its rows also made in several passes)
+    assertEquals(EraseStep.LEAVE_OUT, r.getStep());
+    assertClose(ssse(weights(1), rows(5, N), mlp, forget, N, layout), weights(2));
+  }
+
+  /** θ*'s gradients of the training samples [from, to). */
+  private double[][] rows(int from, int to) {
+    double[][] g = new double[to - from][];
+    for (int i = from; i < to; i++) {
+      g[i - from] = gradient(mlp, train, i);
+    }
+    return g;
+  }
+
+  /** θ*'s gradients of the training samples [0, N) except [from, to). */
+  private double[][] rowsWithout(int from, int to) {
+    double[][] g = new double[N - (to - from)][];
+    for (int i = 0, j = 0; i < N; i++) {
+      if (i < from || i >= to) {
+        g[j++] = gradient(mlp, train, i);
+      }
+    }
+    return g;
+  }
+
+  @Test
+  void leaveOutErasesMatchDenseEquationOneSequentially() throws Exception {
+    buildFisher(List.of(options(FisherOptions.newBuilder().setName("mlp").setBlockSize(10)
+        .setFisherKind(FisherKind.EMPIRICAL)), samples(train)));
+    BlockLayout layout = BlockLayout.forParameters(
+        List.of(new long[] {3, 4}, new long[] {3}, new long[] {3, 3}, new long[] {3}), 10);
+    Samples forget = Batches.range(train, 0, 5);
+    EraseResponse first = lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
+        .setSamples(SampleMessages.batch(forget)).build());
+    assertEquals(EraseStep.LEAVE_OUT, first.getStep());
+    assertEquals("", first.getStepNote());
+    // eq. 1: F₋S = λI + 1/(n−k) Σ_{D∖S} g gᵀ, g at θ* (dense, from a hand-written backward pass)
+    assertClose(ssse(weights(1), rowsWithout(0, 5), mlp, forget, N, layout), weights(2));
+    // Sequential, without downdate: the Fisher still covers D; S₂'s rows are made at θ* (the
+    // weights the Fisher was built at), the step's gradients at θ₂, n = N − 5.
+    float[] theta2 = weights(2);
+    Samples forget2 = Batches.range(train, 5, 8);
+    lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
+        .setSamples(SampleMessages.batch(forget2)).build());
+    assertClose(ssse(theta2, rowsWithout(5, 8), with(theta2), forget2, N - 5, layout), weights(3));
+    // An explicit LEAVE_OUT on a mini-batch Fisher is refused, nothing changes; the default
+    // falls back to FULL_FISHER and says why.
+    buildFisher(List.of(options(FisherOptions.newBuilder().setName("mlp").setBlockSize(10)
+        .setMinibatch(4)), samples(Batches.range(train, 0, 32))));
+    long active = EraseRpc.info(lethe.blocking, "mlp").getActiveVersion();
+    StatusRuntimeException refused = assertThrows(StatusRuntimeException.class, () ->
+        lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp").setStep(EraseStep.LEAVE_OUT)
+            .setSamples(SampleMessages.batch(Batches.range(train, 10, 12))).build()));
+    assertEquals(Status.Code.FAILED_PRECONDITION, refused.getStatus().getCode());
+    assertTrue(refused.getStatus().getDescription().contains("mini-batches of 4"),
+        refused.getStatus().getDescription());
+    assertEquals(active, EraseRpc.info(lethe.blocking, "mlp").getActiveVersion());
+    EraseResponse fallback = lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
+        .setSamples(SampleMessages.batch(Batches.range(train, 10, 12))).build());
+    assertEquals(EraseStep.FULL_FISHER, fallback.getStep());
+    assertTrue(fallback.getStepNote().startsWith("LEAVE_OUT unavailable: the Fisher averages"),
+        fallback.getStepNote());
+    assertEquals(active + 1, fallback.getVersion());
   }
 
   @Test
@@ -342,9 +415,21 @@ class EraseEndToEndTest {
       rest[i - 4] = gradient(mlp, train, i);
     }
     Samples forget2 = Batches.range(train, 4, 6);
-    lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
+    lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp").setStep(EraseStep.FULL_FISHER)
         .setSamples(SampleMessages.batch(forget2)).build());
     assertClose(ssse(theta2, rest, with(theta2), forget2, N - 4, layout), weights(3));
+    // LEAVE_OUT from the downdated Fisher: F over D∖S₁∖S₃, rows still at θ*
+    float[] theta3 = weights(3);
+    Samples forget3 = Batches.range(train, 6, 9);
+    lethe.blocking.erase(EraseRequest.newBuilder().setName("mlp")
+        .setSamples(SampleMessages.batch(forget3)).build());
+    double[][] rest3 = new double[N - 7][];
+    for (int i = 4, j = 0; i < N; i++) {
+      if (i < 6 || i >= 9) {
+        rest3[j++] = gradient(mlp, train, i);
+      }
+    }
+    assertClose(ssse(theta3, rest3, with(theta3), forget3, N - 6, layout), weights(4));
   }
 
   @Test
