@@ -9,6 +9,8 @@ import dev.lethe.data.Dataset;
 import dev.lethe.erase.EraseCommand;
 import dev.lethe.erase.EraseConfig;
 import dev.lethe.core.EraseOutcome;
+import dev.lethe.core.ErasureStep;
+import dev.lethe.fisher.FisherHeader;
 import dev.lethe.fisher.FisherProgress;
 import dev.lethe.fisher.FisherRequest;
 import dev.lethe.fisher.CurvatureKind;
@@ -36,15 +38,19 @@ import java.util.stream.IntStream;
  *
  * <p>Trains 784-H-10 on the first {@code trainSamples} training images, registers it with an
  * embedded sidecar on loopback (temporary data directory), streams BuildFisher (EMPIRICAL, GRAM)
- * over the same samples, then for k = 1, 10, 100 and each repeat: re-activates version 1 (so
- * every erase starts from the trained weights θ* and n), erases k samples not erased before
- * through the Erase RPC, and retrains from scratch without them. Prints each erase's round-trip
- * latency with the server's breakdown (gradients, solve, store, swap), the retrain time, the
- * ratio retrain / erase, and the test accuracy of the original, erased and retrained models;
- * then medians per k. One erase of a separate sample runs first as a warm-up and is not counted.
+ * over the same samples, then for k = 1, 10, 100, 1000 and each repeat: erases k samples not
+ * erased before through the Erase RPC with each step — FULL_FISHER (eq. 4, the stored F⁻¹) and
+ * LEAVE_OUT (eq. 1, F₋S solved exactly per block), each from version 1 re-activated (so every
+ * erase starts from the trained weights θ* and n) — and retrains from scratch without them once.
+ * Prints each erase's round-trip latency with the server's breakdown (gradients, of which the
+ * leave-out rows, solve, store, swap), the retrain time, the ratio retrain / erase, and the test
+ * accuracy of the original, erased and retrained models; then medians per k and step with the
+ * cost of LEAVE_OUT as a ratio to FULL_FISHER in the same run, and the Fisher's storage (F⁻¹
+ * alone, as stored before leave-out, and with F beside it). One erase of a separate sample runs
+ * first as a warm-up and is not counted.
  *
- * <p>Usage: {@code lethe bench erase [trainSamples] [hidden] [epochs] [repeats] [dataDir]}
- * (defaults 10000, 64, 4, 3, ../shared/data/fashion-mnist); the other training settings are
+ * <p>Usage: {@code lethe bench erase [trainSamples] [hidden] [epochs] [repeats] [dataDir] [kind]}
+ * (defaults 10000, 64, 4, 3, ../shared/data/fashion-mnist, EMPIRICAL); the other training settings are
  * {@link MlpConfig#defaults()}. Run with {@code -Xmx3g}: the Fisher build's accumulators take
  * 8·b² bytes per block of b entries (about 0.3 GB at the defaults), the training set as floats
  * 31 MB per 10 000 samples.
@@ -53,7 +59,7 @@ public final class EraseBench {
   private static final String MODEL = "fmnist-mlp";
   private static final float PIXEL_SCALE = 1 / 255f;
   private static final int FISHER_BATCH = 500;
-  private static final int[] SIZES = {1, 10, 100};
+  private static final int[] SIZES = {1, 10, 100, 1000};
 
   private EraseBench() {}
 
@@ -63,6 +69,7 @@ public final class EraseBench {
     int epochs = args.length > 2 ? Integer.parseInt(args[2]) : 4;
     int repeats = args.length > 3 ? Integer.parseInt(args[3]) : 3;
     Path dataDir = Path.of(args.length > 4 ? args[4] : "../shared/data/fashion-mnist");
+    CurvatureKind kind = args.length > 5 ? CurvatureKind.valueOf(args[5]) : CurvatureKind.EMPIRICAL;
     Path images = dataDir.resolve("train-images-idx3-ubyte.gz");
     Path testImages = dataDir.resolve("t10k-images-idx3-ubyte.gz");
     if (!Files.isRegularFile(images) || !Files.isRegularFile(testImages)) {
@@ -72,13 +79,13 @@ public final class EraseBench {
     Dataset train = DataFiles.load(images).withIdPrefix("fmnist-train");
     Dataset test = DataFiles.load(testImages).withIdPrefix("fmnist-test");
     if (n < 1 + repeats * Arrays.stream(SIZES).sum() + 1 || n > train.size()) {
-      throw new IllegalArgumentException("trainSamples must be in [" + (2 + repeats * 111) + ", "
+      throw new IllegalArgumentException("trainSamples must be in [" + (2 + repeats * 1111) + ", "
           + train.size() + "], got " + n);
     }
     MlpConfig config = MlpConfig.defaults().withHidden(hidden).withEpochs(epochs);
     Path dir = Files.createTempDirectory("lethe-erase-bench");
     try {
-      run(train, test, n, config, repeats, dir);
+      run(train, test, n, config, repeats, dir, kind);
     } finally {
       try (var paths = Files.walk(dir)) {
         paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
@@ -87,7 +94,7 @@ public final class EraseBench {
   }
 
   /** One erase-and-retrain run. */
-  private record Run(int k, double totalMs, EraseOutcome outcome, double retrainS,
+  private record Run(int k, ErasureStep step, double totalMs, EraseOutcome outcome, double retrainS,
       double erasedAccuracy, double retrainedAccuracy) {
     double otherMs() {
       EraseOutcome.Timings t = outcome.timings();
@@ -96,7 +103,7 @@ public final class EraseBench {
   }
 
   private static void run(Dataset train, Dataset test, int n, MlpConfig config, int repeats,
-      Path dir) throws Exception {
+      Path dir, CurvatureKind kind) throws Exception {
     BatchFormat format = BatchFormat.of(Mlp.INPUT).withScale(PIXEL_SCALE);
     int[] allRows = IntStream.range(0, n).toArray();
     int[] testRows = IntStream.range(0, test.size()).toArray();
@@ -130,15 +137,20 @@ public final class EraseBench {
 
       long f0 = System.nanoTime();
       FisherProgress fisher = client.buildFisher(
-          new FisherRequest(MODEL, CurvatureKind.EMPIRICAL, InversionMethod.GRAM, 0, 0, 0, 0, 1, n),
+          new FisherRequest(MODEL, kind, InversionMethod.GRAM, 0, 0, 0, 0, 1, n),
           IntStream.iterate(0, i -> i < n, i -> i + FISHER_BATCH)
               .mapToObj(i -> Batches.range(samples, i, Math.min(n, i + FISHER_BATCH))).iterator(),
           p -> { });
       double fisherS = (System.nanoTime() - f0) / 1e9;
       FisherProgress.Summary s = fisher.summary();
-      System.out.printf("BuildFisher EMPIRICAL/GRAM over %d samples (batches of %d): %.1f s round"
-          + " trip (server: %.1f s, %d blocks, %d pass(es), %.0f MB stored)%n", s.samples(),
-          FISHER_BATCH, fisherS, s.buildSeconds(), s.blocks(), s.passes(), s.bytes() / 1e6);
+      FisherHeader header = server.fishers().header(MODEL, s.fisherId());
+      System.out.printf("BuildFisher %s/GRAM over %d samples (batches of %d): %.1f s round"
+          + " trip (server: %.1f s, %d blocks, %d pass(es)); storage: F^-1 %.0f MB (all a"
+          + " FULL_FISHER erase reads, and all that was stored before leave-out), with F beside"
+          + " it %.0f MB (%.2fx)%n", kind, s.samples(),
+          FISHER_BATCH, fisherS, s.buildSeconds(), s.blocks(), s.passes(),
+          header.totalStoredBytes() / 1e6, header.totalBytes() / 1e6,
+          header.totalBytes() / (double) header.totalStoredBytes());
 
       int[] order = allRows.clone();
       MlpTrainer.shuffle(order, new Random(2024));
@@ -152,49 +164,58 @@ public final class EraseBench {
         for (int rep = 0; rep < repeats; rep++) {
           int[] forget = Arrays.copyOfRange(order, next, next + k);
           next += k;
-          client.activate(MODEL, 1, true);
-          long e0 = System.nanoTime();
-          EraseOutcome out = client.erase(new EraseCommand(MODEL, "", Batches.rows(samples, forget),
-              false, 1, false));
-          double totalMs = (System.nanoTime() - e0) / 1e6;
-          if (out.erased() != k) {
-            throw new IllegalStateException("erased " + out.erased() + " of " + k + " samples");
-          }
-          double erasedAcc = client.evaluate(MODEL, out.version(), testBatch).accuracy();
           int[] remaining = without(allRows, forget);
           long r0 = System.nanoTime();
           Mlp retrained = trainer.train(train, remaining, PIXEL_SCALE).model();
           double retrainS = (System.nanoTime() - r0) / 1e9;
-          Run run = new Run(k, totalMs, out, retrainS, erasedAcc,
-              retrained.accuracy(test, testRows, PIXEL_SCALE));
-          runs.add(run);
-          EraseOutcome.Timings t = out.timings();
-          System.out.printf("k=%-3d run %d: erase %8.1f ms (gradients %6.1f, solve %6.1f, store %5.1f,"
-              + " swap %5.1f, other %5.1f) | retrain on %d: %6.2f s | retrain/erase %7.1fx"
-              + " | |update| %.3g, erased samples' loss %.3f -> %.3f | test acc erased %.4f,"
-              + " retrained %.4f%n", k, rep + 1, totalMs, t.gradientsMs(), t.solveMs(),
-              t.storeMs(), t.swapMs(), run.otherMs(), remaining.length, retrainS,
-              retrainS * 1e3 / totalMs, out.updateNorm(), out.lossBefore(), out.lossAfter(),
-              erasedAcc, run.retrainedAccuracy());
+          double retrainedAcc = retrained.accuracy(test, testRows, PIXEL_SCALE);
+          for (ErasureStep step : ErasureStep.values()) {
+            client.activate(MODEL, 1, true);
+            long e0 = System.nanoTime();
+            EraseOutcome out = client.erase(new EraseCommand(MODEL, "",
+                Batches.rows(samples, forget), false, 1, false, step));
+            double totalMs = (System.nanoTime() - e0) / 1e6;
+            if (out.erased() != k || out.step() != step) {
+              throw new IllegalStateException("erased " + out.erased() + " of " + k
+                  + " samples with " + out.step() + " (" + out.stepNote() + ")");
+            }
+            double erasedAcc = client.evaluate(MODEL, out.version(), testBatch).accuracy();
+            Run run = new Run(k, step, totalMs, out, retrainS, erasedAcc, retrainedAcc);
+            runs.add(run);
+            EraseOutcome.Timings t = out.timings();
+            System.out.printf("k=%-4d run %d %-11s: erase %8.1f ms (gradients %6.1f [leave-out"
+                + " rows %6.1f], solve %6.1f, store %5.1f, swap %5.1f, other %5.1f) | retrain on"
+                + " %d: %6.2f s | retrain/erase %7.1fx | |update| %.3g, erased samples' loss"
+                + " %.3f -> %.3f | test acc erased %.4f, retrained %.4f%n", k, rep + 1, step,
+                totalMs, t.gradientsMs(), t.leaveOutRowsMs(), t.solveMs(), t.storeMs(),
+                t.swapMs(), run.otherMs(), remaining.length, retrainS, retrainS * 1e3 / totalMs,
+                out.updateNorm(), out.lossBefore(), out.lossAfter(), erasedAcc, retrainedAcc);
+          }
         }
       }
       System.out.printf("medians over %d runs (test accuracy of the original model %.4f):%n",
           repeats, originalJava);
       for (int k : SIZES) {
-        List<Run> of = runs.stream().filter(r -> r.k() == k).toList();
-        double erase = median(of.stream().mapToDouble(Run::totalMs).toArray());
-        double retrain = median(of.stream().mapToDouble(Run::retrainS).toArray());
-        System.out.printf("k=%-3d erase %8.1f ms [gradients %.1f, solve %.1f, store %.1f, swap %.1f,"
-            + " other %.1f] | retrain %.2f s | speedup retrain/erase %.1fx | test acc erased %.4f,"
-            + " retrained %.4f%n", k, erase,
-            median(of.stream().mapToDouble(r -> r.outcome().timings().gradientsMs()).toArray()),
-            median(of.stream().mapToDouble(r -> r.outcome().timings().solveMs()).toArray()),
-            median(of.stream().mapToDouble(r -> r.outcome().timings().storeMs()).toArray()),
-            median(of.stream().mapToDouble(r -> r.outcome().timings().swapMs()).toArray()),
-            median(of.stream().mapToDouble(Run::otherMs).toArray()),
-            retrain, retrain * 1e3 / erase,
-            median(of.stream().mapToDouble(Run::erasedAccuracy).toArray()),
-            median(of.stream().mapToDouble(Run::retrainedAccuracy).toArray()));
+        double[] byStep = new double[ErasureStep.values().length];
+        for (ErasureStep step : ErasureStep.values()) {
+          List<Run> of = runs.stream().filter(r -> r.k() == k && r.step() == step).toList();
+          double erase = median(of.stream().mapToDouble(Run::totalMs).toArray());
+          byStep[step.ordinal()] = erase;
+          double retrain = median(of.stream().mapToDouble(Run::retrainS).toArray());
+          System.out.printf("k=%-4d %-11s erase %8.1f ms [gradients %.1f, solve %.1f, store %.1f,"
+              + " swap %.1f, other %.1f] | retrain %.2f s | speedup retrain/erase %.1fx | test acc"
+              + " erased %.4f, retrained %.4f%n", k, step, erase,
+              median(of.stream().mapToDouble(r -> r.outcome().timings().gradientsMs()).toArray()),
+              median(of.stream().mapToDouble(r -> r.outcome().timings().solveMs()).toArray()),
+              median(of.stream().mapToDouble(r -> r.outcome().timings().storeMs()).toArray()),
+              median(of.stream().mapToDouble(r -> r.outcome().timings().swapMs()).toArray()),
+              median(of.stream().mapToDouble(Run::otherMs).toArray()),
+              retrain, retrain * 1e3 / erase,
+              median(of.stream().mapToDouble(Run::erasedAccuracy).toArray()),
+              median(of.stream().mapToDouble(Run::retrainedAccuracy).toArray()));
+        }
+        System.out.printf("k=%-4d LEAVE_OUT / FULL_FISHER latency (same run): %.2fx%n", k,
+            byStep[ErasureStep.LEAVE_OUT.ordinal()] / byStep[ErasureStep.FULL_FISHER.ordinal()]);
       }
       solveAgainstApply(server, s, runs);
     } finally {
@@ -224,14 +245,16 @@ public final class EraseBench {
       solver.apply(v, out);
       best = Math.min(best, (System.nanoTime() - t0) / 1e6);
     }
-    double solve = median(runs.stream().filter(r -> r.k() == 1)
+    double solve = median(runs.stream()
+        .filter(r -> r.k() == 1 && r.step() == ErasureStep.FULL_FISHER)
         .mapToDouble(r -> r.outcome().timings().solveMs()).toArray());
     double read = BenchSupport.readBandwidth(Runtime.getRuntime().availableProcessors(), 64 << 20);
-    double bound = s.bytes() / read / 1e6;
-    System.out.printf("solve of a 1-sample erase (median) %.1f ms; apply of the same %.0f MB F^-1"
-        + " through the server's Fishers %.1f ms (best of 10) => %.2fx (target <= 1.5x); read"
-        + " bandwidth %.2f GB/s => lower bound %.1f ms (solve at %.2fx of it)%n", solve,
-        s.bytes() / 1e6, best, solve / best, read, bound, solve / bound);
+    long inverseBytes = server.fishers().header(MODEL, fisherId).totalStoredBytes();
+    double bound = inverseBytes / read / 1e6;
+    System.out.printf("solve of a 1-sample FULL_FISHER erase (median) %.1f ms; apply of the same"
+        + " %.0f MB F^-1 through the server's Fishers %.1f ms (best of 10) => %.2fx (target <="
+        + " 1.5x); read bandwidth %.2f GB/s => lower bound %.1f ms (solve at %.2fx of it)%n",
+        solve, inverseBytes / 1e6, best, solve / best, read, bound, solve / bound);
   }
 
   private static int[] without(int[] rows, int[] removed) {

@@ -40,6 +40,11 @@ final class EraseSamplesCommand extends ClientCommand {
   @Option(names = "--downdate-fisher", description = "Also remove the erased samples from the Fisher.")
   boolean downdateFisher;
 
+  @Option(names = "--step", description = "Which Fisher the step solves with: LEAVE_OUT (eq. 1,"
+      + " F of the samples kept; the default where the Fisher allows it) or FULL_FISHER (eq. 4,"
+      + " the stored F). Default: LEAVE_OUT, falling back to FULL_FISHER with a step_note.")
+  dev.lethe.core.ErasureStep step;
+
   @Override
   void run(LetheClient lethe, PrintWriter out) throws Exception {
     Samples all = data.load(lethe, name, 0);
@@ -68,6 +73,6 @@ final class EraseSamplesCommand extends ClientCommand {
     }
     Samples batch = Batches.rows(all, chosen.stream().mapToInt(Integer::intValue).toArray());
     out.println(Json.erase(lethe.erase(
-        new EraseCommand(name, requestId, batch, dryRun, expectedVersion, downdateFisher))));
+        new EraseCommand(name, requestId, batch, dryRun, expectedVersion, downdateFisher, step))));
   }
 }
