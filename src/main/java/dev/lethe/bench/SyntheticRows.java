@@ -96,7 +96,7 @@ final class SyntheticRows implements RowSource {
       BuildOptions options, ExecutorService pool, Path spillDir,
       java.util.function.Consumer<FisherProgress> progress) {
     BuildPlan plan = new BuildPlan(model, 1, CurvatureKind.EMPIRICAL, layout, options, n, 1, 0);
-    try (FisherBuild build = FisherBuild.start(plan, this, store::create, pool, spillDir, id -> {})) {
+    try (FisherBuild build = FisherBuild.start(plan, this, store::create, pool, spillDir, (id, c) -> {})) {
       for (int sent = 0; sent < n; sent += 256) {
         build.accept(placeholders(Math.min(256, n - sent)));
       }

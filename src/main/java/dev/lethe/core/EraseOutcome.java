@@ -16,6 +16,7 @@ import java.util.List;
  * @param stepNote why a request that named no step got {@link ErasureStep#FULL_FISHER} ("" when
  *     the default was not changed)
  * @param previews for a dry run, what each step would do (empty otherwise)
+ * @param updateRatio |θ̂ − θ| / |θ|: a large one on a model not at a minimum means overshooting
  */
 public record EraseOutcome(
     long version,
@@ -27,7 +28,8 @@ public record EraseOutcome(
     Timings timings,
     ErasureStep step,
     String stepNote,
-    List<Preview> previews) {
+    List<Preview> previews,
+    double updateRatio) {
 
   public EraseOutcome {
     alreadyErased = List.copyOf(alreadyErased);
@@ -37,13 +39,13 @@ public record EraseOutcome(
   /** The same outcome at another version (the store assigns an erase's version at commit). */
   public EraseOutcome atVersion(long v) {
     return new EraseOutcome(v, erased, alreadyErased, updateNorm, lossBefore, lossAfter, timings,
-        step, stepNote, previews);
+        step, stepNote, previews, updateRatio);
   }
 
   /** The same outcome with other timings. */
   public EraseOutcome withTimings(Timings t) {
     return new EraseOutcome(version, erased, alreadyErased, updateNorm, lossBefore, lossAfter, t,
-        step, stepNote, previews);
+        step, stepNote, previews, updateRatio);
   }
 
   /**

@@ -64,7 +64,7 @@ public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
       if (todo.k() == 0) {
         ErasureStep step = c.step() == null ? ErasureStep.LEAVE_OUT : c.step();
         EraseOutcome none = new EraseOutcome(session.version(), 0, todo.already(), 0, Double.NaN,
-            Double.NaN, new EraseOutcome.Timings(0, 0, 0, 0), step, "", List.of());
+            Double.NaN, new EraseOutcome.Timings(0, 0, 0, 0), step, "", List.of(), 0);
         if (!c.dryRun() && !c.requestId().isEmpty()) {
           session.commit(new EraseCommit(null, n, session.fisherId(), session.fisherVersion(),
               List.of(), c.requestId(), digest, none));
@@ -182,13 +182,13 @@ public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
       }
       return new EraseOutcome(session.version(), todo.k(), todo.already(), update.norm(),
           lossBefore, lossAfter, new EraseOutcome.Timings(gradientsMs, solveMs, 0, 0, rowsMs),
-          plan.step(), plan.note(), previews);
+          plan.step(), plan.note(), previews, update.ratio());
     }
     double storeMs = (System.nanoTime() - t3) / 1e6;
     EraseOutcome answer = new EraseOutcome(session.version(), todo.k(), todo.already(),
         update.norm(), lossBefore, lossAfter,
         new EraseOutcome.Timings(gradientsMs, solveMs, storeMs, 0, rowsMs), plan.step(),
-        plan.note(), List.of());
+        plan.note(), List.of(), update.ratio());
     EraseSession.Committed done = session.commit(new EraseCommit(update.weights(), n - todo.k(),
         fisherId, session.fisherVersion(), todo.idHashes(), c.requestId(), digest, answer));
     return answer.atVersion(done.version()).withTimings(new EraseOutcome.Timings(gradientsMs,

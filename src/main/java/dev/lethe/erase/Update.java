@@ -8,8 +8,14 @@ import dev.lethe.core.LetheException;
  *
  * @param weights θ̂, [P]
  * @param norm |θ̂ − θ|
+ * @param thetaNorm |θ|
  */
-record Update(float[] weights, double norm) {
+record Update(float[] weights, double norm, double thetaNorm) {
+  /** |θ̂ − θ| / |θ| (0 for θ = 0). */
+  double ratio() {
+    return thetaNorm > 0 ? norm / thetaNorm : 0;
+  }
+
 
   /**
    * @param theta θ, [P], not modified
@@ -38,18 +44,20 @@ record Update(float[] weights, double norm) {
           + "= %.4g (--max-update-ratio); check scale and dampening; nothing changed",
           norm, maxRatio, limit));
     }
-    return new Update(updated, norm);
+    return new Update(updated, norm, Math.sqrt(thetaSq));
   }
 
   /** θ + s·u without the guards (a dry run's preview of the step that does not run). */
   static Update unchecked(float[] theta, double[] u, double scale) {
     double updateSq = 0;
+    double thetaSq = 0;
     float[] updated = new float[theta.length];
     for (int j = 0; j < theta.length; j++) {
       double d = scale * u[j];
       updateSq += d * d;
+      thetaSq += (double) theta[j] * theta[j];
       updated[j] = (float) (theta[j] + d);
     }
-    return new Update(updated, Math.sqrt(updateSq));
+    return new Update(updated, Math.sqrt(updateSq), Math.sqrt(thetaSq));
   }
 }

@@ -10,6 +10,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.ExecutorService;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
 /**
@@ -35,18 +36,19 @@ public final class FisherBuild implements AutoCloseable {
   private final BuildPlan plan;
   private final RowSource rows;
   private final ExecutorService pool;
-  private final Consumer<String> attach;
+  private final BiConsumer<String, Convergence> attach;
   private final List<int[]> passes;
   private final FisherSink writer;
   private final String fisherId;
   private final SampleSpill spill;
   private final long startNanos = System.nanoTime();
+  private final Convergence.Moments moments;
   private FisherAccumulator first;
   private long seen;
   private int blocksDone;
 
   private FisherBuild(BuildPlan plan, RowSource rows, FisherSink.Factory sinks,
-      ExecutorService pool, Path spillDir, Consumer<String> attach) {
+      ExecutorService pool, Path spillDir, BiConsumer<String, Convergence> attach) {
     if (rows.columns() != plan.layout().parameterCount()) {
       throw new IllegalArgumentException("rows have " + rows.columns() + " columns, the layout "
           + plan.layout().parameterCount());
@@ -70,6 +72,7 @@ public final class FisherBuild implements AutoCloseable {
       writer.close();
       throw new UncheckedIOException("creating the sample spill in " + spillDir, e);
     }
+    this.moments = new Convergence.Moments(rows.columns());
     this.first = accumulator(passes.get(0));
   }
 
@@ -79,10 +82,11 @@ public final class FisherBuild implements AutoCloseable {
    * @param sinks opens where the blocks go ({@code FisherStore::create} in the server)
    * @param pool the shared Fisher pool (block-parallel work), or null for the calling thread
    * @param spillDir where a multi-pass build keeps its temporary sample file
-   * @param attach called with the committed Fisher's id: attaches it to its version
+   * @param attach called with the committed Fisher's id and the convergence the build measured:
+   *     attaches it to its version
    */
   public static FisherBuild start(BuildPlan plan, RowSource rows, FisherSink.Factory sinks,
-      ExecutorService pool, Path spillDir, Consumer<String> attach) {
+      ExecutorService pool, Path spillDir, BiConsumer<String, Convergence> attach) {
     return new FisherBuild(plan, rows, sinks, pool, spillDir, attach);
   }
 
@@ -107,7 +111,7 @@ public final class FisherBuild implements AutoCloseable {
       throw LetheException.invalid("samples", "the stream sent more than the " + plan.samples()
           + " samples announced (options.samples, or the version's train_size)");
     }
-    feed(first, checked, seen);
+    feed(first, checked, seen, true);
     if (spill != null) {
       spill.append(checked);
     }
@@ -133,18 +137,19 @@ public final class FisherBuild implements AutoCloseable {
       FisherAccumulator acc = accumulator(passes.get(g));
       long[] position = {0};
       spill.replay(batch -> {
-        feed(acc, batch, position[0]);
+        feed(acc, batch, position[0], false);
         position[0] += batch.size();
       });
       invert(acc, progress);
     }
     FisherHeader header = writer.commit(rows.header());
-    attach.accept(fisherId);
+    Convergence convergence = moments.result();
+    attach.accept(fisherId, convergence);
     close();
     BuildOptions o = plan.options();
     return progress(blocksDone, true, new FisherProgress.Summary(fisherId, plan.version(),
         plan.samples(), blocksTotal(), header.totalBytes(), plan.kind(), o.method(),
-        (System.nanoTime() - startNanos) / 1e9, passes.size()));
+        (System.nanoTime() - startNanos) / 1e9, passes.size(), convergence));
   }
 
   private FisherProgress progress(int done, boolean finished, FisherProgress.Summary summary) {
@@ -158,9 +163,10 @@ public final class FisherBuild implements AutoCloseable {
 
   /**
    * Turns a checked batch (whose first sample is at stream position {@code position}) into rows
-   * in chunks and hands the accumulator's columns to it.
+   * in chunks and hands the accumulator's columns to it; on the first pass ({@code measure})
+   * also adds the samples' gradients to the convergence moments.
    */
-  private void feed(FisherAccumulator acc, Samples batch, long position) {
+  private void feed(FisherAccumulator acc, Samples batch, long position, boolean measure) {
     int p = rows.columns();
     int from = acc.fromColumn();
     int width = acc.toColumn() - from;
@@ -172,6 +178,12 @@ public final class FisherBuild implements AutoCloseable {
       Samples part = start == 0 && end == n ? batch : Batches.range(batch, start, end);
       float[] full = rows.rows(part, position + start);
       int count = (end - start) * perSample;
+      if (measure) {
+        float[] gradients = rows.rowsAreGradients() ? full : rows.gradients(part);
+        if (gradients != null) {
+          moments.add(gradients, end - start);
+        }
+      }
       if (width == p) {
         acc.accept(full, count);
       } else {

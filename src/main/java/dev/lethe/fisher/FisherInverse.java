@@ -148,21 +148,67 @@ public final class FisherInverse implements AutoCloseable {
   }
 
   /**
-   * Block {@code b}'s F in double, row-major b × b: read where the Fisher stores it beside the
-   * inverse ({@link FisherHeader#withFisher()}), else the stored inverse inverted (≈ b³ more
-   * work, the same values to float32 rounding).
+   * Block {@code b}'s stored F⁻¹ in double, packed: the upper triangle row by row (row i holds
+   * (i, i..b−1)), which is LAPACK's column-major lower packed form ("L") of the same symmetric
+   * matrix; b(b+1)/2 values (verified).
    */
-  void readFisher(int b, double[] out) {
+  void readPackedInverse(int b, double[] packed) {
+    int size = layout().size(b);
+    ByteBuffer[] buf = takeBuffers();
+    try {
+      store.readBlock(model, fisherId, prefix, header, b, buf[0], buf[1], true);
+      java.nio.FloatBuffer f = buf[1].asFloatBuffer();
+      if (header.packed()) {
+        for (int i = 0, n = size * (size + 1) / 2; i < n; i++) {
+          packed[i] = f.get(i);
+        }
+      } else {
+        for (int i = 0, pos = 0; i < size; i++) {
+          for (int j = i; j < size; j++) {
+            packed[pos++] = f.get(i * size + j);
+          }
+        }
+      }
+    } finally {
+      buffers.offer(buf);
+    }
+  }
+
+  /**
+   * Block {@code b}'s F in double, row-major b × b, the upper triangle only (entries below the
+   * diagonal are not written): read where the Fisher stores it beside the inverse
+   * ({@link FisherHeader#withFisher()}), else the stored inverse inverted (≈ b³ more work, the
+   * same values to float32 rounding).
+   */
+  void readFisherUpper(int b, double[] out) {
+    int size = layout().size(b);
     if (header.withFisher()) {
       store.readFisherBlock(model, fisherId, header, b, out);
       return;
     }
-    int size = layout().size(b);
-    readInverse(b, out);
+    double[] packed = new double[size * (size + 1) / 2];
+    readPackedInverse(b, packed);
+    for (int i = 0, pos = 0; i < size; i++) {
+      for (int j = i; j < size; j++) {
+        out[i * size + j] = packed[pos];
+        out[j * size + i] = packed[pos++];
+      }
+    }
     double[] f = BlockInversion.invert(out, size, FisherAccumulator.describe(layout(), b) + "'s"
         + " stored inverse", header.dampening());
     if (f != out) {
       System.arraycopy(f, 0, out, 0, size * size);
+    }
+  }
+
+  /** Block {@code b}'s F in double, row-major b × b, both triangles (tests). */
+  void readFisher(int b, double[] out) {
+    int size = layout().size(b);
+    readFisherUpper(b, out);
+    for (int i = 0; i < size; i++) {
+      for (int j = i + 1; j < size; j++) {
+        out[j * size + i] = out[i * size + j];
+      }
     }
   }
 

@@ -92,6 +92,16 @@ final class FisherRows implements RowSource {
   }
 
   @Override
+  public boolean rowsAreGradients() {
+    return kind == CurvatureKind.EMPIRICAL;
+  }
+
+  @Override
+  public float[] gradients(Samples batch) {
+    return batch.labels() == null ? null : model.gradients(batch);
+  }
+
+  @Override
   public FisherHeader.Rows header() {
     return describe();
   }

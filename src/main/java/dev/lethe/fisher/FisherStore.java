@@ -69,7 +69,7 @@ public final class FisherStore {
 
   /**
    * Reads block {@code b}'s F (stored beside the inverse) into {@code out}, row-major b × b,
-   * both triangles.
+   * the upper triangle only (the entries below the diagonal are not written).
    *
    * @throws StorageException naming model, Fisher and block when it is missing or corrupt
    */
@@ -90,11 +90,13 @@ public final class FisherStore {
     if ((int) crc.getValue() != in.getInt(v.length - Integer.BYTES)) {
       throw new StorageException(where + " is corrupt: checksum mismatch");
     }
-    for (int i = 0; i < size; i++) {
-      for (int j = i; j < size; j++) {
-        double x = in.getFloat();
-        out[i * size + j] = x;
-        out[j * size + i] = x;
+    java.nio.FloatBuffer f = in.asFloatBuffer();
+    float[] row = new float[size];
+    for (int i = 0, pos = 0; i < size; pos += size - i, i++) {
+      f.get(pos, row, 0, size - i);
+      int base = i * size + i;
+      for (int j = 0; j < size - i; j++) {
+        out[base + j] = row[j];
       }
     }
   }

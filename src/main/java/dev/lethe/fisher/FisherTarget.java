@@ -23,8 +23,9 @@ public interface FisherTarget {
   ModelView view();
 
   /**
-   * Attaches a committed Fisher to the version (one synced write; watchers told); a Fisher no
-   * kept version references any more is deleted in that write.
+   * Attaches a committed Fisher to the version (one synced write; watchers told), with what its
+   * build measured of the weights' convergence; a Fisher no kept version references any more is
+   * deleted in that write.
    */
-  void attach(String fisherId);
+  void attach(String fisherId, Convergence convergence);
 }

@@ -24,10 +24,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <ul>
  *   <li><b>Woodbury</b> on the stored inverse, when q is small against b: A⁻¹ = Σ_j (δF⁻¹)^j F⁻¹
- *       (a Neumann series: ‖δF⁻¹‖ ≤ δ/λ = k/n < 1, summed until a term is below 1e-14 of the
- *       sum) applied to [g, Ũ], then (A − ŨŨᵀ/n)⁻¹g = A⁻¹g + A⁻¹Ũ (nI − ŨᵀA⁻¹Ũ)⁻¹ ŨᵀA⁻¹g;
+ *       (a Neumann series: ‖δF⁻¹‖ ≤ δ/λ = k/n < 1, summed until a term is below 1e-11 of the
+ *       sum) applied to [g, Ũ] by packed matrix-vector products (DSPMV on the stored packed
+ *       layout), then (A − ŨŨᵀ/n)⁻¹g = A⁻¹g + A⁻¹Ũ (nI − ŨᵀA⁻¹Ũ)⁻¹ ŨᵀA⁻¹g;
  *   <li><b>refactor</b>: F₋S formed from the block's stored F (or, for Fishers stored without
- *       it, from the inverse inverted), factored by Cholesky and solved.
+ *       it, from the inverse inverted) with one rank-q update (DSYRK), factored (DPOTRF) and
+ *       solved (DPOTRS).
  * </ul>
  *
  * With a downdate sink every block is refactored and F₋S and its inverse are written to it: the
@@ -46,10 +48,16 @@ public final class LeaveOut {
     REFACTOR
   }
 
-  /** A Neumann term this small against the sum ends the series (far below float32 storage). */
-  private static final double SERIES_TOLERANCE = 1e-14;
-  /** Rows per Gram update in the refactor path. */
-  private static final int KERNEL_ROWS = 256;
+  /**
+   * A Neumann term this small against the sum ends the series: far below the float32 rounding
+   * of the stored blocks (6e-8), so the series adds no error of its own.
+   */
+  private static final double SERIES_TOLERANCE = 1e-11;
+  /**
+   * A memory-bound multiply-add (a packed matrix-vector product streams the block) against a
+   * compute-bound one (DPOTRF, DSYRK), for the choice of path: measured ~10× here.
+   */
+  private static final double MEMORY_BOUND = 10;
 
   private LeaveOut() {}
 
@@ -182,18 +190,25 @@ public final class LeaveOut {
         woodbury(b, u, width, offset, nonZero);
         woodbury.incrementAndGet();
       } else {
-        refactor(b, u, width, offset);
+        refactor(b, u, width, offset, nonZero);
         refactor.incrementAndGet();
       }
     }
 
+    /**
+     * The Woodbury path's work in units of a multiply-add of a compute-bound kernel: each
+     * Neumann term is a memory-bound packed matrix-vector product per column (weighted by
+     * {@link #MEMORY_BOUND}), then the q × q system.
+     */
     private double woodburyCost(double b, int q, double rho) {
-      return 2 * b * b * (q + 1) * seriesTerms(rho) + 2 * b * q * (double) q + Math.pow(q, 3) / 3;
+      return MEMORY_BOUND * b * b * (q + 1) * seriesTerms(rho) + 2 * b * q * (double) q
+          + Math.pow(q, 3) / 3;
     }
 
+    /** The refactor path's: forming F₋S (memory-bound), the rank-q update and DPOTRF. */
     private double refactorCost(double b, int q) {
       double inverting = fisher.header().withFisher() ? 0 : 2 * b * b * b;
-      return inverting + b * b * q + b * b * b / 3 + 2 * b * b;
+      return inverting + MEMORY_BOUND * 2 * b * b + b * b * q + b * b * b / 3;
     }
 
     private void woodbury(int blk, float[] u, int width, int offset, int[] nonZero) {
@@ -201,135 +216,131 @@ public final class LeaveOut {
       int b = layout.size(blk);
       int s = layout.start(blk);
       int q = nonZero.length;
-      int m = q + 1;
       double lambda = fisher.header().dampening();
       double delta = k * lambda / n;
       double c = (double) n / (n - k);
       double root = 1 / Math.sqrt(r);
-      double[] inv = new double[b * b];
-      fisher.readInverse(blk, inv);
-      // V = [g_b, Ũ] (b × m); Z = A⁻¹V by the Neumann series
-      double[] v = new double[b * m];
-      for (int i = 0; i < b; i++) {
-        v[i * m] = g[s + i];
-        for (int j = 0; j < q; j++) {
-          v[i * m + 1 + j] = u[nonZero[j] * width + offset + i] * root;
+      double[] inverse = new double[b * (b + 1) / 2];
+      fisher.readPackedInverse(blk, inverse);
+      // columns [g_b, ũ_1 .. ũ_q]; z_c = A⁻¹ v_c by the Neumann series, column by column
+      double[][] v = new double[q + 1][b];
+      System.arraycopy(g, s, v[0], 0, b);
+      for (int j = 0; j < q; j++) {
+        int base = nonZero[j] * width + offset;
+        for (int i = 0; i < b; i++) {
+          v[j + 1][i] = u[base + i] * root;
         }
       }
-      double[] z = new double[b * m];
-      Linalg.multiply(inv, b, b, v, m, 0, z);
-      double[] term = z.clone();
-      double[] nextTerm = new double[b * m];
       int terms = seriesTerms((double) k / n);
-      for (int j = 1; j < terms; j++) {
-        Linalg.multiply(inv, b, b, term, m, 0, nextTerm);
-        double termMax = 0;
-        double sumMax = 0;
-        for (int i = 0; i < z.length; i++) {
-          nextTerm[i] *= delta;
-          z[i] += nextTerm[i];
-          termMax = Math.max(termMax, Math.abs(nextTerm[i]));
-          sumMax = Math.max(sumMax, Math.abs(z[i]));
+      double[][] z = new double[q + 1][];
+      double[] term = new double[b];
+      double[] next = new double[b];
+      for (int col = 0; col <= q; col++) {
+        double[] sum = new double[b];
+        Linalg.packedMultiply(inverse, b, v[col], term);
+        System.arraycopy(term, 0, sum, 0, b);
+        for (int j = 1; j < terms; j++) {
+          Linalg.packedMultiply(inverse, b, term, next);
+          double termMax = 0;
+          double sumMax = 0;
+          for (int i = 0; i < b; i++) {
+            next[i] *= delta;
+            sum[i] += next[i];
+            termMax = Math.max(termMax, Math.abs(next[i]));
+            sumMax = Math.max(sumMax, Math.abs(sum[i]));
+          }
+          double[] t = term;
+          term = next;
+          next = t;
+          if (termMax <= SERIES_TOLERANCE * sumMax) {
+            break;
+          }
         }
-        double[] t = term;
-        term = nextTerm;
-        nextTerm = t;
-        if (termMax <= SERIES_TOLERANCE * sumMax) {
-          break;
-        }
+        z[col] = sum;
       }
       double[] y = new double[q];
       if (q > 0) {
-        // C = nI − ŨᵀZ_U (q × q); w = Ũᵀ z_g
+        // C = nI − ŨᵀZ_U (q × q), w = Ũᵀ z_g: a Cholesky solve
         double[] cm = new double[q * q];
         double[] w = new double[q];
-        for (int i = 0; i < b; i++) {
-          int row = i * m;
-          for (int a = 0; a < q; a++) {
-            double ua = v[row + 1 + a];
-            if (ua == 0) {
-              continue;
-            }
-            w[a] += ua * z[row];
-            for (int e = 0; e < q; e++) {
-              cm[a * q + e] -= ua * z[row + 1 + e];
-            }
-          }
-        }
         for (int a = 0; a < q; a++) {
-          cm[a * q + a] += n;
-          for (int e = a + 1; e < q; e++) {
-            double sym = 0.5 * (cm[a * q + e] + cm[e * q + a]);
-            cm[a * q + e] = sym;
-            cm[e * q + a] = sym;
+          w[a] = dot(v[a + 1], z[0], b);
+          for (int e = a; e < q; e++) {
+            double d = -0.5 * (dot(v[a + 1], z[e + 1], b) + dot(v[e + 1], z[a + 1], b));
+            cm[a * q + e] = d;
+            cm[e * q + a] = d;
           }
+          cm[a * q + a] += n;
         }
-        if (!Linalg.choleskySolve(cm, q, w, 1)) {
+        if (!Linalg.factor(cm, q)) {
           throw notPositiveDefinite(blk);
         }
+        Linalg.solveFactored(cm, q, w);
         y = w;
       }
       for (int i = 0; i < b; i++) {
-        double sum = z[i * m];
+        double sum = z[0][i];
         for (int a = 0; a < q; a++) {
-          sum += z[i * m + 1 + a] * y[a];
+          sum += z[a + 1][i] * y[a];
         }
         x[s + i] = sum / c;
       }
     }
 
-    private void refactor(int blk, float[] u, int width, int offset) {
+    private void refactor(int blk, float[] u, int width, int offset, int[] nonZero) {
       BlockLayout layout = fisher.layout();
       int b = layout.size(blk);
       int s = layout.start(blk);
-      int b4 = GramKernel.padded(b);
+      int q = nonZero.length;
       double lambda = fisher.header().dampening();
       double c = (double) n / (n - k);
       double shift = k * lambda / (n - k);
       double rowScale = 1.0 / ((double) (n - k) * r);
-      double[] f = new double[b * b];
-      fisher.readFisher(blk, f);
-      double[] gram = new double[b4 * b4];
-      double[] scratch = new double[b4 * KERNEL_ROWS];
-      int total = k * r;
-      for (int from = 0; from < total; from += KERNEL_ROWS) {
-        int count = Math.min(KERNEL_ROWS, total - from);
-        Linalg.gramUpdate(u, count, width, from * width + offset, b, scratch, gram);
-      }
-      scratch = null;
+      // F₋S = c·F − shift·I − rowScale·UUᵀ, upper triangle, row-major
+      double[] m = new double[b * b];
+      fisher.readFisherUpper(blk, m);
       for (int i = 0; i < b; i++) {
+        int base = i * b;
         for (int j = i; j < b; j++) {
-          double v = c * f[i * b + j] - rowScale * gram[i * b4 + j];
-          f[i * b + j] = v;
-          f[j * b + i] = v;
+          m[base + j] *= c;
         }
-        f[i * b + i] -= shift;
+        m[base + i] -= shift;
       }
-      gram = null;
-      if (downdate != null) {
-        downdate.acceptFisher(blk, f);
-        double[] inverse;
-        try {
-          inverse = BlockInversion.invert(f, b, FisherAccumulator.describe(layout, blk), lambda);
-        } catch (LetheException e) {
-          throw notPositiveDefinite(blk);
-        }
+      double[] cols = new double[Math.max(1, b * q)];
+      for (int j = 0; j < q; j++) {
+        int from = nonZero[j] * width + offset;
         for (int i = 0; i < b; i++) {
-          double sum = 0;
-          for (int j = 0; j < b; j++) {
-            sum += inverse[i * b + j] * g[s + j];
-          }
-          x[s + i] = sum;
+          cols[j * b + i] = u[from + i];
         }
-        downdate.accept(blk, inverse);
-        return;
+      }
+      Linalg.rankUpdateUpper(cols, q, -rowScale, m, b);
+      cols = null;
+      if (downdate != null) {
+        for (int i = 0; i < b; i++) {
+          for (int j = i + 1; j < b; j++) {
+            m[j * b + i] = m[i * b + j];
+          }
+        }
+        downdate.acceptFisher(blk, m);
+      }
+      if (!Linalg.factor(m, b)) {
+        throw notPositiveDefinite(blk);
       }
       double[] rhs = new double[b];
       System.arraycopy(g, s, rhs, 0, b);
-      if (!Linalg.choleskySolve(f, b, rhs, 1)) {
-        throw notPositiveDefinite(blk);
+      Linalg.solveFactored(m, b, rhs);
+      for (double v : rhs) {
+        if (!Double.isFinite(v)) {
+          throw notPositiveDefinite(blk);
+        }
       }
       System.arraycopy(rhs, 0, x, s, b);
+      if (downdate != null) {
+        if (!Linalg.invertFactored(m, b)) {
+          throw notPositiveDefinite(blk);
+        }
+        downdate.accept(blk, m);
+      }
     }
 
     private LetheException notPositiveDefinite(int blk) {
@@ -347,6 +358,14 @@ public final class LeaveOut {
       return 1;
     }
     return (int) Math.min(500, Math.ceil(Math.log(SERIES_TOLERANCE) / Math.log(rho)) + 1);
+  }
+
+  private static double dot(double[] a, double[] b, int len) {
+    double sum = 0;
+    for (int i = 0; i < len; i++) {
+      sum += a[i] * b[i];
+    }
+    return sum;
   }
 
   /** The rows among the first {@code total} whose entries [offset, offset + b) are not all zero. */

@@ -128,42 +128,58 @@ public final class Linalg {
   }
 
   /**
-   * Row-major C = A·B + β·C for A [rows × inner], B [inner × cols], C [rows × cols] (DGEMM;
-   * netlib's Java implementation when no native BLAS loads). A and B are not modified.
+   * y = A·x for the symmetric b × b matrix A stored packed as the upper triangle row by row
+   * ({@code ap}, b(b+1)/2 values: LAPACK's column-major lower packed form) (DSPMV). x and y
+   * hold b values and must not alias.
    */
-  static void multiply(double[] a, int rows, int inner, double[] b, int cols, double beta,
-      double[] c) {
-    // Row-major X is the column-major Xᵀ: Cᵀ = Bᵀ·Aᵀ in column-major terms.
-    BLAS.getInstance().dgemm("N", "N", cols, rows, inner, 1.0, b, cols, a, inner, beta, c, cols);
+  static void packedMultiply(double[] ap, int b, double[] x, double[] y) {
+    BLAS.getInstance().dspmv("L", b, 1.0, ap, x, 1, 0.0, y, 1);
   }
 
   /**
-   * Factors the symmetric positive-definite b × b matrix {@code a} (row-major, both triangles
-   * set; overwritten by its Cholesky factor) and solves a·x = rhs in place for {@code nrhs}
-   * right-hand sides stored row-major [b × nrhs] (DPOTRF + DPOTRS). Returns false, with
-   * {@code rhs} unspecified, when the factorisation fails (not positive definite).
+   * C += α·A·Aᵀ on the upper triangle of the row-major b × b matrix {@code c}, for A the b × q
+   * matrix whose columns are {@code cols} (column-major, q columns of b values one after
+   * another) (DSYRK). Entries below the diagonal of c are not touched.
    */
-  static boolean choleskySolve(double[] a, int b, double[] rhs, int nrhs) {
+  static void rankUpdateUpper(double[] cols, int q, double alpha, double[] c, int b) {
+    if (q > 0) {
+      // the row-major upper triangle of c is its column-major lower one
+      BLAS.getInstance().dsyrk("L", "N", b, q, alpha, cols, b, 1.0, c, b);
+    }
+  }
+
+  /**
+   * Cholesky-factors the symmetric b × b matrix {@code a} in place (row-major, its upper triangle
+   * read; DPOTRF). Returns false when it is not positive definite.
+   */
+  static boolean factor(double[] a, int b) {
     intW info = new intW(0);
-    LAPACK lapack = LAPACK.getInstance();
-    lapack.dpotrf("L", b, a, b, info);
+    LAPACK.getInstance().dpotrf("L", b, a, b, info);
+    return info.val == 0;
+  }
+
+  /** Solves a·x = rhs in place for a factored by {@link #factor} (DPOTRS, one right-hand side). */
+  static void solveFactored(double[] a, int b, double[] rhs) {
+    intW info = new intW(0);
+    LAPACK.getInstance().dpotrs("L", b, 1, a, b, rhs, b, info);
+    if (info.val != 0) {
+      throw new IllegalStateException("dpotrs: argument " + (-info.val) + " is illegal");
+    }
+  }
+
+  /**
+   * Replaces a, factored by {@link #factor}, by its inverse, both triangles (DPOTRI, then the
+   * upper triangle mirrored). Returns false when the factor is singular.
+   */
+  static boolean invertFactored(double[] a, int b) {
+    intW info = new intW(0);
+    LAPACK.getInstance().dpotri("L", b, a, b, info);
     if (info.val != 0) {
       return false;
     }
-    // rhs row-major [b × nrhs] is column-major [nrhs × b]: solve on its transpose.
-    double[] t = new double[b * nrhs];
     for (int i = 0; i < b; i++) {
-      for (int j = 0; j < nrhs; j++) {
-        t[j * b + i] = rhs[i * nrhs + j];
-      }
-    }
-    lapack.dpotrs("L", b, nrhs, a, b, t, b, info);
-    if (info.val != 0) {
-      return false;
-    }
-    for (int i = 0; i < b; i++) {
-      for (int j = 0; j < nrhs; j++) {
-        rhs[i * nrhs + j] = t[j * b + i];
+      for (int j = i + 1; j < b; j++) {
+        a[j * b + i] = a[i * b + j];
       }
     }
     return true;

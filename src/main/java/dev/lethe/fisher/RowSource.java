@@ -37,4 +37,20 @@ public interface RowSource {
   default FisherHeader.Rows header() {
     return new FisherHeader.Rows(rowsPerSample(), 1, 0, false);
   }
+
+  /**
+   * True when {@link #rows} are the per-sample gradients of the loss at the true labels (one row
+   * per sample, the L2 term included): a build then measures convergence from them directly.
+   */
+  default boolean rowsAreGradients() {
+    return false;
+  }
+
+  /**
+   * The per-sample gradients of the loss at the true labels, [N, P], for the convergence check;
+   * null when this source cannot make them (then it is not measured).
+   */
+  default float[] gradients(Samples batch) {
+    return null;
+  }
 }

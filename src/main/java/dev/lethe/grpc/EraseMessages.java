@@ -87,7 +87,8 @@ public final class EraseMessages {
             .setSwapMs(o.timings().swapMs())
             .setLeaveOutRowsMs(o.timings().leaveOutRowsMs()))
         .setStep(step(o.step()))
-        .setStepNote(o.stepNote());
+        .setStepNote(o.stepNote())
+        .setUpdateRatio(o.updateRatio());
     for (EraseOutcome.Preview p : o.previews()) {
       b.addPreviews(StepPreview.newBuilder().setStep(step(p.step()))
           .setUpdateNorm(p.updateNorm()).setLossAfter(p.lossAfter())
@@ -105,7 +106,8 @@ public final class EraseMessages {
             t.getSwapMs(), t.getLeaveOutRowsMs()),
         step(r.getStep()), r.getStepNote(),
         r.getPreviewsList().stream().map(p -> new EraseOutcome.Preview(step(p.getStep()),
-            p.getUpdateNorm(), p.getLossAfter(), p.getUnavailable())).toList());
+            p.getUpdateNorm(), p.getLossAfter(), p.getUnavailable())).toList(),
+        r.getUpdateRatio());
   }
 
   public static ListErasuresResponse erasures(EraseLedger.Page page) {

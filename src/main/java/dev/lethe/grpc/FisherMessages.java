@@ -61,7 +61,10 @@ public final class FisherMessages {
           .setFisherKind(kind(s.kind()))
           .setMethod(method(s.method()))
           .setBuildSeconds(s.buildSeconds())
-          .setPasses(s.passes()));
+          .setPasses(s.passes())
+          .setMeanGradientNorm(s.convergence().meanGradientNorm())
+          .setGradientRms(s.convergence().gradientRms())
+          .setConvergenceWarning(s.convergence().warning()));
     }
     return b.build();
   }
@@ -75,7 +78,8 @@ public final class FisherMessages {
           s.getBlocks(), s.getBytes(),
           kind("summary.fisher_kind", s.getFisherKind(), s.getFisherKindValue()),
           method("summary.method", s.getMethod(), s.getMethodValue()),
-          s.getBuildSeconds(), s.getPasses());
+          s.getBuildSeconds(), s.getPasses(),
+          new dev.lethe.fisher.Convergence(s.getMeanGradientNorm(), s.getGradientRms()));
     }
     return new FisherProgress(p.getSamplesSeen(), p.getBlocksDone(), p.getBlocksTotal(),
         p.getDone(), summary);

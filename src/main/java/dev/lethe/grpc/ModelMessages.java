@@ -75,7 +75,9 @@ public final class ModelMessages {
         .setTrainSize(m.trainSize())
         .setParameterCount(m.parameterCount())
         .setFisherReady(m.fisherReady())
-        .setSpec(spec(m.spec()));
+        .setSpec(spec(m.spec()))
+        .setFisherGradientRatio(m.fisherGradientRatio())
+        .setConvergenceWarning(m.convergenceWarning());
     for (VersionState v : m.versions()) {
       b.addVersions(VersionInfo.newBuilder()
           .setVersion(v.version())
@@ -109,7 +111,8 @@ public final class ModelMessages {
         m.getTrainSize(), m.getParameterCount(), m.getFisherReady(), config(m.getSpec()),
         SampleMessages.longs(m.getOutputDimsList()),
         m.getInputsList().stream().map(i -> new InputSpec(i.getName(),
-            i.getElementType().equals("float"), SampleMessages.longs(i.getDimsList()))).toList());
+            i.getElementType().equals("float"), SampleMessages.longs(i.getDimsList()))).toList(),
+        m.getFisherGradientRatio(), m.getConvergenceWarning());
   }
 
   static EvaluateResponse evaluateResponse(Evaluation e) {

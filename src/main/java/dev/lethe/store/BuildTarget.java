@@ -1,6 +1,7 @@
 package dev.lethe.store;
 
 import dev.lethe.core.ModelConfig;
+import dev.lethe.fisher.Convergence;
 import dev.lethe.fisher.FisherTarget;
 import dev.lethe.fisher.ModelView;
 
@@ -13,7 +14,7 @@ record BuildTarget(ModelStore store, String model, long version, long trainSize,
     ModelConfig config, ModelView view) implements FisherTarget {
 
   @Override
-  public void attach(String fisherId) {
-    store.attachFisher(model, version, fisherId);
+  public void attach(String fisherId, Convergence convergence) {
+    store.attachFisher(model, version, fisherId, convergence);
   }
 }

@@ -13,6 +13,9 @@ import java.util.List;
  * @param spec the spec with defaults resolved and the erasable list filled in
  * @param outputDims per-sample logits shape
  * @param inputs the data inputs a batch must provide
+ * @param fisherGradientRatio of the active version's Fisher build: |∇L_D(θ)| / the typical
+ *     per-sample gradient (0 = unknown; see {@link dev.lethe.fisher.Convergence})
+ * @param convergenceWarning "" or why erasures at ε = 1 will overshoot
  */
 public record ModelState(
     String name,
@@ -23,4 +26,15 @@ public record ModelState(
     boolean fisherReady,
     ModelConfig spec,
     long[] outputDims,
-    List<InputSpec> inputs) {}
+    List<InputSpec> inputs,
+    double fisherGradientRatio,
+    String convergenceWarning) {
+
+  /** A state without a convergence measurement. */
+  public ModelState(String name, long activeVersion, List<VersionState> versions, long trainSize,
+      long parameterCount, boolean fisherReady, ModelConfig spec, long[] outputDims,
+      List<InputSpec> inputs) {
+    this(name, activeVersion, versions, trainSize, parameterCount, fisherReady, spec, outputDims,
+        inputs, 0, "");
+  }
+}

@@ -35,6 +35,8 @@ import java.util.function.Consumer;
  * per-model ONNX Runtime sessions and closes them in {@link #close()}.
  */
 public final class ModelStore implements AutoCloseable {
+  private static final java.util.logging.Logger LOG =
+      java.util.logging.Logger.getLogger(ModelStore.class.getName());
   private final LetheDb db;
   private final OrtEnvironment env;
   private final StoreConfig config;
@@ -356,14 +358,20 @@ public final class ModelStore implements AutoCloseable {
    * watchers see {@code fisher_ready}. The Fisher the version had before is deleted in the same
    * write when no kept version references it any more.
    */
-  void attachFisher(String name, long version, String fisherId) {
+  void attachFisher(String name, long version, String fisherId,
+      dev.lethe.fisher.Convergence convergence) {
     ensureOpen();
     rewrite(name, r -> {
       long v = ModelReads.keptVersion(r, version).getVersion();
       ModelRecord.Builder b = r.toBuilder();
       for (int i = 0; i < b.getVersionsCount(); i++) {
         if (b.getVersions(i).getVersion() == v) {
-          b.setVersions(i, b.getVersions(i).toBuilder().setFisherId(fisherId).setFisherVersion(v));
+          b.setVersions(i, b.getVersions(i).toBuilder().setFisherId(fisherId).setFisherVersion(v)
+              .setFisherMeanGradientNorm(convergence.meanGradientNorm())
+              .setFisherGradientRms(convergence.gradientRms()));
+          if (!convergence.warning().isEmpty()) {
+            LOG.warning("model " + name + " version " + v + ": " + convergence.warning());
+          }
         }
       }
       return b.build();

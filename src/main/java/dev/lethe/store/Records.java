@@ -74,6 +74,10 @@ final class Records {
   static ModelState info(ModelRecord r, long parameterCount, boolean fisherReady) {
     VersionRecord active = version(r, r.getActiveVersion());
     long trainSize = active == null ? 0 : active.getTrainSize();
+    dev.lethe.fisher.Convergence convergence = active == null || active.getFisherId().isEmpty()
+        ? dev.lethe.fisher.Convergence.UNKNOWN
+        : new dev.lethe.fisher.Convergence(active.getFisherMeanGradientNorm(),
+            active.getFisherGradientRms());
     return new ModelState(
         r.getName(),
         r.getActiveVersion(),
@@ -83,6 +87,8 @@ final class Records {
         fisherReady,
         spec(r, trainSize),
         r.getOutputDimsList().stream().mapToLong(Long::longValue).toArray(),
-        inputs(r));
+        inputs(r),
+        convergence.ratio(),
+        convergence.warning());
   }
 }

@@ -49,7 +49,7 @@ final class RequestLog {
           r.getUpdateNorm(), r.getLossBefore(), r.getLossAfter(),
           new EraseOutcome.Timings(r.getGradientsMs(), r.getSolveMs(), r.getStoreMs(),
               r.getSwapMs(), r.getLeaveOutRowsMs()),
-          step, r.getStepNote(), List.of()),
+          step, r.getStepNote(), List.of(), r.getUpdateRatio()),
           s.getRequestSha256());
     } catch (InvalidProtocolBufferException e) {
       throw new StorageException("corrupt request record " + model + "/" + requestId, e);
@@ -72,7 +72,7 @@ final class RequestLog {
         .setGradientsMs(o.timings().gradientsMs()).setSolveMs(o.timings().solveMs())
         .setStoreMs(o.timings().storeMs()).setSwapMs(o.timings().swapMs())
         .setLeaveOutRowsMs(o.timings().leaveOutRowsMs())
-        .setStep(o.step().name()).setStepNote(o.stepNote())
+        .setStep(o.step().name()).setStepNote(o.stepNote()).setUpdateRatio(o.updateRatio())
         .build();
     batch.put(Family.REQUESTS, Keys.of(model, requestId), StoredEraseResponse.newBuilder()
         .setResponse(r).setRequestSha256(requestSha256).build().toByteArray());

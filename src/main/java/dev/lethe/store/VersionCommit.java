@@ -98,6 +98,11 @@ final class VersionCommit {
         .addAllEraseLineage(parent.getEraseLineageList())
         .setFisherId(fisherId)
         .setFisherVersion(fisherId.isEmpty() ? 0 : fisherVersion);
+    if (!fisherId.isEmpty()) {
+      // the Fisher (or its downdate) was built at the same weights as the parent's
+      v.setFisherMeanGradientNorm(parent.getFisherMeanGradientNorm())
+          .setFisherGradientRms(parent.getFisherGradientRms());
+    }
     if (isErasure) {
       v.addEraseLineage(version);
     }

@@ -79,7 +79,7 @@ final class ArrayRows implements RowSource {
       Path spillDir) {
     BuildPlan plan = new BuildPlan("m", version, CurvatureKind.EMPIRICAL, layout, options, n, 1, 0);
     ExecutorService pool = options.threads() > 1 ? DaemonThreads.pool("test", options.threads()) : null;
-    try (FisherBuild build = FisherBuild.start(plan, this, sinks, pool, spillDir, id -> {})) {
+    try (FisherBuild build = FisherBuild.start(plan, this, sinks, pool, spillDir, (id, c) -> {})) {
       for (int sent = 0; sent < n; sent += BATCH) {
         int k = Math.min(BATCH, n - sent);
         build.accept(new Samples(List.of(),

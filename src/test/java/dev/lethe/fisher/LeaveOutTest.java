@@ -257,6 +257,6 @@ class LeaveOutTest {
   void seriesTermsFollowTheBound() {
     assertEquals(1, LeaveOut.seriesTerms(0));
     assertTrue(LeaveOut.seriesTerms(1e-3) <= 6);
-    assertTrue(LeaveOut.seriesTerms(0.5) >= 46 && LeaveOut.seriesTerms(0.5) <= 48);
+    assertTrue(LeaveOut.seriesTerms(0.5) >= 37 && LeaveOut.seriesTerms(0.5) <= 39);
   }
 }

@@ -53,7 +53,7 @@ class MessagesTest {
     EraseOutcome outcome = new EraseOutcome(3, 2, List.of("a"), 0.5, 0.1, 0.9,
         new EraseOutcome.Timings(1, 2, 3, 4, 0.5), ErasureStep.FULL_FISHER, "LEAVE_OUT unavailable: x",
         List.of(new EraseOutcome.Preview(ErasureStep.LEAVE_OUT, Double.NaN, Double.NaN, "x"),
-            new EraseOutcome.Preview(ErasureStep.FULL_FISHER, 0.5, 0.9, "")));
+            new EraseOutcome.Preview(ErasureStep.FULL_FISHER, 0.5, 0.9, "")), 0.04);
     assertEquals(outcome, EraseMessages.outcome(EraseMessages.response(outcome)));
     assertEquals(dev.lethe.api.v1.EraseStep.FULL_FISHER, EraseMessages.response(outcome).getStep());
     EraseResponse response = EraseMessages.response(outcome);
