@@ -14,11 +14,14 @@ import picocli.CommandLine.Parameters;
 
 /** Writes a calibrated ε into a model's spec through SetScale. */
 @Command(name = "calibrate", mixinStandardHelpOptions = true,
-    description = {"Set epsilon, the scale of the SSSE erase step, in a model's spec (SetScale).",
-        "Later erases use it; no version is created; a write token is needed where the server "
-            + "has tokens. The value is given (--epsilon) or read from the results.csv that "
-            + "`lethe evaluate` writes beside its report (--from): the epsilon* its calibration "
-            + "split chose for a family and Fisher setting."})
+    description = {"Choose or set epsilon, the scale of the SSSE erase step, in a model's spec.",
+        "--erase-like/--holdout: CalibrateScale — the erase step of the --erase-like training "
+            + "samples (nothing is erased) over a grid of epsilon, each compared with --holdout "
+            + "samples never trained on; prints the curve and the epsilon whose erased samples' "
+            + "mean loss matches the holdout's while retained accuracy falls by at most "
+            + "--max-accuracy-drop points; --apply writes it into the spec.",
+        "--epsilon / --from: SetScale with a given value or the epsilon* that `lethe evaluate` "
+            + "chose (results.csv). Writing needs a write token where the server has tokens."})
 final class CalibrateCommand extends ClientCommand {
   @Parameters(index = "0", description = "Model name.")
   String name;
@@ -32,6 +35,45 @@ final class CalibrateCommand extends ClientCommand {
 
     @ArgGroup(exclusive = false)
     FromReport report;
+
+    @ArgGroup(exclusive = false)
+    HeldOut heldOut;
+  }
+
+  static final class HeldOut {
+    @Option(names = "--erase-like", required = true, arity = "1..2",
+        description = "Training samples to erase hypothetically: a CSV, or IDX images and labels.")
+    List<Path> eraseLike;
+
+    @Option(names = "--holdout", required = true, arity = "1..2",
+        description = "Samples of the same distribution never trained on (CSV or IDX pair).")
+    List<Path> holdout;
+
+    @Option(names = "--retained", arity = "1..2",
+        description = "Training samples that stay, for the accuracy guard (default: the holdout).")
+    List<Path> retained;
+
+    @Option(names = "--feature-scale", defaultValue = "1",
+        description = "Multiplier applied to every input value read (e.g. 0.00392156862745098 for"
+            + " raw bytes to [0, 1]); default ${DEFAULT-VALUE}.")
+    float featureScale;
+
+    @Option(names = "--step", description = "LEAVE_OUT or FULL_FISHER (default: as Erase).")
+    dev.lethe.core.ErasureStep step;
+
+    @Option(names = "--max-accuracy-drop", defaultValue = "1",
+        description = "Guard: retained accuracy may fall by at most this many points (default"
+            + " ${DEFAULT-VALUE}).")
+    double maxAccuracyDrop;
+
+    @Option(names = "--apply", description = "Write the chosen epsilon into the spec.")
+    boolean apply;
+
+    @Option(names = "--plot", description = "Also write the curve as a PNG here.")
+    Path plot;
+
+    @Option(names = "--json", description = "Print the response as JSON instead of a table.")
+    boolean json;
   }
 
   static final class FromReport {
@@ -49,9 +91,44 @@ final class CalibrateCommand extends ClientCommand {
 
   @Override
   void run(LetheClient lethe, PrintWriter out) throws IOException {
+    if (source.heldOut != null) {
+      calibrate(lethe, source.heldOut, out);
+      return;
+    }
     double epsilon = source.epsilon != null ? source.epsilon : fromReport(source.report);
     ModelConfig spec = lethe.setScale(name, epsilon);
     out.printf("model %s: scale %s%n", spec.name(), spec.scale());
+  }
+
+  private void calibrate(LetheClient lethe, HeldOut h, PrintWriter out) throws IOException {
+    dev.lethe.store.ModelState model = lethe.describe(name);
+    dev.lethe.core.Samples samples = SampleFiles.load(model, h.eraseLike, h.featureScale, 0);
+    dev.lethe.core.Samples holdout = SampleFiles.load(model, h.holdout, h.featureScale, 0);
+    dev.lethe.core.Samples retained = h.retained == null ? null
+        : SampleFiles.load(model, h.retained, h.featureScale, 0);
+    dev.lethe.erase.ScaleCalibration.Result r = lethe.calibrateScale(
+        new dev.lethe.erase.ScaleCalibration.Request(name, samples, holdout, retained, h.step,
+            h.apply, h.maxAccuracyDrop));
+    if (h.json) {
+      out.println(Json.calibration(r));
+    } else {
+      out.printf("model %s version %d, step %s%s: %d samples erased hypothetically, %d held out%n",
+          name, r.version(), r.step(), r.stepNote().isEmpty() ? "" : " (" + r.stepNote() + ")",
+          samples.size(), holdout.size());
+      out.printf("%10s %12s %12s %10s %12s%n", "epsilon", "erased loss", "holdout loss",
+          "member AUC", "acc change");
+      for (var p : r.curve()) {
+        out.printf("%10.4g %12.4f %12.4f %10.3f %+11.2f%s%n", p.scale(), p.erasedMeanLoss(),
+            p.holdoutMeanLoss(), p.membershipAuc(), p.retainedAccuracyChange(),
+            p.scale() == r.scale() ? "  <- chosen" : "");
+      }
+      out.printf("chosen epsilon %.4g: %s%s%n", r.scale(), r.reason(),
+          r.applied() ? "; written into the spec" : " (not applied: --apply writes it)");
+    }
+    if (h.plot != null) {
+      CalibrationPlot.write(r, h.plot);
+      out.printf("curve written to %s%n", h.plot);
+    }
   }
 
   /** ε* of the report split's rows for the family and setting (all rows carry the same). */

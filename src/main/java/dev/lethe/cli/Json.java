@@ -35,6 +35,11 @@ final class Json {
     return print(EraseMessages.response(outcome));
   }
 
+  /** A CalibrateScaleResponse. */
+  static String calibration(dev.lethe.erase.ScaleCalibration.Result result) {
+    return print(dev.lethe.grpc.CalibrationMessages.response(result));
+  }
+
   /** A ListErasuresResponse. */
   static String erasures(EraseLedger.Page page) {
     return print(EraseMessages.erasures(page));

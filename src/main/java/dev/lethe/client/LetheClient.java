@@ -237,6 +237,18 @@ public final class LetheClient implements AutoCloseable {
   }
 
   /**
+   * Chooses ε on held-out data without erasing (CalibrateScale); with {@code apply} writes it
+   * into the spec (needs a write token).
+   *
+   * @throws RemoteException with the server's status when refused (nothing changed)
+   */
+  public dev.lethe.erase.ScaleCalibration.Result calibrateScale(
+      dev.lethe.erase.ScaleCalibration.Request request) {
+    return dev.lethe.grpc.CalibrationMessages.result(Calls.call(() ->
+        blocking.calibrateScale(dev.lethe.grpc.CalibrationMessages.message(request))));
+  }
+
+  /**
    * Builds and attaches a Fisher by one BuildFisher stream: {@code options}, then every batch of
    * {@code batches}, which is consumed lazily and sent only while the transport is ready, so a
    * large training set is never buffered whole. Blocks until the server has stored the Fisher.

@@ -116,9 +116,9 @@ public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
    * @param unavailable why LEAVE_OUT (and a downdate) cannot run here ("" when it can)
    * @param fisherView the version the Fisher was built at (null when unavailable)
    */
-  private record Plan(ErasureStep step, String note, String unavailable, ModelView fisherView) {}
+  record Plan(ErasureStep step, String note, String unavailable, ModelView fisherView) {}
 
-  private Plan plan(EraseCommand c, EraseSession session, long k) {
+  Plan plan(EraseCommand c, EraseSession session, long k) {
     FisherHeader h = fishers.header(c.name(), session.fisherId());
     String unavailable = Fishers.leaveOutUnavailable(h, k);
     ModelView fisherView = null;
@@ -144,7 +144,7 @@ public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
         fisherView);
   }
 
-  private double[] apply(EraseCommand c, EraseSession session, double[] g) {
+  double[] apply(EraseCommand c, EraseSession session, double[] g) {
     double[] step = new double[g.length];
     fishers.solver(c.name(), session.fisherId()).apply(g, step);
     return step;
@@ -209,7 +209,7 @@ public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
   }
 
   /** Field checks that need no model: name, ids, request id, the request size limit. */
-  private void checkRequest(EraseCommand c) {
+  void checkRequest(EraseCommand c) {
     SpecValidator.checkName("name", c.name());
     if (c.requestId().length() > 256) {
       throw LetheException.invalid("request_id", "longer than 256 characters");
@@ -251,7 +251,7 @@ public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
     return stored.outcome();
   }
 
-  private static void checkPreconditions(EraseCommand c, EraseSession s) {
+  static void checkPreconditions(EraseCommand c, EraseSession s) {
     if (c.expectedVersion() != 0 && c.expectedVersion() != s.version()) {
       throw LetheException.precondition("expected_version " + c.expectedVersion()
           + " is stale: model '" + c.name() + "' is at version " + s.version());
@@ -263,13 +263,13 @@ public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
   }
 
   /** The request's rows whose ids no erase in the active version's lineage removed. */
-  private record Selection(Samples samples, List<String> idHashes, List<String> already) {
+  record Selection(Samples samples, List<String> idHashes, List<String> already) {
     int k() {
       return idHashes.size();
     }
   }
 
-  private static Selection notErasedBefore(EraseSession s, Samples samples) {
+  static Selection notErasedBefore(EraseSession s, Samples samples) {
     List<String> already = new ArrayList<>();
     List<String> hashes = new ArrayList<>();
     List<Integer> rows = new ArrayList<>();
@@ -286,7 +286,7 @@ public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
   }
 
   /** Σ∇l_i in double, [P], from gradients in chunks of at most the configured bytes. */
-  private double[] gradientSum(ModelView model, Samples erase) {
+  double[] gradientSum(ModelView model, Samples erase) {
     long p = model.parameterCount();
     int k = erase.size();
     double[] sum = new double[(int) p];

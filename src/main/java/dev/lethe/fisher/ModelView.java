@@ -50,4 +50,10 @@ public interface ModelView {
    * or at the version's own weights when null.
    */
   double meanLoss(Samples checked, float[] weights);
+
+  /**
+   * Per-sample data losses (no L2 term), their mean and the accuracy of labelled samples at
+   * {@code weights} (P floats, spec order), or at the version's own weights when null.
+   */
+  dev.lethe.eval.Evaluation evaluate(Samples checked, float[] weights);
 }

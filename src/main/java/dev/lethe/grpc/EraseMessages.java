@@ -30,33 +30,8 @@ public final class EraseMessages {
   static EraseCommand command(EraseRequest r) {
     return new EraseCommand(r.getName(), r.getRequestId(),
         SampleMessages.required(r.hasSamples(), r.getSamples()), r.getDryRun(),
-        r.getExpectedVersion(), r.getDowndateFisher(), step(r));
-  }
-
-  /** The request's step; null for unspecified (the default). */
-  private static ErasureStep step(EraseRequest r) {
-    return switch (r.getStep()) {
-      case ERASE_STEP_UNSPECIFIED -> null;
-      case LEAVE_OUT -> ErasureStep.LEAVE_OUT;
-      case FULL_FISHER -> ErasureStep.FULL_FISHER;
-      case UNRECOGNIZED -> throw LetheException.invalid("step",
-          "must be LEAVE_OUT, FULL_FISHER or unspecified, got " + r.getStepValue());
-    };
-  }
-
-  private static EraseStep step(ErasureStep s) {
-    return s == null ? EraseStep.ERASE_STEP_UNSPECIFIED : switch (s) {
-      case LEAVE_OUT -> EraseStep.LEAVE_OUT;
-      case FULL_FISHER -> EraseStep.FULL_FISHER;
-    };
-  }
-
-  private static ErasureStep step(EraseStep s) {
-    return switch (s) {
-      case LEAVE_OUT -> ErasureStep.LEAVE_OUT;
-      case FULL_FISHER -> ErasureStep.FULL_FISHER;
-      default -> null;
-    };
+        r.getExpectedVersion(), r.getDowndateFisher(),
+        new EraseStepField(r.getStep(), r.getStepValue()).domain());
   }
 
   /** The client's side of {@link #command(EraseRequest)}. */
@@ -68,7 +43,7 @@ public final class EraseMessages {
         .setDryRun(c.dryRun())
         .setExpectedVersion(c.expectedVersion())
         .setDowndateFisher(c.downdateFisher())
-        .setStep(step(c.step()))
+        .setStep(EraseStepField.message(c.step()))
         .build();
   }
 
@@ -86,11 +61,11 @@ public final class EraseMessages {
             .setStoreMs(o.timings().storeMs())
             .setSwapMs(o.timings().swapMs())
             .setLeaveOutRowsMs(o.timings().leaveOutRowsMs()))
-        .setStep(step(o.step()))
+        .setStep(EraseStepField.message(o.step()))
         .setStepNote(o.stepNote())
         .setUpdateRatio(o.updateRatio());
     for (EraseOutcome.Preview p : o.previews()) {
-      b.addPreviews(StepPreview.newBuilder().setStep(step(p.step()))
+      b.addPreviews(StepPreview.newBuilder().setStep(EraseStepField.message(p.step()))
           .setUpdateNorm(p.updateNorm()).setLossAfter(p.lossAfter())
           .setUnavailable(p.unavailable()));
     }
@@ -104,8 +79,8 @@ public final class EraseMessages {
         r.getUpdateNorm(), r.getLossBefore(), r.getLossAfter(),
         new EraseOutcome.Timings(t.getGradientsMs(), t.getSolveMs(), t.getStoreMs(),
             t.getSwapMs(), t.getLeaveOutRowsMs()),
-        step(r.getStep()), r.getStepNote(),
-        r.getPreviewsList().stream().map(p -> new EraseOutcome.Preview(step(p.getStep()),
+        EraseStepField.domain(r.getStep()), r.getStepNote(),
+        r.getPreviewsList().stream().map(p -> new EraseOutcome.Preview(EraseStepField.domain(p.getStep()),
             p.getUpdateNorm(), p.getLossAfter(), p.getUnavailable())).toList(),
         r.getUpdateRatio());
   }

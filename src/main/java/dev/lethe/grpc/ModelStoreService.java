@@ -9,6 +9,8 @@ import dev.lethe.api.v1.EvaluateResponse;
 import dev.lethe.api.v1.GetModelRequest;
 import dev.lethe.api.v1.GradientsRequest;
 import dev.lethe.api.v1.GradientsResponse;
+import dev.lethe.api.v1.CalibrateScaleRequest;
+import dev.lethe.api.v1.CalibrateScaleResponse;
 import dev.lethe.api.v1.CheckErasureRequest;
 import dev.lethe.api.v1.CheckErasureResponse;
 import dev.lethe.api.v1.ListErasuresRequest;
@@ -25,6 +27,7 @@ import dev.lethe.api.v1.WatchModelRequest;
 import dev.lethe.core.LetheException;
 import dev.lethe.core.EraseOutcome;
 import dev.lethe.erase.Eraser;
+import dev.lethe.erase.ScaleCalibration;
 import dev.lethe.fisher.FisherBuild;
 import dev.lethe.fisher.FisherRequest;
 import dev.lethe.metrics.LetheMetrics;
@@ -173,6 +176,20 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
         recordModel(request.getName());
       }
       return EraseMessages.response(o);
+    });
+  }
+
+  @Override
+  public void calibrateScale(CalibrateScaleRequest request,
+      StreamObserver<CalibrateScaleResponse> response) {
+    unary(response, () -> {
+      if (request.getApply() && !TokenAuthInterceptor.canWrite()) {
+        throw new io.grpc.StatusRuntimeException(io.grpc.Status.PERMISSION_DENIED.withDescription(
+            "authorization: this token is read-only; CalibrateScale with apply writes the spec"
+            + " and needs a write token"));
+      }
+      return CalibrationMessages.response(new ScaleCalibration(eraser)
+          .calibrate(CalibrationMessages.request(request)));
     });
   }
 

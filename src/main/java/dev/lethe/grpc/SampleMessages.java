@@ -29,12 +29,17 @@ public final class SampleMessages {
 
   /** A request's {@code samples}; labels are null when it has none. */
   static Samples samples(SampleBatch s) {
+    return samples("samples", s);
+  }
+
+  /** A request's batch in the field {@code field} (errors name it); labels null when absent. */
+  static Samples samples(String field, SampleBatch s) {
     if (s.getInputsCount() == 0) {
-      throw LetheException.invalid("samples.inputs", "required: at least one input tensor");
+      throw LetheException.invalid(field + ".inputs", "required: at least one input tensor");
     }
     Map<String, DenseTensor> inputs = new LinkedHashMap<>();
-    s.getInputsMap().forEach((name, t) -> inputs.put(name, tensor("samples.inputs[" + name + "]", t)));
-    DenseTensor labels = s.hasLabels() ? tensor("samples.labels", s.getLabels()) : null;
+    s.getInputsMap().forEach((name, t) -> inputs.put(name, tensor(field + ".inputs[" + name + "]", t)));
+    DenseTensor labels = s.hasLabels() ? tensor(field + ".labels", s.getLabels()) : null;
     return new Samples(s.getIdsList(), inputs, labels);
   }
 

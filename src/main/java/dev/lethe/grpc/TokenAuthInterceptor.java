@@ -14,7 +14,7 @@ import java.util.Set;
  * Bearer-token access control for the ModelStore service: mutating RPCs (PutModel, BuildFisher,
  * Erase, SetActiveVersion, SetScale) need a write token, answering UNAUTHENTICATED without a valid token
  * and PERMISSION_DENIED with a read-only one; the sensitive reads (Gradients, ListErasures,
- * CheckErasure) always need a read or write token; other reads only when configured so. Health and reflection stay open (Kubernetes probes, grpcurl list). Tokens are
+ * CheckErasure, CalibrateScale, whose {@code apply} also needs a write token) always need a read or write token; other reads only when configured so. Health and reflection stay open (Kubernetes probes, grpcurl list). Tokens are
  * compared in constant time. Stateless after construction; thread-safe.
  */
 public final class TokenAuthInterceptor implements ServerInterceptor {
@@ -35,7 +35,10 @@ public final class TokenAuthInterceptor implements ServerInterceptor {
   private static final Set<String> SENSITIVE_READS = Set.of(
       ModelStoreGrpc.getGradientsMethod().getFullMethodName(),
       ModelStoreGrpc.getListErasuresMethod().getFullMethodName(),
-      ModelStoreGrpc.getCheckErasureMethod().getFullMethodName());
+      ModelStoreGrpc.getCheckErasureMethod().getFullMethodName(),
+      ModelStoreGrpc.getCalibrateScaleMethod().getFullMethodName());
+  /** Whether the call's token may write (calls that write only for some requests check it). */
+  private static final io.grpc.Context.Key<Boolean> CAN_WRITE = io.grpc.Context.key("lethe-can-write");
 
   private final Set<String> writeTokens;
   private final Set<String> readTokens;
@@ -56,7 +59,9 @@ public final class TokenAuthInterceptor implements ServerInterceptor {
     }
     boolean mutating = MUTATING.contains(method);
     if (!mutating && !readsNeedToken && !SENSITIVE_READS.contains(method)) {
-      return next.startCall(call, headers);
+      // no token asked for; a call that would write (CalibrateScale's apply) still needs one
+      return io.grpc.Contexts.interceptCall(io.grpc.Context.current().withValue(CAN_WRITE,
+          writeTokens.isEmpty()), call, headers, next);
     }
     String token = bearer(headers.get(AUTHORIZATION));
     boolean write = token != null && matches(token, writeTokens);
@@ -73,7 +78,18 @@ public final class TokenAuthInterceptor implements ServerInterceptor {
       call.close(refusal, new Metadata());
       return new ServerCall.Listener<>() {};
     }
-    return next.startCall(call, headers);
+    return io.grpc.Contexts.interceptCall(io.grpc.Context.current().withValue(CAN_WRITE, write),
+        call, headers, next);
+  }
+
+  /**
+   * Whether the current call may write: true without tokens (no interceptor, or a method it
+   * lets through: then no token was asked for), else whether its token is a write token.
+   * CalibrateScale with {@code apply} writes the spec and asks this.
+   */
+  static boolean canWrite() {
+    Boolean w = CAN_WRITE.get();
+    return w == null || w;
   }
 
   private static String bearer(String header) {

@@ -90,9 +90,14 @@ final class VersionView implements ModelView {
 
   @Override
   public double meanLoss(Samples checked, float[] weights) {
+    return evaluate(checked, weights).meanLoss();
+  }
+
+  @Override
+  public dev.lethe.eval.Evaluation evaluate(Samples checked, float[] weights) {
     VersionWeights w = weights == null ? weights()
         : VersionWeights.of(-1, weights, entry.runtime.parameterOffsets());
-    return ModelReads.evaluate(entry, record, version, checked, w).meanLoss();
+    return ModelReads.evaluate(entry, record, version, checked, w);
   }
 
   /** The version's weights (cached by the runtime while most recently used). */

@@ -16,8 +16,14 @@ final class FisherStreams {
   }
 
   BuildFisherProgress buildFisher(List<BuildFisherRequest> messages) throws Exception {
+    return build(lethe.async, messages);
+  }
+
+  /** The same through any stub (e.g. one that sends a token). */
+  static BuildFisherProgress build(dev.lethe.api.v1.ModelStoreGrpc.ModelStoreStub async,
+      List<BuildFisherRequest> messages) throws Exception {
     CompletableFuture<BuildFisherProgress> done = new CompletableFuture<>();
-    StreamObserver<BuildFisherRequest> up = lethe.async.buildFisher(new StreamObserver<>() {
+    StreamObserver<BuildFisherRequest> up = async.buildFisher(new StreamObserver<>() {
       private BuildFisherProgress last;
 
       @Override
