@@ -77,7 +77,7 @@ class ReflectionTest {
       assertEquals(List.of(
           "PutModel(lethe.v1.PutModelRequest)", "ListModels(lethe.v1.ListModelsRequest)",
           "GetModel(lethe.v1.GetModelRequest)", "WatchModel(lethe.v1.WatchModelRequest)",
-          "SetActiveVersion(lethe.v1.SetActiveVersionRequest)", "SetScale(lethe.v1.SetScaleRequest)",
+          "SetActiveVersion(lethe.v1.SetActiveVersionRequest)", "SetScale(lethe.v1.SetScaleRequest)", "CalibrateScale(lethe.v1.CalibrateScaleRequest)",
           "Evaluate(lethe.v1.EvaluateRequest)",
           "Gradients(lethe.v1.GradientsRequest)", "BuildFisher(lethe.v1.BuildFisherRequest)",
           "Erase(lethe.v1.EraseRequest)", "ListErasures(lethe.v1.ListErasuresRequest)",
