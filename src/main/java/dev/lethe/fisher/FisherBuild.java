@@ -2,6 +2,7 @@ package dev.lethe.fisher;
 
 import dev.lethe.core.Batches;
 import dev.lethe.core.LetheException;
+import dev.lethe.core.Memory;
 import dev.lethe.core.Samples;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -29,8 +30,6 @@ import java.util.function.Consumer;
  * unfinished build.
  */
 public final class FisherBuild implements AutoCloseable {
-  /** Gradient bytes held at once while turning a batch into rows. */
-  private static final long CHUNK_BYTES = 64L << 20;
 
   private final BuildPlan plan;
   private final RowSource rows;
@@ -40,18 +39,21 @@ public final class FisherBuild implements AutoCloseable {
   private final FisherSink writer;
   private final String fisherId;
   private final SampleSpill spill;
+  private final AutoCloseable memory;
+  private final long chunkBytes = Memory.budget().rowChunkBytes();
   private final long startNanos = System.nanoTime();
   private FisherAccumulator first;
   private long seen;
   private int blocksDone;
 
   private FisherBuild(BuildPlan plan, RowSource rows, FisherSink.Factory sinks,
-      ExecutorService pool, Path spillDir, Consumer<String> attach) {
+      ExecutorService pool, Path spillDir, Consumer<String> attach, AutoCloseable memory) {
     if (rows.columns() != plan.layout().parameterCount()) {
       throw new IllegalArgumentException("rows have " + rows.columns() + " columns, the layout "
           + plan.layout().parameterCount());
     }
     this.plan = plan;
+    this.memory = memory;
     this.rows = rows;
     this.pool = pool;
     this.attach = attach;
@@ -83,7 +85,17 @@ public final class FisherBuild implements AutoCloseable {
    */
   public static FisherBuild start(BuildPlan plan, RowSource rows, FisherSink.Factory sinks,
       ExecutorService pool, Path spillDir, Consumer<String> attach) {
-    return new FisherBuild(plan, rows, sinks, pool, spillDir, attach);
+    return new FisherBuild(plan, rows, sinks, pool, spillDir, attach, () -> { });
+  }
+
+  /**
+   * As {@link #start(BuildPlan, RowSource, FisherSink.Factory, ExecutorService, Path, Consumer)};
+   * the build owns {@code memory} (its reservation of the Fisher memory) and closes it when it
+   * ends.
+   */
+  public static FisherBuild start(BuildPlan plan, RowSource rows, FisherSink.Factory sinks,
+      ExecutorService pool, Path spillDir, Consumer<String> attach, AutoCloseable memory) {
+    return new FisherBuild(plan, rows, sinks, pool, spillDir, attach, memory);
   }
 
   public BuildPlan plan() {
@@ -166,7 +178,7 @@ public final class FisherBuild implements AutoCloseable {
     int width = acc.toColumn() - from;
     int perSample = rows.rowsPerSample();
     int n = batch.size();
-    int chunk = (int) Math.max(1, Math.min(n, CHUNK_BYTES / ((long) perSample * p * Float.BYTES)));
+    int chunk = (int) Math.max(1, Math.min(n, chunkBytes / ((long) perSample * p * Float.BYTES)));
     for (int start = 0; start < n; start += chunk) {
       int end = Math.min(n, start + chunk);
       Samples part = start == 0 && end == n ? batch : Batches.range(batch, start, end);
@@ -217,6 +229,12 @@ public final class FisherBuild implements AutoCloseable {
       } else {
         failure.addSuppressed(e);
       }
+    }
+    first = null;
+    try {
+      memory.close();
+    } catch (Exception e) {
+      throw new IllegalStateException("returning the build's Fisher memory", e);
     }
     if (failure != null) {
       throw failure;

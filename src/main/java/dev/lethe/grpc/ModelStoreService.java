@@ -50,20 +50,30 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
   private final Function<FisherRequest, FisherBuild> fisherBuilds;
   private final long maxResponseBytes;
   private final LetheMetrics metrics;
+  private final int maxWatchBehind;
+
+  /** With the default watch limit (1000 changes). */
+  public ModelStoreService(ModelStore store, Eraser eraser,
+      Function<FisherRequest, FisherBuild> fisherBuilds, long maxResponseBytes,
+      LetheMetrics metrics) {
+    this(store, eraser, fisherBuilds, maxResponseBytes, metrics, 1000);
+  }
 
   /**
    * @param fisherBuilds starts a Fisher build for a request's options
    * @param maxResponseBytes largest Gradients response (the [N, P] matrix) served
    * @param metrics where erases, builds, gradients and model versions are recorded
+   * @param maxWatchBehind changes a WatchModel subscriber may fall behind before it is cancelled
    */
   public ModelStoreService(ModelStore store, Eraser eraser,
       Function<FisherRequest, FisherBuild> fisherBuilds, long maxResponseBytes,
-      LetheMetrics metrics) {
+      LetheMetrics metrics, int maxWatchBehind) {
     this.store = store;
     this.eraser = eraser;
     this.fisherBuilds = fisherBuilds;
     this.maxResponseBytes = maxResponseBytes;
     this.metrics = metrics;
+    this.maxWatchBehind = maxWatchBehind;
   }
 
   private void recordModel(String name) {
@@ -106,23 +116,16 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
   public void watchModel(WatchModelRequest request, StreamObserver<ModelInfo> response) {
     ServerCallStreamObserver<ModelInfo> call = (ServerCallStreamObserver<ModelInfo>) response;
     try {
-      AutoCloseable subscription = store.watch(request.getName(), info -> {
-        if (call.isCancelled()) {
-          throw new IllegalStateException("watcher cancelled");
-        }
-        call.onNext(ModelMessages.info(info));
-      });
-      call.setOnCancelHandler(() -> {
-        try {
-          subscription.close();
-        } catch (Exception e) {
-          // removing a listener cannot fail
-        }
-      });
+      ModelWatcher watcher = new ModelWatcher(call, WATCH_SENDERS, request.getName(), maxWatchBehind);
+      watcher.subscribed(store.watch(request.getName(), watcher));
     } catch (RuntimeException e) {
       response.onError(Errors.toStatus(e));
     }
   }
+
+  /** Sends WatchModel states off the committing thread (sends never block: flow control). */
+  private static final java.util.concurrent.ExecutorService WATCH_SENDERS =
+      dev.lethe.core.DaemonThreads.pool("watch-send", 2);
 
   @Override
   public void setActiveVersion(SetActiveVersionRequest request, StreamObserver<ModelInfo> response) {
@@ -194,7 +197,7 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
     T result;
     try {
       result = body.get();
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | OutOfMemoryError e) {
       response.onError(Errors.toStatus(e));
       return;
     }

@@ -3,6 +3,8 @@ package dev.lethe.store;
 import ai.onnxruntime.OrtEnvironment;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.lethe.core.LetheException;
+import dev.lethe.core.Memory;
+import dev.lethe.core.MemoryBudget;
 import dev.lethe.core.Messages;
 import dev.lethe.core.ModelConfig;
 import dev.lethe.core.Samples;
@@ -35,6 +37,7 @@ import java.util.function.Consumer;
  * per-model ONNX Runtime sessions and closes them in {@link #close()}.
  */
 public final class ModelStore implements AutoCloseable {
+  private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(ModelStore.class.getName());
   private final LetheDb db;
   private final OrtEnvironment env;
   private final StoreConfig config;
@@ -72,6 +75,7 @@ public final class ModelStore implements AutoCloseable {
         throw new StorageException("corrupt model record " + new String(key, java.nio.charset.StandardCharsets.UTF_8), e);
       }
     });
+    StagedUpload.sweep(db.directory().resolve("tmp"));
     // After a crash the export directory may lag the store: bring it up to date.
     if (export != null) {
       models.values().forEach(e -> export.publishActive(e.record, e.runtime));
@@ -91,6 +95,23 @@ public final class ModelStore implements AutoCloseable {
    */
   public ModelState put(ModelConfig spec, byte[] file) {
     return put(spec, file, false);
+  }
+
+  /**
+   * A new staged upload in {@code <data-dir>/tmp}, limited to {@code --max-model-bytes} and to
+   * what the upload share of the memory budget can check; the caller closes it.
+   */
+  public StagedUpload stage() {
+    long checkable = Memory.uploads().capacity() / MemoryBudget.UPLOAD_HEAP_FACTOR;
+    return new StagedUpload(db.directory().resolve("tmp"), Math.min(config.maxModelBytes(), checkable));
+  }
+
+  /** As {@link #put(ModelConfig, byte[], boolean)} for a complete staged upload (not closed here). */
+  public ModelState put(ModelConfig spec, StagedUpload upload, boolean trainedWithoutErased) {
+    SpecValidator.check(spec);
+    try (StagedUpload.Loaded file = upload.load()) {
+      return put(spec, file.bytes(), trainedWithoutErased);
+    }
   }
 
   /**
@@ -292,8 +313,8 @@ public final class ModelStore implements AutoCloseable {
 
   /**
    * Calls {@code listener} with the model's current state, then after every change, until the
-   * returned handle is closed. The listener runs on the changing thread and must not block; one
-   * that throws is removed.
+   * returned handle is closed. The listener runs on the changing thread under the model's lock:
+   * it must only record the state (no blocking, no client I/O); one that throws is removed.
    *
    * @throws LetheException NOT_FOUND
    */
@@ -391,17 +412,25 @@ public final class ModelStore implements AutoCloseable {
     });
   }
 
-  /** Makes a committed record current: exports the active version, then tells watchers. */
+  /**
+   * Makes a committed record current: exports the active version, then tells watchers. Nothing
+   * here may fail the committed change: a failed export is logged (redone at the next start), a
+   * listener that throws is removed; listeners only record the state (no client I/O).
+   */
   private void publish(ModelEntry e, ModelRecord updated) {
     e.record = updated;
-    if (export != null) {
-      export.publishActive(updated, e.runtime);
+    try {
+      if (export != null) {
+        export.publishActive(updated, e.runtime);
+      }
+    } catch (RuntimeException | OutOfMemoryError ex) {
+      LOG.log(java.util.logging.Level.WARNING, "model " + updated.getName() + " is committed; its export failed", ex);
     }
     ModelState info = info(updated);
     for (Consumer<ModelState> l : e.listeners) {
       try {
         l.accept(info);
-      } catch (RuntimeException ex) {
+      } catch (RuntimeException | OutOfMemoryError ex) {
         e.listeners.remove(l);
       }
     }
