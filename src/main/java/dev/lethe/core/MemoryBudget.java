@@ -31,10 +31,10 @@ import java.lang.management.ManagementFactory;
  */
 public record MemoryBudget(long heapBytes, long directBytes, long fisherBytes,
     long gradientBytes, long batchBytes, long uploadBytes, long requestBytes) {
-  public static final int FISHER_PERCENT = 30;
+  public static final int FISHER_PERCENT = 40;
   public static final int BATCH_PERCENT = 20;
-  public static final int UPLOAD_PERCENT = 25;
-  public static final int REQUEST_PERCENT = 25;
+  public static final int UPLOAD_PERCENT = 20;
+  public static final int REQUEST_PERCENT = 20;
   public static final int GRADIENT_PERCENT = 40;
   /** The least heap kept for the server itself. */
   public static final long MIN_RESERVE = 48L << 20;

@@ -170,7 +170,8 @@ public final class GradientEngine implements AutoCloseable {
           grads, new float[n]);
       List<OnnxTensor> paramTensors = new ArrayList<>();
       int rows = Math.max(1, Math.min(chunk, n));
-      long bytes = full ? (long) rows * paramCount * Float.BYTES : 0;
+      // Norms too: ONNX Runtime computes the [rows, P] gradients (natively) to take their norms.
+      long bytes = (long) rows * paramCount * Float.BYTES;
       try (MemoryPool.Reservation held = pool.reserve(bytes, "samples", "gradient buffers of "
           + rows + " samples x " + paramCount + " parameters", WAIT_MILLIS)) {
         ByteBuffer[] raw = full ? new ByteBuffer[paramSizes.length] : null;
