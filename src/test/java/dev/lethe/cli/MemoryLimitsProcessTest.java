@@ -67,8 +67,11 @@ class MemoryLimitsProcessTest {
 
   static Server serve(Path dir, String name, List<String> jvm, String... args) throws Exception {
     Path log = dir.resolve(name + ".log");
-    List<String> all = new ArrayList<>(List.of("serve", "--listen", "127.0.0.1:0", "--no-demo"));
+    List<String> all = new ArrayList<>(List.of("serve", "--listen", "127.0.0.1:0"));
     all.addAll(List.of(args));
+    if (!all.contains("--demo")) {
+      all.add("--no-demo");
+    }
     Process p = ChildJvm.lethe(dir, log, jvm, all.toArray(String[]::new)).start();
     Matcher port = PORT.matcher("");
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
