@@ -173,8 +173,9 @@ class MemoryLimitsProcessTest {
   @Test
   void oversizedDeclarationsUploadsAndRequestsAreRefusedAndTheServerKeepsServing() throws Exception {
     Path data = dir.resolve("data");
+    // --fisher-memory-bytes set beyond the heap, as in the issue: the build's allocation fails.
     try (Server s = serve(dir, "refusals", List.of("-Xmx256m", "-XX:+UseSerialGC"),
-        "--data-dir", data.toString());
+        "--data-dir", data.toString(), "--fisher-memory-bytes", "4000000000");
         LetheClient client = new LetheClient(s.target())) {
       // A few hundred bytes declaring [N, 5e8] floats: 2 GB per sample, refused before the probe.
       byte[] wide = new OnnxBuilder("wide").opset(17)
@@ -209,8 +210,18 @@ class MemoryLimitsProcessTest {
           () -> client.gradients("mlp", 0, many, true));
       assertEquals("RESOURCE_EXHAUSTED", gradients.code(), gradients.getMessage());
       assertTrue(gradients.getMessage().startsWith("samples:"), gradients.getMessage());
+      // Accumulators of 50 blocks of 1024 (420 MB) do not fit a 256 MiB heap: out of memory is
+      // an answer naming the flag, not UNKNOWN.
+      Mlp wider = Mlp.initial(784, 64, 10, new Random(4));
+      client.putModel(Mlp.spec("wider", 100, 0), new ByteArrayInputStream(wider.onnx("wider")));
+      RemoteException oom = assertThrows(RemoteException.class, () -> client.buildFisher(
+          new FisherRequest("wider", CurvatureKind.EMPIRICAL, InversionMethod.GRAM, 1024, 0, 0, 0,
+              0, 100), batches(syntheticBatch(new Random(5), 100, 784, 10), 100), p -> {}));
+      assertEquals("RESOURCE_EXHAUSTED", oom.code(), oom.getMessage());
+      assertTrue(oom.getMessage().contains("--fisher-memory-bytes"), oom.getMessage());
+      assertFalse(client.describe("wider").fisherReady());
       // Still serving, nothing registered by the refusals, no staged upload left behind.
-      assertEquals(List.of("mlp"), client.listModels().stream().map(m -> m.name()).toList());
+      assertEquals(List.of("mlp", "wider"), client.listModels().stream().map(m -> m.name()).toList());
       assertEquals(2000, client.gradients("mlp", 0, many, false).size());
       try (var tmp = Files.list(data.resolve("tmp"))) {
         assertEquals(List.of(), tmp.filter(f -> f.getFileName().toString().startsWith("lethe-upload")).toList());
