@@ -19,12 +19,12 @@ public final class Memory {
 
   private Memory() {}
 
-  private record State(MemoryBudget budget, MemoryPool gradients, MemoryPool fisher,
-      MemoryPool uploads) {
+  private record State(MemoryBudget budget, MemoryPool gradients, MemoryPool uploads,
+      MemoryPool responses) {
     State(MemoryBudget b) {
       this(b, new MemoryPool("gradient buffer", "--gradient-memory-bytes", b.gradientBytes()),
-          new MemoryPool("Fisher accumulator", "--fisher-memory-bytes", b.fisherBytes()),
-          new MemoryPool("upload check", "the heap (-Xmx, or --heap-budget-bytes)", b.uploadBytes()));
+          new MemoryPool("upload check", "the heap (-Xmx, or --heap-budget-bytes)", b.uploadBytes()),
+          new MemoryPool("response", "the heap (-Xmx, or --heap-budget-bytes)", b.requestBytes()));
     }
   }
 
@@ -43,9 +43,12 @@ public final class Memory {
     return state.gradients();
   }
 
-  /** Heap for Fisher build accumulators, shared by concurrent builds. */
-  public static MemoryPool fisher() {
-    return state.fisher();
+  /**
+   * Heap (and the transport's direct buffers) for large responses in flight, e.g. full
+   * Gradients matrices: concurrent calls together stay within the request share.
+   */
+  public static MemoryPool responses() {
+    return state.responses();
   }
 
   /** Heap for checking uploads (parsed on the heap; staged on disk while they stream). */

@@ -150,6 +150,28 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
 
   @Override
   public void gradients(GradientsRequest request, StreamObserver<GradientsResponse> response) {
+    // A full [N, P] matrix is held as floats, as the response message and as the transport's
+    // serialized copy: concurrent ones wait for (or are refused) room in the response memory.
+    long bytes = 0;
+    try {
+      bytes = request.getFull() ? 3L * request.getSamples().getIdsCount() * Float.BYTES
+          * store.info(request.getName()).parameterCount() : 0;
+    } catch (RuntimeException e) {
+      // unknown model, bad name: answered below, by the store
+    }
+    if (bytes > maxResponseBytes * 3) {
+      bytes = 0; // the store refuses it, naming the response limit
+    }
+    try (dev.lethe.core.MemoryPool.Reservation held = dev.lethe.core.Memory.responses()
+        .reserve(bytes, "samples", "a full Gradients response of " + request.getSamples().getIdsCount()
+            + " samples", 30_000)) {
+      gradientsWithin(request, response);
+    } catch (RuntimeException e) {
+      response.onError(Errors.toStatus(e));
+    }
+  }
+
+  private void gradientsWithin(GradientsRequest request, StreamObserver<GradientsResponse> response) {
     unary(response, () -> {
       ModelStore.Gradients g = store.gradients(request.getName(), request.getVersion(),
           SampleMessages.required(request.hasSamples(), request.getSamples()), request.getFull(),

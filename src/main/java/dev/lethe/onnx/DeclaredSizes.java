@@ -64,10 +64,11 @@ public final class DeclaredSizes {
           + budget.batchBytes() + " bytes of the memory budget for sample batches (raise -Xmx or"
           + " --heap-budget-bytes)");
     }
-    long gradient = graph.parameterCount() * Float.BYTES;
+    long gradient = GradientEngine.RUN_BLOCKS * graph.parameterCount() * Float.BYTES;
     if (gradient > Memory.gradients().capacity()) {
       throw LetheException.tooLarge("spec.erasable_parameters", graph.parameterCount()
-          + " erasable parameters need " + gradient + " bytes of gradient buffers per sample, more"
+          + " erasable parameters need " + gradient + " bytes of gradient memory per sample (the"
+          + " output and ONNX Runtime's working memory), more"
           + " than the " + Memory.gradients().capacity() + " bytes of gradient memory"
           + " (--gradient-memory-bytes, -XX:MaxDirectMemorySize; see the sizing guide)");
     }

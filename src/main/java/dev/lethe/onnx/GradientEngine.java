@@ -25,8 +25,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 /**
  * Runs a {@link GradientGraph} through ONNX Runtime: per-sample losses and gradients for a batch
  * in one run per chunk. A call's chunk is sized to the request: min(N, the largest chunk whose
- * [chunk, P] float32 gradient block fits a quarter of the gradient pool), so that four calls of
- * any models run side by side at full size.
+ * run, counted as {@link #RUN_BLOCKS} [chunk, P] float32 blocks, fits a quarter of the gradient
+ * pool), so that four calls of any models run side by side at full size.
  *
  * <p>Memory: the direct output buffers of a call are reserved from one {@link MemoryPool} shared
  * by every engine of the process ({@link Memory#gradients()}, {@code --gradient-memory-bytes}),
@@ -42,6 +42,12 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * close() throws IllegalStateException.
  */
 public final class GradientEngine implements AutoCloseable {
+  /**
+   * Blocks of [rows, P] float32 a run is counted for: the pinned output and ONNX Runtime's
+   * intermediates (outer products before the μθ add, activations), about two more.
+   */
+  public static final long RUN_BLOCKS = 3;
+
   /** How long a call waits for gradient buffers other calls hold. */
   public static final long WAIT_MILLIS = 30_000;
 
@@ -57,9 +63,9 @@ public final class GradientEngine implements AutoCloseable {
   private final Object cotangentInit = new Object();
   private boolean closed;
 
-  /** Buffers from the process's gradient pool, chunks of at most a quarter of it. */
+  /** Buffers from the process's gradient pool, runs counted at most a quarter of it. */
   public GradientEngine(GradientGraph graph) {
-    this(graph, Memory.gradients(), Memory.gradients().capacity() / 4);
+    this(graph, Memory.gradients(), Memory.gradients().capacity() / 4 / RUN_BLOCKS);
   }
 
   /**
@@ -170,8 +176,9 @@ public final class GradientEngine implements AutoCloseable {
           grads, new float[n]);
       List<OnnxTensor> paramTensors = new ArrayList<>();
       int rows = Math.max(1, Math.min(chunk, n));
-      // Norms too: ONNX Runtime computes the [rows, P] gradients (natively) to take their norms.
-      long bytes = (long) rows * paramCount * Float.BYTES;
+      // The output block and ONNX Runtime's working memory for it (norms too: ORT computes the
+      // [rows, P] gradients natively to take their norms).
+      long bytes = RUN_BLOCKS * rows * paramCount * Float.BYTES;
       try (MemoryPool.Reservation held = pool.reserve(bytes, "samples", "gradient buffers of "
           + rows + " samples x " + paramCount + " parameters", WAIT_MILLIS)) {
         ByteBuffer[] raw = full ? new ByteBuffer[paramSizes.length] : null;
