@@ -63,8 +63,8 @@ final class PutModelReceiver extends StreamReceiver<PutModelRequest, ModelInfo> 
       throw LetheException.invalid("chunk", "required: the stream had no ONNX bytes");
     }
     ModelInfo info;
-    try {
-      info = ModelMessages.info(store.put(spec, file, trainedWithoutErased));
+    try (StagedUpload.Loaded bytes = file.load()) {
+      info = ModelMessages.info(store.put(spec, bytes.bytes(), trainedWithoutErased));
     } finally {
       release();
     }

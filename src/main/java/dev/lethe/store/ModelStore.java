@@ -37,7 +37,6 @@ import java.util.function.Consumer;
  * per-model ONNX Runtime sessions and closes them in {@link #close()}.
  */
 public final class ModelStore implements AutoCloseable {
-  private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(ModelStore.class.getName());
   private final LetheDb db;
   private final OrtEnvironment env;
   private final StoreConfig config;
@@ -47,6 +46,7 @@ public final class ModelStore implements AutoCloseable {
   private final EraseLedger ledger;
   private final RequestLog requests;
   private final ExportDirectory export;
+  private final ModelPublisher publisher;
   private volatile boolean closed;
 
 
@@ -67,6 +67,7 @@ public final class ModelStore implements AutoCloseable {
     this.ledger = EraseLedger.open(db, ledgerKeys);
     this.requests = new RequestLog(db);
     this.export = config.exportDir() == null ? null : new ExportDirectory(config.exportDir());
+    this.publisher = new ModelPublisher(export);
     db.scan(Family.MODELS, new byte[0], (key, value) -> {
       try {
         ModelRecord r = ModelRecord.parseFrom(value);
@@ -97,21 +98,10 @@ public final class ModelStore implements AutoCloseable {
     return put(spec, file, false);
   }
 
-  /**
-   * A new staged upload in {@code <data-dir>/tmp}, limited to {@code --max-model-bytes} and to
-   * what the upload share of the memory budget can check; the caller closes it.
-   */
+  /** A new upload staged in {@code <data-dir>/tmp} ({@link StagedUpload}); the caller closes it. */
   public StagedUpload stage() {
     long checkable = Memory.uploads().capacity() / MemoryBudget.UPLOAD_HEAP_FACTOR;
     return new StagedUpload(db.directory().resolve("tmp"), Math.min(config.maxModelBytes(), checkable));
-  }
-
-  /** As {@link #put(ModelConfig, byte[], boolean)} for a complete staged upload (not closed here). */
-  public ModelState put(ModelConfig spec, StagedUpload upload, boolean trainedWithoutErased) {
-    SpecValidator.check(spec);
-    try (StagedUpload.Loaded file = upload.load()) {
-      return put(spec, file.bytes(), trainedWithoutErased);
-    }
   }
 
   /**
@@ -412,28 +402,10 @@ public final class ModelStore implements AutoCloseable {
     });
   }
 
-  /**
-   * Makes a committed record current: exports the active version, then tells watchers. Nothing
-   * here may fail the committed change: a failed export is logged (redone at the next start), a
-   * listener that throws is removed; listeners only record the state (no client I/O).
-   */
+  /** Makes a committed record current, exports it and tells watchers ({@link ModelPublisher}). */
   private void publish(ModelEntry e, ModelRecord updated) {
     e.record = updated;
-    try {
-      if (export != null) {
-        export.publishActive(updated, e.runtime);
-      }
-    } catch (RuntimeException | OutOfMemoryError ex) {
-      LOG.log(java.util.logging.Level.WARNING, "model " + updated.getName() + " is committed; its export failed", ex);
-    }
-    ModelState info = info(updated);
-    for (Consumer<ModelState> l : e.listeners) {
-      try {
-        l.accept(info);
-      } catch (RuntimeException | OutOfMemoryError ex) {
-        e.listeners.remove(l);
-      }
-    }
+    publisher.published(e, updated, info(updated));
   }
 
   private ModelState info(ModelRecord r) {

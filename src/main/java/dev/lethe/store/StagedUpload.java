@@ -16,8 +16,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 /**
  * An upload on its way in: the chunks of a PutModel stream go to an owner-only temporary file in
  * {@code <data-dir>/tmp} as they arrive, so a stream holds no more heap than one message however
- * large the model; {@link ModelStore#put(dev.lethe.core.ModelConfig, StagedUpload, boolean)} reads
- * it back once the stream is complete. The file is deleted by {@link #close()} and, after a
+ * large the model; once the stream is complete, {@link #load} reserves the heap checking it needs
+ * and reads it back for {@link ModelStore#put(dev.lethe.core.ModelConfig, byte[], boolean)}. The file is deleted by {@link #close()} and, after a
  * crash, by {@link #sweep} at the next start.
  *
  * <p>Not thread-safe (one stream). Owned by the receiver that created it.
@@ -76,7 +76,7 @@ public final class StagedUpload implements AutoCloseable {
    *
    * @throws LetheException RESOURCE_EXHAUSTED (field chunk) when that heap is not available
    */
-  Loaded load() {
+  public Loaded load() {
     MemoryPool.Reservation heap = Memory.uploads().reserve(MemoryBudget.UPLOAD_HEAP_FACTOR * size,
         "chunk", "checking a model of " + size + " bytes (parsed and split on the heap) does", 30_000);
     try {
@@ -93,7 +93,7 @@ public final class StagedUpload implements AutoCloseable {
   }
 
   /** The file's bytes and the heap reserved for checking them. */
-  record Loaded(byte[] bytes, MemoryPool.Reservation heap) implements AutoCloseable {
+  public record Loaded(byte[] bytes, MemoryPool.Reservation heap) implements AutoCloseable {
     @Override
     public void close() {
       heap.close();
