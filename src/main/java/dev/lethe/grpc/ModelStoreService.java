@@ -107,7 +107,7 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
       file = store.open(request.getName(), request.getVersion());
       new ModelFileSender((ServerCallStreamObserver<ModelChunk>) response, file,
           chunk == 0 ? DEFAULT_CHUNK : chunk).start();
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | OutOfMemoryError e) {
       response.onError(Errors.toStatus(e));
     }
   }
@@ -118,7 +118,7 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
     try {
       ModelWatcher watcher = new ModelWatcher(call, WATCH_SENDERS, request.getName(), maxWatchBehind);
       watcher.subscribed(store.watch(request.getName(), watcher));
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | OutOfMemoryError e) {
       response.onError(Errors.toStatus(e));
     }
   }
