@@ -39,7 +39,7 @@ public final class FisherBuild implements AutoCloseable {
   private final FisherSink writer;
   private final String fisherId;
   private final SampleSpill spill;
-  private final AutoCloseable memory;
+  private AutoCloseable memory = () -> { };
   private final long chunkBytes = Memory.budget().rowChunkBytes();
   private final long startNanos = System.nanoTime();
   private FisherAccumulator first;
@@ -47,13 +47,12 @@ public final class FisherBuild implements AutoCloseable {
   private int blocksDone;
 
   private FisherBuild(BuildPlan plan, RowSource rows, FisherSink.Factory sinks,
-      ExecutorService pool, Path spillDir, Consumer<String> attach, AutoCloseable memory) {
+      ExecutorService pool, Path spillDir, Consumer<String> attach) {
     if (rows.columns() != plan.layout().parameterCount()) {
       throw new IllegalArgumentException("rows have " + rows.columns() + " columns, the layout "
           + plan.layout().parameterCount());
     }
     this.plan = plan;
-    this.memory = memory;
     this.rows = rows;
     this.pool = pool;
     this.attach = attach;
@@ -85,17 +84,13 @@ public final class FisherBuild implements AutoCloseable {
    */
   public static FisherBuild start(BuildPlan plan, RowSource rows, FisherSink.Factory sinks,
       ExecutorService pool, Path spillDir, Consumer<String> attach) {
-    return new FisherBuild(plan, rows, sinks, pool, spillDir, attach, () -> { });
+    return new FisherBuild(plan, rows, sinks, pool, spillDir, attach);
   }
 
-  /**
-   * As {@link #start(BuildPlan, RowSource, FisherSink.Factory, ExecutorService, Path, Consumer)};
-   * the build owns {@code memory} (its reservation of the Fisher memory) and closes it when it
-   * ends.
-   */
-  public static FisherBuild start(BuildPlan plan, RowSource rows, FisherSink.Factory sinks,
-      ExecutorService pool, Path spillDir, Consumer<String> attach, AutoCloseable memory) {
-    return new FisherBuild(plan, rows, sinks, pool, spillDir, attach, memory);
+  /** The build owns {@code memory} (its reservation of the Fisher memory): closed when it ends. */
+  FisherBuild holding(AutoCloseable memory) {
+    this.memory = memory;
+    return this;
   }
 
   public BuildPlan plan() {

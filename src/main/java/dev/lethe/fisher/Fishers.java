@@ -63,7 +63,7 @@ public final class Fishers implements AutoCloseable {
     try {
       BuildPlan plan = wanted.withMemoryBudget(memory.bytes());
       RowSource rows = new FisherRows(target.view(), plan.kind(), plan.draws(), plan.seed());
-      return FisherBuild.start(plan, rows, store::create, pool, spillDir, target::attach, memory);
+      return FisherBuild.start(plan, rows, store::create, pool, spillDir, target::attach).holding(memory);
     } catch (RuntimeException | Error e) {
       memory.close();
       throw e;
