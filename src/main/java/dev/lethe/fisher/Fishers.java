@@ -23,6 +23,7 @@ import java.util.concurrent.ExecutorService;
 public final class Fishers implements AutoCloseable {
   private final FisherStore store;
   private final int threads;
+  private final long buildBudgetBytes;
   private final MemoryPool buildMemory;
   private final Path spillDir;
   private final ExecutorService pool;
@@ -38,6 +39,7 @@ public final class Fishers implements AutoCloseable {
   public Fishers(FisherStore store, int threads, long buildBudgetBytes, Path spillDir) {
     this.store = store;
     this.threads = threads;
+    this.buildBudgetBytes = buildBudgetBytes;
     this.buildMemory = new MemoryPool("Fisher accumulator", "--fisher-memory-bytes", buildBudgetBytes);
     this.spillDir = spillDir;
     this.pool = DaemonThreads.pool("fisher", threads);
@@ -55,7 +57,7 @@ public final class Fishers implements AutoCloseable {
    *     the Fisher memory left free by builds in progress
    */
   public FisherBuild startBuild(FisherTarget target, FisherRequest request) {
-    BuildPlan wanted = BuildPlan.resolve(target, request, buildMemory.capacity(), threads);
+    BuildPlan wanted = BuildPlan.resolve(target, request, buildBudgetBytes, threads);
     wanted.passes(); // refuses a block larger than the whole Fisher memory
     MemoryPool.Reservation memory = buildMemory.reserveUpTo(wanted.accumulatorBytes(),
         wanted.largestAccumulatorBytes(), "options.block_size",
