@@ -28,10 +28,12 @@ USER 10001:10001
 # container does not start without a token file at /run/secrets/lethe-tokens ("write <token>"
 # lines; docker run -v ./tokens:/run/secrets/lethe-tokens:ro, or a Kubernetes Secret). For TLS
 # also mount a certificate and key and set LETHE_TLS_CERT / LETHE_TLS_KEY; see docs/security.md.
+# Memory: heap = half the container; with the default direct limit (= heap) and ~350 MiB of
+# native memory this fits containers of 1.5 GiB and more (README, "Sizing").
 ENV LETHE_LISTEN=0.0.0.0:50051 \
     LETHE_DATA_DIR=/var/lib/lethe \
     LETHE_TOKEN_FILE=/run/secrets/lethe-tokens \
-    JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=75"
+    JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=50"
 VOLUME ["/var/lib/lethe"]
 EXPOSE 50051
 STOPSIGNAL SIGTERM

@@ -6,6 +6,7 @@ import dev.lethe.bench.FisherBigBench;
 import dev.lethe.bench.GetModelBench;
 import dev.lethe.bench.GradientBench;
 import dev.lethe.bench.LoadBench;
+import dev.lethe.bench.MemoryBench;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -20,9 +21,11 @@ import picocli.CommandLine.Parameters;
         "  fisher-big                      a 2 GiB inverse Fisher built and applied (run with -Xmx512m)",
         "  erase [trainSamples] [hidden] [epochs] [repeats] [dataDir]",
         "                                  erase latency (1, 10, 100 samples) vs retraining from scratch",
-        "  load [streams] [seconds]        GetModel and Evaluate p50/p99 under concurrent streams while erases run"})
+        "  load [streams] [seconds]        GetModel and Evaluate p50/p99 under concurrent streams while erases run",
+        "  memory [heapMiB] [hidden] [samples] [streams] [seconds]",
+        "                                  the sidecar's RSS idle, during a Fisher build and 32 Gradients streams, beside its budget"})
 final class BenchCommand implements Callable<Integer> {
-  @Parameters(index = "0", description = "Benchmark name: get-model, gradients, fisher, fisher-big, erase, load.")
+  @Parameters(index = "0", description = "Benchmark name: get-model, gradients, fisher, fisher-big, erase, load, memory.")
   String name;
 
   @Parameters(index = "1..*", description = "Benchmark arguments.")
@@ -38,6 +41,7 @@ final class BenchCommand implements Callable<Integer> {
       case "fisher-big" -> FisherBigBench.main(a);
       case "erase" -> EraseBench.main(a);
       case "load" -> LoadBench.main(a);
+      case "memory" -> MemoryBench.main(a);
       default -> {
         System.err.println("unknown benchmark '" + name + "'; see lethe bench --help");
         return 2;

@@ -1,5 +1,6 @@
 package dev.lethe.cli;
 
+import dev.lethe.core.MemoryBudget;
 import dev.lethe.erase.EraseConfig;
 import dev.lethe.onnx.GraphLimits;
 import dev.lethe.onnx.OrtSessions;
@@ -33,8 +34,8 @@ final class ServeCommand implements Callable<Integer> {
       description = "Largest accepted ONNX upload (env LETHE_MAX_MODEL_BYTES; default ${DEFAULT-VALUE}).")
   long maxModelBytes;
 
-  @Option(names = "--max-message-bytes", defaultValue = "${env:LETHE_MAX_MESSAGE_BYTES:-67108864}",
-      description = "Largest inbound gRPC message, e.g. an Evaluate batch (env LETHE_MAX_MESSAGE_BYTES; default ${DEFAULT-VALUE}).")
+  @Option(names = "--max-message-bytes", defaultValue = "${env:LETHE_MAX_MESSAGE_BYTES:-0}",
+      description = "Largest inbound gRPC message, e.g. an Evaluate batch (env LETHE_MAX_MESSAGE_BYTES; default 0 = the memory budget's request share, at most 64 MiB).")
   int maxMessageBytes;
 
   @Option(names = "--export-dir", defaultValue = "${env:LETHE_EXPORT_DIR}",
@@ -49,9 +50,28 @@ final class ServeCommand implements Callable<Integer> {
       description = "Refuse an erase whose update norm exceeds this multiple of |θ| (env LETHE_MAX_UPDATE_RATIO; default ${DEFAULT-VALUE}).")
   double maxUpdateRatio;
 
-  @Option(names = "--fisher-memory-bytes", defaultValue = "${env:LETHE_FISHER_MEMORY_BYTES:-1073741824}",
-      description = "Heap for a Fisher build's block accumulators; beyond it the build makes more passes over a temporary spill of the samples (env LETHE_FISHER_MEMORY_BYTES; default ${DEFAULT-VALUE}).")
+  // Memory (see the README's sizing guide): one budget from the JVM's limits, split at start.
+  @Option(names = "--fisher-memory-bytes", defaultValue = "${env:LETHE_FISHER_MEMORY_BYTES:-0}",
+      description = "Heap for the block accumulators of Fisher builds; beyond it a build makes more passes over a temporary spill of the samples (env LETHE_FISHER_MEMORY_BYTES; default 0 = "
+          + MemoryBudget.FISHER_PERCENT + "% of the heap budget after the server's reserve).")
   long fisherMemoryBytes;
+
+  @Option(names = "--gradient-memory-bytes", defaultValue = "${env:LETHE_GRADIENT_MEMORY_BYTES:-0}",
+      description = "Direct memory for the gradient buffers of all models' ONNX Runtime runs, one pool (env LETHE_GRADIENT_MEMORY_BYTES; default 0 = "
+          + MemoryBudget.GRADIENT_PERCENT + "% of the direct budget).")
+  long gradientMemoryBytes;
+
+  @Option(names = "--heap-budget-bytes", defaultValue = "${env:LETHE_HEAP_BUDGET_BYTES:-0}",
+      description = "Heap the memory budget is split from (env LETHE_HEAP_BUDGET_BYTES; default 0 = the JVM's -Xmx).")
+  long heapBudgetBytes;
+
+  @Option(names = "--direct-budget-bytes", defaultValue = "${env:LETHE_DIRECT_BUDGET_BYTES:-0}",
+      description = "Direct memory the budget is split from (env LETHE_DIRECT_BUDGET_BYTES; default 0 = the JVM's -XX:MaxDirectMemorySize, which is -Xmx when unset).")
+  long directBudgetBytes;
+
+  @Option(names = "--max-watch-behind", defaultValue = "${env:LETHE_MAX_WATCH_BEHIND:-" + ServerConfig.DEFAULT_MAX_WATCH_BEHIND + "}",
+      description = "Changes a WatchModel subscriber that does not read may fall behind before it is cancelled with RESOURCE_EXHAUSTED (env LETHE_MAX_WATCH_BEHIND; default ${DEFAULT-VALUE}).")
+  int maxWatchBehind;
 
   @Option(names = "--tls-cert", defaultValue = "${env:LETHE_TLS_CERT}",
       description = "PEM certificate chain: serve TLS (env LETHE_TLS_CERT; with --tls-key).")
@@ -123,11 +143,18 @@ final class ServeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    MemoryBudget budget = MemoryBudget.of(heapBudgetBytes, directBudgetBytes, fisherMemoryBytes,
+        gradientMemoryBytes);
+    if (maxMessageBytes < 0) {
+      throw new IllegalArgumentException("--max-message-bytes must be >= 0 (0 = from the memory budget), got "
+          + maxMessageBytes);
+    }
+    int messageBytes = maxMessageBytes > 0 ? maxMessageBytes : budget.defaultMaxMessageBytes();
     ServerConfig config = new ServerConfig(listen, dataDir,
         new StoreConfig(retention, maxModelBytes, exportDir,
             new GraphLimits(maxGraphNodes, maxGraphDepth, maxTensorElements)),
-        maxMessageBytes, demo, shutdownGrace,
-        new EraseConfig(maxEraseSamples, maxUpdateRatio, 64L << 20), fisherMemoryBytes);
+        messageBytes, demo, shutdownGrace,
+        new EraseConfig(maxEraseSamples, maxUpdateRatio, budget.rowChunkBytes()), budget.fisherBytes());
     Set<String> write = new HashSet<>();
     Set<String> read = new HashSet<>();
     if (tokenFile != null) {
@@ -148,7 +175,7 @@ final class ServeCommand implements Callable<Integer> {
         config.maxMessageBytes(), config.demo(), config.shutdownGraceSeconds(), config.erase(),
         config.fisherMemoryBytes(),
         new Security(tlsCert, tlsKey, tlsClientCa, write, read, readTokenRequired, insecure),
-        metricsListen, ledgerSecretFile, fisherThreads);
+        metricsListen, ledgerSecretFile, fisherThreads, budget, maxWatchBehind);
     OrtSessions.setMaxMillis(Math.max(1, Math.round(maxSessionSeconds * 1000)));
     LetheServer server = LetheServer.netty(config, Demo.initializer(config.demo()));
     // Registered before start, so a SIGTERM that arrives while the store opens still drains.

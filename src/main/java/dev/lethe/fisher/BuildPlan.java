@@ -84,10 +84,30 @@ public record BuildPlan(String model, long version, CurvatureKind kind, BlockLay
    * Groups of consecutive blocks, each [from, to), whose accumulators fit the heap budget: one
    * pass over the samples per group.
    *
-   * @throws LetheException INVALID_ARGUMENT (memory_budget) if one block alone does not fit
+   * @throws LetheException RESOURCE_EXHAUSTED (options.block_size) if one block alone does not fit
    */
   List<int[]> passes() {
     return passes(layout, options.method(), options.memoryBudgetBytes());
+  }
+
+  /** Heap the accumulators of every block would take at once (one pass). */
+  long accumulatorBytes() {
+    long sum = 0;
+    for (int b = 0; b < layout.blockCount(); b++) {
+      sum += FisherAccumulator.accumulatorBytes(options.method(), layout.size(b));
+    }
+    return sum;
+  }
+
+  /** Heap the accumulator of the largest block takes (the least a build can run in). */
+  long largestAccumulatorBytes() {
+    return FisherAccumulator.accumulatorBytes(options.method(), layout.largestBlock());
+  }
+
+  /** The same plan with passes that fit {@code bytes} of accumulators. */
+  BuildPlan withMemoryBudget(long bytes) {
+    return new BuildPlan(model, version, kind, layout, options.withMemoryBudget(bytes), samples,
+        draws, seed);
   }
 
   static List<int[]> passes(BlockLayout layout, InversionMethod method, long budget) {
@@ -97,8 +117,9 @@ public record BuildPlan(String model, long version, CurvatureKind kind, BlockLay
     for (int b = 0; b < layout.blockCount(); b++) {
       long bytes = FisherAccumulator.accumulatorBytes(method, layout.size(b));
       if (bytes > budget) {
-        throw LetheException.invalid("memory_budget", budget + " bytes cannot hold one block of "
-            + layout.size(b) + " entries (" + bytes + " bytes; raise --fisher-memory-bytes)");
+        throw LetheException.tooLarge("options.block_size", "the accumulator of one block of "
+            + layout.size(b) + " entries needs " + bytes + " bytes, more than the " + budget
+            + " bytes of Fisher memory (raise --fisher-memory-bytes, or send a smaller block_size)");
       }
       if (used + bytes > budget) {
         groups.add(new int[] {from, b});

@@ -2,6 +2,7 @@ package dev.lethe.fisher;
 
 import dev.lethe.core.Batches;
 import dev.lethe.core.LetheException;
+import dev.lethe.core.Memory;
 import dev.lethe.core.Samples;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -30,8 +31,6 @@ import java.util.function.Consumer;
  * unfinished build.
  */
 public final class FisherBuild implements AutoCloseable {
-  /** Gradient bytes held at once while turning a batch into rows. */
-  private static final long CHUNK_BYTES = 64L << 20;
 
   private final BuildPlan plan;
   private final RowSource rows;
@@ -41,6 +40,8 @@ public final class FisherBuild implements AutoCloseable {
   private final FisherSink writer;
   private final String fisherId;
   private final SampleSpill spill;
+  private AutoCloseable memory = () -> { };
+  private final long chunkBytes = Memory.budget().rowChunkBytes();
   private final long startNanos = System.nanoTime();
   private final Convergence.Moments moments;
   private FisherAccumulator first;
@@ -88,6 +89,12 @@ public final class FisherBuild implements AutoCloseable {
   public static FisherBuild start(BuildPlan plan, RowSource rows, FisherSink.Factory sinks,
       ExecutorService pool, Path spillDir, BiConsumer<String, Convergence> attach) {
     return new FisherBuild(plan, rows, sinks, pool, spillDir, attach);
+  }
+
+  /** The build owns {@code memory} (its reservation of the Fisher memory): closed when it ends. */
+  FisherBuild holding(AutoCloseable memory) {
+    this.memory = memory;
+    return this;
   }
 
   public BuildPlan plan() {
@@ -172,7 +179,7 @@ public final class FisherBuild implements AutoCloseable {
     int width = acc.toColumn() - from;
     int perSample = rows.rowsPerSample();
     int n = batch.size();
-    int chunk = (int) Math.max(1, Math.min(n, CHUNK_BYTES / ((long) perSample * p * Float.BYTES)));
+    int chunk = (int) Math.max(1, Math.min(n, chunkBytes / ((long) perSample * p * Float.BYTES)));
     for (int start = 0; start < n; start += chunk) {
       int end = Math.min(n, start + chunk);
       Samples part = start == 0 && end == n ? batch : Batches.range(batch, start, end);
@@ -237,6 +244,12 @@ public final class FisherBuild implements AutoCloseable {
       } else {
         failure.addSuppressed(e);
       }
+    }
+    first = null;
+    try {
+      memory.close();
+    } catch (Exception e) {
+      throw new IllegalStateException("returning the build's Fisher memory", e);
     }
     if (failure != null) {
       throw failure;

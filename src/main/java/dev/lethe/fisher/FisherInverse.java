@@ -14,7 +14,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * tasks on the shared Fisher pool reads one block at a time from RocksDB into a reused direct
  * buffer and multiplies it there, so the heap never holds F⁻¹ (heap use: the vectors and, per
  * pool thread, one copy of the largest packed block, 2 MiB at b = 1024; direct memory: one
- * largest-block buffer per task, kept for the next apply until {@link #close()}).
+ * largest-block buffer per task during an apply, freed when it returns).
  * No block cache: every apply reads every block (F⁻¹ is read once per erase; the OS page cache
  * keeps hot blob files).
  *
@@ -95,15 +95,27 @@ public final class FisherInverse implements AutoCloseable {
       }
       return null;
     };
-    if (pool == null) {
-      Futures.call(task);
-      return;
+    try {
+      if (pool == null) {
+        Futures.call(task);
+        return;
+      }
+      List<Future<?>> futures = new ArrayList<>(parallelism);
+      for (int t = 0; t < parallelism; t++) {
+        futures.add(pool.submit(task));
+      }
+      Futures.awaitAll(futures, "applying the Fisher");
+    } finally {
+      // An idle model keeps no block buffers: an erase reads F⁻¹ once, the next one allocates.
+      freeIdleBuffers();
     }
-    List<Future<?>> futures = new ArrayList<>(parallelism);
-    for (int t = 0; t < parallelism; t++) {
-      futures.add(pool.submit(task));
+  }
+
+  private void freeIdleBuffers() {
+    for (ByteBuffer[] b; (b = buffers.poll()) != null; ) {
+      dev.lethe.core.Memory.free(b[0]);
+      dev.lethe.core.Memory.free(b[1]);
     }
-    Futures.awaitAll(futures, "applying the Fisher");
   }
 
   private ByteBuffer[] takeBuffers() {
@@ -309,10 +321,10 @@ public final class FisherInverse implements AutoCloseable {
   /** One reusable row buffer per worker thread. */
   private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[1024]);
 
-  /** Refuses further applies and drops the buffers (freed with them). Idempotent. */
+  /** Refuses further applies and frees the buffers. Idempotent. */
   @Override
   public void close() {
     closed = true;
-    buffers.clear();
+    freeIdleBuffers();
   }
 }

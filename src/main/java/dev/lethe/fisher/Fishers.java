@@ -2,6 +2,7 @@ package dev.lethe.fisher;
 
 import dev.lethe.core.DaemonThreads;
 import dev.lethe.core.LetheException;
+import dev.lethe.core.MemoryPool;
 import java.nio.file.Path;
 import java.util.HexFormat;
 import java.util.Random;
@@ -23,19 +24,23 @@ public final class Fishers implements AutoCloseable {
   private final FisherStore store;
   private final int threads;
   private final long buildBudgetBytes;
+  private final MemoryPool buildMemory;
   private final Path spillDir;
   private final ExecutorService pool;
   private final ConcurrentHashMap<String, FisherInverse> open = new ConcurrentHashMap<>();
 
   /**
    * @param threads the pool's size: tasks per build pass, apply and downdate
-   * @param buildBudgetBytes heap for one build pass's accumulators (--fisher-memory-bytes)
+   * @param buildBudgetBytes heap for the accumulators of all builds running at once
+   *     (--fisher-memory-bytes): a build reserves what its blocks need, or what is free if less
+   *     (it then makes more passes over a spill of the samples), and returns it when it ends
    * @param spillDir where multi-pass builds keep their temporary sample files
    */
   public Fishers(FisherStore store, int threads, long buildBudgetBytes, Path spillDir) {
     this.store = store;
     this.threads = threads;
     this.buildBudgetBytes = buildBudgetBytes;
+    this.buildMemory = new MemoryPool("Fisher accumulator", "--fisher-memory-bytes", buildBudgetBytes);
     this.spillDir = spillDir;
     this.pool = DaemonThreads.pool("fisher", threads);
   }
@@ -47,12 +52,29 @@ public final class Fishers implements AutoCloseable {
   /**
    * Starts a build for {@code target} (resolved by the store) with the request's options.
    *
-   * @throws LetheException INVALID_ARGUMENT naming a bad option
+   * @throws LetheException INVALID_ARGUMENT naming a bad option; RESOURCE_EXHAUSTED (naming
+   *     options.block_size and --fisher-memory-bytes) when not even one block's accumulator fits
+   *     the Fisher memory left free by builds in progress
    */
   public FisherBuild startBuild(FisherTarget target, FisherRequest request) {
-    BuildPlan plan = BuildPlan.resolve(target, request, buildBudgetBytes, threads);
-    RowSource rows = new FisherRows(target.view(), plan.kind(), plan.draws(), plan.seed());
-    return FisherBuild.start(plan, rows, store::create, pool, spillDir, target::attach);
+    BuildPlan wanted = BuildPlan.resolve(target, request, buildBudgetBytes, threads);
+    wanted.passes(); // refuses a block larger than the whole Fisher memory
+    MemoryPool.Reservation memory = buildMemory.reserveUpTo(wanted.accumulatorBytes(),
+        wanted.largestAccumulatorBytes(), "options.block_size",
+        "Fisher accumulators of blocks of up to " + wanted.layout().largestBlock() + " entries");
+    try {
+      BuildPlan plan = wanted.withMemoryBudget(memory.bytes());
+      RowSource rows = new FisherRows(target.view(), plan.kind(), plan.draws(), plan.seed());
+      return FisherBuild.start(plan, rows, store::create, pool, spillDir, target::attach).holding(memory);
+    } catch (RuntimeException | Error e) {
+      memory.close();
+      throw e;
+    }
+  }
+
+  /** The Fisher memory (--fisher-memory-bytes) and what builds hold of it now. */
+  public MemoryPool buildMemory() {
+    return buildMemory;
   }
 
   /**

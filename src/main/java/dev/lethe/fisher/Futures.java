@@ -9,8 +9,8 @@ final class Futures {
   private Futures() {}
 
   /**
-   * Waits for every future; rethrows the first failure (a RuntimeException as it is, anything
-   * else wrapped), after all have finished.
+   * Waits for every future; rethrows the first failure (a RuntimeException as it is, an
+   * OutOfMemoryError as RESOURCE_EXHAUSTED, anything else wrapped), after all have finished.
    *
    * @param what names the work in the message of an interruption
    */
@@ -32,7 +32,10 @@ final class Futures {
         f.get();
       } catch (ExecutionException e) {
         if (failure == null) {
-          failure = e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
+          failure = e.getCause() instanceof RuntimeException re ? re
+              : e.getCause() instanceof OutOfMemoryError oom
+                  ? dev.lethe.core.Memory.outOfMemory(what, oom) // RESOURCE_EXHAUSTED, not INTERNAL
+                  : new IllegalStateException(e.getCause());
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();

@@ -12,7 +12,8 @@ import java.util.logging.Logger;
  * The one place where failures become gRPC statuses: a {@link LetheException} maps to the code
  * of its kind with its message (a client error, logged without a stack trace), cut to
  * {@link #MAX_DESCRIPTION} characters so it always fits gRPC's metadata limit; anything else is
- * a server fault, INTERNAL with only an opaque incident id — the message and stack trace (which
+ * a server fault, INTERNAL with only an opaque incident id; an {@link OutOfMemoryError} is
+ * RESOURCE_EXHAUSTED naming what ran out and the setting that raises it — the message and stack trace (which
  * may name files, RocksDB paths or native errors) go to the log under that id, never to the
  * client. Stateless; thread-safe.
  */
@@ -28,6 +29,11 @@ final class Errors {
   static StatusRuntimeException toStatus(Throwable t) {
     if (t instanceof StatusRuntimeException s) {
       return s;
+    }
+    if (t instanceof OutOfMemoryError oom) {
+      // An allocation the JVM refused: the request is answered, the server keeps serving.
+      LOG.warning(() -> "out of memory answering a request: " + oom.getMessage());
+      t = dev.lethe.core.Memory.outOfMemory("the request did not fit", oom);
     }
     if (t instanceof LetheException e) {
       String message = cut(e.getMessage());

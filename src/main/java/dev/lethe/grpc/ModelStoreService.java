@@ -53,20 +53,30 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
   private final Function<FisherRequest, FisherBuild> fisherBuilds;
   private final long maxResponseBytes;
   private final LetheMetrics metrics;
+  private final int maxWatchBehind;
+
+  /** With the default watch limit (1000 changes). */
+  public ModelStoreService(ModelStore store, Eraser eraser,
+      Function<FisherRequest, FisherBuild> fisherBuilds, long maxResponseBytes,
+      LetheMetrics metrics) {
+    this(store, eraser, fisherBuilds, maxResponseBytes, metrics, 1000);
+  }
 
   /**
    * @param fisherBuilds starts a Fisher build for a request's options
    * @param maxResponseBytes largest Gradients response (the [N, P] matrix) served
    * @param metrics where erases, builds, gradients and model versions are recorded
+   * @param maxWatchBehind changes a WatchModel subscriber may fall behind before it is cancelled
    */
   public ModelStoreService(ModelStore store, Eraser eraser,
       Function<FisherRequest, FisherBuild> fisherBuilds, long maxResponseBytes,
-      LetheMetrics metrics) {
+      LetheMetrics metrics, int maxWatchBehind) {
     this.store = store;
     this.eraser = eraser;
     this.fisherBuilds = fisherBuilds;
     this.maxResponseBytes = maxResponseBytes;
     this.metrics = metrics;
+    this.maxWatchBehind = maxWatchBehind;
   }
 
   private void recordModel(String name) {
@@ -100,7 +110,7 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
       file = store.open(request.getName(), request.getVersion());
       new ModelFileSender((ServerCallStreamObserver<ModelChunk>) response, file,
           chunk == 0 ? DEFAULT_CHUNK : chunk).start();
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | OutOfMemoryError e) {
       response.onError(Errors.toStatus(e));
     }
   }
@@ -109,23 +119,16 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
   public void watchModel(WatchModelRequest request, StreamObserver<ModelInfo> response) {
     ServerCallStreamObserver<ModelInfo> call = (ServerCallStreamObserver<ModelInfo>) response;
     try {
-      AutoCloseable subscription = store.watch(request.getName(), info -> {
-        if (call.isCancelled()) {
-          throw new IllegalStateException("watcher cancelled");
-        }
-        call.onNext(ModelMessages.info(info));
-      });
-      call.setOnCancelHandler(() -> {
-        try {
-          subscription.close();
-        } catch (Exception e) {
-          // removing a listener cannot fail
-        }
-      });
-    } catch (RuntimeException e) {
+      ModelWatcher watcher = new ModelWatcher(call, WATCH_SENDERS, request.getName(), maxWatchBehind);
+      watcher.subscribed(store.watch(request.getName(), watcher));
+    } catch (RuntimeException | OutOfMemoryError e) {
       response.onError(Errors.toStatus(e));
     }
   }
+
+  /** Sends WatchModel states off the committing thread (sends never block: flow control). */
+  private static final java.util.concurrent.ExecutorService WATCH_SENDERS =
+      dev.lethe.core.DaemonThreads.pool("watch-send", 2);
 
   @Override
   public void setActiveVersion(SetActiveVersionRequest request, StreamObserver<ModelInfo> response) {
@@ -150,6 +153,28 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
 
   @Override
   public void gradients(GradientsRequest request, StreamObserver<GradientsResponse> response) {
+    // A full [N, P] matrix is held as floats, as the response message and as the transport's
+    // serialized copy: concurrent ones wait for (or are refused) room in the response memory.
+    long bytes = 0;
+    try {
+      bytes = request.getFull() ? 3L * request.getSamples().getIdsCount() * Float.BYTES
+          * store.info(request.getName()).parameterCount() : 0;
+    } catch (RuntimeException e) {
+      // unknown model, bad name: answered below, by the store
+    }
+    if (bytes > maxResponseBytes * 3) {
+      bytes = 0; // the store refuses it, naming the response limit
+    }
+    try (dev.lethe.core.MemoryPool.Reservation held = dev.lethe.core.Memory.responses()
+        .reserve(bytes, "samples", "a full Gradients response of " + request.getSamples().getIdsCount()
+            + " samples", 30_000)) {
+      gradientsWithin(request, response);
+    } catch (RuntimeException e) {
+      response.onError(Errors.toStatus(e));
+    }
+  }
+
+  private void gradientsWithin(GradientsRequest request, StreamObserver<GradientsResponse> response) {
     unary(response, () -> {
       ModelStore.Gradients g = store.gradients(request.getName(), request.getVersion(),
           SampleMessages.required(request.hasSamples(), request.getSamples()), request.getFull(),
@@ -211,7 +236,7 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
     T result;
     try {
       result = body.get();
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | OutOfMemoryError e) {
       response.onError(Errors.toStatus(e));
       return;
     }

@@ -1,18 +1,18 @@
 package dev.lethe.grpc;
 
-import com.google.protobuf.ByteString;
 import dev.lethe.api.v1.ModelInfo;
 import dev.lethe.api.v1.PutModelRequest;
 import dev.lethe.core.LetheException;
 import dev.lethe.core.ModelConfig;
 import dev.lethe.store.ModelStore;
 import dev.lethe.store.SpecValidator;
+import dev.lethe.store.StagedUpload;
 import io.grpc.stub.StreamObserver;
 import java.util.function.Consumer;
 
 /**
  * Receives one PutModel stream: the spec (checked at once), then chunks (size-limited as they
- * arrive), then registers the model on completion. After the first error it ignores the rest of
+ * arrive, staged on disk, {@link StagedUpload}), then registers the model on completion. After the first error it ignores the rest of
  * the stream; nothing is written before completion. gRPC calls it serially.
  */
 final class PutModelReceiver extends StreamReceiver<PutModelRequest, ModelInfo> {
@@ -20,7 +20,7 @@ final class PutModelReceiver extends StreamReceiver<PutModelRequest, ModelInfo> 
   private final Consumer<ModelInfo> onRegistered;
   private ModelConfig spec;
   private boolean trainedWithoutErased;
-  private ByteString file = ByteString.EMPTY;
+  private StagedUpload file;
 
   PutModelReceiver(ModelStore store, StreamObserver<ModelInfo> response,
       Consumer<ModelInfo> onRegistered) {
@@ -45,12 +45,10 @@ final class PutModelReceiver extends StreamReceiver<PutModelRequest, ModelInfo> 
         if (spec == null) {
           throw LetheException.invalid("chunk", "sent before spec; the first message must be the spec");
         }
-        long size = (long) file.size() + request.getChunk().size();
-        if (size > store.config().maxModelBytes()) {
-          throw LetheException.tooLarge("chunk", "upload exceeds the limit of "
-              + store.config().maxModelBytes() + " bytes (--max-model-bytes)");
+        if (file == null) {
+          file = store.stage();
         }
-        file = file.concat(request.getChunk());
+        file.append(request.getChunk().asReadOnlyByteBuffer());
       }
       default -> throw LetheException.invalid("part", "each message must set spec or chunk");
     }
@@ -61,12 +59,15 @@ final class PutModelReceiver extends StreamReceiver<PutModelRequest, ModelInfo> 
     if (spec == null) {
       throw LetheException.invalid("spec", "required: the stream had no spec");
     }
-    if (file.isEmpty()) {
+    if (file == null || file.size() == 0) {
       throw LetheException.invalid("chunk", "required: the stream had no ONNX bytes");
     }
-    byte[] bytes = file.toByteArray();
-    file = ByteString.EMPTY;
-    ModelInfo info = ModelMessages.info(store.put(spec, bytes, trainedWithoutErased));
+    ModelInfo info;
+    try (StagedUpload.Loaded bytes = file.load()) {
+      info = ModelMessages.info(store.put(spec, bytes.bytes(), trainedWithoutErased));
+    } finally {
+      release();
+    }
     onRegistered.accept(info);
     response.onNext(info);
     response.onCompleted();
@@ -74,6 +75,9 @@ final class PutModelReceiver extends StreamReceiver<PutModelRequest, ModelInfo> 
 
   @Override
   void release() {
-    file = ByteString.EMPTY;
+    if (file != null) {
+      file.close();
+      file = null;
+    }
   }
 }

@@ -40,7 +40,7 @@ abstract class StreamReceiver<T, R> implements StreamObserver<T> {
     }
     try {
       part(request);
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | OutOfMemoryError e) {
       fail(e);
     }
   }
@@ -62,13 +62,16 @@ abstract class StreamReceiver<T, R> implements StreamObserver<T> {
     }
     try {
       complete();
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | OutOfMemoryError e) {
       fail(e);
     }
   }
 
-  /** Answers the first failure; a failing cleanup is attached to it, never sent instead. */
-  private void fail(RuntimeException e) {
+  /**
+   * Answers the first failure (an out-of-memory one as RESOURCE_EXHAUSTED); a failing cleanup is
+   * attached to it, never sent instead.
+   */
+  private void fail(Throwable e) {
     failed = true;
     try {
       release();

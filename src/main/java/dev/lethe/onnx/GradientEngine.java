@@ -6,6 +6,8 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.lethe.core.LetheException;
+import dev.lethe.core.Memory;
+import dev.lethe.core.MemoryPool;
 import dev.lethe.core.Samples;
 import dev.lethe.core.DenseTensor;
 import dev.lethe.onnx.grad.GradContext;
@@ -18,23 +20,36 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * Runs a {@link GradientGraph} through ONNX Runtime: per-sample losses and gradients for a batch
- * in one run per chunk, the chunk size bounded so that the [chunk, P] float32 gradient block
- * stays under a memory budget (default {@value #DEFAULT_MEMORY_BUDGET} bytes).
+ * in one run per chunk. A call's chunk is sized to the request: min(N, the largest chunk whose
+ * run, counted as {@link #RUN_BLOCKS} [chunk, P] float32 blocks, fits a quarter of the gradient
+ * pool), so that four calls of any models run side by side at full size.
+ *
+ * <p>Memory: the direct output buffers of a call are reserved from one {@link MemoryPool} shared
+ * by every engine of the process ({@link Memory#gradients()}, {@code --gradient-memory-bytes}),
+ * allocated for the call and freed when it returns: nothing outlives the call, so an idle model
+ * holds no gradient buffers. A call waits (up to {@link #WAIT_MILLIS} ms) while other calls hold
+ * the pool; one whose single-sample block exceeds the pool is RESOURCE_EXHAUSTED.
  *
  * <p>Ownership: the engine owns its ORT sessions (the loss-seeded one created here, the
- * cotangent-seeded one on first use) and the direct output buffers it pools; {@link #close()}
- * releases them and must be called by whoever created the engine. The caller keeps ownership of
- * the parameter buffers (read, never modified or retained after a call returns) and of the
- * returned arrays. Thread-safe: calls may run concurrently (ORT sessions are); close() waits for
- * calls in flight, and a call after close() throws IllegalStateException.
+ * cotangent-seeded one on first use); {@link #close()} releases them and must be called by
+ * whoever created the engine. The caller keeps ownership of the parameter buffers (read, never
+ * modified or retained after a call returns) and of the returned arrays. Thread-safe: calls may
+ * run concurrently (ORT sessions are); close() waits for calls in flight, and a call after
+ * close() throws IllegalStateException.
  */
 public final class GradientEngine implements AutoCloseable {
-  public static final long DEFAULT_MEMORY_BUDGET = 256L << 20;
+  /**
+   * Blocks of [rows, P] float32 a run is counted for: the pinned output and ONNX Runtime's
+   * intermediates (outer products before the μθ add, activations), about two more.
+   */
+  public static final long RUN_BLOCKS = 3;
+
+  /** How long a call waits for gradient buffers other calls hold. */
+  public static final long WAIT_MILLIS = 30_000;
 
   private final GradientGraph graph;
   private final OrtEnvironment env = OrtEnvironment.getEnvironment();
@@ -43,26 +58,34 @@ public final class GradientEngine implements AutoCloseable {
   private final int chunk;
   private final int paramCount;
   private final int[] paramSizes;
-  private final ConcurrentLinkedQueue<FloatBuffer[]> outputBuffers = new ConcurrentLinkedQueue<>();
+  private final MemoryPool pool;
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
   private final Object cotangentInit = new Object();
   private boolean closed;
 
+  /** Buffers from the process's gradient pool, runs counted at most a quarter of it. */
   public GradientEngine(GradientGraph graph) {
-    this(graph, DEFAULT_MEMORY_BUDGET);
+    this(graph, Memory.gradients(), Memory.gradients().capacity() / 4 / RUN_BLOCKS);
   }
 
   /**
-   * @param memoryBudgetBytes bound on one run's gradient block (chunk · P · 4 bytes); a chunk
-   *     holds at least one sample. ORT's intermediates (outer products before the μθ add,
-   *     activations) come on top, typically one to two more blocks of the same size, plus the
-   *     pooled output buffers (one block per concurrent caller)
+   * Buffers from the process's gradient pool.
+   *
+   * @param chunkBytes bound on one run's gradient block (chunk · P · 4 bytes); a chunk holds at
+   *     least one sample. ORT's intermediates (outer products before the μθ add, activations)
+   *     come on top natively, typically one to two more blocks of the same size
    */
-  public GradientEngine(GradientGraph graph, long memoryBudgetBytes) {
+  public GradientEngine(GradientGraph graph, long chunkBytes) {
+    this(graph, Memory.gradients(), chunkBytes);
+  }
+
+  /** As {@link #GradientEngine(GradientGraph, long)} with buffers reserved from {@code pool}. */
+  public GradientEngine(GradientGraph graph, MemoryPool pool, long chunkBytes) {
     if (graph.parameterCount() > Integer.MAX_VALUE / 2) {
       throw LetheException.tooLarge("spec.erasable_parameters", "too many parameters: " + graph.parameterCount());
     }
     this.graph = graph;
+    this.pool = pool;
     this.paramCount = (int) graph.parameterCount();
     this.paramSizes = new int[graph.parameters().size()];
     for (int i = 0; i < paramSizes.length; i++) {
@@ -73,11 +96,11 @@ public final class GradientEngine implements AutoCloseable {
       paramSizes[i] = (int) count;
     }
     long perSample = 4L * paramCount;
-    this.chunk = graph.perSample() ? 1 : (int) Math.max(1, Math.min(1 << 20, memoryBudgetBytes / perSample));
+    this.chunk = graph.perSample() ? 1 : (int) Math.max(1, Math.min(1 << 20, chunkBytes / perSample));
     this.lossSession = createSession(GradientGraph.Seed.LOSS);
   }
 
-  /** Samples per ORT run. */
+  /** The most samples per ORT run (a call of N samples runs min(N, this)). */
   public int chunkSize() {
     return chunk;
   }
@@ -152,18 +175,24 @@ public final class GradientEngine implements AutoCloseable {
       GradientResult result = new GradientResult(n, paramCount, cot ? null : new float[n], new float[(int) (n * c)],
           grads, new float[n]);
       List<OnnxTensor> paramTensors = new ArrayList<>();
-      FloatBuffer[] out = full ? takeBuffers() : null;
-      try {
-        feedParams(params, paramTensors);
-        for (int start = 0; start < n; start += chunk) {
-          runChunk(session, batch, paramTensors, cotangent, start, Math.min(chunk, n - start), out, result);
-        }
-      } catch (OrtException e) {
-        throw new IllegalStateException("ONNX Runtime failed computing gradients: " + e.getMessage(), e);
-      } finally {
-        paramTensors.forEach(OnnxTensor::close);
-        if (out != null) {
-          outputBuffers.offer(out);
+      int rows = Math.max(1, Math.min(chunk, n));
+      // The output block and ONNX Runtime's working memory for it (norms too: ORT computes the
+      // [rows, P] gradients natively to take their norms).
+      long bytes = RUN_BLOCKS * rows * paramCount * Float.BYTES;
+      try (MemoryPool.Reservation held = pool.reserve(bytes, "samples", "gradient buffers of "
+          + rows + " samples x " + paramCount + " parameters", WAIT_MILLIS)) {
+        ByteBuffer[] raw = full ? new ByteBuffer[paramSizes.length] : null;
+        FloatBuffer[] out = full ? allocate(rows, raw) : null;
+        try {
+          feedParams(params, paramTensors);
+          for (int start = 0; start < n; start += rows) {
+            runChunk(session, batch, paramTensors, cotangent, start, Math.min(rows, n - start), out, result);
+          }
+        } catch (OrtException e) {
+          throw new IllegalStateException("ONNX Runtime failed computing gradients: " + e.getMessage(), e);
+        } finally {
+          paramTensors.forEach(OnnxTensor::close);
+          free(raw);
         }
       }
       return result;
@@ -279,16 +308,32 @@ public final class GradientEngine implements AutoCloseable {
         : OnnxTensor.createTensor(env, LongBuffer.wrap(t.longs(), off, count), dims);
   }
 
-  /** One direct output buffer per parameter, [chunk, P_i], from the pool or new. */
-  private FloatBuffer[] takeBuffers() {
-    FloatBuffer[] b = outputBuffers.poll();
-    if (b == null) {
-      b = new FloatBuffer[paramSizes.length];
+  /**
+   * One direct output buffer per parameter, [rows, P_i], inside the caller's reservation; the
+   * underlying buffers go to {@code raw} for {@link #free}.
+   */
+  private FloatBuffer[] allocate(int rows, ByteBuffer[] raw) {
+    FloatBuffer[] b = new FloatBuffer[paramSizes.length];
+    try {
       for (int i = 0; i < b.length; i++) {
-        b[i] = ByteBuffer.allocateDirect(chunk * paramSizes[i] * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
+        raw[i] = ByteBuffer.allocateDirect(rows * paramSizes[i] * 4).order(ByteOrder.nativeOrder());
+        b[i] = raw[i].asFloatBuffer();
       }
+    } catch (OutOfMemoryError e) {
+      free(raw);
+      throw Memory.outOfMemory("gradient buffers of " + rows + " samples x " + paramCount
+          + " parameters", e);
     }
     return b;
+  }
+
+  /** Frees the call's buffers now (their memory goes back with the reservation). */
+  private static void free(ByteBuffer[] raw) {
+    if (raw != null) {
+      for (ByteBuffer b : raw) {
+        Memory.free(b);
+      }
+    }
   }
 
   private OrtSession cotangentSession() {
@@ -308,7 +353,7 @@ public final class GradientEngine implements AutoCloseable {
     }
   }
 
-  /** Closes the sessions and drops the pooled buffers; idempotent; waits for calls in flight. */
+  /** Closes the sessions; idempotent; waits for calls in flight. */
   @Override
   public void close() {
     lock.writeLock().lock();
@@ -317,7 +362,6 @@ public final class GradientEngine implements AutoCloseable {
         return;
       }
       closed = true;
-      outputBuffers.clear();
       try {
         lossSession.close();
         synchronized (cotangentInit) {

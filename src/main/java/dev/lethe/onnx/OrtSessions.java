@@ -53,6 +53,11 @@ public final class OrtSessions {
     long limit = maxMillis;
     CompletableFuture<OrtSession> creation = CompletableFuture.supplyAsync(() -> {
       try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+        // No per-session arena and no per-shape memory plans: ONNX Runtime returns a run's
+        // working memory when the run ends, so an idle model holds none (the arena would keep
+        // its largest run's memory for the session's lifetime, per model).
+        options.setCPUArenaAllocator(false);
+        options.setMemoryPatternOptimization(false);
         if (intraOpThreads > 0) {
           options.setIntraOpNumThreads(intraOpThreads);
         }

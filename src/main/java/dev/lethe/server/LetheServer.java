@@ -99,6 +99,8 @@ public final class LetheServer {
       LOG.warning(exposure + ": any client that can reach it may be able to change and erase "
           + "models or read tokens; see docs/security.md");
     }
+    dev.lethe.core.MemoryBudget budget = config.budget();
+    dev.lethe.core.Memory.install(budget);
     db = LetheDb.open(config.dataDir());
     try {
       store = new ModelStore(db, OrtEnvironment.getEnvironment(), config.store(),
@@ -106,7 +108,7 @@ public final class LetheServer {
               : LedgerKeys.load(config.ledgerSecretFile()));
       java.nio.file.Files.createDirectories(config.dataDir().resolve("tmp"));
       fishers = new Fishers(new FisherStore(db), config.fisherPoolThreads(),
-          config.fisherMemoryBytes(), config.dataDir().resolve("tmp"));
+          budget.fisherBytes(), config.dataDir().resolve("tmp"));
       LOG.info(() -> "Fisher pool of " + config.fisherPoolThreads() + " threads; linear algebra: "
           + Linalg.describe());
       // Before serving: debris of a crash (orphaned Fishers and weight sets, spill files of
@@ -139,7 +141,7 @@ public final class LetheServer {
               new Eraser(store, fishers, config.erase()),
               request -> fishers.startBuild(store.fisherTarget(request.name(), request.version()),
                   request),
-              config.maxMessageBytes(), metrics))
+              config.maxMessageBytes(), metrics, config.maxWatchBehind()))
           .addService(health.getHealthService())
           .addService(ProtoReflectionServiceV1.newInstance())
           .addService(legacyReflection())

@@ -1,5 +1,6 @@
 package dev.lethe.server;
 
+import dev.lethe.core.MemoryBudget;
 import dev.lethe.erase.EraseConfig;
 import dev.lethe.store.StoreConfig;
 import java.nio.file.Path;
@@ -21,6 +22,10 @@ import java.nio.file.Path;
  * @param ledgerSecretFile the ledger secret ({@code --ledger-secret-file}, e.g. a mounted
  *     Kubernetes Secret), or null for {@code <dataDir>/ledger-secret}, created on first start
  * @param fisherThreads threads of the Fisher pool (builds, applies, downdates); 0 = one per core
+ * @param memory the memory budget the server installs ({@link dev.lethe.core.Memory#install});
+ *     null = this JVM's limits split by default, with {@code fisherMemoryBytes} as the Fisher
+ *     share
+ * @param maxWatchBehind changes a WatchModel subscriber may fall behind before it is cancelled
  */
 public record ServerConfig(
     String listen,
@@ -34,13 +39,35 @@ public record ServerConfig(
     Security security,
     String metricsListen,
     Path ledgerSecretFile,
-    int fisherThreads) {
+    int fisherThreads,
+    MemoryBudget memory,
+    int maxWatchBehind) {
+
+  /** Default {@link #maxWatchBehind}. */
+  public static final int DEFAULT_MAX_WATCH_BEHIND = 1000;
 
   public ServerConfig {
     if (fisherThreads < 0) {
       throw new IllegalArgumentException("--fisher-threads must be >= 0 (0 = one per core), got "
           + fisherThreads);
     }
+    if (maxWatchBehind < 1) {
+      throw new IllegalArgumentException("--max-watch-behind must be >= 1, got " + maxWatchBehind);
+    }
+  }
+
+  /** This JVM's limits split by default; the default watch limit. */
+  public ServerConfig(String listen, Path dataDir, StoreConfig store, int maxMessageBytes,
+      boolean demo, int shutdownGraceSeconds, EraseConfig erase, long fisherMemoryBytes,
+      Security security, String metricsListen, Path ledgerSecretFile, int fisherThreads) {
+    this(listen, dataDir, store, maxMessageBytes, demo, shutdownGraceSeconds, erase,
+        fisherMemoryBytes, security, metricsListen, ledgerSecretFile, fisherThreads, null,
+        DEFAULT_MAX_WATCH_BEHIND);
+  }
+
+  /** The budget the server runs under: {@link #memory}, or the default split. */
+  public MemoryBudget budget() {
+    return memory != null ? memory : MemoryBudget.of(0, 0, fisherMemoryBytes, 0);
   }
 
   /** The ledger secret in the data directory; all cores for the Fisher pool. */

@@ -5,6 +5,8 @@ import dev.lethe.core.LetheException;
 import dev.lethe.core.Sha256;
 import dev.lethe.core.LossFunction;
 import dev.lethe.core.ModelConfig;
+import dev.lethe.core.Memory;
+import dev.lethe.onnx.DeclaredSizes;
 import dev.lethe.onnx.ForwardSession;
 import dev.lethe.onnx.GradientGraph;
 import dev.lethe.onnx.InputSpec;
@@ -75,6 +77,8 @@ final class ModelRegistrar {
       }
       record = existing.toBuilder();
     } else {
+      // Before the probes below allocate samples of the declared shape.
+      DeclaredSizes.check(graph, Memory.budget());
       // Lethe only keeps models it can erase from: the loss must differentiate to every parameter.
       GradientGraph.check(graph.model(), graph.logits(), spec.loss(), graph.parameterNames());
       forward = ForwardSession.create(env, graph);

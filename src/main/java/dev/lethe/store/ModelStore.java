@@ -3,6 +3,8 @@ package dev.lethe.store;
 import ai.onnxruntime.OrtEnvironment;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.lethe.core.LetheException;
+import dev.lethe.core.Memory;
+import dev.lethe.core.MemoryBudget;
 import dev.lethe.core.Messages;
 import dev.lethe.core.ModelConfig;
 import dev.lethe.core.Samples;
@@ -46,6 +48,7 @@ public final class ModelStore implements AutoCloseable {
   private final EraseLedger ledger;
   private final RequestLog requests;
   private final ExportDirectory export;
+  private final ModelPublisher publisher;
   private volatile boolean closed;
 
 
@@ -66,6 +69,7 @@ public final class ModelStore implements AutoCloseable {
     this.ledger = EraseLedger.open(db, ledgerKeys);
     this.requests = new RequestLog(db);
     this.export = config.exportDir() == null ? null : new ExportDirectory(config.exportDir());
+    this.publisher = new ModelPublisher(export);
     db.scan(Family.MODELS, new byte[0], (key, value) -> {
       try {
         ModelRecord r = ModelRecord.parseFrom(value);
@@ -74,6 +78,7 @@ public final class ModelStore implements AutoCloseable {
         throw new StorageException("corrupt model record " + new String(key, java.nio.charset.StandardCharsets.UTF_8), e);
       }
     });
+    StagedUpload.sweep(db.directory().resolve("tmp"));
     // After a crash the export directory may lag the store: bring it up to date.
     if (export != null) {
       models.values().forEach(e -> export.publishActive(e.record, e.runtime));
@@ -93,6 +98,12 @@ public final class ModelStore implements AutoCloseable {
    */
   public ModelState put(ModelConfig spec, byte[] file) {
     return put(spec, file, false);
+  }
+
+  /** A new upload staged in {@code <data-dir>/tmp} ({@link StagedUpload}); the caller closes it. */
+  public StagedUpload stage() {
+    long checkable = Memory.uploads().capacity() / MemoryBudget.UPLOAD_HEAP_FACTOR;
+    return new StagedUpload(db.directory().resolve("tmp"), Math.min(config.maxModelBytes(), checkable));
   }
 
   /**
@@ -294,8 +305,8 @@ public final class ModelStore implements AutoCloseable {
 
   /**
    * Calls {@code listener} with the model's current state, then after every change, until the
-   * returned handle is closed. The listener runs on the changing thread and must not block; one
-   * that throws is removed.
+   * returned handle is closed. The listener runs on the changing thread under the model's lock:
+   * it must only record the state (no blocking, no client I/O); one that throws is removed.
    *
    * @throws LetheException NOT_FOUND
    */
@@ -399,20 +410,10 @@ public final class ModelStore implements AutoCloseable {
     });
   }
 
-  /** Makes a committed record current: exports the active version, then tells watchers. */
+  /** Makes a committed record current, exports it and tells watchers ({@link ModelPublisher}). */
   private void publish(ModelEntry e, ModelRecord updated) {
     e.record = updated;
-    if (export != null) {
-      export.publishActive(updated, e.runtime);
-    }
-    ModelState info = info(updated);
-    for (Consumer<ModelState> l : e.listeners) {
-      try {
-        l.accept(info);
-      } catch (RuntimeException ex) {
-        e.listeners.remove(l);
-      }
-    }
+    publisher.published(e, updated, info(updated));
   }
 
   private ModelState info(ModelRecord r) {

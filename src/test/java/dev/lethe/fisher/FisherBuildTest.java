@@ -161,7 +161,9 @@ class FisherBuildTest {
     assertTrue(few.getMessage().contains("expected 200 gradient rows, got 10"), few.getMessage());
     LetheException budget =
         assertThrows(LetheException.class, () -> BuildPlan.passes(layout, InversionMethod.GRAM, 1000));
-    assertTrue(budget.getMessage().startsWith("memory_budget:"), budget.getMessage());
+    assertEquals(LetheException.Kind.RESOURCE_EXHAUSTED, budget.kind());
+    assertTrue(budget.getMessage().startsWith("options.block_size:"), budget.getMessage());
+    assertTrue(budget.getMessage().contains("--fisher-memory-bytes"), budget.getMessage());
     assertThrows(LetheException.class, () -> BuildOptions.defaults(0).withMethod(InversionMethod.SHERMAN_MORRISON));
   }
 

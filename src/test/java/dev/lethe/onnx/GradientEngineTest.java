@@ -51,6 +51,30 @@ class GradientEngineTest {
   }
 
   @Test
+  void buffersAreSizedToTheRequestTakenFromTheSharedPoolAndReturned() {
+    long p = graph.parameterCount();
+    dev.lethe.core.MemoryPool pool = new dev.lethe.core.MemoryPool("gradient buffer",
+        "--gradient-memory-bytes", 100 * p * 4 * GradientEngine.RUN_BLOCKS);
+    try (GradientEngine a = new GradientEngine(graph, pool, 50 * p * 4);
+        GradientEngine b = new GradientEngine(graph, pool, 50 * p * 4)) {
+      assertEquals(50, a.chunkSize());
+      a.compute(batch(7), params);
+      assertEquals(GradientEngine.RUN_BLOCKS * 7 * p * 4, pool.peak()); // min(rows, chunk)
+      b.compute(batch(120), params);
+      assertEquals(GradientEngine.RUN_BLOCKS * 50 * p * 4, pool.peak());
+      assertEquals(0, pool.used()); // nothing outlives the call
+    }
+    dev.lethe.core.MemoryPool tiny = new dev.lethe.core.MemoryPool("gradient buffer",
+        "--gradient-memory-bytes", GradientEngine.RUN_BLOCKS * p * 4 - 1);
+    try (GradientEngine e = new GradientEngine(graph, tiny, p * 4)) {
+      LetheException refused = assertThrows(LetheException.class, () -> e.compute(batch(2), params));
+      assertEquals(LetheException.Kind.RESOURCE_EXHAUSTED, refused.kind());
+      assertTrue(refused.getMessage().contains("--gradient-memory-bytes"), refused.getMessage());
+      assertEquals(0, tiny.used());
+    }
+  }
+
+  @Test
   void eachRowEqualsTheSingleSampleRun() {
     Samples b = batch(4);
     try (GradientEngine e = new GradientEngine(graph)) {
