@@ -30,7 +30,7 @@ public final class ModelMessages {
   static ModelConfig config(ModelSpec s) {
     return new ModelConfig(s.getName(), loss(s.getLoss()), s.getLogitsOutput(),
         s.getErasableParametersList(), s.getTrainSize(), s.getL2(), s.getDampening(),
-        s.getScale(), s.getBlockSize(), s.getFisherMinibatch());
+        s.getScale(), s.getBlockSize(), s.getFisherMinibatch(), s.getFrozenPrefix());
   }
 
   public static ModelSpec spec(ModelConfig s) {
@@ -45,6 +45,7 @@ public final class ModelMessages {
         .setScale(s.scale())
         .setBlockSize(s.blockSize())
         .setFisherMinibatch(s.fisherMinibatch())
+        .setFrozenPrefix(s.frozenPrefix())
         .build();
   }
 
@@ -75,7 +76,9 @@ public final class ModelMessages {
         .setTrainSize(m.trainSize())
         .setParameterCount(m.parameterCount())
         .setFisherReady(m.fisherReady())
-        .setSpec(spec(m.spec()));
+        .setSpec(spec(m.spec()))
+        .setLogitsSource(m.logitsSource())
+        .setRegistrationMs(m.registrationMillis());
     for (VersionState v : m.versions()) {
       b.addVersions(VersionInfo.newBuilder()
           .setVersion(v.version())
@@ -109,7 +112,8 @@ public final class ModelMessages {
         m.getTrainSize(), m.getParameterCount(), m.getFisherReady(), config(m.getSpec()),
         SampleMessages.longs(m.getOutputDimsList()),
         m.getInputsList().stream().map(i -> new InputSpec(i.getName(),
-            i.getElementType().equals("float"), SampleMessages.longs(i.getDimsList()))).toList());
+            i.getElementType().equals("float"), SampleMessages.longs(i.getDimsList()))).toList(),
+        m.getLogitsSource(), m.getRegistrationMs());
   }
 
   static EvaluateResponse evaluateResponse(Evaluation e) {

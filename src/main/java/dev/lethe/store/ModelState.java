@@ -13,6 +13,8 @@ import java.util.List;
  * @param spec the spec with defaults resolved and the erasable list filled in
  * @param outputDims per-sample logits shape
  * @param inputs the data inputs a batch must provide
+ * @param logitsSource how the logits value was chosen ("" when the spec named it)
+ * @param registrationMillis the registration's wall time (PutModel's answer only; else 0)
  */
 public record ModelState(
     String name,
@@ -23,4 +25,18 @@ public record ModelState(
     boolean fisherReady,
     ModelConfig spec,
     long[] outputDims,
-    List<InputSpec> inputs) {}
+    List<InputSpec> inputs,
+    String logitsSource,
+    long registrationMillis) {
+
+  public ModelState(String name, long activeVersion, List<VersionState> versions, long trainSize,
+      long parameterCount, boolean fisherReady, ModelConfig spec, long[] outputDims, List<InputSpec> inputs) {
+    this(name, activeVersion, versions, trainSize, parameterCount, fisherReady, spec, outputDims, inputs, "", 0);
+  }
+
+  /** This state with the registration's wall time. */
+  public ModelState withRegistrationMillis(long millis) {
+    return new ModelState(name, activeVersion, versions, trainSize, parameterCount, fisherReady, spec, outputDims,
+        inputs, logitsSource, millis);
+  }
+}

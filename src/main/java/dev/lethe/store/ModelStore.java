@@ -44,8 +44,8 @@ public final class ModelStore implements AutoCloseable {
   private final EraseLedger ledger;
   private final RequestLog requests;
   private final ExportDirectory export;
+  private final GradientWarmer warmer;
   private volatile boolean closed;
-
 
   /**
    * Opens the store over {@code db} with the ledger secret of its data directory
@@ -72,6 +72,7 @@ public final class ModelStore implements AutoCloseable {
         throw new StorageException("corrupt model record " + new String(key, java.nio.charset.StandardCharsets.UTF_8), e);
       }
     });
+    warmer = GradientWarmer.start(List.copyOf(models.values()));
     // After a crash the export directory may lag the store: bring it up to date.
     if (export != null) {
       models.values().forEach(e -> export.publishActive(e.record, e.runtime));
@@ -105,6 +106,7 @@ public final class ModelStore implements AutoCloseable {
    */
   public ModelState put(ModelConfig spec, byte[] file, boolean trainedWithoutErased) {
     ensureOpen();
+    long started = System.nanoTime();
     SpecValidator.check(spec);
     if (file.length > config.maxModelBytes()) {
       throw LetheException.tooLarge("chunk",
@@ -122,12 +124,14 @@ public final class ModelStore implements AutoCloseable {
       if (entry == null) {
         entry = new ModelEntry(reg.record(), new ModelRuntime(reg.record(), db, env));
         entry.runtime.adoptForward(reg.forward());
+        entry.runtime.adoptGradients(reg.gradients(), reg.record().getL2());
         models.put(spec.name(), entry);
       }
       entry.runtime.cache(new VersionWeights(reg.record().getActiveVersion(), reg.weights(),
           entry.runtime.parameterOffsets()));
       publish(entry, reg.record());
-      return info(entry.record);
+      entry.runtime.gradients(reg.record().getActiveVersion(), spec.loss(), reg.record().getL2()); // warm
+      return info(entry.record).withRegistrationMillis((System.nanoTime() - started) / 1_000_000);
     } finally {
       lock.unlock();
     }
@@ -437,6 +441,7 @@ public final class ModelStore implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
+    warmer.close();
     for (ModelEntry e : models.values()) {
       e.runtime.close();
       e.listeners.clear();

@@ -83,6 +83,8 @@ final class Records {
         fisherReady,
         spec(r, trainSize),
         r.getOutputDimsList().stream().mapToLong(Long::longValue).toArray(),
-        inputs(r));
+        inputs(r),
+        r.getLogitsSource(),
+        0);
   }
 }
