@@ -14,7 +14,8 @@ initializers are
 
     input:<name>   the inputs of a few samples (batch first)
     labels         int64 [N] class labels
-    losses         float32 [N] per-sample softmax cross-entropy
+    losses         float32 [N] per-sample softmax cross-entropy of the logits (for
+                   gelu_mlp_softmax, whose graph output is the Softmax, of the Softmax's input)
     grad:<init>    float32 [N] + shape: torch autograd's per-sample gradient (in float64) of the
                    loss with respect to the ONNX initializer <init>
 
@@ -183,6 +184,8 @@ def perturb(model, gen):
 
 
 def fuse(model):
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return model
     try:
         import torch.fx.experimental.optimization as opt
         return opt.fuse(model)
@@ -192,7 +195,11 @@ def fuse(model):
 
 
 def per_sample(model, inputs, labels, dtype):
+    """Per-sample losses and gradients; the loss is always taken on the logits (a model ending in
+    Softmax is differentiated before it, as Lethe does with an empty logits_output)."""
     m = model.to(dtype)
+    probabilities = getattr(m, "softmax", False)
+    m.softmax = False
     names = [n for n, _ in m.named_parameters()]
     grads = {n: [] for n in names}
     losses = []
@@ -204,6 +211,7 @@ def per_sample(model, inputs, labels, dtype):
         losses.append(loss.item())
         for n, p in m.named_parameters():
             grads[n].append(p.grad.detach().clone().double() if p.grad is not None else torch.zeros_like(p).double())
+    m.softmax = probabilities
     return np.array(losses), {n: torch.stack(g).numpy() for n, g in grads.items()}
 
 

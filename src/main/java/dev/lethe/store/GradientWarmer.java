@@ -42,6 +42,11 @@ final class GradientWarmer implements AutoCloseable {
     return new GradientWarmer(pool);
   }
 
+  /** Waits until every model was warmed (or failed); false when the wait timed out. */
+  boolean await(long millis) throws InterruptedException {
+    return pool.awaitTermination(millis, java.util.concurrent.TimeUnit.MILLISECONDS);
+  }
+
   @Override
   public void close() {
     pool.shutdownNow();

@@ -93,6 +93,11 @@ final class ModelRuntime implements AutoCloseable {
     }
   }
 
+  /** True when the gradient engine is built (at registration, or by the warm-up at start). */
+  synchronized boolean gradientsBuilt() {
+    return gradients != null;
+  }
+
   /** The forward session, created from the file of {@code version} on first use. */
   synchronized ForwardSession forward(long version) {
     if (closed) {

@@ -39,12 +39,12 @@ public final class ModelStore implements AutoCloseable {
   private final OrtEnvironment env;
   private final StoreConfig config;
   private final ConcurrentHashMap<String, ReentrantLock> locks = new ConcurrentHashMap<>();
-  private final ConcurrentHashMap<String, ModelEntry> models = new ConcurrentHashMap<>();
+  final ConcurrentHashMap<String, ModelEntry> models = new ConcurrentHashMap<>(); // package: tests
   private final ModelRegistrar registrar;
   private final EraseLedger ledger;
   private final RequestLog requests;
   private final ExportDirectory export;
-  private final GradientWarmer warmer;
+  final GradientWarmer warmer;
   private volatile boolean closed;
 
   /**

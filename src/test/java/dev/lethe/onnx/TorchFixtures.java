@@ -1,7 +1,11 @@
 package dev.lethe.onnx;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.onnx.proto.OnnxMl;
 import dev.lethe.core.DenseTensor;
+import dev.lethe.core.LossFunction;
 import dev.lethe.core.Samples;
 import java.io.IOException;
 import java.io.InputStream;
@@ -19,21 +23,23 @@ import java.util.Map;
  * and its reference (sample inputs, labels, losses, torch autograd's per-sample gradient of every
  * initializer that is a torch parameter).
  */
-final class TorchFixtures {
+public final class TorchFixtures {
+  public static final double REL_TOL = 1e-4;
+
   private TorchFixtures() {}
 
   /** A family's reference: the samples and, by ONNX initializer name, [N] + shape gradients. */
-  record Reference(Samples samples, float[] losses, Map<String, float[]> gradients) {
-    List<String> parameters() {
+  public record Reference(Samples samples, float[] losses, Map<String, float[]> gradients) {
+    public List<String> parameters() {
       return new ArrayList<>(gradients.keySet());
     }
   }
 
-  static byte[] modelBytes(String family, int opset) {
+  public static byte[] modelBytes(String family, int opset) {
     return resource(family + "_op" + opset + ".onnx");
   }
 
-  static OnnxMl.ModelProto model(String family, int opset) {
+  public static OnnxMl.ModelProto model(String family, int opset) {
     try {
       return OnnxMl.ModelProto.parseFrom(modelBytes(family, opset));
     } catch (IOException e) {
@@ -41,7 +47,7 @@ final class TorchFixtures {
     }
   }
 
-  static Reference reference(String family) {
+  public static Reference reference(String family) {
     OnnxMl.GraphProto g;
     try {
       g = OnnxMl.GraphProto.parseFrom(resource(family + ".ref.pb"));
@@ -87,6 +93,41 @@ final class TorchFixtures {
       return in.readAllBytes();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * Builds the gradient graph over every reference parameter and compares Lethe's per-sample
+   * losses and gradients with torch's: {@value #REL_TOL} relative per parameter tensor and sample.
+   */
+  public static void assertMatchesTorch(OnnxMl.ModelProto model, String logits, TorchFixtures.Reference ref) {
+    List<String> params = ref.parameters();
+    GradientGraph graph = GradientGraph.build(model, logits, LossFunction.SOFTMAX_CROSS_ENTROPY, params, 0);
+    GradientResult r;
+    try (GradientEngine engine = new GradientEngine(graph)) {
+      r = engine.compute(ref.samples(), GradCheck.direct(GradCheck.initialValues(model, params)));
+    }
+    int n = ref.samples().size();
+    for (int s = 0; s < n; s++) {
+      assertEquals(ref.losses()[s], r.losses()[s], 1e-5 + 1e-5 * Math.abs(ref.losses()[s]), "loss of sample " + s);
+    }
+    long offset = 0;
+    for (String p : params) {
+      float[] want = ref.gradients().get(p);
+      int size = want.length / n;
+      for (int s = 0; s < n; s++) {
+        double diff = 0;
+        double norm = 0;
+        for (int k = 0; k < size; k++) {
+          double w = want[s * size + k];
+          double got = r.gradients()[(int) (s * r.parameterCount() + offset + k)];
+          diff += (w - got) * (w - got);
+          norm += w * w;
+        }
+        double rel = Math.sqrt(diff) / Math.max(Math.sqrt(norm), 1e-6);
+        assertTrue(rel <= REL_TOL, p + " sample " + s + ": relative error " + rel + " (|g| = " + Math.sqrt(norm) + ")");
+      }
+      offset += size;
     }
   }
 }
