@@ -9,8 +9,8 @@ python3-torchvision python3-onnx), from this directory:
 For each model family it builds a tiny random-initialised torch model (reduced widths and inputs,
 the same modules as the full-size model), exports it as a user would, with torch.onnx.export at
 its default settings (eval mode, constant folding) and opsets 13, 14 and 17, to
-<family>_op<opset>.onnx, and writes <family>.ref.pb beside them: an ONNX GraphProto whose
-initializers are
+<family>_op<opset>.onnx, and writes <family>_op<opset>.ref.pb beside each (the exporter's
+initializer names differ between opsets): an ONNX GraphProto whose initializers are
 
     input:<name>   the inputs of a few samples (batch first)
     labels         int64 [N] class labels
@@ -321,12 +321,6 @@ def main(only):
         inputs, labels = draw(model, make_inputs, classes, 200 + i)
         losses, grads = per_sample(model, inputs, labels, torch.float64)
         model.float()
-        ref = onnx.GraphProto(name=family + "_reference")
-        for k, v in inputs.items():
-            ref.initializer.append(numpy_helper.from_array(v.numpy(), "input:" + k))
-        ref.initializer.append(numpy_helper.from_array(labels.numpy().astype(np.int64), "labels"))
-        ref.initializer.append(numpy_helper.from_array(losses.astype(np.float32), "losses"))
-        names = None
         for opset in OPSETS:
             try:
                 om = export(model, make_inputs(2), opset, dynamic)
@@ -335,27 +329,29 @@ def main(only):
                 summary.append((family, opset, "export failed"))
                 continue
             onnx.save(om, f"{family}_op{opset}.onnx")
-            m = match(om, model)
-            used = {v[0] for v in m.values() if v[1] is not None}
-            used |= {n for n in dict(model.named_parameters()) if "_l0" in n and any(v[1] is None for v in m.values())}
+            names = match(om, model)
+            used = {v[0] for v in names.values() if v[1] is not None}
+            used |= {n for n in dict(model.named_parameters()) if "_l0" in n and any(v[1] is None for v in names.values())}
             unmatched = [n for n in dict(model.named_parameters()) if n not in used]
             if unmatched:
                 print("  opset", opset, "torch parameters without an initializer:", unmatched)
-            if names is None:
-                names = m
-            summary.append((family, opset, f"{len(m)} initializers matched"))
-        if names is None:
-            continue
-        for init, (pname, transposed) in sorted(names.items(), key=lambda kv: kv[0]):
-            if transposed is None:  # an LSTM/GRU weight: the same layout of the per-sample gradients
-                g = pname(lambda k: grads[k])
-            else:
-                g = grads[pname]
-            if transposed:
-                g = np.transpose(g, (0, 2, 1))
-            ref.initializer.append(numpy_helper.from_array(g.astype(np.float32), "grad:" + init))
-        with open(f"{family}.ref.pb", "wb") as f:
-            f.write(ref.SerializeToString())
+            summary.append((family, opset, f"{len(names)} initializers matched"))
+            # the exporter's initializer names differ between opsets: one reference per export
+            ref = onnx.GraphProto(name=f"{family}_op{opset}_reference")
+            for k, v in inputs.items():
+                ref.initializer.append(numpy_helper.from_array(v.numpy(), "input:" + k))
+            ref.initializer.append(numpy_helper.from_array(labels.numpy().astype(np.int64), "labels"))
+            ref.initializer.append(numpy_helper.from_array(losses.astype(np.float32), "losses"))
+            for init, (pname, transposed) in sorted(names.items(), key=lambda kv: kv[0]):
+                if transposed is None:  # an LSTM/GRU weight: the same layout of the per-sample gradients
+                    g = pname(lambda k: grads[k])
+                else:
+                    g = grads[pname]
+                if transposed:
+                    g = np.transpose(g, (0, 2, 1))
+                ref.initializer.append(numpy_helper.from_array(g.astype(np.float32), "grad:" + init))
+            with open(f"{family}_op{opset}.ref.pb", "wb") as f:
+                f.write(ref.SerializeToString())
     for s in summary:
         print(*s)
 

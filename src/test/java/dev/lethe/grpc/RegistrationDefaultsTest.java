@@ -87,7 +87,7 @@ class RegistrationDefaultsTest {
       assertEquals(List.of(4L), info.getOutputDimsList());
       assertTrue(info.getRegistrationMs() > 0, "PutModel reports its time");
       TorchFixtures.assertMatchesTorch(TorchFixtures.model("gelu_mlp_softmax", 14), logits,
-          TorchFixtures.reference("gelu_mlp_softmax"));
+          TorchFixtures.reference("gelu_mlp_softmax", 14));
       // named logits: the spec's name, no note
       ModelInfo named = h.put(spec("named").setLogitsOutput(logits).build(), onnx);
       assertEquals("", named.getLogitsSource());

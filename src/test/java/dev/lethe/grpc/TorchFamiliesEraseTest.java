@@ -31,10 +31,12 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class TorchFamiliesEraseTest {
   private static final int N = 12;
+  /** The token vocabulary of the text fixtures (make_torch_fixtures.py). */
+  private static final int VOCAB = 20;
   @TempDir Path dir;
 
   static Stream<Arguments> cases() {
-    return Stream.of("resnet", "mobilenet_v2", "mobilenet_v3", "gelu_mlp")
+    return Stream.of("resnet", "mobilenet_v2", "mobilenet_v3", "gelu_mlp", "transformer")
         .flatMap(f -> Stream.of(13, 14, 17).map(o -> Arguments.of(f, o)));
   }
 
@@ -44,7 +46,7 @@ class TorchFamiliesEraseTest {
     try (ServerHarness h = new ServerHarness(dir, 1 << 24)) {
       ModelInfo info = h.put(ModelSpec.newBuilder().setName(family).setLoss(Loss.SOFTMAX_CROSS_ENTROPY)
           .setTrainSize(N).setL2(1e-3).setDampening(10).setBlockSize(256).build(), TorchFixtures.modelBytes(family, opset));
-      assertEquals(new HashSet<>(TorchFixtures.reference(family).parameters()),
+      assertEquals(new HashSet<>(TorchFixtures.reference(family, opset).parameters()),
           new HashSet<>(info.getSpec().getErasableParametersList()));
       Samples train = samples(info, new Random(opset));
       var last = EraseRpc.buildFisher(h.async, family, train);
@@ -56,7 +58,7 @@ class TorchFamiliesEraseTest {
     }
   }
 
-  /** N samples of the model's float inputs (Gaussian) with labels over its classes. */
+  /** N samples of the model's inputs (Gaussian floats, token ids) with labels over its classes. */
   private static Samples samples(ModelInfo info, Random rnd) {
     Map<String, DenseTensor> inputs = new java.util.HashMap<>();
     for (InputInfo in : info.getInputsList()) {
@@ -65,6 +67,14 @@ class TorchFamiliesEraseTest {
       int count = 1;
       for (long d : dims) {
         count *= (int) d;
+      }
+      if (in.getElementType().equals("int64")) {
+        long[] tokens = new long[count];
+        for (int i = 0; i < count; i++) {
+          tokens[i] = rnd.nextInt(VOCAB);
+        }
+        inputs.put(in.getName(), DenseTensor.ofLongs(dims, tokens));
+        continue;
       }
       float[] v = new float[count];
       for (int i = 0; i < count; i++) {

@@ -92,4 +92,23 @@ class IndexOpGradientTest {
         "y", s, "P", "Q");
     check(rnd, base(rnd, 13, s).node("Cast", new String[] {"h0"}, new String[] {"y"}, "to", 1L), "y", s, "P");
   }
+
+  /**
+   * Values with the batch off axis 0 (attention's [S, N, E]): the graph runs one sample at a time
+   * ({@link GradientGraph#perSample()}), where they are static values; gradients stay per sample.
+   */
+  @Test
+  void batchOffAxisZero() {
+    Random rnd = new Random(36);
+    long[] s = {3, 4};
+    OnnxBuilder b = base(rnd, 13, s).node("Transpose", new String[] {"h0"}, new String[] {"t"}, "perm",
+            new long[] {1, 0, 2})
+        .initializer("Q", randn(rnd, 1, 3, 1, 4), 3, 1, 4).initializer("W", randn(rnd, 0.5, 4, 2), 4, 2)
+        .node("Mul", "m", "t", "Q").node("MatMul", "mw", "m", "W").node("Tanh", "a", "mw")
+        .node("Concat", new String[] {"a", "a"}, new String[] {"c"}, "axis", 0L)
+        .node("ReduceMean", new String[] {"c"}, new String[] {"y"}, "axes", new long[] {0}, "keepdims", 0L);
+    check(rnd, b, "y", s, LossFunction.SOFTMAX_CROSS_ENTROPY, "P", "Q", "W");
+    GradientGraph g = GradientGraph.build(b.build(), "y", LossFunction.SOFTMAX_CROSS_ENTROPY, List.of("P"), 0);
+    org.junit.jupiter.api.Assertions.assertTrue(g.perSample(), "runs one sample at a time");
+  }
 }

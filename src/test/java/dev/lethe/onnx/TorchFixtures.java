@@ -47,10 +47,11 @@ public final class TorchFixtures {
     }
   }
 
-  public static Reference reference(String family) {
+  /** The reference of {@code family}'s export at {@code opset} (initializer names are the export's). */
+  public static Reference reference(String family, int opset) {
     OnnxMl.GraphProto g;
     try {
-      g = OnnxMl.GraphProto.parseFrom(resource(family + ".ref.pb"));
+      g = OnnxMl.GraphProto.parseFrom(resource(family + "_op" + opset + ".ref.pb"));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -17,7 +17,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class TorchGradientTest {
   /** The families Lethe differentiates whole (see README, "Models known to work"). */
-  static final List<String> FAMILIES = List.of("resnet", "mobilenet_v2", "mobilenet_v3", "gelu_mlp");
+  static final List<String> FAMILIES = List.of("resnet", "mobilenet_v2", "mobilenet_v3", "gelu_mlp",
+      "transformer");
 
   static Stream<Arguments> cases() {
     return FAMILIES.stream().flatMap(f -> Stream.of(13, 14, 17).map(o -> Arguments.of(f, o)));
@@ -26,7 +27,7 @@ class TorchGradientTest {
   @ParameterizedTest(name = "{0} opset {1}")
   @MethodSource("cases")
   void gradientsEqualTorchAutograd(String family, int opset) {
-    TorchFixtures.Reference ref = TorchFixtures.reference(family);
+    TorchFixtures.Reference ref = TorchFixtures.reference(family, opset);
     var model = TorchFixtures.model(family, opset);
     ModelGraph byDefault = ModelGraph.inspect(TorchFixtures.modelBytes(family, opset), "logits", List.of());
     assertEquals(new HashSet<>(ref.parameters()), new HashSet<>(byDefault.parameterNames()),

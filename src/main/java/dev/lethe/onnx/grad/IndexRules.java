@@ -17,8 +17,9 @@ final class IndexRules {
   private IndexRules() {}
 
   /**
-   * Gather(data, indices; axis). An unbatched table read by batched indices (an embedding, axis 0)
-   * gets per-sample gradient onehot(indices)ᵀ · g ([N, V, ...]). With indices known at build time
+   * Gather(data, indices; axis). An unbatched table read along axis 0 by indices not known at
+   * build time (an embedding: batched token ids) gets per-sample gradient onehot(indices)ᵀ · g
+   * ([N, V, ...]). With indices known at build time
    * the gradient is the product of g with the constant one-hot matrix of the indices, for batched
    * and unbatched data alike (the batch axis may not be gathered).
    */
@@ -49,7 +50,9 @@ final class IndexRules {
       String sum = e.matmul(e.floats(m, depth, known.length), gg);
       return new String[] {ctx.reshapeToSample(sum, md)};
     }
-    if (!md.batched() && mi.batched() && axis == 0) {
+    if (!md.batched() && axis == 0) {
+      // any indices (batched, or data-dependent in a graph run one sample at a time): the
+      // one-hot product broadcasts over g's leading [N]
       long depth = dShape[0];
       long count = mi.sampleSize();
       String oneHot = e.op("OneHot", new String[] {indices, e.ints(depth), e.floats(new float[] {0, 1}, 2)}, "axis", -1L);

@@ -15,9 +15,17 @@ final class ShapeRules {
     return new String[] {ctx.reshapeToSample(g, ctx.meta(node.getInput(0)))};
   }
 
-  /** Transpose(perm): gradient transposed by the inverse permutation; the batch axis must stay. */
+  /**
+   * Transpose(perm): gradient transposed by the inverse permutation; the batch axis must stay,
+   * except in a graph run one sample at a time, where a batched X may become a static Y ([N, S, E]
+   * to [S, 1, E]): X's gradient is then formed at X's batch-1 shape and reshaped.
+   */
   static String[] transpose(OnnxMl.NodeProto node, String g, GradContext ctx) {
     ValueMeta mx = ctx.meta(node.getInput(0));
+    boolean leaves = mx.batched() && !ctx.meta(node.getOutput(0)).batched();
+    if (leaves) {
+      mx = new ValueMeta(mx.name(), mx.elemType(), mx.shape(), false);
+    }
     int r = mx.rank();
     long[] perm = GradContext.attrInts(node, "perm");
     if (perm == null) {
@@ -42,7 +50,8 @@ final class ShapeRules {
         gperm[i + 1] = inv[i] + 1;
       }
     }
-    return new String[] {ctx.emit().transpose(g, gperm)};
+    String gx = ctx.emit().transpose(g, gperm);
+    return new String[] {leaves ? ctx.reshapeToSample(gx, ctx.meta(node.getInput(0))) : gx};
   }
 
   /** Concat(axis): each input's gradient is its slice of the output gradient along the axis. */
@@ -58,13 +67,15 @@ final class ShapeRules {
     for (int i = 0; i < grads.length; i++) {
       String x = node.getInput(i);
       ValueMeta mx = ctx.meta(x);
-      if (mx.batched() != my.batched()) {
+      if (mx.batched() && my.batched() != mx.batched() && mx.rank() != my.rank()) {
         throw GradContext.unsupported(node, "inputs mix batched and unbatched values");
       }
-      long len = mx.shape()[mx.axis(axis)];
+      // a batched input of a static result (a graph run one sample at a time) has batch 1
+      long len = mx.batched() && mx.axis(axis) == 0 ? 1 : mx.shape()[mx.axis(axis)];
       if (ctx.needsGrad(x)) {
         Emitter e = ctx.emit();
-        grads[i] = e.op("Slice", new String[] {g, e.ints(start), e.ints(start + len), e.ints(gAxis)});
+        String part = e.op("Slice", new String[] {g, e.ints(start), e.ints(start + len), e.ints(gAxis)});
+        grads[i] = mx.batched() == my.batched() ? part : ctx.reshapeToSample(part, mx);
       }
       start += len;
     }
