@@ -306,6 +306,24 @@ class OpGradientTest {
         "y", s, "P");
   }
 
+  /** Einsum as attention writes it: scores, weighted values, a projection by a weight. */
+  @Test
+  void einsum() {
+    Random rnd = new Random(26);
+    long[] s = {2, 3, 4}; // [heads, seq, dim] per sample
+    OnnxBuilder b = base(rnd, 13, s).initializer("K", randn(rnd, 0.5, 2, 3, 4), 2, 3, 4)
+        .initializer("Wo", randn(rnd, 0.5, 4, 5), 4, 5)
+        .node("Einsum", new String[] {"h0", "K"}, new String[] {"sc"}, "equation", "nhqd,hkd->nhqk")
+        .node("Softmax", new String[] {"sc"}, new String[] {"p"}, "axis", -1L)
+        .node("Einsum", new String[] {"p", "h0"}, new String[] {"v"}, "equation", "nhqk,nhkd->nhqd")
+        .node("Einsum", new String[] {"v", "Wo"}, new String[] {"y"}, "equation", "nhqd,de->nqe");
+    check(rnd, b, "y", s, "P", "K", "Wo");
+    // implicit output, parameter-only operands
+    check(rnd, base(rnd, 13, 4).initializer("A", randn(rnd, 0.5, 4, 3), 4, 3).initializer("B", randn(rnd, 0.5, 3, 2), 3, 2)
+        .node("Einsum", new String[] {"A", "B"}, new String[] {"ab"}, "equation", "ij,jk")
+        .node("MatMul", "y", "h0", "ab"), "y", new long[] {4}, "P", "A", "B");
+  }
+
   /** base, then h = 3 h0. */
   static OnnxBuilder spread(Random rnd, long opset, long... sample) {
     return base(rnd, opset, sample).initializer("three", new float[] {3f}).node("Mul", "h", "h0", "three");

@@ -56,6 +56,7 @@ public final class GradRules {
     // the rest need shapes, attributes or checks of their own
     rule("Pow", 1, ElementwiseRules::pow);
     rule("MatMul", 2, MatMulRules::matMul);
+    rule("Einsum", ALL, EinsumRules::einsum);
     rule("Gemm", 3, MatMulRules::gemm);
     for (String op : new String[] {"Softmax", "LogSoftmax"}) {
       rule(op, 1, SoftmaxRules::softmax);
