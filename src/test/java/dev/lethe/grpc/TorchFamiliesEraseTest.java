@@ -36,7 +36,7 @@ class TorchFamiliesEraseTest {
   @TempDir Path dir;
 
   static Stream<Arguments> cases() {
-    return Stream.of("resnet", "mobilenet_v2", "mobilenet_v3", "gelu_mlp", "transformer")
+    return Stream.of("resnet", "mobilenet_v2", "mobilenet_v3", "gelu_mlp", "transformer", "lstm", "gru")
         .flatMap(f -> Stream.of(13, 14, 17).map(o -> Arguments.of(f, o)));
   }
 

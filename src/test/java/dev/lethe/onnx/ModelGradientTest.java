@@ -245,7 +245,7 @@ class ModelGradientTest {
             "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Concat", "ReduceMean",
             "ReduceSum", "Pow", "Sqrt", "LayerNormalization", "BatchNormalization", "Conv",
             "MaxPool", "AveragePool", "GlobalAveragePool", "Clip", "HardSigmoid", "HardSwish", "Erf", "Gelu",
-            "Cast", "Expand", "Gather", "Slice", "Split", "Pad", "Where", "Einsum")),
+            "Cast", "Expand", "Gather", "Slice", "Split", "Pad", "Where", "Einsum", "LSTM", "GRU")),
         new java.util.TreeSet<>(dev.lethe.onnx.grad.GradRules.supported()));
   }
 

@@ -18,7 +18,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class TorchGradientTest {
   /** The families Lethe differentiates whole (see README, "Models known to work"). */
   static final List<String> FAMILIES = List.of("resnet", "mobilenet_v2", "mobilenet_v3", "gelu_mlp",
-      "transformer");
+      "transformer", "lstm", "gru");
 
   static Stream<Arguments> cases() {
     return FAMILIES.stream().flatMap(f -> Stream.of(13, 14, 17).map(o -> Arguments.of(f, o)));

@@ -19,8 +19,14 @@ public final class Backward {
    */
   public static Map<String, String> gradients(List<OnnxMl.NodeProto> path, String root, String rootGrad,
       GradContext ctx) {
+    return gradients(path, Map.of(root, rootGrad), ctx);
+  }
+
+  /** As above, seeded with the gradients of several values (a decomposed multi-output op). */
+  public static Map<String, String> gradients(List<OnnxMl.NodeProto> path, Map<String, String> seeds,
+      GradContext ctx) {
     Map<String, String> grads = ctx.grads();
-    grads.put(root, rootGrad);
+    grads.putAll(seeds);
     for (int i = path.size() - 1; i >= 0; i--) {
       OnnxMl.NodeProto node = path.get(i);
       GradRules.Entry entry = GradRules.forOp(node.getDomain(), node.getOpType());

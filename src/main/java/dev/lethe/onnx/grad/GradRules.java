@@ -31,6 +31,8 @@ public final class GradRules {
     rule("Slice", 1, IndexRules::slice);
     rule("Pad", 1, IndexRules::pad);
     RULES.put("Split", new Entry(0, 1, true, IndexRules::split));
+    RULES.put("LSTM", new Entry(0, 8, true, RecurrentRules::lstm)); // Y, Y_h, Y_c
+    RULES.put("GRU", new Entry(0, 8, true, RecurrentRules::gru)); // Y, Y_h
     RULES.put("Where", new Entry(1, 3, false, IndexRules::where)); // not the condition
     // broadcasting binary ops y = f(a, b): the contribution to input i at y's shape
     binary("Add", (i, g, a, b, y, e) -> g);

@@ -17,15 +17,13 @@ final class ShapeRules {
 
   /**
    * Transpose(perm): gradient transposed by the inverse permutation; the batch axis must stay,
-   * except in a graph run one sample at a time, where a batched X may become a static Y ([N, S, E]
-   * to [S, 1, E]): X's gradient is then formed at X's batch-1 shape and reshaped.
+   * except in a graph run one sample at a time, where a value may move between batched and static
+   * ([N, S, E] to [S, 1, E] and back): the gradient is then transposed at the values' batch-1
+   * shapes and reshaped.
    */
   static String[] transpose(OnnxMl.NodeProto node, String g, GradContext ctx) {
     ValueMeta mx = ctx.meta(node.getInput(0));
-    boolean leaves = mx.batched() && !ctx.meta(node.getOutput(0)).batched();
-    if (leaves) {
-      mx = new ValueMeta(mx.name(), mx.elemType(), mx.shape(), false);
-    }
+    ValueMeta my = ctx.meta(node.getOutput(0));
     int r = mx.rank();
     long[] perm = GradContext.attrInts(node, "perm");
     if (perm == null) {
@@ -34,12 +32,19 @@ final class ShapeRules {
         perm[i] = r - 1 - i;
       }
     }
-    if (mx.batched() && perm[0] != 0) {
-      throw GradContext.unsupported(node, "the permutation moves the batch axis");
-    }
     long[] inv = new long[r];
     for (int i = 0; i < r; i++) {
       inv[(int) perm[i]] = i;
+    }
+    Emitter e = ctx.emit();
+    if (mx.batched() != my.batched() || (mx.batched() && perm[0] != 0)) {
+      // only in a graph run one sample at a time (a moved batch axis is never on axis 0 at
+      // batch sizes 2 and 3, so the analysis ran the graph per sample): N = 1
+      long[] one = my.shape().clone();
+      for (int i = 0; i < one.length; i++) {
+        one[i] = one[i] < 0 ? 1 : one[i];
+      }
+      return new String[] {ctx.reshapeToSample(e.transpose(e.reshape(g, one), inv), mx)};
     }
     long[] gperm;
     if (mx.batched()) {
@@ -50,8 +55,7 @@ final class ShapeRules {
         gperm[i + 1] = inv[i] + 1;
       }
     }
-    String gx = ctx.emit().transpose(g, gperm);
-    return new String[] {leaves ? ctx.reshapeToSample(gx, ctx.meta(node.getInput(0))) : gx};
+    return new String[] {e.transpose(g, gperm)};
   }
 
   /** Concat(axis): each input's gradient is its slice of the output gradient along the axis. */
