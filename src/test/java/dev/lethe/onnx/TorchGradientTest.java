@@ -34,4 +34,18 @@ class TorchGradientTest {
         "the default erasable list is every torch parameter");
     TorchFixtures.assertMatchesTorch(model, "logits", ref);
   }
+
+  /**
+   * Not yet supported (README, "PyTorch models"): a symbolic sequence length. The message a user
+   * sees is pinned here, for every opset.
+   */
+  @ParameterizedTest(name = "opset {0}")
+  @org.junit.jupiter.params.provider.ValueSource(ints = {13, 14, 17})
+  void dynamicSequenceLengthIsRefused(int opset) {
+    dev.lethe.core.LetheException e = org.junit.jupiter.api.Assertions.assertThrows(dev.lethe.core.LetheException.class,
+        () -> GradientGraph.check(TorchFixtures.model("text_dynamic", opset), "logits",
+            dev.lethe.core.LossFunction.SOFTMAX_CROSS_ENTROPY, TorchFixtures.reference("text_dynamic", opset).parameters()));
+    assertEquals("model: input 'tokens' dimension 1 is not fixed; only the batch dimension may be symbolic",
+        e.getMessage());
+  }
 }
