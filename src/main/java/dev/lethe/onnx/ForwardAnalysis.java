@@ -36,6 +36,7 @@ final class ForwardAnalysis {
   final Map<String, long[]> constants = new HashMap<>();
   private final Map<String, Integer> elemTypes = new HashMap<>();
   private final Set<String> valueDependent = new HashSet<>();
+  private final Map<String, String> otherFloats = new HashMap<>();
   final Set<String> needsGrad = new HashSet<>();
   final List<OnnxMl.NodeProto> path = new ArrayList<>();
   /** Values the logits depend on (the logits included). */
@@ -369,7 +370,7 @@ final class ForwardAnalysis {
 
   // ---- differentiated path -----------------------------------------------------------------
 
-  /** Marks the path; returns the refusals of values that do not keep the batch on axis 0. */
+  /** Marks the path; returns refusals that one sample per run may lift (batch off axis 0) or not. */
   private List<String> markPath(String logits, List<String> erasable) {
     List<String> offAxis = new ArrayList<>();
     needsGrad.addAll(erasable);
@@ -388,6 +389,9 @@ final class ForwardAnalysis {
           boolean floatOut = type == null || type == OnnxMl.TensorProto.DataType.FLOAT_VALUE;
           if (!out.isEmpty() && floatOut) {
             needsGrad.add(out);
+          } else if (type == 10 || type == 11 || type == 16) { // FLOAT16, DOUBLE, BFLOAT16: never silently cut
+            otherFloats.put(out, "node '" + n.getName() + "' (op " + n.getOpType() + ") makes a value that depends on "
+                + "an erasable parameter " + OnnxMl.TensorProto.DataType.forNumber(type) + "; Lethe differentiates FLOAT");
           }
         }
       }
@@ -399,6 +403,8 @@ final class ForwardAnalysis {
         ancestors.addAll(n.getInputList());
       }
     }
+    otherFloats.keySet().stream().filter(ancestors::contains).findFirst()
+        .ifPresent(v -> offAxis.add(otherFloats.get(v)));
     for (OnnxMl.NodeProto n : nodes) {
       boolean onPath = n.getOutputList().stream().anyMatch(o -> needsGrad.contains(o) && ancestors.contains(o));
       if (!onPath) {

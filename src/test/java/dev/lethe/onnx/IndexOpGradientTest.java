@@ -111,4 +111,17 @@ class IndexOpGradientTest {
     GradientGraph g = GradientGraph.build(b.build(), "y", LossFunction.SOFTMAX_CROSS_ENTROPY, List.of("P"), 0);
     org.junit.jupiter.api.Assertions.assertTrue(g.perSample(), "runs one sample at a time");
   }
+
+  /** A cast to another float type on the path would cut it silently: refused, naming the node. */
+  @Test
+  void castToDoubleOnThePathIsRefused() {
+    Random rnd = new Random(37);
+    OnnxBuilder b = base(rnd, 13, 3).node("Cast", new String[] {"h0"}, new String[] {"d"}, "to", 11L)
+        .node("Cast", new String[] {"d"}, new String[] {"y"}, "to", 1L)
+        .node("Flatten", new String[] {"y"}, new String[] {"z"}, "axis", 1L);
+    dev.lethe.core.LetheException e = org.junit.jupiter.api.Assertions.assertThrows(dev.lethe.core.LetheException.class,
+        () -> GradientGraph.check(b.build(), "z", LossFunction.MEAN_SQUARED_ERROR, List.of("P")));
+    org.junit.jupiter.api.Assertions.assertEquals("model: node 'Cast_1' (op Cast) makes a value that depends on an "
+        + "erasable parameter DOUBLE; Lethe differentiates FLOAT", e.getMessage());
+  }
 }
