@@ -1,6 +1,5 @@
 package dev.lethe.bench;
 
-import ai.onnx.proto.OnnxMl;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
@@ -11,6 +10,7 @@ import dev.lethe.core.DenseTensor;
 import dev.lethe.onnx.GradientEngine;
 import dev.lethe.onnx.GradientGraph;
 import dev.lethe.onnx.GradientResult;
+import dev.lethe.bench.BenchModels.Model;
 import dev.lethe.onnx.OnnxBuilder;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -22,7 +22,9 @@ import java.util.Random;
 
 /**
  * Per-sample gradient throughput of {@link GradientEngine} beside forward-only ORT inference of
- * the same model, and the gradient output rate (bytes/s of the [N, P] result) beside this
+ * the same model (an MLP, a small CNN, a resnet18-size network and a transformer encoder, the
+ * latter also in torch's [S, N, E] attention layout, which runs one sample at a time; see
+ * {@link BenchModels}), and the gradient output rate (bytes/s of the [N, P] result) beside this
  * machine's memory-copy bandwidth, all measured in one run. Usage: {@code GradientBench
  * [seconds per measurement, default 3]}. Note: launch with the class path in the CLASSPATH
  * variable or an @argfile; ORT 1.29 crashes (SIGSEGV) creating its environment when the java
@@ -31,9 +33,7 @@ import java.util.Random;
 public final class GradientBench {
   private GradientBench() {}
 
-  /** A benchmark model: forward proto, input name, per-sample input dims, erasable names. */
-  private record Model(String name, OnnxMl.ModelProto proto, String input, long[] sample, List<String> params,
-      List<float[]> values) {}
+  private record Case(BenchModels.Model model, int[] batches) {}
 
   public static void main(String[] args) throws Exception {
     double seconds = args.length > 0 ? Double.parseDouble(args[0]) : 3.0;
@@ -42,8 +42,13 @@ public final class GradientBench {
     System.out.printf("memory-copy bandwidth (direct buffer -> float[], 128 MiB): %.2f GB/s%n", copyBw / 1e9);
     System.out.printf("%-16s %5s %9s %14s %14s %8s %14s %10s%n", "model", "batch", "P",
         "forward smp/s", "grad smp/s", "fwd/grad", "grad out GB/s", "of memcpy");
-    for (Model m : List.of(mlp(rnd), cnn(rnd))) {
-      for (int batch : new int[] {1, 128}) {
+    List<Case> cases = List.of(new Case(mlp(rnd), new int[] {1, 128}), new Case(cnn(rnd), new int[] {1, 128}),
+        new Case(BenchModels.resnet18(rnd), new int[] {1, 8}),
+        new Case(BenchModels.transformer(rnd, false), new int[] {1, 32}),
+        new Case(BenchModels.transformer(rnd, true), new int[] {8}));
+    for (Case c : cases) {
+      Model m = c.model();
+      for (int batch : c.batches()) {
         Samples b = batch(rnd, m, batch);
         double fwd = forwardThroughput(m, b, seconds);
         GradientGraph g = GradientGraph.build(m.proto(), "z", LossFunction.SOFTMAX_CROSS_ENTROPY, m.params(), 1e-4);
@@ -80,7 +85,8 @@ public final class GradientBench {
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     DenseTensor x = b.inputs().get(m.input());
     try (OrtSession s = env.createSession(m.proto().toByteArray(), new OrtSession.SessionOptions());
-        OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(x.floats()), x.dims())) {
+        OnnxTensor t = x.isFloat() ? OnnxTensor.createTensor(env, FloatBuffer.wrap(x.floats()), x.dims())
+            : OnnxTensor.createTensor(env, java.nio.LongBuffer.wrap(x.longs()), x.dims())) {
       Runnable run = () -> {
         try (OrtSession.Result r = s.run(Map.of(m.input(), t))) {
           r.get(0);
@@ -141,7 +147,7 @@ public final class GradientBench {
       }
     }
     b.floatOutput("z", -1, 10);
-    return new Model("mlp-784-256-256-10", b.build(), "x", new long[] {784}, names, values);
+    return new Model("mlp-784-256-256-10", b.build(), "x", new long[] {784}, 0, names, values);
   }
 
   private static Model cnn(Random rnd) {
@@ -166,7 +172,7 @@ public final class GradientBench {
         .node("Flatten", "f", "p2")
         .node("Gemm", new String[] {"f", "W3", "B3"}, new String[] {"z"}, "transB", 1L)
         .floatOutput("z", -1, 10);
-    return new Model("cnn-8c-16c-10", b.build(), "x", new long[] {1, 28, 28},
+    return new Model("cnn-8c-16c-10", b.build(), "x", new long[] {1, 28, 28}, 0,
         List.of("W1", "B1", "W2", "B2", "W3", "B3"), List.of(w1, b1, w2, b2, w3, b3));
   }
 
@@ -175,18 +181,28 @@ public final class GradientBench {
     for (long d : m.sample()) {
       per *= d;
     }
-    float[] x = new float[(int) (n * per)];
-    for (int i = 0; i < x.length; i++) {
-      x[i] = rnd.nextFloat();
-    }
     long[] dims = new long[m.sample().length + 1];
     dims[0] = n;
     System.arraycopy(m.sample(), 0, dims, 1, m.sample().length);
+    DenseTensor input;
+    if (m.vocab() > 0) {
+      long[] tokens = new long[(int) (n * per)];
+      for (int i = 0; i < tokens.length; i++) {
+        tokens[i] = rnd.nextInt(m.vocab());
+      }
+      input = DenseTensor.ofLongs(dims, tokens);
+    } else {
+      float[] x = new float[(int) (n * per)];
+      for (int i = 0; i < x.length; i++) {
+        x[i] = rnd.nextFloat();
+      }
+      input = DenseTensor.ofFloats(dims, x);
+    }
     long[] y = new long[n];
     for (int i = 0; i < n; i++) {
       y[i] = rnd.nextInt(10);
     }
-    return new Samples(List.of(), Map.of(m.input(), DenseTensor.ofFloats(dims, x)), DenseTensor.ofLongs(new long[] {n}, y));
+    return new Samples(List.of(), Map.of(m.input(), input), DenseTensor.ofLongs(new long[] {n}, y));
   }
 
   private static float[] randn(Random rnd, double scale, int n) {

@@ -13,6 +13,9 @@ import java.util.List;
  * @param scale epsilon of the SSSE step; default 1
  * @param blockSize Fisher block size B; default {@link #DEFAULT_BLOCK_SIZE}
  * @param fisherMinibatch per-sample gradients averaged per Fisher outer product; default 1
+ * @param frozenPrefix with an empty erasable list: float initializers the default leaves out
+ *     (weights of ops Lethe cannot differentiate, upstream of every erasable one) stay frozen on
+ *     purpose; without it registration refuses such a model
  */
 public record ModelConfig(
     String name,
@@ -24,10 +27,18 @@ public record ModelConfig(
     double dampening,
     double scale,
     int blockSize,
-    int fisherMinibatch) {
+    int fisherMinibatch,
+    boolean frozenPrefix) {
 
   public static final double DEFAULT_DAMPENING = 1e-4;
   public static final int DEFAULT_BLOCK_SIZE = 1024;
+
+  /** A spec without {@code frozenPrefix}. */
+  public ModelConfig(String name, LossFunction loss, String logitsOutput, List<String> erasableParameters,
+      long trainSize, double l2, double dampening, double scale, int blockSize, int fisherMinibatch) {
+    this(name, loss, logitsOutput, erasableParameters, trainSize, l2, dampening, scale, blockSize,
+        fisherMinibatch, false);
+  }
 
   public ModelConfig {
     erasableParameters = List.copyOf(erasableParameters);
@@ -46,16 +57,17 @@ public record ModelConfig(
         dampening > 0 ? dampening : (l2 > 0 ? l2 : DEFAULT_DAMPENING),
         scale > 0 ? scale : 1.0,
         blockSize > 0 ? blockSize : DEFAULT_BLOCK_SIZE,
-        fisherMinibatch > 0 ? fisherMinibatch : 1);
+        fisherMinibatch > 0 ? fisherMinibatch : 1,
+        frozenPrefix);
   }
 
   public ModelConfig withLogitsOutput(String logits) {
     return new ModelConfig(name, loss, logits, erasableParameters, trainSize, l2, dampening, scale,
-        blockSize, fisherMinibatch);
+        blockSize, fisherMinibatch, frozenPrefix);
   }
 
   public ModelConfig withTrainSize(long n) {
     return new ModelConfig(name, loss, logitsOutput, erasableParameters, n, l2, dampening, scale,
-        blockSize, fisherMinibatch);
+        blockSize, fisherMinibatch, frozenPrefix);
   }
 }

@@ -30,7 +30,7 @@ public final class ModelMessages {
   static ModelConfig config(ModelSpec s) {
     return new ModelConfig(s.getName(), loss(s.getLoss()), s.getLogitsOutput(),
         s.getErasableParametersList(), s.getTrainSize(), s.getL2(), s.getDampening(),
-        s.getScale(), s.getBlockSize(), s.getFisherMinibatch());
+        s.getScale(), s.getBlockSize(), s.getFisherMinibatch(), s.getFrozenPrefix());
   }
 
   public static ModelSpec spec(ModelConfig s) {
@@ -45,6 +45,7 @@ public final class ModelMessages {
         .setScale(s.scale())
         .setBlockSize(s.blockSize())
         .setFisherMinibatch(s.fisherMinibatch())
+        .setFrozenPrefix(s.frozenPrefix())
         .build();
   }
 
@@ -76,6 +77,8 @@ public final class ModelMessages {
         .setParameterCount(m.parameterCount())
         .setFisherReady(m.fisherReady())
         .setSpec(spec(m.spec()))
+        .setLogitsSource(m.logitsSource())
+        .setRegistrationMs(m.registrationMillis())
         .setFisherGradientRatio(m.fisherGradientRatio())
         .setConvergenceWarning(m.convergenceWarning());
     for (VersionState v : m.versions()) {
@@ -112,6 +115,7 @@ public final class ModelMessages {
         SampleMessages.longs(m.getOutputDimsList()),
         m.getInputsList().stream().map(i -> new InputSpec(i.getName(),
             i.getElementType().equals("float"), SampleMessages.longs(i.getDimsList()))).toList(),
+        m.getLogitsSource(), m.getRegistrationMs(),
         m.getFisherGradientRatio(), m.getConvergenceWarning());
   }
 

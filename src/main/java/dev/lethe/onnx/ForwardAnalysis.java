@@ -7,10 +7,8 @@ import dev.lethe.onnx.grad.GradRules;
 import dev.lethe.onnx.grad.ValueMeta;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -37,11 +35,13 @@ final class ForwardAnalysis {
   final Map<String, ValueMeta> meta = new HashMap<>();
   final Map<String, long[]> constants = new HashMap<>();
   private final Map<String, Integer> elemTypes = new HashMap<>();
+  private final Set<String> valueDependent = new HashSet<>();
+  private final Map<String, String> otherFloats = new HashMap<>();
   final Set<String> needsGrad = new HashSet<>();
   final List<OnnxMl.NodeProto> path = new ArrayList<>();
   /** Values the logits depend on (the logits included). */
   final Set<String> ancestors = new HashSet<>();
-  final boolean perSample;
+  boolean perSample;
 
   ForwardAnalysis(OnnxMl.ModelProto original, String logits, List<String> erasable) {
     opset = defaultOpset(original);
@@ -61,7 +61,7 @@ final class ForwardAnalysis {
         dataInputs.add(in);
       }
     }
-    nodes = topoSort(graph);
+    nodes = GraphOrder.topological(graph);
     Set<String> produced = new HashSet<>();
     nodes.forEach(n -> produced.addAll(n.getOutputList()));
     if (logits == null || !produced.contains(logits)) {
@@ -96,14 +96,40 @@ final class ForwardAnalysis {
     model = chosen;
     perSample = oneByOne;
     if (chosen != original) {
-      nodes = topoSort(chosen.getGraph());
+      nodes = GraphOrder.topological(chosen.getGraph());
       initializers.clear();
       for (OnnxMl.TensorProto t : chosen.getGraph().getInitializerList()) {
         initializers.put(t.getName(), t);
       }
     }
-    buildMeta(batched, p1, p2, oneByOne ? 1 : 2, oneByOne ? 1 : 3);
-    markPath(logits, erasable);
+    buildMeta(batched, p1, p2, oneByOne ? 1 : 2, oneByOne ? 1 : 3, oneByOne ? p1 : null);
+    List<String> offAxis = markPath(logits, erasable);
+    if (!offAxis.isEmpty() && !oneByOne) {
+      // Values on the path carry the batch off axis 0 (attention's [S, N, E], RNN outputs): the
+      // graph runs one sample at a time, where such a value is an ordinary static tensor whose
+      // per-sample gradient [1] + shape is the value's own layout.
+      Map<String, ShapeProbe.Probed> single;
+      try {
+        single = ShapeProbe.run(model, dataInputs, 1);
+      } catch (OrtException e) {
+        throw LetheException.invalid(MODEL, "ONNX Runtime cannot run the model: " + e.getMessage());
+      }
+      meta.clear();
+      constants.clear();
+      buildMeta(batched, p1, p2, 2, 3, single);
+      needsGrad.clear();
+      ancestors.clear();
+      path.clear();
+      offAxis = markPath(logits, erasable);
+      perSample = true;
+    }
+    if (!offAxis.isEmpty()) {
+      throw LetheException.invalid(MODEL, offAxis.get(0));
+    }
+    ValueMeta lm = meta.get(logits);
+    if (lm == null || !lm.batched() || lm.elemType() != OnnxMl.TensorProto.DataType.FLOAT_VALUE) {
+      throw LetheException.invalid(LOGITS, "'" + logits + "' must be a FLOAT value with the batch on axis 0");
+    }
   }
 
   // ---- spec checks -------------------------------------------------------------------------
@@ -161,56 +187,21 @@ final class ForwardAnalysis {
 
   // ---- graph structure ---------------------------------------------------------------------
 
-  private static List<OnnxMl.NodeProto> topoSort(OnnxMl.GraphProto graph) {
-    Map<String, Integer> producer = new HashMap<>();
-    List<OnnxMl.NodeProto> all = graph.getNodeList();
-    for (int i = 0; i < all.size(); i++) {
-      for (String o : all.get(i).getOutputList()) {
-        producer.put(o, i);
-      }
-    }
-    int[] state = new int[all.size()];
-    List<OnnxMl.NodeProto> order = new ArrayList<>();
-    for (int i = 0; i < all.size(); i++) {
-      Deque<int[]> stack = new ArrayDeque<>();
-      stack.push(new int[] {i, 0});
-      while (!stack.isEmpty()) {
-        int[] top = stack.peek();
-        int n = top[0];
-        if (top[1] == 0) {
-          if (state[n] == 2) {
-            stack.pop();
-            continue;
-          }
-          state[n] = 1;
-        }
-        OnnxMl.NodeProto node = all.get(n);
-        if (top[1] < node.getInputCount()) {
-          Integer p = producer.get(node.getInput(top[1]++));
-          if (p != null && state[p] == 0) {
-            stack.push(new int[] {p, 0});
-          } else if (p != null && state[p] == 1) {
-            throw LetheException.invalid(MODEL, "the graph has a cycle through node '" + node.getName() + "'");
-          }
-        } else {
-          stack.pop();
-          if (state[n] != 2) {
-            state[n] = 2;
-            order.add(node);
-          }
-        }
-      }
-    }
-    return order;
-  }
-
-  /** Values that depend on a fed input (they carry the batch). */
+  /**
+   * Values that depend on a fed input (they carry the batch); {@link #valueDependent} gets those
+   * that depend on the inputs' values, not only on their shapes.
+   */
   private Set<String> batchedValues() {
     Set<String> b = new HashSet<>();
     dataInputs.forEach(i -> b.add(i.getName()));
+    valueDependent.addAll(b);
     for (OnnxMl.NodeProto n : nodes) {
       if (n.getInputList().stream().anyMatch(b::contains)) {
         b.addAll(n.getOutputList());
+      }
+      boolean shapeOnly = n.getOpType().equals("Shape") || n.getOpType().equals("Size");
+      if (!shapeOnly && n.getInputList().stream().anyMatch(valueDependent::contains)) {
+        valueDependent.addAll(n.getOutputList());
       }
     }
     return b;
@@ -322,8 +313,14 @@ final class ForwardAnalysis {
     return s;
   }
 
+  /**
+   * Metadata from the probes at batch sizes n1 and n2. With {@code single} (a probe at batch 1,
+   * for a graph run one sample at a time) a batched value whose batch is not on axis 0 becomes a
+   * static value of its batch-1 shape, and int64 values that depend on the inputs only through
+   * their shapes (Shape, Size) are constants: with one sample per run they cannot change.
+   */
   private void buildMeta(Set<String> batched, Map<String, ShapeProbe.Probed> p1,
-      Map<String, ShapeProbe.Probed> p2, int n1, int n2) {
+      Map<String, ShapeProbe.Probed> p2, int n1, int n2, Map<String, ShapeProbe.Probed> single) {
     for (OnnxMl.TensorProto t : initializers.values()) {
       meta.put(t.getName(), new ValueMeta(t.getName(), t.getDataType(),
           t.getDimsList().stream().mapToLong(Long::longValue).toArray(), false));
@@ -353,8 +350,14 @@ final class ForwardAnalysis {
       }
       if (batched.contains(name)) {
         long[] s = regular(a.dims(), b.dims(), n1, n2);
+        ShapeProbe.Probed one = single == null ? null : single.get(name);
         if (s != null) {
           meta.put(name, new ValueMeta(name, a.elemType(), s, true));
+        } else if (one != null) {
+          meta.put(name, new ValueMeta(name, one.elemType(), one.dims(), false));
+        }
+        if (one != null && one.longs() != null && !valueDependent.contains(name)) {
+          constants.put(name, one.longs());
         }
       } else if (Arrays.equals(a.dims(), b.dims())) {
         meta.put(name, new ValueMeta(name, a.elemType(), a.dims(), false));
@@ -367,7 +370,9 @@ final class ForwardAnalysis {
 
   // ---- differentiated path -----------------------------------------------------------------
 
-  private void markPath(String logits, List<String> erasable) {
+  /** Marks the path; returns refusals that one sample per run may lift (batch off axis 0) or not. */
+  private List<String> markPath(String logits, List<String> erasable) {
+    List<String> offAxis = new ArrayList<>();
     needsGrad.addAll(erasable);
     for (OnnxMl.NodeProto n : nodes) {
       GradRules.Entry entry = GradRules.forOp(n.getDomain(), n.getOpType());
@@ -384,6 +389,9 @@ final class ForwardAnalysis {
           boolean floatOut = type == null || type == OnnxMl.TensorProto.DataType.FLOAT_VALUE;
           if (!out.isEmpty() && floatOut) {
             needsGrad.add(out);
+          } else if (type == 10 || type == 11 || type == 16) { // FLOAT16, DOUBLE, BFLOAT16: never silently cut
+            otherFloats.put(out, "node '" + n.getName() + "' (op " + n.getOpType() + ") makes a value that depends on "
+                + "an erasable parameter " + OnnxMl.TensorProto.DataType.forNumber(type) + "; Lethe differentiates FLOAT");
           }
         }
       }
@@ -395,6 +403,8 @@ final class ForwardAnalysis {
         ancestors.addAll(n.getInputList());
       }
     }
+    otherFloats.keySet().stream().filter(ancestors::contains).findFirst()
+        .ifPresent(v -> offAxis.add(otherFloats.get(v)));
     for (OnnxMl.NodeProto n : nodes) {
       boolean onPath = n.getOutputList().stream().anyMatch(o -> needsGrad.contains(o) && ancestors.contains(o));
       if (!onPath) {
@@ -423,15 +433,12 @@ final class ForwardAnalysis {
       n.getOutputList().stream().filter(ancestors::contains).forEach(used::add);
       for (String v : used) {
         if (!v.isEmpty() && !meta.containsKey(v)) {
-          throw LetheException.invalid(MODEL, "value '" + v + "' at node '" + n.getName() + "' (op "
+          offAxis.add("value '" + v + "' at node '" + n.getName() + "' (op "
               + n.getOpType() + ") on the differentiated path does not keep the batch on axis 0");
         }
       }
       path.add(n);
     }
-    ValueMeta lm = meta.get(logits);
-    if (lm == null || !lm.batched() || lm.elemType() != OnnxMl.TensorProto.DataType.FLOAT_VALUE) {
-      throw LetheException.invalid(LOGITS, "'" + logits + "' must be a FLOAT value with the batch on axis 0");
-    }
+    return offAxis;
   }
 }

@@ -42,6 +42,9 @@ import java.util.Set;
  * Models whose fed inputs fix the batch dimension to 1 are made batch-symbolic when every
  * batched value keeps the batch on axis 0 after the change (constant Reshape targets starting
  * with 1 become 0); otherwise {@link #perSample()} is true and the graph runs one sample at a time.
+ * It is also true when a value on the differentiated path carries the batch on another axis
+ * (attention's [S, N, E]): with one sample per run such a value is a static tensor whose per-sample
+ * gradient [1] + shape has the value's own layout, so every rule applies unchanged.
  */
 public final class GradientGraph {
   public static final String LABELS = "lethe_labels";

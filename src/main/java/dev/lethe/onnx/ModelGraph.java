@@ -23,7 +23,11 @@ public record ModelGraph(
     OnnxMl.ModelProto model,
     List<InputSpec> inputs,
     String logits,
+    String logitsSource,
     List<ParameterSpec> parameters) {
+
+  /** Activations whose output is a probability (or log-probability), never logits. */
+  private static final Set<String> FINAL_ACTIVATIONS = Set.of("Softmax", "Sigmoid", "LogSoftmax");
 
   /**
    * Parses and checks an uploaded ONNX file against the requested logits value and erasable
@@ -44,6 +48,21 @@ public record ModelGraph(
    */
   public static ModelGraph inspect(byte[] file, String logits, List<String> erasable,
       GraphLimits limits) {
+    return inspect(file, logits, erasable, false, limits);
+  }
+
+  /**
+   * As {@link #inspect(byte[], String, List, GraphLimits)}. With an empty {@code erasable} list
+   * the default (float initializers at the weight inputs of differentiable ops) must not leave
+   * out a float initializer that reaches the logits through an op Lethe cannot differentiate —
+   * such a model would register with part of its trained weights silently frozen — unless
+   * {@code frozenPrefix} says they are frozen on purpose.
+   *
+   * @throws LetheException INVALID_ARGUMENT naming spec.erasable_parameters and listing what the
+   *     default would leave out and why
+   */
+  public static ModelGraph inspect(byte[] file, String logits, List<String> erasable,
+      boolean frozenPrefix, GraphLimits limits) {
     OnnxMl.ModelProto model;
     try {
       model = OnnxMl.ModelProto.parseFrom(file);
@@ -60,8 +79,15 @@ public record ModelGraph(
       initializers.put(t.getName(), t);
     }
     List<InputSpec> inputs = dataInputs(graph, initializers.keySet());
-    String resolvedLogits = resolveLogits(graph, logits);
-    List<String> names = erasable.isEmpty() ? defaultErasable(graph, initializers) : erasable;
+    String[] resolved = resolveLogits(graph, logits);
+    String resolvedLogits = resolved[0];
+    List<String> names = erasable;
+    if (erasable.isEmpty()) {
+      names = defaultErasable(graph, initializers);
+      if (!frozenPrefix) {
+        refuseLeftOut(graph, initializers, resolvedLogits, names);
+      }
+    }
     List<ParameterSpec> params = new ArrayList<>();
     Set<String> seen = new HashSet<>();
     for (String name : names) {
@@ -85,7 +111,7 @@ public record ModelGraph(
       throw LetheException.invalid("spec.erasable_parameters",
           "the graph has no float initializer consumed by a differentiable op; name them");
     }
-    return new ModelGraph(model, List.copyOf(inputs), resolvedLogits, List.copyOf(params));
+    return new ModelGraph(model, List.copyOf(inputs), resolvedLogits, resolved[1], List.copyOf(params));
   }
 
   public List<String> parameterNames() {
@@ -123,21 +149,104 @@ public record ModelGraph(
     return inputs;
   }
 
-  private static String resolveLogits(OnnxMl.GraphProto graph, String logits) {
+  /**
+   * The logits value and how it was chosen ("" when named). An empty name takes the single graph
+   * output, or, when that output comes straight out of Softmax, Sigmoid or LogSoftmax (through
+   * Identity nodes), that activation's input: a loss on probabilities would give wrong gradients.
+   */
+  private static String[] resolveLogits(OnnxMl.GraphProto graph, String logits) {
     if (logits.isEmpty()) {
       if (graph.getOutputCount() != 1) {
         throw LetheException.invalid("spec.logits_output",
             "required: the graph has " + graph.getOutputCount() + " outputs");
       }
-      return graph.getOutput(0).getName();
+      String out = graph.getOutput(0).getName();
+      Map<String, OnnxMl.NodeProto> producer = new HashMap<>();
+      for (OnnxMl.NodeProto node : graph.getNodeList()) {
+        node.getOutputList().forEach(o -> producer.put(o, node));
+      }
+      String v = out;
+      OnnxMl.NodeProto p = producer.get(v);
+      while (p != null && p.getOpType().equals("Identity") && isDefaultDomain(p)) {
+        v = p.getInput(0);
+        p = producer.get(v);
+      }
+      if (p != null && isDefaultDomain(p) && FINAL_ACTIVATIONS.contains(p.getOpType()) && p.getInputCount() > 0
+          && producer.containsKey(p.getInput(0))) {
+        return new String[] {p.getInput(0), "the input of the final " + p.getOpType() + " node '"
+            + p.getName() + "' (the graph output '" + out + "' is its " + p.getOpType() + ")"};
+      }
+      return new String[] {out, "the graph output"};
     }
     for (OnnxMl.NodeProto node : graph.getNodeList()) {
       if (node.getOutputList().contains(logits)) {
-        return logits;
+        return new String[] {logits, ""};
       }
     }
     throw LetheException.invalid("spec.logits_output",
         "'" + Messages.quote(logits) + "' is not the output of any node of the graph");
+  }
+
+  private static boolean isDefaultDomain(OnnxMl.NodeProto node) {
+    return node.getDomain().isEmpty() || node.getDomain().equals("ai.onnx");
+  }
+
+  /**
+   * Refuses a default erasable list that leaves out a float initializer (rank &ge; 1) read as a
+   * weight by a node the logits depend on: that node is not differentiable, so its weights would
+   * silently stay frozen.
+   */
+  private static void refuseLeftOut(OnnxMl.GraphProto graph, Map<String, OnnxMl.TensorProto> initializers,
+      String logits, List<String> chosen) {
+    Map<String, OnnxMl.NodeProto> producer = new HashMap<>();
+    for (OnnxMl.NodeProto node : graph.getNodeList()) {
+      node.getOutputList().forEach(o -> producer.put(o, node));
+    }
+    Set<OnnxMl.NodeProto> upstream = new HashSet<>();
+    java.util.ArrayDeque<String> todo = new java.util.ArrayDeque<>(List.of(logits));
+    Set<String> seen = new HashSet<>();
+    while (!todo.isEmpty()) {
+      String v = todo.pop();
+      OnnxMl.NodeProto p = producer.get(v);
+      if (seen.add(v) && p != null && upstream.add(p)) {
+        p.getInputList().forEach(todo::push);
+      }
+    }
+    Set<String> chosenSet = Set.copyOf(chosen);
+    Map<String, String> leftOut = new java.util.LinkedHashMap<>();
+    for (OnnxMl.NodeProto node : graph.getNodeList()) {
+      if (!upstream.contains(node)) {
+        continue;
+      }
+      for (int i = 0; i < node.getInputCount(); i++) {
+        String in = node.getInput(i);
+        OnnxMl.TensorProto t = initializers.get(in);
+        if (t == null || chosenSet.contains(in) || leftOut.containsKey(in) || !isWeightInput(node.getOpType(), i)
+            || t.getDataType() != OnnxMl.TensorProto.DataType.FLOAT_VALUE || t.getDimsCount() == 0) {
+          continue;
+        }
+        if (GradRules.forOp(node.getDomain(), node.getOpType()) == null) {
+          leftOut.put(in, "input " + i + " of node '" + node.getName() + "' (op "
+              + (isDefaultDomain(node) ? "" : node.getDomain() + ".") + node.getOpType()
+              + ", which Lethe cannot differentiate)");
+        }
+      }
+    }
+    if (!leftOut.isEmpty()) {
+      StringBuilder m = new StringBuilder("empty: the default list would leave out trained float initializers "
+          + "on the path to the logits: ");
+      int k = 0;
+      for (Map.Entry<String, String> e : leftOut.entrySet()) {
+        if (k++ == 8) {
+          m.append(", ... (").append(leftOut.size()).append(" in all)");
+          break;
+        }
+        m.append(k > 1 ? ", " : "").append('\'').append(Messages.quote(e.getKey())).append("' (").append(e.getValue())
+            .append(')');
+      }
+      m.append("; name the erasable parameters, or set spec.frozen_prefix to keep them frozen");
+      throw LetheException.invalid("spec.erasable_parameters", m.toString());
+    }
   }
 
   private static List<String> defaultErasable(
@@ -171,6 +280,10 @@ public record ModelGraph(
       case "BatchNormalization" -> index == 1 || index == 2;
       case "Reshape", "Squeeze", "Unsqueeze", "Pow", "ReduceMean", "ReduceSum" -> index == 0;
       case "Dropout" -> index == 0;
+      case "Resize", "Upsample", "Clip", "Pad" -> index == 0; // scales, bounds, pad values
+      case "Gather" -> index == 0; // not the indices
+      case "Where" -> index != 0; // not the condition
+      case "LSTM", "GRU", "RNN" -> index == 1 || index == 2 || index == 3 || index == 7; // W, R, B, P
       default -> true;
     };
   }

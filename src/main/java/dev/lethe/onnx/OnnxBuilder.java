@@ -29,6 +29,12 @@ public final class OnnxBuilder {
     return this;
   }
 
+  /** A graph input of INT64 elements (token ids); a negative dim becomes "N". */
+  public OnnxBuilder int64Input(String name, long... dims) {
+    graph.addInput(valueInfo(name, OnnxMl.TensorProto.DataType.INT64_VALUE, dims));
+    return this;
+  }
+
   public OnnxBuilder floatOutput(String name, long... dims) {
     graph.addOutput(valueInfo(name, OnnxMl.TensorProto.DataType.FLOAT_VALUE, dims));
     return this;

@@ -8,6 +8,7 @@ import dev.lethe.core.ModelConfig;
 import dev.lethe.core.Memory;
 import dev.lethe.onnx.DeclaredSizes;
 import dev.lethe.onnx.ForwardSession;
+import dev.lethe.onnx.GradientEngine;
 import dev.lethe.onnx.GradientGraph;
 import dev.lethe.onnx.InputSpec;
 import dev.lethe.onnx.ModelGraph;
@@ -49,8 +50,10 @@ final class ModelRegistrar {
    * @param weights the new version's weights (spec order, float32 LE)
    * @param forward the forward session created for a new model (null for a new version); the
    *     caller takes ownership
+   * @param gradients the gradient engine built for a new model at the resolved l2 (null for a new
+   *     version), so the first Erase is as fast as the next; the caller takes ownership
    */
-  record Registered(ModelRecord record, byte[] weights, ForwardSession forward) {}
+  record Registered(ModelRecord record, byte[] weights, ForwardSession forward, GradientEngine gradients) {}
 
   /**
    * @param trainedWithoutErased the uploader's attestation, recorded with a new version
@@ -59,7 +62,7 @@ final class ModelRegistrar {
   Registered register(ModelConfig spec, byte[] file, ModelRecord existing,
       boolean trainedWithoutErased, long erasedInEffect) {
     ModelGraph graph = ModelGraph.inspect(file, spec.logitsOutput(), spec.erasableParameters(),
-        config.graphLimits());
+        spec.frozenPrefix(), config.graphLimits());
     List<ParameterSpec> params = graph.parameters();
     long[] counts = params.stream().mapToLong(ParameterSpec::elementCount).toArray();
     WeightSplicer.Split split = WeightSplicer.split(file, graph.parameterNames(), counts);
@@ -67,6 +70,7 @@ final class ModelRegistrar {
     String graphSha = graphDigest(split, graph);
     long now = System.currentTimeMillis();
     ForwardSession forward = null;
+    GradientEngine gradients = null;
     ModelRecord.Builder record;
     if (existing != null) {
       if (!existing.getGraphSha256().equals(graphSha)
@@ -80,13 +84,16 @@ final class ModelRegistrar {
       // Before the probes below allocate samples of the declared shape.
       DeclaredSizes.check(graph, Memory.budget());
       // Lethe only keeps models it can erase from: the loss must differentiate to every parameter.
-      GradientGraph.check(graph.model(), graph.logits(), spec.loss(), graph.parameterNames());
+      // The graph is built here once and its engine kept, so no Erase pays for it.
+      GradientGraph gradientGraph = GradientGraph.build(graph.model(), graph.logits(), spec.loss(),
+          graph.parameterNames(), spec.resolved().l2());
       forward = ForwardSession.create(env, graph);
       try {
         long[] outputDims = forward.probeOutputDims(
             new VersionWeights(0, split.weights(), split.parameterOffsets()).parameters());
         checkLossFits(spec.loss(), outputDims);
         record = newRecord(spec, graph, split, graphSha, outputDims, now);
+        gradients = new GradientEngine(gradientGraph);
       } catch (RuntimeException e) {
         forward.close();
         throw e;
@@ -130,9 +137,12 @@ final class ModelRegistrar {
       if (forward != null) {
         forward.close();
       }
+      if (gradients != null) {
+        gradients.close();
+      }
       throw e;
     }
-    return new Registered(committed, split.weights(), forward);
+    return new Registered(committed, split.weights(), forward, gradients);
   }
 
   /**
@@ -173,6 +183,7 @@ final class ModelRegistrar {
         .setName(spec.name())
         .setLoss(spec.loss().name())
         .setLogitsOutput(graph.logits())
+        .setLogitsSource(graph.logitsSource())
         .setGraphSha256(graphSha)
         .setSkeletonSize(split.skeleton().length)
         .setCreatedUnixMs(now)

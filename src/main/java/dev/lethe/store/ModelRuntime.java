@@ -83,6 +83,21 @@ final class ModelRuntime implements AutoCloseable {
     }
   }
 
+  /** Adopts a gradient engine built at registration for {@code l2}. */
+  synchronized void adoptGradients(GradientEngine engine, double l2) {
+    if (closed || gradients != null) {
+      engine.close();
+    } else {
+      gradients = engine;
+      gradientsL2 = l2;
+    }
+  }
+
+  /** True when the gradient engine is built (at registration, or by the warm-up at start). */
+  synchronized boolean gradientsBuilt() {
+    return gradients != null;
+  }
+
   /** The forward session, created from the file of {@code version} on first use. */
   synchronized ForwardSession forward(long version) {
     if (closed) {

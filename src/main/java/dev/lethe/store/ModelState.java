@@ -13,6 +13,8 @@ import java.util.List;
  * @param spec the spec with defaults resolved and the erasable list filled in
  * @param outputDims per-sample logits shape
  * @param inputs the data inputs a batch must provide
+ * @param logitsSource how the logits value was chosen ("" when the spec named it)
+ * @param registrationMillis the registration's wall time (PutModel's answer only; else 0)
  * @param fisherGradientRatio of the active version's Fisher build: |∇L_D(θ)| / the typical
  *     per-sample gradient (0 = unknown; see {@link dev.lethe.fisher.Convergence})
  * @param convergenceWarning "" or why erasures at ε = 1 will overshoot
@@ -27,14 +29,22 @@ public record ModelState(
     ModelConfig spec,
     long[] outputDims,
     List<InputSpec> inputs,
+    String logitsSource,
+    long registrationMillis,
     double fisherGradientRatio,
     String convergenceWarning) {
 
-  /** A state without a convergence measurement. */
+  /** A state without a registration time or a convergence measurement. */
   public ModelState(String name, long activeVersion, List<VersionState> versions, long trainSize,
       long parameterCount, boolean fisherReady, ModelConfig spec, long[] outputDims,
       List<InputSpec> inputs) {
     this(name, activeVersion, versions, trainSize, parameterCount, fisherReady, spec, outputDims,
-        inputs, 0, "");
+        inputs, "", 0, 0, "");
+  }
+
+  /** This state with the registration's wall time. */
+  public ModelState withRegistrationMillis(long millis) {
+    return new ModelState(name, activeVersion, versions, trainSize, parameterCount, fisherReady,
+        spec, outputDims, inputs, logitsSource, millis, fisherGradientRatio, convergenceWarning);
   }
 }

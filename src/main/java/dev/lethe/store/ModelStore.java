@@ -43,14 +43,14 @@ public final class ModelStore implements AutoCloseable {
   private final OrtEnvironment env;
   private final StoreConfig config;
   private final ConcurrentHashMap<String, ReentrantLock> locks = new ConcurrentHashMap<>();
-  private final ConcurrentHashMap<String, ModelEntry> models = new ConcurrentHashMap<>();
+  final ConcurrentHashMap<String, ModelEntry> models = new ConcurrentHashMap<>(); // package: tests
   private final ModelRegistrar registrar;
   private final EraseLedger ledger;
   private final RequestLog requests;
   private final ExportDirectory export;
   private final ModelPublisher publisher;
+  final GradientWarmer warmer;
   private volatile boolean closed;
-
 
   /**
    * Opens the store over {@code db} with the ledger secret of its data directory
@@ -79,6 +79,7 @@ public final class ModelStore implements AutoCloseable {
       }
     });
     StagedUpload.sweep(db.directory().resolve("tmp"));
+    warmer = GradientWarmer.start(List.copyOf(models.values()));
     // After a crash the export directory may lag the store: bring it up to date.
     if (export != null) {
       models.values().forEach(e -> export.publishActive(e.record, e.runtime));
@@ -118,6 +119,7 @@ public final class ModelStore implements AutoCloseable {
    */
   public ModelState put(ModelConfig spec, byte[] file, boolean trainedWithoutErased) {
     ensureOpen();
+    long started = System.nanoTime();
     SpecValidator.check(spec);
     if (file.length > config.maxModelBytes()) {
       throw LetheException.tooLarge("chunk",
@@ -135,12 +137,14 @@ public final class ModelStore implements AutoCloseable {
       if (entry == null) {
         entry = new ModelEntry(reg.record(), new ModelRuntime(reg.record(), db, env));
         entry.runtime.adoptForward(reg.forward());
+        entry.runtime.adoptGradients(reg.gradients(), reg.record().getL2());
         models.put(spec.name(), entry);
       }
       entry.runtime.cache(new VersionWeights(reg.record().getActiveVersion(), reg.weights(),
           entry.runtime.parameterOffsets()));
       publish(entry, reg.record());
-      return info(entry.record);
+      entry.runtime.gradients(reg.record().getActiveVersion(), spec.loss(), reg.record().getL2()); // warm
+      return info(entry.record).withRegistrationMillis((System.nanoTime() - started) / 1_000_000);
     } finally {
       lock.unlock();
     }
@@ -446,6 +450,7 @@ public final class ModelStore implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
+    warmer.close();
     for (ModelEntry e : models.values()) {
       e.runtime.close();
       e.listeners.clear();

@@ -88,6 +88,8 @@ final class Records {
         spec(r, trainSize),
         r.getOutputDimsList().stream().mapToLong(Long::longValue).toArray(),
         inputs(r),
+        r.getLogitsSource(),
+        0,
         convergence.ratio(),
         convergence.warning());
   }

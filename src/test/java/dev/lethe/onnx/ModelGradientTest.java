@@ -244,7 +244,8 @@ class ModelGradientTest {
             "Sigmoid", "Tanh", "Exp", "Log", "Softmax", "LogSoftmax", "Identity", "Dropout",
             "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Concat", "ReduceMean",
             "ReduceSum", "Pow", "Sqrt", "LayerNormalization", "BatchNormalization", "Conv",
-            "MaxPool", "AveragePool", "GlobalAveragePool")),
+            "MaxPool", "AveragePool", "GlobalAveragePool", "Clip", "HardSigmoid", "HardSwish", "Erf", "Gelu",
+            "Cast", "Expand", "Gather", "Slice", "Split", "Pad", "Where", "Einsum", "LSTM", "GRU")),
         new java.util.TreeSet<>(dev.lethe.onnx.grad.GradRules.supported()));
   }
 

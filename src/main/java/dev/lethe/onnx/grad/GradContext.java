@@ -18,9 +18,30 @@ import java.util.Set;
  * @param constants int64 values known at build time (initializers, Constant nodes, probed)
  * @param emit where the backward nodes go
  * @param opset the model's default-domain opset
+ * @param grads the gradients found so far by value name, filled by {@link Backward}; rules of
+ *     multi-output ops read their other outputs' gradients here ({@link #gradOf})
  */
 public record GradContext(Map<String, ValueMeta> meta, Set<String> differentiated, Map<String, long[]> constants,
-    Emitter emit, long opset) {
+    Emitter emit, long opset, Map<String, String> grads) {
+
+  public GradContext(Map<String, ValueMeta> meta, Set<String> differentiated, Map<String, long[]> constants,
+      Emitter emit, long opset) {
+    this(meta, differentiated, constants, emit, opset, new java.util.HashMap<>());
+  }
+
+  /** The gradient of {@code value} found so far ([N] + its sample shape), or null. */
+  public String gradOf(String value) {
+    return grads.get(value);
+  }
+
+  /** Zeros of shape [N] + the sample shape of {@code value}, N taken from {@code like} (a gradient). */
+  public String zerosLike(String value, String like) {
+    Emitter e = emit;
+    String n = e.op("Slice", new String[] {e.op("Shape", new String[] {like}), e.ints(0), e.ints(1)});
+    String shape = e.op("Concat", new String[] {n, e.ints(meta(value).sampleShape())}, "axis", 0L);
+    return e.op("ConstantOfShape", new String[] {shape}, "value", dev.lethe.onnx.OnnxBuilder.floatTensor("zero",
+        new float[] {0f}, 1));
+  }
 
   public ValueMeta meta(String value) {
     ValueMeta m = meta.get(value);

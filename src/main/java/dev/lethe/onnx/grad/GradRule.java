@@ -22,7 +22,8 @@ public interface GradRule {
    * Returns the gradients of the node's inputs by input index ([N] + that input's sample shape);
    * an entry that is null or past the end of the array means no gradient.
    *
-   * @param g the gradient of output 0, [N] + its sample shape; other outputs never carry one
+   * @param g the gradient of output 0, [N] + its sample shape; for the ops whose every output
+   *     carries one (Split) it may be null, and the others are {@link GradContext#gradOf}
    * @throws dev.lethe.core.LetheException INVALID_ARGUMENT for a variant Lethe cannot differentiate
    */
   String[] backward(OnnxMl.NodeProto node, String g, GradContext ctx);

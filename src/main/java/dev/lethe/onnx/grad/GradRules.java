@@ -25,6 +25,15 @@ public final class GradRules {
     }
     rule("Transpose", 1, ShapeRules::transpose);
     rule("Concat", ALL, ShapeRules::concat);
+    rule("Cast", 1, IndexRules::cast);
+    rule("Expand", 1, IndexRules::expand);
+    rule("Gather", 1, IndexRules::gather);
+    rule("Slice", 1, IndexRules::slice);
+    rule("Pad", 1, IndexRules::pad);
+    RULES.put("Split", new Entry(0, 1, true, IndexRules::split));
+    RULES.put("LSTM", new Entry(0, 8, true, RecurrentRules::lstm)); // Y, Y_h, Y_c
+    RULES.put("GRU", new Entry(0, 8, true, RecurrentRules::gru)); // Y, Y_h
+    RULES.put("Where", new Entry(1, 3, false, IndexRules::where)); // not the condition
     // broadcasting binary ops y = f(a, b): the contribution to input i at y's shape
     binary("Add", (i, g, a, b, y, e) -> g);
     binary("Sub", (i, g, a, b, y, e) -> i == 0 ? g : e.neg(g));
@@ -41,9 +50,15 @@ public final class GradRules {
     unary("Exp", (n, g, x, y, e) -> e.mul(g, y));
     unary("Log", (n, g, x, y, e) -> e.div(g, x));
     unary("Sqrt", (n, g, x, y, e) -> e.div(e.mul(g, e.scalar(0.5)), y)); // 0.5 / y
+    unary("Clip", ActivationRules::clip); // min, max are inputs 1, 2
+    unary("HardSigmoid", ActivationRules::hardSigmoid);
+    unary("HardSwish", ActivationRules::hardSwish);
+    unary("Erf", ActivationRules::erf);
+    unary("Gelu", ActivationRules::gelu);
     // the rest need shapes, attributes or checks of their own
     rule("Pow", 1, ElementwiseRules::pow);
     rule("MatMul", 2, MatMulRules::matMul);
+    rule("Einsum", ALL, EinsumRules::einsum);
     rule("Gemm", 3, MatMulRules::gemm);
     for (String op : new String[] {"Softmax", "LogSoftmax"}) {
       rule(op, 1, SoftmaxRules::softmax);
@@ -60,23 +75,24 @@ public final class GradRules {
   }
 
   /**
-   * An op's rule and how many leading inputs gradients flow through (shape, axes and exponent
-   * inputs do not). Only output 0 of any op carries a gradient.
+   * An op's rule and the inputs [firstInput, endInput) gradients flow through (shape, axes,
+   * exponent and condition inputs do not). Only output 0 carries a gradient unless
+   * {@code allOutputs} (Split).
    */
-  public record Entry(int differentiableInputs, GradRule rule) {
+  public record Entry(int firstInput, int endInput, boolean allOutputs, GradRule rule) {
     public boolean differentiable(int input) {
-      return input < differentiableInputs;
+      return input >= firstInput && input < endInput;
     }
 
     public boolean differentiableOutput(int output) {
-      return output == 0;
+      return allOutputs || output == 0;
     }
   }
 
   private GradRules() {}
 
   private static void rule(String op, int differentiableInputs, GradRule rule) {
-    RULES.put(op, new Entry(differentiableInputs, rule));
+    RULES.put(op, new Entry(0, differentiableInputs, false, rule));
   }
 
   private static void unary(String op, ElementwiseRules.Unary derivative) {

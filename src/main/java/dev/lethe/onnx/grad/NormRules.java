@@ -5,8 +5,10 @@ import java.util.Arrays;
 
 /**
  * Backward rules of LayerNormalization and BatchNormalization (inference mode). Statistics are
- * recomputed in the backward part from X; only output 0 (Y) may carry a gradient. X must be
- * batched ([N, ...]); scale, bias, mean and variance get one gradient slice per sample.
+ * recomputed in the backward part from X; only output 0 (Y) may carry a gradient. BatchNorm's X
+ * must be batched ([N, C, ...]); LayerNorm's may also be a static value of a graph run one sample
+ * at a time ([S, 1, E] in attention). Scale, bias, mean and variance get one gradient slice per
+ * sample.
  */
 final class NormRules {
   private NormRules() {}
@@ -18,14 +20,16 @@ final class NormRules {
     String bias = GradContext.input(node, 2);
     ValueMeta mx = ctx.meta(x);
     int axis = mx.axis(GradContext.attrInt(node, "axis", -1));
-    if (!mx.batched() || axis == 0) {
-      throw GradContext.unsupported(node, "X must be batched and normalised after the batch axis");
+    if (mx.batched() && axis == 0) {
+      throw GradContext.unsupported(node, "normalisation over the batch axis");
     }
     Emitter e = ctx.emit();
     long[] axes = new long[mx.rank() - axis];
+    long[] gAxes = new long[axes.length]; // the same axes of a gradient ([N] + sample shape)
     long d = 1;
     for (int i = axis; i < mx.rank(); i++) {
       axes[i - axis] = i;
+      gAxes[i - axis] = mx.gradAxis(i);
       d *= mx.shape()[i];
     }
     double eps = GradContext.attrFloat(node, "epsilon", 1e-5f);
@@ -44,8 +48,8 @@ final class NormRules {
     }
     if (ctx.needsGrad(x)) {
       String gh = e.mul(g, scale);
-      String m1 = e.scale(e.reduceSum(gh, axes, true), 1.0 / d);
-      String m2 = e.scale(e.reduceSum(e.mul(gh, xhat), axes, true), 1.0 / d);
+      String m1 = e.scale(e.reduceSum(gh, gAxes, true), 1.0 / d);
+      String m2 = e.scale(e.reduceSum(e.mul(gh, xhat), gAxes, true), 1.0 / d);
       grads[0] = e.mul(rstd, e.sub(e.sub(gh, m1), e.mul(xhat, m2)));
     }
     return grads;

@@ -14,26 +14,20 @@ final class WindowRules {
 
   /**
    * MaxPool: the gradient goes to the arg-max of each window. The pool is re-run with its Indices
-   * output (flat indices into X, storage_order 0) and g is scatter-added there (ScatterElements,
-   * reduction "add" from opset 16; before that only disjoint windows, where plain scatter is
-   * exact).
+   * output (flat indices into X, storage_order 0). From opset 16, or with disjoint windows, g is
+   * scattered there (ScatterElements, reduction "add" from opset 16; plain scatter is exact for
+   * disjoint windows). Overlapping windows before opset 16 (resnet's 3×3/2 stem pool at torch's
+   * default opsets) use {@link #maxPoolByOffsets}, which needs no scatter.
    */
   static String[] maxPool(OnnxMl.NodeProto node, String g, GradContext ctx) {
     String x = node.getInput(0);
     Windows win = windows(node, ctx);
     boolean add = ctx.opset() >= 16;
-    if (!add && !win.disjoint()) {
-      throw GradContext.unsupported(node, "overlapping windows need opset 16 (ScatterElements add)");
-    }
     Emitter e = ctx.emit();
-    List<Object> attrs = new ArrayList<>();
-    for (OnnxMl.AttributeProto a : node.getAttributeList()) {
-      if (!a.getName().equals("storage_order")) {
-        attrs.add(a.getName());
-        attrs.add(attrValue(a));
-      }
+    String[] outs = e.opN("MaxPool", new String[] {x}, 2, poolAttributes(node));
+    if (!add && !win.disjoint()) {
+      return new String[] {maxPoolByOffsets(node, ctx, win, outs[1], g)};
     }
-    String[] outs = e.opN("MaxPool", new String[] {x}, 2, attrs.toArray());
     String flatX = e.reshape(x, 1, -1);
     String zeros = e.op("ConstantOfShape", new String[] {e.op("Shape", new String[] {flatX})});
     String idx = e.reshape(outs[1], 1, -1);
@@ -42,6 +36,89 @@ final class WindowRules {
         ? e.op("ScatterElements", new String[] {zeros, idx, upd}, "axis", 1L, "reduction", "add")
         : e.op("ScatterElements", new String[] {zeros, idx, upd}, "axis", 1L);
     return new String[] {ctx.reshapeToSample(scattered, ctx.meta(x))};
+  }
+
+  /**
+   * The MaxPool gradient as a sum over the K kernel offsets: for offset k, the windows whose
+   * arg-max is at that offset pass g on (a mask from comparing the Indices with the constant input
+   * position of offset k in each window, −1 in the padding), and a grouped ConvTranspose with
+   * one-hot kernels puts each offset's values back at their input positions, adding where windows
+   * overlap. Intermediate size: K × the pool's output.
+   */
+  private static String maxPoolByOffsets(OnnxMl.NodeProto node, GradContext ctx, Windows win, String indices,
+      String g) {
+    Emitter e = ctx.emit();
+    ValueMeta mx = ctx.meta(node.getInput(0));
+    long c = mx.shape()[1];
+    int s = win.spatial();
+    long k = win.kernelSize();
+    long in = 1;
+    long out = 1;
+    for (int i = 0; i < s; i++) {
+      in *= win.in()[i];
+      out *= win.out()[i];
+    }
+    for (long p : win.outputPadding()) {
+      if (p < 0) {
+        throw GradContext.unsupported(node, "windows past the end of the input (ceil_mode)");
+      }
+    }
+    long[] pos = new long[(int) (k * out)];
+    long[] kIdx = new long[s];
+    long[] oIdx = new long[s];
+    for (int kk = 0; kk < k; kk++) {
+      unflatten(kk, win.kernel(), kIdx);
+      for (int o = 0; o < out; o++) {
+        unflatten(o, win.out(), oIdx);
+        long flat = 0;
+        for (int d = 0; d < s; d++) {
+          long at = oIdx[d] * win.strides()[d] - win.pads()[d] + kIdx[d] * win.dilations()[d];
+          if (at < 0 || at >= win.in()[d]) {
+            flat = -1;
+            break;
+          }
+          flat = flat * win.in()[d] + at;
+        }
+        pos[(int) (kk * out + o)] = flat;
+      }
+    }
+    long[] posDims = new long[s + 1];
+    posDims[0] = k;
+    System.arraycopy(win.out(), 0, posDims, 1, s);
+    String posT = e.ints(pos);
+    String local = e.op("Mod", new String[] {indices, e.ints(in)});
+    String mask = e.op("Equal", new String[] {e.unsqueeze(local, 2), e.reshape(posT, posDims)});
+    String sel = e.op("Where", new String[] {mask, e.unsqueeze(g, 2), e.scalar(0)});
+    long[] stacked = new long[s + 2];
+    stacked[0] = -1;
+    stacked[1] = c * k;
+    System.arraycopy(win.out(), 0, stacked, 2, s);
+    float[] oneHot = new float[(int) (c * k * k)];
+    for (int ch = 0; ch < c; ch++) {
+      for (int kk = 0; kk < k; kk++) {
+        oneHot[(int) ((ch * k + kk) * k + kk)] = 1f;
+      }
+    }
+    String w = e.floats(oneHot, dims(c * k, 1, win.kernel()));
+    return win.adjoint(e, e.reshape(sel, stacked), w, c);
+  }
+
+  private static void unflatten(long flat, long[] dims, long[] out) {
+    for (int d = dims.length - 1; d >= 0; d--) {
+      out[d] = flat % dims[d];
+      flat /= dims[d];
+    }
+  }
+
+  private static Object[] poolAttributes(OnnxMl.NodeProto node) {
+    List<Object> attrs = new ArrayList<>();
+    for (OnnxMl.AttributeProto a : node.getAttributeList()) {
+      if (!a.getName().equals("storage_order")) {
+        attrs.add(a.getName());
+        attrs.add(attrValue(a));
+      }
+    }
+    return attrs.toArray();
   }
 
   /**
