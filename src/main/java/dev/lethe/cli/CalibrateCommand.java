@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** Writes a calibrated ε into a model's spec through SetScale. */
-@Command(name = "calibrate", mixinStandardHelpOptions = true,
+@Command(name = "calibrate",
     description = {"Set epsilon, the scale of the SSSE erase step, in a model's spec (SetScale).",
         "Later erases use it; no version is created; a write token is needed where the server "
             + "has tokens. The value is given (--epsilon) or read from the results.csv that "

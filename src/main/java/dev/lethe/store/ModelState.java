@@ -13,6 +13,7 @@ import java.util.List;
  * @param spec the spec with defaults resolved and the erasable list filled in
  * @param outputDims per-sample logits shape
  * @param inputs the data inputs a batch must provide
+ * @param fisher the active version's Fisher, or null when it has none
  */
 public record ModelState(
     String name,
@@ -23,4 +24,14 @@ public record ModelState(
     boolean fisherReady,
     ModelConfig spec,
     long[] outputDims,
-    List<InputSpec> inputs) {}
+    List<InputSpec> inputs,
+    AttachedFisher fisher) {
+
+  /** A state without a Fisher description (fisherReady as given). */
+  public ModelState(String name, long activeVersion, List<VersionState> versions, long trainSize,
+      long parameterCount, boolean fisherReady, ModelConfig spec, long[] outputDims,
+      List<InputSpec> inputs) {
+    this(name, activeVersion, versions, trainSize, parameterCount, fisherReady, spec, outputDims,
+        inputs, null);
+  }
+}

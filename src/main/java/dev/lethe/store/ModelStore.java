@@ -44,6 +44,7 @@ public final class ModelStore implements AutoCloseable {
   private final EraseLedger ledger;
   private final RequestLog requests;
   private final ExportDirectory export;
+  private final dev.lethe.fisher.FisherStore fishers;
   private volatile boolean closed;
 
 
@@ -63,6 +64,7 @@ public final class ModelStore implements AutoCloseable {
     this.registrar = new ModelRegistrar(db, env, config);
     this.ledger = EraseLedger.open(db, ledgerKeys);
     this.requests = new RequestLog(db);
+    this.fishers = new dev.lethe.fisher.FisherStore(db);
     this.export = config.exportDir() == null ? null : new ExportDirectory(config.exportDir());
     db.scan(Family.MODELS, new byte[0], (key, value) -> {
       try {
@@ -114,10 +116,13 @@ public final class ModelStore implements AutoCloseable {
     lock.lock();
     try {
       ModelEntry existing = models.get(spec.name());
-      long erasedInEffect = existing == null ? 0
+      var tomb = existing == null ? ModelDeletion.tombstone(db, spec.name()) : null;
+      long erasedInEffect = existing == null
+          ? ErasureQueries.attestOverDeleted(spec.name(), tomb, trainedWithoutErased)
           : ErasureQueries.attest(ledger, existing.record, trainedWithoutErased);
       ModelRegistrar.Registered reg = registrar.register(spec, file,
-          existing == null ? null : existing.record, trainedWithoutErased, erasedInEffect);
+          existing == null ? null : existing.record, trainedWithoutErased, erasedInEffect,
+          tomb == null ? 1 : tomb.getNextVersion());
       ModelEntry entry = existing;
       if (entry == null) {
         entry = new ModelEntry(reg.record(), new ModelRuntime(reg.record(), db, env));
@@ -203,6 +208,46 @@ public final class ModelStore implements AutoCloseable {
     SpecValidator.checkName("name", name);
     SpecValidator.checkScale("scale", scale);
     return rewrite(name, r -> r.toBuilder().setScale(scale).build());
+  }
+
+  /**
+   * Deletes a model in one synced write (see {@link ModelDeletion}); its ledger entries stay.
+   * Its sessions are closed, its export directory removed; watchers get no further changes.
+   *
+   * @param expectedVersion 0 = any; else FAILED_PRECONDITION unless it is the active version
+   * @throws LetheException NOT_FOUND, FAILED_PRECONDITION
+   */
+  public ModelDeletion.Deleted delete(String name, long expectedVersion) {
+    ensureOpen();
+    return locked(name, () -> {
+      ModelEntry e = entry(name);
+      if (expectedVersion != 0 && e.record.getActiveVersion() != expectedVersion) {
+        throw LetheException.precondition("expected_version: model '" + name
+            + "' active version is " + e.record.getActiveVersion() + ", not " + expectedVersion);
+      }
+      long inEffect = ErasureQueries.inEffect(ledger, e.record);
+      ModelDeletion.Deleted d = ModelDeletion.delete(db, ledger, e.record, inEffect);
+      models.remove(name);
+      e.listeners.clear();
+      e.runtime.close();
+      if (export != null) {
+        export.remove(name);
+      }
+      return d;
+    });
+  }
+
+  /**
+   * Corrects spec fields that are safe to change (see {@link SpecCorrection}) in one synced
+   * write of the model record; no version is created; watchers get the new info.
+   *
+   * @throws LetheException INVALID_ARGUMENT naming {@code fields} or the field, NOT_FOUND,
+   *     FAILED_PRECONDITION for a training fact a Fisher or an erase was computed from
+   */
+  public ModelState updateSpec(String name, ModelConfig values, List<String> fields) {
+    ensureOpen();
+    SpecValidator.checkName("name", name);
+    return rewrite(name, r -> SpecCorrection.apply(r, values, fields));
   }
 
   /**
@@ -358,6 +403,9 @@ public final class ModelStore implements AutoCloseable {
    */
   void attachFisher(String name, long version, String fisherId) {
     ensureOpen();
+    if (!models.containsKey(name)) { // deleted while it was built: its data must not stay
+      fishers.delete(name, fisherId);
+    }
     rewrite(name, r -> {
       long v = ModelReads.keptVersion(r, version).getVersion();
       ModelRecord.Builder b = r.toBuilder();
@@ -410,7 +458,13 @@ public final class ModelStore implements AutoCloseable {
   private ModelState info(ModelRecord r) {
     long count = ModelReads.parameterCount(r);
     VersionRecord active = Records.version(r, r.getActiveVersion());
-    return Records.info(r, count, active != null && !active.getFisherId().isEmpty());
+    AttachedFisher fisher = null;
+    if (active != null && !active.getFisherId().isEmpty()) {
+      fisher = fishers.header(r.getName(), active.getFisherId())
+          .map(h -> AttachedFisher.of(active.getFisherId(), h))
+          .orElse(null);
+    }
+    return Records.info(r, count, fisher);
   }
 
   private ModelEntry entry(String name) {

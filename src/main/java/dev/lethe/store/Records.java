@@ -25,7 +25,11 @@ final class Records {
         r.getDampening(),
         r.getScale(),
         r.getBlockSize(),
-        r.getFisherMinibatch());
+        r.getFisherMinibatch(),
+        r.getFeatureScale() != 0 ? r.getFeatureScale() : 1.0,
+        r.getFeatureOffset(),
+        r.getFeatureMin(),
+        r.getFeatureMax());
   }
 
   static List<InputSpec> inputs(ModelRecord r) {
@@ -71,7 +75,7 @@ final class Records {
         v.getSha256(), v.getSizeBytes(), v.getTrainedWithoutErased(), v.getErasedIdsAttested());
   }
 
-  static ModelState info(ModelRecord r, long parameterCount, boolean fisherReady) {
+  static ModelState info(ModelRecord r, long parameterCount, AttachedFisher fisher) {
     VersionRecord active = version(r, r.getActiveVersion());
     long trainSize = active == null ? 0 : active.getTrainSize();
     return new ModelState(
@@ -80,9 +84,10 @@ final class Records {
         r.getVersionsList().stream().map(Records::versionInfo).toList(),
         trainSize,
         parameterCount,
-        fisherReady,
+        fisher != null,
         spec(r, trainSize),
         r.getOutputDimsList().stream().mapToLong(Long::longValue).toArray(),
-        inputs(r));
+        inputs(r),
+        fisher);
   }
 }
