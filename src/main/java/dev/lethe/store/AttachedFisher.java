@@ -10,7 +10,7 @@ import dev.lethe.fisher.InversionMethod;
  *
  * @param structure how F is approximated and stored: {@code "block_diagonal"}
  * @param samples n, the training samples it covers
- * @param blockSize the largest block's size B (entries)
+ * @param blockSize B, the block size it was built with (blocks hold at most B entries)
  * @param version the model version whose weights its gradients were taken at
  * @param bytes stored bytes of its blocks
  * @param dampening λ it was built with
@@ -33,7 +33,7 @@ public record AttachedFisher(
 
   static AttachedFisher of(String fisherId, FisherHeader h) {
     return new AttachedFisher(fisherId, h.kind(), BLOCK_DIAGONAL, h.samples(),
-        h.layout().largestBlock(), h.layout().blockCount(), h.modelVersion(),
+        h.layout().maxBlock(), h.layout().blockCount(), h.modelVersion(),
         h.totalStoredBytes(), h.method(), h.downdated(), h.miniBatch(), h.dampening());
   }
 }

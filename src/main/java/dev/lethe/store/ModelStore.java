@@ -317,9 +317,19 @@ public final class ModelStore implements AutoCloseable {
    *     {@link #MAX_CHECK_IDS}, or an empty or over-long id
    */
   public List<ErasureCheck> checkErasure(String name, List<String> ids) {
+    if (isDeleted(name)) { // no version holds anything; the ledger still has the history
+      return ErasureQueries.check(ledger, name, ids, List.of());
+    }
     ModelRecord r = entry(name).record;
     return ErasureQueries.check(ledger, name, ids,
         ModelReads.keptVersion(r, 0).getEraseLineageList());
+  }
+
+  /** True for a name whose model was deleted and not registered again. */
+  private boolean isDeleted(String name) {
+    ensureOpen();
+    SpecValidator.checkName("name", name);
+    return !models.containsKey(name) && ModelDeletion.tombstone(db, name) != null;
   }
 
   /** Longest sample id the ledger takes (the erase path refuses longer ones). */
@@ -331,7 +341,9 @@ public final class ModelStore implements AutoCloseable {
    * @throws LetheException NOT_FOUND, INVALID_ARGUMENT for a bad page size or token
    */
   public EraseLedger.Page listErasures(String name, int pageSize, String pageToken) {
-    entry(name);
+    if (!isDeleted(name)) {
+      entry(name);
+    }
     return ErasureQueries.page(ledger, name, pageSize, pageToken);
   }
 
