@@ -46,10 +46,16 @@ public final class ModelDeletion {
   /**
    * Deletes the model {@code r} in one synced write.
    *
-   * @param erasedInEffect erased ids in effect in its active version
+   * @param expectedVersion 0 = any; else the version that must be active
+   * @throws dev.lethe.core.LetheException FAILED_PRECONDITION naming {@code expected_version}
    */
-  static Deleted delete(LetheDb db, EraseLedger ledger, ModelRecord r, long erasedInEffect) {
+  static Deleted delete(LetheDb db, EraseLedger ledger, ModelRecord r, long expectedVersion) {
     String name = r.getName();
+    if (expectedVersion != 0 && r.getActiveVersion() != expectedVersion) {
+      throw dev.lethe.core.LetheException.precondition("expected_version: model '" + name
+          + "' active version is " + r.getActiveVersion() + ", not " + expectedVersion);
+    }
+    long erasedInEffect = ErasureQueries.inEffect(ledger, r);
     byte[] prefix = Keys.modelPrefix(name);
     DeletedModel before = tombstone(db, name);
     DeletedModel tomb = DeletedModel.newBuilder()

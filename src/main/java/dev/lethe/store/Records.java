@@ -75,6 +75,17 @@ final class Records {
         v.getSha256(), v.getSizeBytes(), v.getTrainedWithoutErased(), v.getErasedIdsAttested());
   }
 
+  /** The state of {@code r}, with its active version's Fisher described from its header. */
+  static ModelState info(ModelRecord r, long parameterCount, dev.lethe.fisher.FisherStore fishers) {
+    VersionRecord active = version(r, r.getActiveVersion());
+    AttachedFisher fisher = null;
+    if (active != null && !active.getFisherId().isEmpty()) {
+      fisher = fishers.header(r.getName(), active.getFisherId())
+          .map(h -> AttachedFisher.of(active.getFisherId(), h)).orElse(null);
+    }
+    return info(r, parameterCount, fisher);
+  }
+
   static ModelState info(ModelRecord r, long parameterCount, AttachedFisher fisher) {
     VersionRecord active = version(r, r.getActiveVersion());
     long trainSize = active == null ? 0 : active.getTrainSize();
