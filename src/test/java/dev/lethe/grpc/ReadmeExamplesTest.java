@@ -149,7 +149,9 @@ class ReadmeExamplesTest {
     }
     ServerConfig config = new ServerConfig("127.0.0.1:0", dir.resolve("data"),
         StoreConfig.defaults(), 64 << 20, true, 5);
-    try (ServerHarness lethe = ServerHarness.loopback(config, dev.lethe.cli.Demo.initializer(true))) {
+    dev.lethe.demo.DemoModel demo = DigitsDemo.train(); // what `serve` registers in a new store
+    try (ServerHarness lethe = ServerHarness.loopback(config,
+        store -> store.put(demo.spec(), demo.onnx()))) {
       List<String> lines = bashLines(readme);
       Set<String> ran = new LinkedHashSet<>();
       List<String> skipped = new ArrayList<>();
@@ -334,7 +336,7 @@ class ReadmeExamplesTest {
       }
       String cell = row.group(2) == null ? "" : row.group(2);
       Set<String> listed = new LinkedHashSet<>();
-      Matcher flag = Pattern.compile("(?<![\\w-])(--?[a-z][a-z-]*)").matcher(cell);
+      Matcher flag = Pattern.compile("(?<![\\w-])(--?[a-z][a-z0-9-]*)").matcher(cell);
       while (flag.find()) {
         listed.add(flag.group(1));
       }
