@@ -231,7 +231,8 @@ class ReadmeExamplesTest {
       for (String expected : List.of("cli score", "cli --help", "cli build-fisher", "cli models",
           "cli get-model", "cli erase", "cli calibrate", "cli put-model", "PutModel", "BuildFisher",
           "Check", "ListModels", "GetModel", "WatchModel", "SetActiveVersion", "Gradients",
-          "Evaluate", "SetScale", "Erase", "ListErasures", "CheckErasure", "seq")) {
+          "Evaluate", "SetScale", "Erase", "ListErasures", "CheckErasure", "UpdateSpec", "DeleteModel",
+          "cli update-spec", "seq")) {
         assertTrue(ran.contains(expected), "README example not run: " + expected + "; ran " + ran);
       }
       assertTrue(skipped.size() < 25, skipped.toString());
@@ -312,6 +313,20 @@ class ReadmeExamplesTest {
         assertEquals(1, r.getErased());
         assertEquals(request.getDryRun() ? 1 : 2, r.getVersion());
         return request.getDryRun() ? 0 : r.getErased();
+      }
+      case "lethe.v1.ModelStore/UpdateSpec" -> {
+        var request = parse(json, dev.lethe.api.v1.UpdateSpecRequest.newBuilder()).build();
+        ModelInfo info = lethe.blocking.updateSpec(request);
+        assertTrue(request.getFieldsCount() > 0);
+        assertEquals(request.getSpec().getFeatureMax(), info.getSpec().getFeatureMax());
+      }
+      case "lethe.v1.ModelStore/DeleteModel" -> {
+        var request = parse(json, dev.lethe.api.v1.DeleteModelRequest.newBuilder()).build();
+        assertEquals(1, lethe.blocking.deleteModel(request).getVersionsDeleted());
+        assertTrue(lethe.blocking.listModels(ListModelsRequest.getDefaultInstance()).getModelsList()
+            .stream().noneMatch(m -> m.getName().equals(request.getName())));
+        assertEquals(1, lethe.server.store().list().stream()
+            .filter(m -> m.name().equals("digits")).count(), "the demo stays");
       }
       default -> throw new AssertionError("README example for " + method + " is not checked");
     }
