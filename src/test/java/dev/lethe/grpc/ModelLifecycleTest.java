@@ -240,6 +240,51 @@ class ModelLifecycleTest {
     }
   }
 
+  @Test
+  void theLogHasOneLinePerStateChangeAndNoIds() throws Exception {
+    java.util.logging.Logger log = java.util.logging.Logger.getLogger("dev.lethe.changes");
+    List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
+    java.util.logging.Handler capture = new java.util.logging.Handler() {
+      @Override
+      public void publish(java.util.logging.LogRecord r) {
+        if (r.getLevel() == java.util.logging.Level.INFO) {
+          lines.add(r.getMessage());
+        }
+      }
+
+      @Override
+      public void flush() {}
+
+      @Override
+      public void close() {}
+    };
+    log.addHandler(capture);
+    try (ServerHarness h = new ServerHarness(dir, 1 << 20)) {
+      h.put(spec("m"), Fixtures.mlp(1).onnx());
+      Samples train = Fixtures.batch(7, N);
+      EraseRpc.buildFisher(h.async, "m", train);
+      h.blocking.erase(EraseRpc.erase("m", "gdpr-7", train, 3, 4));
+      h.blocking.updateSpec(UpdateSpecRequest.newBuilder().setName("m")
+          .setSpec(ModelSpec.newBuilder().setScale(2)).addFields("scale").build());
+      h.blocking.setActiveVersion(dev.lethe.api.v1.SetActiveVersionRequest.newBuilder()
+          .setName("m").setVersion(1).setAllowUnerase(true).build());
+      h.blocking.deleteModel(DeleteModelRequest.newBuilder().setName("m").build());
+      refused(Status.Code.NOT_FOUND, () -> h.blocking.deleteModel(
+          DeleteModelRequest.newBuilder().setName("m").build())); // a refusal logs nothing
+    } finally {
+      log.removeHandler(capture);
+    }
+    assertEquals(6, lines.size(), lines.toString());
+    List<String> kinds = lines.stream().map(l -> l.substring(0, l.indexOf(' '))).toList();
+    assertEquals(List.of("put-model", "build-fisher", "erase", "update-spec", "activate",
+        "delete-model"), kinds);
+    assertTrue(lines.get(2).contains("m -> version 2: k 2") && lines.get(2).contains("'gdpr-7'")
+        && lines.get(2).contains("solve"), lines.get(2));
+    for (String l : lines) {
+      assertFalse(l.matches(".*\\bs[34]\\b.*"), "a sample id in the log: " + l);
+    }
+  }
+
   private static ModelStoreGrpc.ModelStoreBlockingStub as(ServerHarness h, String token) {
     Metadata m = new Metadata();
     m.put(TokenAuthInterceptor.AUTHORIZATION, "Bearer " + token);
