@@ -13,8 +13,8 @@ import java.util.List;
 
 /**
  * What the client commands print: a typed result as the JSON of its API message with the proto
- * field names ({@code active_version}), as grpcurl prints it, so scripts can switch between the
- * two. Stateless.
+ * field names ({@code active_version}) and numbers as grpcurl writes them ({@code 0.0001}, not
+ * {@code 1.0E-4}; {@link GoNumbers}), so scripts can switch between the two. Stateless.
  */
 final class Json {
   private Json() {}
@@ -50,7 +50,7 @@ final class Json {
 
   private static String print(MessageOrBuilder message) {
     try {
-      return JsonFormat.printer().preservingProtoFieldNames().print(message);
+      return GoNumbers.reformat(JsonFormat.printer().preservingProtoFieldNames().print(message));
     } catch (InvalidProtocolBufferException e) {
       throw new IllegalStateException("API message not printable as JSON", e);
     }

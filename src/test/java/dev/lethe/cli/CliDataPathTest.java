@@ -153,6 +153,10 @@ class CliDataPathTest {
       n++;
     }
     assertTrue(n > 20, r.out());
+    // numbers as grpcurl writes them: 0.001 and 16, not 1.0E-3 and 16.0
+    assertTrue(r.out().contains("\"l2\": 0.001,") && r.out().contains("\"feature_max\": 16"),
+        r.out());
+    assertFalse(r.out().contains("E-") || r.out().contains(".0,"), r.out());
     ListModelsResponse.Builder parsed = ListModelsResponse.newBuilder();
     JsonFormat.parser().merge(r.out(), parsed);
     assertEquals("digits", parsed.getModels(0).getName());
@@ -318,7 +322,7 @@ class CliDataPathTest {
         "SOFTMAX_CROSS_ENTROPY", "--logits", "logits", "--train-size", "100", "--feature-scale",
         "0.5", "--feature-range", "0,1");
     assertEquals(0, put.code(), put.all());
-    assertTrue(put.out().contains("\"feature_scale\": 0.5") && put.out().contains("\"feature_max\": 1.0"),
+    assertTrue(put.out().contains("\"feature_scale\": 0.5") && put.out().matches("(?s).*\"feature_max\": 1\\s.*"),
         put.out());
     Result stale = cli("delete-model", "gone", "--expected-version", "7");
     assertEquals(2, stale.code(), stale.all());
