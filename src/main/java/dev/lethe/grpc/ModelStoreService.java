@@ -115,6 +115,11 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
         if (call.isCancelled()) {
           throw new IllegalStateException("watcher cancelled");
         }
+        if (info == null) { // deleted: the stream ends
+          call.onError(Errors.toStatus(LetheException.notFound(
+              "model '" + request.getName() + "' was deleted")));
+          return;
+        }
         call.onNext(ModelMessages.info(info));
       });
       call.setOnCancelHandler(() -> {

@@ -195,7 +195,7 @@ public final class ModelStore implements AutoCloseable {
 
   /**
    * Deletes a model in one synced write (see {@link ModelDeletion}); its ledger entries stay.
-   * Its sessions are closed, its export directory removed; watchers get no further changes.
+   * Its sessions are closed, its export directory removed; watchers are told with null.
    *
    * @param expectedVersion 0 = any; else FAILED_PRECONDITION unless it is the active version
    * @throws LetheException NOT_FOUND, FAILED_PRECONDITION
@@ -206,6 +206,7 @@ public final class ModelStore implements AutoCloseable {
       ModelEntry e = entry(name);
       ModelDeletion.Deleted d = ModelDeletion.delete(db, ledger, e.record, expectedVersion);
       models.remove(name);
+      e.tell(null); // watchers learn the model is gone (see watch)
       e.listeners.clear();
       e.runtime.close();
       if (export != null) {
@@ -324,7 +325,7 @@ public final class ModelStore implements AutoCloseable {
   /**
    * Calls {@code listener} with the model's current state, then after every change, until the
    * returned handle is closed. The listener runs on the changing thread and must not block; one
-   * that throws is removed.
+   * that throws is removed. When the model is deleted it is called once with null, then never.
    *
    * @throws LetheException NOT_FOUND
    */

@@ -123,8 +123,13 @@ class ModelLifecycleTest {
           DeleteModelRequest.newBuilder().setName("m").setExpectedVersion(1).build()));
       assertEquals(2, models(h).size()); // refusals changed nothing
 
+      java.util.Iterator<ModelInfo> watch = h.blocking.watchModel(
+          dev.lethe.api.v1.WatchModelRequest.newBuilder().setName("m").build());
+      assertEquals(2, watch.next().getActiveVersion());
       DeleteModelResponse d = h.blocking.deleteModel(
           DeleteModelRequest.newBuilder().setName("m").setExpectedVersion(2).build());
+      var gone = refused(Status.Code.NOT_FOUND, watch::next); // the watch ends with the model
+      assertTrue(gone.getMessage().contains("model 'm' was deleted"), gone.getMessage());
       assertEquals(2, d.getVersionsDeleted());
       assertEquals(1, d.getFishersDeleted());
       assertEquals(2, d.getLedgerEntriesKept());
