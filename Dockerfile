@@ -1,5 +1,8 @@
 # syntax=docker/dockerfile:1
 # Lethe sidecar image: build the jar with Maven, run it on a JRE as a non-root user.
+# Tag it lethe:0.1.0 (docker build -t lethe:0.1.0 .), the name README.md and
+# client-examples/kubernetes use. It runs with a read-only root file system: it writes only to
+# the store volume and /tmp (native libraries unpacked by ONNX Runtime and RocksDB).
 # Base images are pinned to exact releases (glibc-based: ONNX Runtime and RocksDB ship glibc
 # native libraries, so no Alpine).
 
@@ -23,6 +26,7 @@ RUN groupadd --system --gid 10001 lethe \
  && mkdir -p /var/lib/lethe \
  && chown lethe:lethe /var/lib/lethe
 COPY --from=build /src/target/lethe.jar /opt/lethe/lethe.jar
+LABEL org.opencontainers.image.title="lethe" org.opencontainers.image.version="0.1.0"
 USER 10001:10001
 # Listening beyond loopback needs tokens (and TLS, or an explicit LETHE_INSECURE=true): the
 # container does not start without a token file at /run/secrets/lethe-tokens ("write <token>"

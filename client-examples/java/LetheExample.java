@@ -98,49 +98,62 @@ public final class LetheExample {
 
       // 1. Fetch the demo model and upload it as our own (client stream: spec, then chunks).
       byte[] onnx = download(store, "digits", new long[1]);
-      CompletableFuture<ModelInfo> put = new CompletableFuture<>();
-      StreamObserver<PutModelRequest> up = async.putModel(observer(put));
-      up.onNext(PutModelRequest.newBuilder().setSpec(ModelSpec.newBuilder().setName(name)
-          .setLoss(Loss.SOFTMAX_CROSS_ENTROPY).setLogitsOutput("logits").setTrainSize(n).setL2(1e-3))
-          .build());
-      up.onNext(PutModelRequest.newBuilder().setChunk(ByteString.copyFrom(onnx)).build());
-      up.onCompleted();
-      ModelInfo info = put.get(60, TimeUnit.SECONDS);
-      System.out.println("uploaded " + info.getName() + " version " + info.getActiveVersion());
+      // Idempotent: a second run finds the model (and its erasure) and uses it as it is.
+      ModelInfo info = store.listModels(dev.lethe.api.v1.ListModelsRequest.getDefaultInstance())
+          .getModelsList().stream().filter(m -> m.getName().equals(name)).findFirst().orElse(null);
+      if (info != null) {
+        System.out.println("found " + name + " version " + info.getActiveVersion()
+            + " (an earlier run)");
+      } else {
+        CompletableFuture<ModelInfo> put = new CompletableFuture<>();
+        StreamObserver<PutModelRequest> up = async.putModel(observer(put));
+        up.onNext(PutModelRequest.newBuilder().setSpec(ModelSpec.newBuilder().setName(name)
+            .setLoss(Loss.SOFTMAX_CROSS_ENTROPY).setLogitsOutput("logits").setTrainSize(n)
+            .setL2(1e-3)).build());
+        up.onNext(PutModelRequest.newBuilder().setChunk(ByteString.copyFrom(onnx)).build());
+        up.onCompleted();
+        info = put.get(60, TimeUnit.SECONDS);
+        System.out.println("uploaded " + info.getName() + " version " + info.getActiveVersion());
+      }
 
       // 2. Evaluate.
       EvaluateResponse ev = store.evaluate(EvaluateRequest.newBuilder().setName(name)
           .setSamples(batch(0, n)).build());
       System.out.printf("accuracy %.4f, mean loss %.4f%n", ev.getAccuracy(), ev.getMeanLoss());
 
-      // 3. Build the Fisher: options, then batches; progress streams back.
-      CompletableFuture<BuildFisherProgress> built = new CompletableFuture<>();
-      StreamObserver<BuildFisherRequest> fisher = async.buildFisher(new StreamObserver<>() {
-        BuildFisherProgress last;
+      // 3. Build the Fisher (once): options, then batches; progress streams back.
+      if (info.getFisherReady()) {
+        System.out.println("fisher " + info.getFisher().getFisherId() + " of "
+            + info.getFisher().getSamples() + " samples (an earlier run)");
+      } else {
+        CompletableFuture<BuildFisherProgress> built = new CompletableFuture<>();
+        StreamObserver<BuildFisherRequest> fisher = async.buildFisher(new StreamObserver<>() {
+          BuildFisherProgress last;
 
-        @Override
-        public void onNext(BuildFisherProgress p) {
-          last = p;
-        }
+          @Override
+          public void onNext(BuildFisherProgress p) {
+            last = p;
+          }
 
-        @Override
-        public void onError(Throwable t) {
-          built.completeExceptionally(t);
-        }
+          @Override
+          public void onError(Throwable t) {
+            built.completeExceptionally(t);
+          }
 
-        @Override
-        public void onCompleted() {
-          built.complete(last);
-        }
-      });
-      fisher.onNext(BuildFisherRequest.newBuilder()
-          .setOptions(FisherOptions.newBuilder().setName(name).setSamples(n)).build());
-      fisher.onNext(BuildFisherRequest.newBuilder().setSamples(batch(0, 100)).build());
-      fisher.onNext(BuildFisherRequest.newBuilder().setSamples(batch(100, n)).build());
-      fisher.onCompleted();
-      BuildFisherProgress done = built.get(120, TimeUnit.SECONDS);
-      System.out.println("fisher " + done.getSummary().getFisherId() + " blocks "
-          + done.getSummary().getBlocks());
+          @Override
+          public void onCompleted() {
+            built.complete(last);
+          }
+        });
+        fisher.onNext(BuildFisherRequest.newBuilder()
+            .setOptions(FisherOptions.newBuilder().setName(name).setSamples(n)).build());
+        fisher.onNext(BuildFisherRequest.newBuilder().setSamples(batch(0, 100)).build());
+        fisher.onNext(BuildFisherRequest.newBuilder().setSamples(batch(100, n)).build());
+        fisher.onCompleted();
+        BuildFisherProgress done = built.get(120, TimeUnit.SECONDS);
+        System.out.println("fisher " + done.getSummary().getFisherId() + " blocks "
+            + done.getSummary().getBlocks());
+      }
 
       // 4. Erase three samples.
       EraseResponse erased = store.erase(EraseRequest.newBuilder().setName(name)

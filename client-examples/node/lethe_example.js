@@ -67,33 +67,44 @@ async function main() {
   const range = (a, b) => Array.from({ length: b - a }, (_, k) => a + k);
 
   // 1. Fetch the sidecar's demo model and upload it as our own (client stream: spec, chunks).
+  //    Idempotent: a second run finds the model (and its erasure) and uses it as it is.
   const demo = await download({ name: 'digits' });
-  const info = await new Promise((resolve, reject) => {
-    const up = store.PutModel((err, r) => (err ? reject(err) : resolve(r)));
-    up.write({ spec: { name, loss: 'SOFTMAX_CROSS_ENTROPY', logits_output: 'logits', train_size: n, l2: 0.001 } });
-    up.write({ chunk: demo.bytes });
-    up.end();
-  });
-  console.log('uploaded', info.name, 'version', info.active_version);
+  const listed = await call('ListModels', {});
+  let info = listed.models.find((m) => m.name === name);
+  if (info) {
+    console.log('found', info.name, 'version', info.active_version, '(an earlier run)');
+  } else {
+    info = await new Promise((resolve, reject) => {
+      const up = store.PutModel((err, r) => (err ? reject(err) : resolve(r)));
+      up.write({ spec: { name, loss: 'SOFTMAX_CROSS_ENTROPY', logits_output: 'logits', train_size: n, l2: 0.001 } });
+      up.write({ chunk: demo.bytes });
+      up.end();
+    });
+    console.log('uploaded', info.name, 'version', info.active_version);
+  }
 
   // 2. Evaluate.
   const ev = await call('Evaluate', { name, samples: batch(range(0, n)) });
   console.log(`accuracy ${ev.accuracy.toFixed(4)}, mean loss ${ev.mean_loss.toFixed(4)}`);
 
-  // 3. Build the Fisher: options, then batches; the server streams progress.
-  const last = await new Promise((resolve, reject) => {
-    let progress;
-    const build = store.BuildFisher();
-    build.on('data', (p) => (progress = p)).on('error', reject).on('end', () => resolve(progress));
-    build.write({ options: { name, samples: n } });
-    build.write({ samples: batch(range(0, 100)) });
-    build.write({ samples: batch(range(100, n)) });
-    build.end();
-  });
-  if (!last.done) throw new Error('BuildFisher did not finish');
-  console.log('fisher', last.summary.fisher_id, 'blocks', last.summary.blocks);
+  // 3. Build the Fisher (once): options, then batches; the server streams progress.
+  if (info.fisher_ready) {
+    console.log('fisher', info.fisher.fisher_id, 'of', info.fisher.samples, 'samples (an earlier run)');
+  } else {
+    const last = await new Promise((resolve, reject) => {
+      let progress;
+      const build = store.BuildFisher();
+      build.on('data', (p) => (progress = p)).on('error', reject).on('end', () => resolve(progress));
+      build.write({ options: { name, samples: n } });
+      build.write({ samples: batch(range(0, 100)) });
+      build.write({ samples: batch(range(100, n)) });
+      build.end();
+    });
+    if (!last.done) throw new Error('BuildFisher did not finish');
+    console.log('fisher', last.summary.fisher_id, 'blocks', last.summary.blocks);
+  }
 
-  // 4. Erase three samples.
+  // 4. Erase three samples (a repeated request id returns the first answer).
   const erased = await call('Erase', { name, request_id: 'node-example-1', samples: batch([0, 1, 2]) });
   console.log('erased', erased.erased, '-> version', erased.version);
   if (erased.erased !== 3 || erased.version !== 2) throw new Error('unexpected erase response');

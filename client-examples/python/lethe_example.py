@@ -49,16 +49,23 @@ def main():
     channel = grpc.insecure_channel(args.target)
     store = rpc.ModelStoreStub(channel)
 
-    # 1. Fetch the sidecar's demo model; upload it as our own model.
+    # 1. Fetch the sidecar's demo model; upload it as our own model. Idempotent: a second run
+    #    finds the model (and its erasure) from the first and uses it as it is, since uploading
+    #    the pre-erasure file again would need the trained_without_erased attestation.
     chunks = list(store.GetModel(pb.GetModelRequest(name="digits")))
     onnx = b"".join(c.chunk for c in chunks[1:])
     assert hashlib.sha256(onnx).hexdigest() == chunks[0].header.sha256, "download corrupt"
     n = 200
     features, labels = read_digits(args.data, n)
-    spec = pb.ModelSpec(name=args.name, loss=pb.SOFTMAX_CROSS_ENTROPY, logits_output="logits",
-                        train_size=n, l2=0.001)
-    info = store.PutModel(iter([pb.PutModelRequest(spec=spec), pb.PutModelRequest(chunk=onnx)]))
-    print("uploaded", info.name, "version", info.active_version)
+    existing = [m for m in store.ListModels(pb.ListModelsRequest()).models if m.name == args.name]
+    if existing:
+        info = existing[0]
+        print("found", info.name, "version", info.active_version, "(an earlier run)")
+    else:
+        spec = pb.ModelSpec(name=args.name, loss=pb.SOFTMAX_CROSS_ENTROPY, logits_output="logits",
+                            train_size=n, l2=0.001, feature_min=0, feature_max=16)
+        info = store.PutModel(iter([pb.PutModelRequest(spec=spec), pb.PutModelRequest(chunk=onnx)]))
+        print("uploaded", info.name, "version", info.active_version)
 
     def batch(rows):
         return pb.SampleBatch(
@@ -71,18 +78,21 @@ def main():
     ev = store.Evaluate(pb.EvaluateRequest(name=args.name, samples=batch(range(n))))
     print("accuracy %.4f, mean loss %.4f" % (ev.accuracy, ev.mean_loss))
 
-    # 3. Build the inverse-Fisher cache from the training samples (options, then batches).
+    # 3. Build the inverse-Fisher cache from the training samples (options, then batches), once.
     def fisher_stream():
         yield pb.BuildFisherRequest(options=pb.FisherOptions(name=args.name, samples=n))
         yield pb.BuildFisherRequest(samples=batch(range(0, 100)))
         yield pb.BuildFisherRequest(samples=batch(range(100, n)))
-    last = None
-    for progress in store.BuildFisher(fisher_stream()):
-        last = progress
-    assert last.done, "BuildFisher did not finish"
-    print("fisher", last.summary.fisher_id, "blocks", last.summary.blocks)
+    if info.fisher_ready:
+        print("fisher", info.fisher.fisher_id, "of", info.fisher.samples, "samples (an earlier run)")
+    else:
+        last = None
+        for progress in store.BuildFisher(fisher_stream()):
+            last = progress
+        assert last.done, "BuildFisher did not finish"
+        print("fisher", last.summary.fisher_id, "blocks", last.summary.blocks)
 
-    # 4. Erase three samples (idempotent by request id).
+    # 4. Erase three samples (idempotent by request id: a second run gets the first answer).
     erased = store.Erase(pb.EraseRequest(name=args.name, request_id="python-example-1",
                                          samples=batch([0, 1, 2])))
     print("erased", erased.erased, "-> version", erased.version,

@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "activate", mixinStandardHelpOptions = true,
+@Command(name = "activate",
     description = "Make a kept version the active one.")
 final class ActivateCommand extends ClientCommand {
   @Parameters(index = "0", description = "Model name.")

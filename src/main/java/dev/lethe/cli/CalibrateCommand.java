@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** Writes a calibrated ε into a model's spec through SetScale. */
-@Command(name = "calibrate", mixinStandardHelpOptions = true,
+@Command(name = "calibrate",
     description = {"Choose or set epsilon, the scale of the SSSE erase step, in a model's spec.",
         "--erase-like/--holdout: CalibrateScale — the erase step of the --erase-like training "
             + "samples (nothing is erased) over a grid of epsilon, each compared with --holdout "
@@ -53,10 +53,19 @@ final class CalibrateCommand extends ClientCommand {
         description = "Training samples that stay, for the accuracy guard (default: the holdout).")
     List<Path> retained;
 
-    @Option(names = "--feature-scale", defaultValue = "1",
-        description = "Multiplier applied to every input value read (e.g. 0.00392156862745098 for"
-            + " raw bytes to [0, 1]); default ${DEFAULT-VALUE}.")
-    float featureScale;
+    @Option(names = "--ids-from", description = "The --erase-like rows' ids, one per line (the"
+        + " ids Erase would be given; required unless --id-column).")
+    Path idsFrom;
+
+    @Option(names = "--id-column", description = "The --erase-like CSV's column holding the ids.")
+    Integer idColumn;
+
+    @Option(names = "--feature-scale", description = "Override the spec's feature_scale for"
+        + " every file read.")
+    Double featureScale;
+
+    @Option(names = "--feature-offset", description = "Override the spec's feature_offset.")
+    Double featureOffset;
 
     @Option(names = "--step", description = "LEAVE_OUT or FULL_FISHER (default: as Erase).")
     dev.lethe.core.ErasureStep step;
@@ -102,10 +111,15 @@ final class CalibrateCommand extends ClientCommand {
 
   private void calibrate(LetheClient lethe, HeldOut h, PrintWriter out) throws IOException {
     dev.lethe.store.ModelState model = lethe.describe(name);
-    dev.lethe.core.Samples samples = SampleFiles.load(model, h.eraseLike, h.featureScale, 0);
-    dev.lethe.core.Samples holdout = SampleFiles.load(model, h.holdout, h.featureScale, 0);
-    dev.lethe.core.Samples retained = h.retained == null ? null
-        : SampleFiles.load(model, h.retained, h.featureScale, 0);
+    if (h.idsFrom == null && h.idColumn == null) {
+      throw new IllegalArgumentException("--erase-like needs the rows' ids: --ids-from FILE or"
+          + " --id-column N (the ids an Erase of them would carry)");
+    }
+    SampleData erase = SampleData.open(model, h.eraseLike, h.featureScale, h.featureOffset,
+        h.idsFrom, h.idColumn);
+    dev.lethe.core.Samples samples = erase.range(0, erase.size());
+    dev.lethe.core.Samples holdout = all(model, h.holdout, h);
+    dev.lethe.core.Samples retained = h.retained == null ? null : all(model, h.retained, h);
     dev.lethe.erase.ScaleCalibration.Result r = lethe.calibrateScale(
         new dev.lethe.erase.ScaleCalibration.Request(name, samples, holdout, retained, h.step,
             h.apply, h.maxAccuracyDrop));
@@ -129,6 +143,12 @@ final class CalibrateCommand extends ClientCommand {
       CalibrationPlot.write(r, h.plot);
       out.printf("curve written to %s%n", h.plot);
     }
+  }
+
+  private static dev.lethe.core.Samples all(dev.lethe.store.ModelState model, List<Path> files,
+      HeldOut h) throws IOException {
+    SampleData d = SampleData.open(model, files, h.featureScale, h.featureOffset, null, null);
+    return d.range(0, d.size());
   }
 
   /** ε* of the report split's rows for the family and setting (all rows carry the same). */

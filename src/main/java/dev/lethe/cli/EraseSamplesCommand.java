@@ -1,7 +1,6 @@
 package dev.lethe.cli;
 
 import dev.lethe.client.LetheClient;
-import dev.lethe.core.Batches;
 import dev.lethe.core.Samples;
 import dev.lethe.erase.EraseCommand;
 import java.io.PrintWriter;
@@ -11,21 +10,23 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "erase", mixinStandardHelpOptions = true,
+@Command(name = "erase",
     description = {"Erase samples (rows of an IDX or CSV file) from a model by one SSSE step, "
-        + "and print the response.",
-        "Rows are chosen by id (--ids, the file's ids are <file name>:<row>) or by row number "
-            + "(--rows); the ids sent are the file's ids."})
+        + "and print the response (JSON, as grpcurl prints it).",
+        "The rows' ids come from you: --ids-from FILE (one id per data row) or --id-column N of a "
+            + "CSV; they are what the ledger records and CheckErasure answers for. Rows are then "
+            + "chosen by id (--ids) or by row number (--rows). Features are preprocessed as the "
+            + "spec says (feature_scale, feature_offset)."})
 final class EraseSamplesCommand extends ClientCommand {
-  @Option(names = "--model", required = true, description = "Model name.")
+  @Option(names = "--model", required = true, paramLabel = "NAME", description = "Model name.")
   String name;
 
   @Mixin DataOptions data;
 
-  @Option(names = "--ids", split = ",", description = "Ids of the rows to erase.")
+  @Option(names = "--ids", split = ",", paramLabel = "ID", description = "Ids of the rows to erase (as --ids-from/--id-column give them).")
   List<String> ids = new ArrayList<>();
 
-  @Option(names = "--rows", split = ",", description = "Row numbers to erase (0-based); a-b for a range.")
+  @Option(names = "--rows", split = ",", paramLabel = "ROWS", description = "Row numbers to erase (0-based); a-b for a range.")
   List<String> rows = new ArrayList<>();
 
   @Option(names = "--request-id", defaultValue = "", description = "Idempotency key: a repeat returns the first response.")
@@ -47,31 +48,33 @@ final class EraseSamplesCommand extends ClientCommand {
 
   @Override
   void run(LetheClient lethe, PrintWriter out) throws Exception {
-    Samples all = data.load(lethe, name, 0);
+    if (ids.isEmpty() && rows.isEmpty()) {
+      throw new IllegalArgumentException("name the samples to erase with --ids or --rows");
+    }
+    if (data.idsFrom == null && data.idColumn == null) {
+      throw new IllegalArgumentException("erase needs the rows' sample ids: --ids-from FILE (one "
+          + "id per data row) or --id-column N (a CSV column); they are what the ledger records");
+    }
+    SampleData all = data.open(lethe.describe(name));
     List<Integer> chosen = new ArrayList<>();
     for (String id : ids) {
-      int row = all.ids().indexOf(id);
+      int row = all.rowOf(id);
       if (row < 0) {
-        throw new IllegalArgumentException("--ids: '" + id + "' is not an id of " + data.first()
-            + " (its ids look like " + all.ids().get(0) + ")");
+        throw new IllegalArgumentException("--ids: '" + id + "' is not an id of the data (its ids: "
+            + all.someIds() + ")");
       }
       chosen.add(row);
     }
-    for (String r : rows) {
-      String[] range = r.split("-");
-      int from = Integer.parseInt(range[0].trim());
-      int to = range.length > 1 ? Integer.parseInt(range[1].trim()) : from;
-      for (int i = from; i <= to; i++) {
-        if (i < 0 || i >= all.size()) {
-          throw new IllegalArgumentException("--rows: " + i + " is not a row of " + data.first());
-        }
-        chosen.add(i);
+    chosen.addAll(RowSelection.parse("--rows", rows, all.size(), data.first().toString()));
+    int[] selected = chosen.stream().mapToInt(Integer::intValue).toArray();
+    Samples batch = all.rows(selected);
+    for (int r : selected) {
+      String warning = all.rangeWarning(r, r + 1);
+      if (warning != null) {
+        spec.commandLine().getErr().println(warning);
+        break;
       }
     }
-    if (chosen.isEmpty()) {
-      throw new IllegalArgumentException("name the samples to erase with --ids or --rows");
-    }
-    Samples batch = Batches.rows(all, chosen.stream().mapToInt(Integer::intValue).toArray());
     out.println(Json.erase(lethe.erase(
         new EraseCommand(name, requestId, batch, dryRun, expectedVersion, downdateFisher, step))));
   }

@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "erasures", mixinStandardHelpOptions = true,
+@Command(name = "erasures",
     description = "Page the erasure ledger of a model (SHA-256 of each erased id, version, request, time, event).")
 final class ErasuresCommand extends ClientCommand {
   @Parameters(index = "0", description = "Model name.")

@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "get-model", mixinStandardHelpOptions = true,
+@Command(name = "get-model",
     description = "Download a version's ONNX file (checked against its sha256).")
 final class GetModelCommand extends ClientCommand {
   @Mixin ModelVersion model;

@@ -11,10 +11,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "gradients", mixinStandardHelpOptions = true,
+@Command(name = "gradients",
     description = {"Per-sample loss and gradient norm of a version on labelled samples from IDX or CSV files.",
         "With --output, also the full per-sample gradients [N, P] as CSV (one row per sample, "
-            + "parameters in spec order)."})
+            + "parameters in spec order). Ids are printed as --ids-from/--id-column give them, else #row."})
 final class GradientsCommand extends ClientCommand {
   @Mixin ModelVersion model;
 
@@ -28,11 +28,17 @@ final class GradientsCommand extends ClientCommand {
 
   @Override
   void run(LetheClient lethe, PrintWriter out) throws Exception {
-    Samples batch = data.load(lethe, model.name, limit);
+    SampleData samples = data.open(lethe.describe(model.name));
+    int n = limit > 0 ? Math.min(limit, samples.size()) : samples.size();
+    String warning = samples.rangeWarning(0, n);
+    if (warning != null) {
+      spec.commandLine().getErr().println(warning);
+    }
+    Samples batch = samples.range(0, n);
     GradientResult r = lethe.gradients(model.name, model.version, batch, output != null);
     out.printf("%-24s %12s %14s%n", "id", "loss", "gradient norm");
     for (int i = 0; i < r.size(); i++) {
-      out.printf("%-24s %12.6f %14.6f%n", batch.ids().get(i), r.losses()[i], r.norms()[i]);
+      out.printf("%-24s %12.6f %14.6f%n", samples.label(i), r.losses()[i], r.norms()[i]);
     }
     if (output != null) {
       try (BufferedWriter w = Files.newBufferedWriter(output)) {

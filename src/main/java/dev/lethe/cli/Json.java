@@ -12,8 +12,9 @@ import dev.lethe.store.ModelState;
 import java.util.List;
 
 /**
- * What the client commands print: a typed result as the JSON of its API message, the form
- * grpcurl prints (so scripts can switch between the two). Stateless.
+ * What the client commands print: a typed result as the JSON of its API message with the proto
+ * field names ({@code active_version}) and numbers as grpcurl writes them ({@code 0.0001}, not
+ * {@code 1.0E-4}; {@link GoNumbers}), so scripts can switch between the two. Stateless.
  */
 final class Json {
   private Json() {}
@@ -45,9 +46,16 @@ final class Json {
     return print(EraseMessages.erasures(page));
   }
 
+  /** A DeleteModelResponse. */
+  static String deleted(dev.lethe.store.ModelDeletion.Deleted d) {
+    return print(dev.lethe.api.v1.DeleteModelResponse.newBuilder().setName(d.name())
+        .setVersionsDeleted(d.versions()).setFishersDeleted(d.fishers())
+        .setLedgerEntriesKept(d.ledgerEntriesKept()));
+  }
+
   private static String print(MessageOrBuilder message) {
     try {
-      return JsonFormat.printer().print(message);
+      return GoNumbers.reformat(JsonFormat.printer().preservingProtoFieldNames().print(message));
     } catch (InvalidProtocolBufferException e) {
       throw new IllegalStateException("API message not printable as JSON", e);
     }

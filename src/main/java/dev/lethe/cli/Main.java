@@ -26,6 +26,8 @@ import picocli.CommandLine.Command;
       EraseSamplesCommand.class,
       CalibrateCommand.class,
       ErasuresCommand.class,
+      DeleteModelCommand.class,
+      UpdateSpecCommand.class,
       BenchCommand.class,
       CommandLine.HelpCommand.class
     })
@@ -46,8 +48,8 @@ public final class Main implements Runnable {
   public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Main());
     cl.setExecutionExceptionHandler((e, line, parse) -> {
-      line.getErr().println("error: " + e);
-      return 1;
+      line.getErr().println("error: " + LocalErrors.message(e));
+      return LocalErrors.exitCode(e);
     });
     return cl;
   }

@@ -4,7 +4,7 @@ import dev.lethe.client.LetheClient;
 import java.io.PrintWriter;
 import picocli.CommandLine.Command;
 
-@Command(name = "models", mixinStandardHelpOptions = true,
+@Command(name = "models",
     description = "List the registered models (JSON, as grpcurl prints it).")
 final class ModelsCommand extends ClientCommand {
   @Override

@@ -10,13 +10,18 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "put-model", mixinStandardHelpOptions = true,
-    description = "Upload an ONNX model (a new model, or a new version of one with the same graph).")
+@Command(name = "put-model",
+    description = {"Upload an ONNX model (a new model, or a new version of one with the same graph) "
+        + "and print its ModelInfo (JSON, as grpcurl prints it).",
+        "--train-size is required: n, the number of samples the weights were trained on. The input "
+            + "preprocessing (--feature-scale, --feature-offset) is stored in the spec and used by "
+            + "every data command (score, gradients, build-fisher, erase)."})
 final class PutModelCommand extends ClientCommand {
-  @Parameters(index = "0", description = "The .onnx file.")
+  @Parameters(index = "0", paramLabel = "FILE", description = "The .onnx file.")
   Path file;
 
   @Option(names = "--name", required = true, description = "Model name ([A-Za-z0-9._-]).")
@@ -34,32 +39,23 @@ final class PutModelCommand extends ClientCommand {
       description = "Erasable parameters (initializer names; default: every float initializer of a differentiable op).")
   List<String> erasable = new ArrayList<>();
 
-  @Option(names = "--train-size", defaultValue = "0", description = "n: samples the weights were trained on.")
+  @Option(names = "--train-size", required = true, paramLabel = "N",
+      description = "n: samples the weights were trained on (required).")
   long trainSize;
 
-  @Option(names = "--l2", defaultValue = "0", description = "mu: L2 weight decay used in training.")
-  double l2;
-
-  @Option(names = "--dampening", defaultValue = "0", description = "lambda (default mu, or 1e-4).")
-  double dampening;
-
-  @Option(names = "--scale", defaultValue = "0", description = "epsilon of the SSSE step (default 1).")
-  double scale;
-
-  @Option(names = "--block-size", defaultValue = "0", description = "Fisher block size (default 1024).")
-  int blockSize;
+  @Mixin SpecOptions specOptions;
 
   @Option(names = "--trained-without-erased", description = "Attest that this new version was "
       + "trained without every sample erased so far (required while erasures are in effect).")
   boolean trainedWithoutErased;
 
-  @Option(names = "--fisher-minibatch", defaultValue = "0", description = "Gradients averaged per Fisher outer product (default 1).")
-  int fisherMinibatch;
-
   @Override
   void run(LetheClient lethe, PrintWriter out) throws Exception {
-    ModelConfig spec = new ModelConfig(name, loss, logits, erasable, trainSize, l2, dampening, scale,
-        blockSize, fisherMinibatch);
+    if (!Files.isRegularFile(file)) {
+      throw new IllegalArgumentException(file + ": no such file");
+    }
+    ModelConfig spec = specOptions.apply(new ModelConfig(name, loss, logits, erasable, trainSize,
+        0, 0, 0, 0, 0));
     try (InputStream in = Files.newInputStream(file)) {
       out.println(Json.model(lethe.putModel(spec, in, trainedWithoutErased)));
     }

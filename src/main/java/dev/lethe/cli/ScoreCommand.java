@@ -1,7 +1,6 @@
 package dev.lethe.cli;
 
 import dev.lethe.client.LetheClient;
-import dev.lethe.core.Samples;
 import dev.lethe.eval.Evaluation;
 import java.io.PrintWriter;
 import java.util.Arrays;
@@ -9,11 +8,12 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "score", mixinStandardHelpOptions = true,
+@Command(name = "score",
     description = {"Score a version (the Evaluate RPC: loss, accuracy, AUC) on labelled samples "
             + "from IDX or CSV files.",
         "CSV: features then the label per row (gzip allowed). IDX: an images file; its labels file "
-            + "is found beside it or given as a second --data."})
+            + "is found beside it or given as a second --data. Features are preprocessed as the "
+            + "spec says (feature_scale, feature_offset) unless --feature-scale/--feature-offset."})
 final class ScoreCommand extends ClientCommand {
   @Mixin ModelVersion model;
 
@@ -24,9 +24,13 @@ final class ScoreCommand extends ClientCommand {
 
   @Override
   void run(LetheClient lethe, PrintWriter out) throws Exception {
-    Samples batch = data.load(lethe, model.name, limit);
-    int n = batch.size();
-    Evaluation e = lethe.evaluate(model.name, model.version, batch);
+    SampleData samples = data.open(lethe.describe(model.name));
+    int n = limit > 0 ? Math.min(limit, samples.size()) : samples.size();
+    String warning = samples.rangeWarning(0, n);
+    if (warning != null) {
+      spec.commandLine().getErr().println(warning);
+    }
+    Evaluation e = lethe.evaluate(model.name, model.version, samples.range(0, n));
     out.printf("model %s version %d on %d samples of %s%n", model.name, e.version(), n, data.first());
     out.printf("mean loss %.6f%n", e.meanLoss());
     out.printf("accuracy  %.4f%n", e.accuracy());

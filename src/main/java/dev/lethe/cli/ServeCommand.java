@@ -5,6 +5,7 @@ import dev.lethe.erase.EraseConfig;
 import dev.lethe.onnx.GraphLimits;
 import dev.lethe.onnx.OrtSessions;
 import dev.lethe.server.LetheServer;
+import dev.lethe.storage.StoreLockedException;
 import dev.lethe.server.Security;
 import java.util.HashSet;
 import java.util.Set;
@@ -178,8 +179,12 @@ final class ServeCommand implements Callable<Integer> {
         metricsListen, ledgerSecretFile, fisherThreads, budget, maxWatchBehind);
     OrtSessions.setMaxMillis(Math.max(1, Math.round(maxSessionSeconds * 1000)));
     LetheServer server = LetheServer.netty(config, Demo.initializer(config.demo()));
+    java.util.concurrent.atomic.AtomicBoolean failed = new java.util.concurrent.atomic.AtomicBoolean();
     // Registered before start, so a SIGTERM that arrives while the store opens still drains.
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      if (failed.get()) {
+        return; // the JVM exits because start failed, not on a signal: nothing to drain
+      }
       // java.util.logging closes its handlers in its own shutdown hook, so write directly.
       System.err.println("lethe: SIGTERM, draining calls (up to " + shutdownGrace + " s)");
       try {
@@ -189,7 +194,16 @@ final class ServeCommand implements Callable<Integer> {
         Thread.currentThread().interrupt();
       }
     }, "lethe-shutdown"));
-    server.start();
+    try {
+      server.start();
+    } catch (StoreLockedException e) {
+      failed.set(true);
+      System.err.println("error: " + e.getMessage());
+      return 2;
+    } catch (RuntimeException | java.io.IOException e) {
+      failed.set(true);
+      throw e;
+    }
     server.blockUntilShutdown();
     return 0;
   }

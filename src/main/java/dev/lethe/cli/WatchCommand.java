@@ -5,7 +5,7 @@ import java.io.PrintWriter;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "watch", mixinStandardHelpOptions = true,
+@Command(name = "watch",
     description = "Print the model's state, then every change (new version, activation, Fisher "
         + "attached, scale set), until interrupted.")
 final class WatchCommand extends ClientCommand {

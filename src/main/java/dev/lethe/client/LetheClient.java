@@ -212,6 +212,24 @@ public final class LetheClient implements AutoCloseable {
         .setName(name).setScale(scale).build()))).spec();
   }
 
+  /**
+   * Sets the spec fields named in {@code fields} (proto names, e.g. {@code feature_scale}) to
+   * their values in {@code values}; other fields of {@code values} are ignored.
+   */
+  public ModelState updateSpec(String name, ModelConfig values, List<String> fields) {
+    return ModelMessages.state(Calls.call(() -> blocking.updateSpec(
+        dev.lethe.api.v1.UpdateSpecRequest.newBuilder().setName(name)
+            .setSpec(ModelMessages.spec(values)).addAllFields(fields).build())));
+  }
+
+  /** Deletes a model (every version, Fisher and stored answer); its ledger entries stay. */
+  public dev.lethe.store.ModelDeletion.Deleted deleteModel(String name, long expectedVersion) {
+    var r = Calls.call(() -> blocking.deleteModel(dev.lethe.api.v1.DeleteModelRequest.newBuilder()
+        .setName(name).setExpectedVersion(expectedVersion).build()));
+    return new dev.lethe.store.ModelDeletion.Deleted(r.getName(), (int) r.getVersionsDeleted(),
+        (int) r.getFishersDeleted(), r.getLedgerEntriesKept());
+  }
+
   /** Loss, accuracy and AUC of a version (0 = active) on labelled samples. */
   public Evaluation evaluate(String name, long version, Samples batch) {
     return ModelMessages.evaluation(Calls.call(() -> blocking.evaluate(EvaluateRequest.newBuilder()

@@ -8,7 +8,9 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Reader for numeric CSV, gzipped or plain (detected from the content): one sample a row, D
@@ -38,6 +40,32 @@ public final class CsvFiles {
    * {@code idPrefix} prefixes the sample ids. Does not close {@code in}.
    */
   public static Dataset read(InputStream in, String source, String idPrefix) throws IOException {
+    return read(in, source, idPrefix, -1, null);
+  }
+
+  /** A CSV file's samples and the ids read from one of its columns. */
+  public record WithIds(Dataset data, List<String> ids) {}
+
+  /**
+   * Reads {@code file} whose column {@code idColumn} (0-based; not the last, the label) holds
+   * each row's sample id, as text; the other columns are the features, then the label. A header
+   * row is recognised by its non-numeric feature or label columns.
+   *
+   * @throws IllegalArgumentException also for an id column outside the rows or an empty id
+   */
+  public static WithIds read(Path file, int idColumn) throws IOException {
+    if (idColumn < 0) {
+      throw new IllegalArgumentException("--id-column must be >= 0 (0-based), got " + idColumn);
+    }
+    List<String> ids = new ArrayList<>();
+    try (InputStream in = Files.newInputStream(file)) {
+      Dataset d = read(in, file.toString(), DataInputs.sourceName(file), idColumn, ids);
+      return new WithIds(d, List.copyOf(ids));
+    }
+  }
+
+  private static Dataset read(InputStream in, String source, String idPrefix, int idColumn,
+      List<String> ids) throws IOException {
     BufferedReader reader = new BufferedReader(
         new InputStreamReader(DataInputs.decompressed(in), StandardCharsets.UTF_8));
     float[] features = new float[INITIAL_CAPACITY];
@@ -53,6 +81,30 @@ public final class CsvFiles {
         continue;
       }
       String[] fields = line.split(",", -1);
+      if (idColumn >= 0) {
+        if (idColumn >= fields.length - 1) {
+          throw new IllegalArgumentException(source + ":" + lineNumber + ": --id-column "
+              + idColumn + " is not a column before the label (the row has " + fields.length
+              + " columns, 0-based, the last is the label)");
+        }
+        String id = fields[idColumn].trim();
+        String[] rest = new String[fields.length - 1];
+        System.arraycopy(fields, 0, rest, 0, idColumn);
+        System.arraycopy(fields, idColumn + 1, rest, idColumn, fields.length - idColumn - 1);
+        fields = rest;
+        if (columns < 0 && !isNumeric(fields)) {
+          if (lineNumber > 1) {
+            throw new IllegalArgumentException(source + ":" + lineNumber + ": not numeric: "
+                + abbreviate(line));
+          }
+          continue; // a header
+        }
+        if (id.isEmpty()) {
+          throw new IllegalArgumentException(source + ":" + lineNumber + ": empty id in column "
+              + idColumn);
+        }
+        ids.add(id);
+      }
       if (columns < 0) {
         if (!isNumeric(fields)) {
           if (lineNumber > 1) {

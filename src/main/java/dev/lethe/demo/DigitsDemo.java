@@ -90,7 +90,8 @@ public final class DigitsDemo {
       b[c] = fit.theta()[c * (FEATURES + 1) + FEATURES];
     }
     ModelConfig spec = new ModelConfig(MODEL_NAME, LossFunction.SOFTMAX_CROSS_ENTROPY, LOGITS,
-        List.of(WEIGHTS, BIAS), data.size(), l2, 0, 0, 0, 0);
+        List.of(WEIGHTS, BIAS), data.size(), l2, 0, 0, 0, 0)
+        .withFeatures(1, 0, 0, 16); // raw pixels 0..16; the graph scales them itself
     return new DemoModel(onnx(w, b), spec, w, b, objective.accuracy(fit.theta()),
         fit.gradientNorm(), fit.iterations(), time, data);
   }

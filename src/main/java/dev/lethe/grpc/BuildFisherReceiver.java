@@ -57,6 +57,7 @@ final class BuildFisherReceiver extends StreamReceiver<BuildFisherRequest, Build
       throw LetheException.invalid("options", "required: the stream had no options");
     }
     FisherProgress done = build.finish(this::send);
+    ChangeLog.fisherBuilt(model, done.summary());
     send(done);
     synchronized (this) {
       response.onCompleted();

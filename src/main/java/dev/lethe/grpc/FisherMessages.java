@@ -86,7 +86,7 @@ public final class FisherMessages {
   }
 
   /** Null for FISHER_KIND_UNSPECIFIED: the build's default. */
-  private static CurvatureKind kind(String field, FisherKind k, int value) {
+  static CurvatureKind kind(String field, FisherKind k, int value) {
     return switch (k) {
       case FISHER_KIND_UNSPECIFIED -> null;
       case EMPIRICAL -> CurvatureKind.EMPIRICAL;
@@ -96,7 +96,7 @@ public final class FisherMessages {
     };
   }
 
-  private static FisherKind kind(CurvatureKind k) {
+  static FisherKind kind(CurvatureKind k) {
     if (k == null) {
       return FisherKind.FISHER_KIND_UNSPECIFIED;
     }
@@ -108,7 +108,7 @@ public final class FisherMessages {
   }
 
   /** GRAM for FISHER_METHOD_UNSPECIFIED, the API's default. */
-  private static InversionMethod method(String field, FisherMethod m, int value) {
+  static InversionMethod method(String field, FisherMethod m, int value) {
     return switch (m) {
       case FISHER_METHOD_UNSPECIFIED, GRAM -> InversionMethod.GRAM;
       case SHERMAN_MORRISON -> InversionMethod.SHERMAN_MORRISON;
@@ -116,7 +116,7 @@ public final class FisherMessages {
     };
   }
 
-  private static FisherMethod method(InversionMethod m) {
+  static FisherMethod method(InversionMethod m) {
     return switch (m) {
       case GRAM -> FisherMethod.GRAM;
       case SHERMAN_MORRISON -> FisherMethod.SHERMAN_MORRISON;

@@ -1,6 +1,7 @@
 package dev.lethe.grpc;
 
 import dev.lethe.api.v1.EvaluateResponse;
+import dev.lethe.api.v1.FisherInfo;
 import dev.lethe.api.v1.GradientsResponse;
 import dev.lethe.api.v1.InputInfo;
 import dev.lethe.api.v1.Loss;
@@ -13,6 +14,7 @@ import dev.lethe.core.ModelConfig;
 import dev.lethe.eval.Evaluation;
 import dev.lethe.onnx.GradientResult;
 import dev.lethe.onnx.InputSpec;
+import dev.lethe.store.AttachedFisher;
 import dev.lethe.store.ModelState;
 import dev.lethe.store.VersionState;
 
@@ -30,7 +32,8 @@ public final class ModelMessages {
   static ModelConfig config(ModelSpec s) {
     return new ModelConfig(s.getName(), loss(s.getLoss()), s.getLogitsOutput(),
         s.getErasableParametersList(), s.getTrainSize(), s.getL2(), s.getDampening(),
-        s.getScale(), s.getBlockSize(), s.getFisherMinibatch(), s.getFrozenPrefix());
+        s.getScale(), s.getBlockSize(), s.getFisherMinibatch(), s.getFeatureScale(),
+        s.getFeatureOffset(), s.getFeatureMin(), s.getFeatureMax(), s.getFrozenPrefix());
   }
 
   public static ModelSpec spec(ModelConfig s) {
@@ -46,6 +49,10 @@ public final class ModelMessages {
         .setBlockSize(s.blockSize())
         .setFisherMinibatch(s.fisherMinibatch())
         .setFrozenPrefix(s.frozenPrefix())
+        .setFeatureScale(s.featureScale())
+        .setFeatureOffset(s.featureOffset())
+        .setFeatureMin(s.featureMin())
+        .setFeatureMax(s.featureMax())
         .build();
   }
 
@@ -81,6 +88,9 @@ public final class ModelMessages {
         .setRegistrationMs(m.registrationMillis())
         .setFisherGradientRatio(m.fisherGradientRatio())
         .setConvergenceWarning(m.convergenceWarning());
+    if (m.fisher() != null) {
+      b.setFisher(fisher(m.fisher()));
+    }
     for (VersionState v : m.versions()) {
       b.addVersions(VersionInfo.newBuilder()
           .setVersion(v.version())
@@ -116,7 +126,33 @@ public final class ModelMessages {
         m.getInputsList().stream().map(i -> new InputSpec(i.getName(),
             i.getElementType().equals("float"), SampleMessages.longs(i.getDimsList()))).toList(),
         m.getLogitsSource(), m.getRegistrationMs(),
-        m.getFisherGradientRatio(), m.getConvergenceWarning());
+        m.getFisherGradientRatio(), m.getConvergenceWarning(),
+        m.hasFisher() ? fisher(m.getFisher()) : null);
+  }
+
+  static FisherInfo fisher(AttachedFisher f) {
+    return FisherInfo.newBuilder()
+        .setFisherId(f.fisherId())
+        .setFisherKind(FisherMessages.kind(f.kind()))
+        .setStructure(f.structure())
+        .setSamples(f.samples())
+        .setBlockSize(f.blockSize())
+        .setBlocks(f.blocks())
+        .setVersion(f.version())
+        .setBytes(f.bytes())
+        .setMethod(FisherMessages.method(f.method()))
+        .setDowndated(f.downdated())
+        .setMinibatch(f.minibatch())
+        .setDampening(f.dampening())
+        .build();
+  }
+
+  static AttachedFisher fisher(FisherInfo f) {
+    return new AttachedFisher(f.getFisherId(),
+        FisherMessages.kind("fisher.fisher_kind", f.getFisherKind(), f.getFisherKindValue()),
+        f.getStructure(), f.getSamples(), f.getBlockSize(), f.getBlocks(), f.getVersion(),
+        f.getBytes(), FisherMessages.method("fisher.method", f.getMethod(), f.getMethodValue()),
+        f.getDowndated(), f.getMinibatch(), f.getDampening());
   }
 
   static EvaluateResponse evaluateResponse(Evaluation e) {

@@ -13,6 +13,9 @@ import dev.lethe.api.v1.CalibrateScaleRequest;
 import dev.lethe.api.v1.CalibrateScaleResponse;
 import dev.lethe.api.v1.CheckErasureRequest;
 import dev.lethe.api.v1.CheckErasureResponse;
+import dev.lethe.api.v1.DeleteModelRequest;
+import dev.lethe.api.v1.DeleteModelResponse;
+import dev.lethe.api.v1.UpdateSpecRequest;
 import dev.lethe.api.v1.ListErasuresRequest;
 import dev.lethe.api.v1.ListErasuresResponse;
 import dev.lethe.api.v1.ListModelsRequest;
@@ -86,8 +89,10 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
 
   @Override
   public StreamObserver<PutModelRequest> putModel(StreamObserver<ModelInfo> response) {
-    return new PutModelReceiver(store, response, info -> metrics.model(info.getName(),
-        info.getVersionsCount(), info.getActiveVersion()));
+    return new PutModelReceiver(store, response, info -> {
+      metrics.model(info.getName(), info.getVersionsCount(), info.getActiveVersion());
+      ChangeLog.uploaded(info);
+    });
   }
 
   @Override
@@ -136,13 +141,40 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
       ModelInfo info = ModelMessages.info(
           store.setActive(request.getName(), request.getVersion(), request.getAllowUnerase()));
       metrics.model(info.getName(), info.getVersionsCount(), info.getActiveVersion());
+      ChangeLog.activated(info, request.getAllowUnerase());
       return info;
     });
   }
 
   @Override
   public void setScale(SetScaleRequest request, StreamObserver<ModelInfo> response) {
-    unary(response, () -> ModelMessages.info(store.setScale(request.getName(), request.getScale())));
+    unary(response, () -> {
+      ModelInfo info = ModelMessages.info(store.setScale(request.getName(), request.getScale()));
+      ChangeLog.scaleSet(info);
+      return info;
+    });
+  }
+
+  @Override
+  public void deleteModel(DeleteModelRequest request,
+      StreamObserver<DeleteModelResponse> response) {
+    unary(response, () -> {
+      var d = store.delete(request.getName(), request.getExpectedVersion());
+      metrics.model(d.name(), 0, 0);
+      ChangeLog.deleted(d);
+      return DeleteModelResponse.newBuilder().setName(d.name()).setVersionsDeleted(d.versions())
+          .setFishersDeleted(d.fishers()).setLedgerEntriesKept(d.ledgerEntriesKept()).build();
+    });
+  }
+
+  @Override
+  public void updateSpec(UpdateSpecRequest request, StreamObserver<ModelInfo> response) {
+    unary(response, () -> {
+      ModelInfo info = ModelMessages.info(store.updateSpec(request.getName(),
+          ModelMessages.config(request.getSpec()), request.getFieldsList()));
+      ChangeLog.specUpdated(info, request.getFieldsList());
+      return info;
+    });
   }
 
   @Override
@@ -200,6 +232,8 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
         metrics.gradients(request.getName(), o.erased());
         recordModel(request.getName());
       }
+      ChangeLog.erased(request.getName(), request.getRequestId(), request.getDryRun(),
+          request.getDowndateFisher(), o);
       return EraseMessages.response(o);
     });
   }

@@ -68,6 +68,11 @@ final class ModelWatcher implements Consumer<ModelState> {
     if (done) {
       throw new IllegalStateException("watcher ended"); // the store drops the listener
     }
+    if (state == null) { // the model was deleted: the stream ends after what is pending
+      deleted = true;
+      schedule();
+      return;
+    }
     pending.set(state);
     behind.incrementAndGet();
     schedule();
@@ -77,6 +82,8 @@ final class ModelWatcher implements Consumer<ModelState> {
   long behind() {
     return behind.get();
   }
+
+  private volatile boolean deleted;
 
   private void schedule() {
     if (!done && scheduled.compareAndSet(false, true)) {
@@ -107,6 +114,12 @@ final class ModelWatcher implements Consumer<ModelState> {
         if (state != null) {
           behind.set(0);
           call.onNext(ModelMessages.info(state));
+        }
+        if (deleted) {
+          done = true;
+          call.onError(Errors.toStatus(dev.lethe.core.LetheException.notFound(
+              "model '" + model + "' was deleted")));
+          unsubscribe();
         }
       } catch (RuntimeException e) {
         // The call ended under us (cancelled, closed): stop watching.

@@ -12,7 +12,7 @@ import java.util.Set;
 
 /**
  * Bearer-token access control for the ModelStore service: mutating RPCs (PutModel, BuildFisher,
- * Erase, SetActiveVersion, SetScale) need a write token, answering UNAUTHENTICATED without a valid token
+ * Erase, SetActiveVersion, SetScale, DeleteModel, UpdateSpec) need a write token, answering UNAUTHENTICATED without a valid token
  * and PERMISSION_DENIED with a read-only one; the sensitive reads (Gradients, ListErasures,
  * CheckErasure, CalibrateScale, whose {@code apply} also needs a write token) always need a read or write token; other reads only when configured so. Health and reflection stay open (Kubernetes probes, grpcurl list). Tokens are
  * compared in constant time. Stateless after construction; thread-safe.
@@ -26,7 +26,9 @@ public final class TokenAuthInterceptor implements ServerInterceptor {
       ModelStoreGrpc.getBuildFisherMethod().getFullMethodName(),
       ModelStoreGrpc.getEraseMethod().getFullMethodName(),
       ModelStoreGrpc.getSetActiveVersionMethod().getFullMethodName(),
-      ModelStoreGrpc.getSetScaleMethod().getFullMethodName());
+      ModelStoreGrpc.getSetScaleMethod().getFullMethodName(),
+      ModelStoreGrpc.getDeleteModelMethod().getFullMethodName(),
+      ModelStoreGrpc.getUpdateSpecMethod().getFullMethodName());
   /**
    * Reads that reveal training data or who asked for erasure: per-sample gradients leak inputs,
    * the ledger and CheckErasure say which ids were erased. They need a read (or write) token

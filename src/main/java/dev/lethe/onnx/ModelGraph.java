@@ -98,11 +98,14 @@ public record ModelGraph(
       }
       if (t == null) {
         throw LetheException.invalid("spec.erasable_parameters",
-            "'" + Messages.quote(name) + "' is not an initializer of the graph");
+            "'" + Messages.quote(name) + "' is not an initializer of the graph; float "
+                + "initializers: " + candidates(floatInitializers(initializers, graph)));
       }
       if (t.getDataType() != OnnxMl.TensorProto.DataType.FLOAT_VALUE) {
         throw LetheException.invalid("spec.erasable_parameters",
-            "'" + name + "' is not a float initializer (data_type " + t.getDataType() + ")");
+            "'" + Messages.quote(name) + "' is not a float initializer (data_type "
+                + t.getDataType() + "); float initializers: "
+                + candidates(floatInitializers(initializers, graph)));
       }
       long[] dims = t.getDimsList().stream().mapToLong(Long::longValue).toArray();
       params.add(new ParameterSpec(name, dims));
@@ -158,7 +161,8 @@ public record ModelGraph(
     if (logits.isEmpty()) {
       if (graph.getOutputCount() != 1) {
         throw LetheException.invalid("spec.logits_output",
-            "required: the graph has " + graph.getOutputCount() + " outputs");
+            "required: the graph has " + graph.getOutputCount() + " outputs; candidates: "
+                + candidates(logitsCandidates(graph)));
       }
       String out = graph.getOutput(0).getName();
       Map<String, OnnxMl.NodeProto> producer = new HashMap<>();
@@ -184,7 +188,52 @@ public record ModelGraph(
       }
     }
     throw LetheException.invalid("spec.logits_output",
-        "'" + Messages.quote(logits) + "' is not the output of any node of the graph");
+        "'" + Messages.quote(logits) + "' is not the output of any node of the graph; candidates: "
+            + candidates(logitsCandidates(graph)));
+  }
+
+  /**
+   * Values that are likely logits: the graph's outputs and the inputs of its Softmax, LogSoftmax
+   * and Sigmoid nodes (an exported classifier often ends in one), in graph order.
+   */
+  static List<String> logitsCandidates(OnnxMl.GraphProto graph) {
+    Set<String> out = new LinkedHashSet<>();
+    for (OnnxMl.NodeProto node : graph.getNodeList()) {
+      String op = node.getOpType();
+      if ((op.equals("Softmax") || op.equals("LogSoftmax") || op.equals("Sigmoid"))
+          && node.getInputCount() > 0) {
+        out.add(node.getInput(0));
+      }
+    }
+    graph.getOutputList().forEach(o -> out.add(o.getName()));
+    return new ArrayList<>(out);
+  }
+
+  /** The float initializers with at least one dimension: what may be erasable. */
+  static List<String> floatInitializers(Map<String, OnnxMl.TensorProto> initializers,
+      OnnxMl.GraphProto graph) {
+    List<String> out = new ArrayList<>();
+    for (OnnxMl.TensorProto t : graph.getInitializerList()) {
+      if (t.getDataType() == OnnxMl.TensorProto.DataType.FLOAT_VALUE && t.getDimsCount() > 0) {
+        out.add(t.getName());
+      }
+    }
+    return out;
+  }
+
+  /** Up to 12 names, quoted, for an error message. */
+  static String candidates(List<String> names) {
+    if (names.isEmpty()) {
+      return "(none)";
+    }
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < Math.min(12, names.size()); i++) {
+      b.append(i > 0 ? ", " : "").append('\'').append(Messages.quote(names.get(i))).append('\'');
+    }
+    if (names.size() > 12) {
+      b.append(", ... (").append(names.size()).append(" in all)");
+    }
+    return b.toString();
   }
 
   private static boolean isDefaultDomain(OnnxMl.NodeProto node) {

@@ -114,6 +114,11 @@ public final class LetheDb implements AutoCloseable {
       syncWrites.close();
       bufferReads.close();
       closeOptions();
+      if (String.valueOf(e.getMessage()).contains("lock")) {
+        // RocksDB's LOCK file: another process (a second replica, a second `lethe serve`) has
+        // the store open. One writer per data directory; say so instead of a stack trace.
+        throw new StoreLockedException(dir, e);
+      }
       throw new StorageException("cannot open store at " + dir + ": " + e.getMessage(), e);
     }
     for (int i = 0; i < Family.values().length; i++) {

@@ -24,10 +24,7 @@ final class ErasureQueries {
   static long attest(EraseLedger ledger, ModelRecord active, boolean trainedWithoutErased) {
     String name = active.getName();
     List<Long> lineage = ModelReads.keptVersion(active, 0).getEraseLineageList();
-    long inEffect = 0;
-    for (long v : lineage) {
-      inEffect += ledger.idsOf(name, v).size();
-    }
+    long inEffect = inEffect(ledger, active);
     if (inEffect > 0 && !trainedWithoutErased) {
       throw LetheException.precondition("spec.trained_without_erased: " + inEffect
           + " erased sample ids (by " + lineage.size() + " erases) are in effect in model '"
@@ -36,6 +33,35 @@ final class ErasureQueries {
           + "spec.trained_without_erased = true");
     }
     return inEffect;
+  }
+
+  /** How many erased ids are in effect in the active version of {@code r}. */
+  static long inEffect(EraseLedger ledger, ModelRecord r) {
+    long n = 0;
+    for (long v : ModelReads.keptVersion(r, 0).getEraseLineageList()) {
+      n += ledger.idsOf(r.getName(), v).size();
+    }
+    return n;
+  }
+
+  /**
+   * A new model under the name of a deleted one whose erasures were in effect (its tombstone
+   * counts them) needs the attestation too: re-uploading the deleted model's pre-erasure file
+   * would bring the erased samples back. Returns the count the attestation covers (0 without a
+   * tombstone).
+   *
+   * @throws LetheException FAILED_PRECONDITION naming {@code spec.trained_without_erased}
+   */
+  static long attestOverDeleted(String name, dev.lethe.storage.records.DeletedModel tomb,
+      boolean trainedWithoutErased) {
+    long n = tomb == null ? 0 : tomb.getErasedInEffect();
+    if (n > 0 && !trainedWithoutErased) {
+      throw LetheException.precondition("spec.trained_without_erased: a deleted model '" + name
+          + "' had " + n + " erased sample ids in effect; a model registered under its name must "
+          + "be trained without them: retrain without them and set "
+          + "spec.trained_without_erased = true");
+    }
+    return n;
   }
 
   /**

@@ -101,6 +101,22 @@ final class ExportDirectory {
     }
   }
 
+  /** Removes a deleted model's directory (its versions and config.pbtxt); logged on failure. */
+  void remove(String model) {
+    Path modelDir = root.resolve(model);
+    if (!Files.exists(modelDir)) {
+      return;
+    }
+    try (Stream<Path> walk = Files.walk(modelDir)) {
+      for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    } catch (IOException | RuntimeException e) {
+      LOG.log(java.util.logging.Level.SEVERE, "removing the export of deleted model " + model
+          + " from " + root + " failed", e);
+    }
+  }
+
   private static void prune(Path modelDir, Set<Long> kept) throws IOException {
     try (DirectoryStream<Path> dirs = Files.newDirectoryStream(modelDir, Files::isDirectory)) {
       for (Path d : dirs) {

@@ -19,4 +19,15 @@ final class ModelEntry {
     this.record = record;
     this.runtime = runtime;
   }
+
+  /** Tells every watcher; one that throws is removed. */
+  void tell(ModelState info) {
+    for (Consumer<ModelState> l : listeners) {
+      try {
+        l.accept(info);
+      } catch (RuntimeException ex) {
+        listeners.remove(l);
+      }
+    }
+  }
 }

@@ -72,6 +72,21 @@ final class ModelReads {
     return count;
   }
 
+  /** Evaluates version {@code version} (0 = active) of {@code e} on labelled samples. */
+  static Evaluation evaluate(ModelEntry e, long version, Samples batch) {
+    return atVersion(e, version, (r, v) -> {
+      VersionView view = new VersionView(e, r, v);
+      return evaluate(e, r, v, view.check(batch, true), view.weights());
+    });
+  }
+
+  /** Per-sample losses and gradients of version {@code version} (0 = active) of {@code e}. */
+  static ModelStore.Gradients gradients(ModelEntry e, long version, Samples batch, boolean full,
+      long maxResponseBytes) {
+    return atVersion(e, version, (r, v) -> new ModelStore.Gradients(v.getVersion(),
+        gradients(e, r, v, new VersionView(e, r, v).check(batch, true), full, maxResponseBytes)));
+  }
+
   /**
    * Evaluates checked samples with the graph of the model and the weights {@code w} (the
    * version's own, or an erase's candidate); reported at {@code v}.

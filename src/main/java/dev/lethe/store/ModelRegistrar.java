@@ -57,10 +57,12 @@ final class ModelRegistrar {
 
   /**
    * @param trainedWithoutErased the uploader's attestation, recorded with a new version
-   * @param erasedInEffect erased ids in effect in the active version (what it covers)
+   * @param erasedInEffect erased ids in effect in the active version (what it covers), or for a
+   *     new model those of a deleted model of the name
+   * @param firstVersion a new model's first version number (after a deleted model's)
    */
   Registered register(ModelConfig spec, byte[] file, ModelRecord existing,
-      boolean trainedWithoutErased, long erasedInEffect) {
+      boolean trainedWithoutErased, long erasedInEffect, long firstVersion) {
     ModelGraph graph = ModelGraph.inspect(file, spec.logitsOutput(), spec.erasableParameters(),
         spec.frozenPrefix(), config.graphLimits());
     List<ParameterSpec> params = graph.parameters();
@@ -92,7 +94,7 @@ final class ModelRegistrar {
         long[] outputDims = forward.probeOutputDims(
             new VersionWeights(0, split.weights(), split.parameterOffsets()).parameters());
         checkLossFits(spec.loss(), outputDims);
-        record = newRecord(spec, graph, split, graphSha, outputDims, now);
+        record = newRecord(spec, graph, split, graphSha, outputDims, now).setNextVersion(firstVersion);
         gradients = new GradientEngine(gradientGraph);
       } catch (RuntimeException e) {
         forward.close();
@@ -104,12 +106,17 @@ final class ModelRegistrar {
     // An uploaded version inherits the erasures in effect: the uploader attested (checked by the
     // store) that it retrained without them, so they stay erased.
     VersionRecord parent = existing == null ? null : Records.version(existing, existing.getActiveVersion());
+    boolean attests = (existing != null || erasedInEffect > 0) && trainedWithoutErased;
     record
         .setL2(resolved.l2())
         .setDampening(resolved.dampening())
         .setScale(resolved.scale())
         .setBlockSize(resolved.blockSize())
         .setFisherMinibatch(resolved.fisherMinibatch())
+        .setFeatureScale(resolved.featureScale())
+        .setFeatureOffset(resolved.featureOffset())
+        .setFeatureMin(resolved.featureMin())
+        .setFeatureMax(resolved.featureMax())
         .setNextVersion(version + 1)
         .setActiveVersion(version)
         .addVersions(VersionRecord.newBuilder()
@@ -120,8 +127,8 @@ final class ModelRegistrar {
             .setSha256(Sha256.hex(file))
             .setSizeBytes(file.length)
             .setParent(parent == null ? 0 : parent.getVersion())
-            .setTrainedWithoutErased(existing != null && trainedWithoutErased)
-            .setErasedIdsAttested(existing != null && trainedWithoutErased ? erasedInEffect : 0)
+            .setTrainedWithoutErased(attests)
+            .setErasedIdsAttested(attests ? erasedInEffect : 0)
             .addAllEraseLineage(parent == null ? List.of() : parent.getEraseLineageList()));
     List<Long> dropped = applyRetention(record, config.retention());
     ModelRecord committed = record.build();

@@ -18,6 +18,7 @@ import java.util.List;
  * @param fisherGradientRatio of the active version's Fisher build: |∇L_D(θ)| / the typical
  *     per-sample gradient (0 = unknown; see {@link dev.lethe.fisher.Convergence})
  * @param convergenceWarning "" or why erasures at ε = 1 will overshoot
+ * @param fisher the active version's Fisher, or null when it has none
  */
 public record ModelState(
     String name,
@@ -32,19 +33,21 @@ public record ModelState(
     String logitsSource,
     long registrationMillis,
     double fisherGradientRatio,
-    String convergenceWarning) {
+    String convergenceWarning,
+    AttachedFisher fisher) {
 
-  /** A state without a registration time or a convergence measurement. */
+  /** A state without a registration time, a convergence measurement or a Fisher description. */
   public ModelState(String name, long activeVersion, List<VersionState> versions, long trainSize,
       long parameterCount, boolean fisherReady, ModelConfig spec, long[] outputDims,
       List<InputSpec> inputs) {
     this(name, activeVersion, versions, trainSize, parameterCount, fisherReady, spec, outputDims,
-        inputs, "", 0, 0, "");
+        inputs, "", 0, 0, "", null);
   }
 
   /** This state with the registration's wall time. */
   public ModelState withRegistrationMillis(long millis) {
     return new ModelState(name, activeVersion, versions, trainSize, parameterCount, fisherReady,
-        spec, outputDims, inputs, logitsSource, millis, fisherGradientRatio, convergenceWarning);
+        spec, outputDims, inputs, logitsSource, millis, fisherGradientRatio, convergenceWarning,
+        fisher);
   }
 }

@@ -50,6 +50,7 @@ public final class ModelStore implements AutoCloseable {
   private final ExportDirectory export;
   private final ModelPublisher publisher;
   final GradientWarmer warmer;
+  private final dev.lethe.fisher.FisherStore fishers;
   private volatile boolean closed;
 
   /**
@@ -68,6 +69,7 @@ public final class ModelStore implements AutoCloseable {
     this.registrar = new ModelRegistrar(db, env, config);
     this.ledger = EraseLedger.open(db, ledgerKeys);
     this.requests = new RequestLog(db);
+    this.fishers = new dev.lethe.fisher.FisherStore(db);
     this.export = config.exportDir() == null ? null : new ExportDirectory(config.exportDir());
     this.publisher = new ModelPublisher(export);
     db.scan(Family.MODELS, new byte[0], (key, value) -> {
@@ -90,13 +92,7 @@ public final class ModelStore implements AutoCloseable {
     return config;
   }
 
-  /**
-   * Registers a model, or adds a version to an existing one when the graph is identical. The new
-   * version becomes active.
-   *
-   * @throws LetheException INVALID_ARGUMENT for a bad spec or file, ALREADY_EXISTS when the name
-   *     exists with another graph, RESOURCE_EXHAUSTED when the file exceeds the limit
-   */
+  /** As {@link #put(ModelConfig, byte[], boolean)} without the attestation. */
   public ModelState put(ModelConfig spec, byte[] file) {
     return put(spec, file, false);
   }
@@ -108,14 +104,17 @@ public final class ModelStore implements AutoCloseable {
   }
 
   /**
-   * As {@link #put(ModelConfig, byte[])}. A new version of a model whose active version has
+   * Registers a model, or adds a version to an existing one when the graph is identical; the
+   * new version becomes active. A new version of a model whose active version has
    * erasures in effect needs {@code trainedWithoutErased}, the uploader's attestation that it
    * was trained without every erased id (else an upload of the pre-erasure file would silently
    * bring the erased samples back); the attestation and the count it covered are recorded with
    * the version, and the erased ids stay erased.
    *
-   * @throws LetheException also FAILED_PRECONDITION naming {@code spec.trained_without_erased}
-   *     and the count of erased ids in effect
+   * @throws LetheException INVALID_ARGUMENT for a bad spec or file, ALREADY_EXISTS when the
+   *     name exists with another graph, RESOURCE_EXHAUSTED when the file exceeds the limit,
+   *     FAILED_PRECONDITION naming {@code spec.trained_without_erased} and the count of erased
+   *     ids in effect (also those of a deleted model of the name)
    */
   public ModelState put(ModelConfig spec, byte[] file, boolean trainedWithoutErased) {
     ensureOpen();
@@ -129,10 +128,13 @@ public final class ModelStore implements AutoCloseable {
     lock.lock();
     try {
       ModelEntry existing = models.get(spec.name());
-      long erasedInEffect = existing == null ? 0
+      var tomb = existing == null ? ModelDeletion.tombstone(db, spec.name()) : null;
+      long erasedInEffect = existing == null
+          ? ErasureQueries.attestOverDeleted(spec.name(), tomb, trainedWithoutErased)
           : ErasureQueries.attest(ledger, existing.record, trainedWithoutErased);
       ModelRegistrar.Registered reg = registrar.register(spec, file,
-          existing == null ? null : existing.record, trainedWithoutErased, erasedInEffect);
+          existing == null ? null : existing.record, trainedWithoutErased, erasedInEffect,
+          tomb == null ? 1 : tomb.getNextVersion());
       ModelEntry entry = existing;
       if (entry == null) {
         entry = new ModelEntry(reg.record(), new ModelRuntime(reg.record(), db, env));
@@ -152,12 +154,8 @@ public final class ModelStore implements AutoCloseable {
 
   public List<ModelState> list() {
     ensureOpen();
-    List<ModelState> out = new ArrayList<>();
-    models.values().stream()
-        .map(e -> e.record)
-        .sorted(Comparator.comparing(ModelRecord::getName))
-        .forEach(r -> out.add(info(r)));
-    return out;
+    return models.values().stream().map(e -> e.record)
+        .sorted(Comparator.comparing(ModelRecord::getName)).map(this::info).toList();
   }
 
   /** @throws LetheException NOT_FOUND */
@@ -188,20 +186,10 @@ public final class ModelStore implements AutoCloseable {
     }
     return locked(name, () -> {
       ModelEntry e = entry(name);
-      ModelRecord r = e.record;
-      VersionRecord target = ModelReads.keptVersion(r, version);
-      if (r.getActiveVersion() == version) {
-        return info(r);
+      ModelRecord updated = Activation.commit(db, ledger, e.record, version, allowUnerase);
+      if (updated != e.record) {
+        publish(e, updated);
       }
-      Activation change = Activation.of(name, Records.version(r, r.getActiveVersion()), target,
-          allowUnerase);
-      ModelRecord updated = r.toBuilder().setActiveVersion(version).build();
-      long now = System.currentTimeMillis();
-      db.write(b -> {
-        b.put(Family.MODELS, Keys.model(name), updated.toByteArray());
-        ledger.recordActivation(b, name, version, change.undone(), change.redone(), now);
-      });
-      publish(e, updated);
       return info(updated);
     });
   }
@@ -220,6 +208,42 @@ public final class ModelStore implements AutoCloseable {
     SpecValidator.checkName("name", name);
     SpecValidator.checkScale("scale", scale);
     return rewrite(name, r -> r.toBuilder().setScale(scale).build());
+  }
+
+  /**
+   * Deletes a model in one synced write (see {@link ModelDeletion}); its ledger entries stay.
+   * Its sessions are closed, its export directory removed; watchers are told with null.
+   *
+   * @param expectedVersion 0 = any; else FAILED_PRECONDITION unless it is the active version
+   * @throws LetheException NOT_FOUND, FAILED_PRECONDITION
+   */
+  public ModelDeletion.Deleted delete(String name, long expectedVersion) {
+    ensureOpen();
+    return locked(name, () -> {
+      ModelEntry e = entry(name);
+      ModelDeletion.Deleted d = ModelDeletion.delete(db, ledger, e.record, expectedVersion);
+      models.remove(name);
+      e.tell(null); // watchers learn the model is gone (see watch)
+      e.listeners.clear();
+      e.runtime.close();
+      if (export != null) {
+        export.remove(name);
+      }
+      return d;
+    });
+  }
+
+  /**
+   * Corrects spec fields that are safe to change (see {@link SpecCorrection}) in one synced
+   * write of the model record; no version is created; watchers get the new info.
+   *
+   * @throws LetheException INVALID_ARGUMENT naming {@code fields} or the field, NOT_FOUND,
+   *     FAILED_PRECONDITION for a training fact a Fisher or an erase was computed from
+   */
+  public ModelState updateSpec(String name, ModelConfig values, List<String> fields) {
+    ensureOpen();
+    SpecValidator.checkName("name", name);
+    return rewrite(name, r -> SpecCorrection.apply(r, values, fields));
   }
 
   /**
@@ -280,37 +304,46 @@ public final class ModelStore implements AutoCloseable {
 
   /** Most ids one {@link #checkErasure} call may ask about. */
   public static final int MAX_CHECK_IDS = 1000;
+  /** Longest sample id the ledger takes (the erase path refuses longer ones). */
+  public static final int MAX_ID_CHARS = 1024;
 
   /**
    * For each id, whether it is erased in the active version, by which erase, and its latest
-   * ledger event. The ids are hashed under the ledger secret and not stored.
+   * ledger event (for a deleted model: erased false, the ledger's last event). The ids are
+   * hashed under the ledger secret and not stored.
    *
    * @throws LetheException NOT_FOUND; INVALID_ARGUMENT naming {@code ids} for none, more than
    *     {@link #MAX_CHECK_IDS}, or an empty or over-long id
    */
   public List<ErasureCheck> checkErasure(String name, List<String> ids) {
-    ModelRecord r = entry(name).record;
-    return ErasureQueries.check(ledger, name, ids,
-        ModelReads.keptVersion(r, 0).getEraseLineageList());
+    return ErasureQueries.check(ledger, name, ids, lineage(name));
   }
 
-  /** Longest sample id the ledger takes (the erase path refuses longer ones). */
-  public static final int MAX_ID_CHARS = 1024;
-
   /**
-   * Pages a model's erasure ledger.
+   * Pages a model's erasure ledger (also of a deleted model: its entries stay).
    *
    * @throws LetheException NOT_FOUND, INVALID_ARGUMENT for a bad page size or token
    */
   public EraseLedger.Page listErasures(String name, int pageSize, String pageToken) {
-    entry(name);
+    lineage(name);
     return ErasureQueries.page(ledger, name, pageSize, pageToken);
+  }
+
+  /** The active version's erase lineage; none for a deleted model; NOT_FOUND for neither. */
+  private List<Long> lineage(String name) {
+    ensureOpen();
+    SpecValidator.checkName("name", name);
+    if (!models.containsKey(name) && ModelDeletion.tombstone(db, name) != null) {
+      return List.of();
+    }
+    return ModelReads.keptVersion(entry(name).record, 0).getEraseLineageList();
   }
 
   /**
    * Calls {@code listener} with the model's current state, then after every change, until the
    * returned handle is closed. The listener runs on the changing thread under the model's lock:
-   * it must only record the state (no blocking, no client I/O); one that throws is removed.
+   * it must only record the state (no blocking, no client I/O); one that throws is removed. When
+   * the model is deleted it is called once with null, then never.
    *
    * @throws LetheException NOT_FOUND
    */
@@ -323,17 +356,9 @@ public final class ModelStore implements AutoCloseable {
     return () -> e.listeners.remove(listener);
   }
 
-  /**
-   * Evaluates a version (0 = active) on labelled samples.
-   *
-   * @throws LetheException NOT_FOUND, INVALID_ARGUMENT for samples not matching the model
-   */
+  /** Evaluates a version (0 = active) on labelled samples; NOT_FOUND, INVALID_ARGUMENT. */
   public Evaluation evaluate(String name, long version, Samples batch) {
-    ModelEntry e = entry(name);
-    return ModelReads.atVersion(e, version, (r, v) -> {
-      VersionView view = new VersionView(e, r, v);
-      return ModelReads.evaluate(e, r, v, view.check(batch, true), view.weights());
-    });
+    return ModelReads.evaluate(entry(name), version, batch);
   }
 
   /**
@@ -345,10 +370,7 @@ public final class ModelStore implements AutoCloseable {
    */
   public Gradients gradients(String name, long version, Samples batch, boolean full,
       long maxResponseBytes) {
-    ModelEntry e = entry(name);
-    return ModelReads.atVersion(e, version, (r, v) -> new Gradients(v.getVersion(),
-        ModelReads.gradients(e, r, v, new VersionView(e, r, v).check(batch, true), full,
-            maxResponseBytes)));
+    return ModelReads.gradients(entry(name), version, batch, full, maxResponseBytes);
   }
 
   /** A {@link GradientResult} and the version it was computed at. */
@@ -368,36 +390,16 @@ public final class ModelStore implements AutoCloseable {
         Records.spec(r, v.getTrainSize()), new VersionView(e, r, v));
   }
 
-  /**
-   * Attaches a built Fisher to a kept version (its weights are those it was computed at);
-   * watchers see {@code fisher_ready}. The Fisher the version had before is deleted in the same
-   * write when no kept version references it any more.
-   */
-  void attachFisher(String name, long version, String fisherId,
-      dev.lethe.fisher.Convergence convergence) {
-    ensureOpen();
-    rewrite(name, r -> {
-      long v = ModelReads.keptVersion(r, version).getVersion();
-      ModelRecord.Builder b = r.toBuilder();
-      for (int i = 0; i < b.getVersionsCount(); i++) {
-        if (b.getVersions(i).getVersion() == v) {
-          b.setVersions(i, b.getVersions(i).toBuilder().setFisherId(fisherId).setFisherVersion(v)
-              .setFisherMeanGradientNorm(convergence.meanGradientNorm())
-              .setFisherGradientRms(convergence.gradientRms()));
-          if (!convergence.warning().isEmpty()) {
-            LOG.warning("model " + name + " version " + v + ": " + convergence.warning());
-          }
-        }
-      }
-      return b.build();
-    });
+  /** Deletes a stored Fisher no version references (a build whose attach failed). */
+  void dropFisher(String name, String fisherId) {
+    fishers.delete(name, fisherId);
   }
 
   /**
    * Under the model's lock: applies {@code change} to the model record, writes the result (one
    * synced write) and publishes it; a change that alters nothing writes and tells nothing.
    */
-  private ModelState rewrite(String name, java.util.function.UnaryOperator<ModelRecord> change) {
+  ModelState rewrite(String name, java.util.function.UnaryOperator<ModelRecord> change) {
     return locked(name, () -> {
       ModelEntry e = entry(name);
       ModelRecord updated = change.apply(e.record);
@@ -421,9 +423,7 @@ public final class ModelStore implements AutoCloseable {
   }
 
   private ModelState info(ModelRecord r) {
-    long count = ModelReads.parameterCount(r);
-    VersionRecord active = Records.version(r, r.getActiveVersion());
-    return Records.info(r, count, active != null && !active.getFisherId().isEmpty());
+    return Records.info(r, ModelReads.parameterCount(r), fishers);
   }
 
   private ModelEntry entry(String name) {

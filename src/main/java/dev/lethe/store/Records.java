@@ -25,7 +25,11 @@ final class Records {
         r.getDampening(),
         r.getScale(),
         r.getBlockSize(),
-        r.getFisherMinibatch());
+        r.getFisherMinibatch(),
+        r.getFeatureScale() != 0 ? r.getFeatureScale() : 1.0,
+        r.getFeatureOffset(),
+        r.getFeatureMin(),
+        r.getFeatureMax());
   }
 
   static List<InputSpec> inputs(ModelRecord r) {
@@ -71,7 +75,18 @@ final class Records {
         v.getSha256(), v.getSizeBytes(), v.getTrainedWithoutErased(), v.getErasedIdsAttested());
   }
 
-  static ModelState info(ModelRecord r, long parameterCount, boolean fisherReady) {
+  /** The state of {@code r}, with its active version's Fisher described from its header. */
+  static ModelState info(ModelRecord r, long parameterCount, dev.lethe.fisher.FisherStore fishers) {
+    VersionRecord active = version(r, r.getActiveVersion());
+    AttachedFisher fisher = null;
+    if (active != null && !active.getFisherId().isEmpty()) {
+      fisher = fishers.header(r.getName(), active.getFisherId())
+          .map(h -> AttachedFisher.of(active.getFisherId(), h)).orElse(null);
+    }
+    return info(r, parameterCount, fisher);
+  }
+
+  static ModelState info(ModelRecord r, long parameterCount, AttachedFisher fisher) {
     VersionRecord active = version(r, r.getActiveVersion());
     long trainSize = active == null ? 0 : active.getTrainSize();
     dev.lethe.fisher.Convergence convergence = active == null || active.getFisherId().isEmpty()
@@ -84,13 +99,14 @@ final class Records {
         r.getVersionsList().stream().map(Records::versionInfo).toList(),
         trainSize,
         parameterCount,
-        fisherReady,
+        fisher != null,
         spec(r, trainSize),
         r.getOutputDimsList().stream().mapToLong(Long::longValue).toArray(),
         inputs(r),
         r.getLogitsSource(),
         0,
         convergence.ratio(),
-        convergence.warning());
+        convergence.warning(),
+        fisher);
   }
 }

@@ -28,9 +28,7 @@ public final class SpecValidator {
       throw LetheException.invalid("spec.loss",
           "required: SOFTMAX_CROSS_ENTROPY, SIGMOID_BINARY_CROSS_ENTROPY or MEAN_SQUARED_ERROR");
     }
-    if (spec.trainSize() < 0) {
-      throw LetheException.invalid("spec.train_size", "must be >= 0, got " + spec.trainSize());
-    }
+    checkTrainSize("spec.train_size", spec.trainSize());
     nonNegative("spec.l2", spec.l2());
     nonNegative("spec.dampening", spec.dampening());
     nonNegative("spec.scale", spec.scale());
@@ -41,10 +39,40 @@ public final class SpecValidator {
       throw LetheException.invalid("spec.fisher_minibatch",
           "must be >= 0, got " + spec.fisherMinibatch());
     }
+    checkFeatures("spec.", spec);
     for (String p : spec.erasableParameters()) {
       if (p.isEmpty()) {
         throw LetheException.invalid("spec.erasable_parameters", "empty name");
       }
+    }
+  }
+
+  /**
+   * n, the samples the weights were trained on: required (the SSSE step divides by n − k and a
+   * Fisher build sends n samples by default), so a spec cannot be half-made.
+   */
+  public static void checkTrainSize(String field, long trainSize) {
+    if (trainSize < 1) {
+      throw LetheException.invalid(field, "required: the number of samples the weights were "
+          + "trained on (>= 1), got " + trainSize);
+    }
+  }
+
+  /** The input preprocessing and the declared feature range; {@code prefix} is "spec.". */
+  public static void checkFeatures(String prefix, ModelConfig spec) {
+    finite(prefix + "feature_scale", spec.featureScale());
+    finite(prefix + "feature_offset", spec.featureOffset());
+    finite(prefix + "feature_min", spec.featureMin());
+    finite(prefix + "feature_max", spec.featureMax());
+    if (spec.hasFeatureRange() && !(spec.featureMin() < spec.featureMax())) {
+      throw LetheException.invalid(prefix + "feature_max", "must exceed feature_min ("
+          + spec.featureMin() + "), got " + spec.featureMax());
+    }
+  }
+
+  private static void finite(String field, double v) {
+    if (!Double.isFinite(v)) {
+      throw LetheException.invalid(field, "must be a finite number, got " + v);
     }
   }
 

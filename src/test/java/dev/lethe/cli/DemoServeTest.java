@@ -58,7 +58,7 @@ class DemoServeTest {
       Path grads = dir.resolve("grads.csv");
       String gradients = run("gradients", "digits", "--data", csv.toString(), "--limit", "3",
           "-o", grads.toString(), "--target", target);
-      assertTrue(gradients.startsWith("0\n") && gradients.contains("digits.csv.gz:2"), gradients);
+      assertTrue(gradients.startsWith("0\n") && gradients.contains("#2"), gradients);
       java.util.List<String> rows = Files.readAllLines(grads);
       assertEquals(3, rows.size());
       assertEquals(650, rows.get(0).split(",").length);
@@ -88,8 +88,14 @@ class DemoServeTest {
       String unknown = run("calibrate", "nope", "--epsilon", "2", "--target", target);
       assertTrue(unknown.startsWith("2\n") && unknown.contains("error: NOT_FOUND"), unknown);
       assertEquals(0.5, server.store().info("digits").spec().scale());
-      String erase = run("erase", "--model", "digits", "--data", csv.toString(), "--rows", "0-4",
-          "--request-id", "cli-1", "--target", target);
+      Path ids = dir.resolve("digits.ids");
+      StringBuilder idLines = new StringBuilder();
+      for (int i = 0; i < 1797; i++) {
+        idLines.append("digits:").append(i).append('\n');
+      }
+      Files.writeString(ids, idLines);
+      String erase = run("erase", "--model", "digits", "--data", csv.toString(), "--ids-from",
+          ids.toString(), "--rows", "0-4", "--request-id", "cli-1", "--target", target);
       assertTrue(erase.startsWith("0\n") && erase.contains("\"version\": \"2\"")
           && erase.contains("\"erased\": \"5\""), erase);
       String ledger = run("erasures", "digits", "--target", target);
@@ -110,17 +116,17 @@ class DemoServeTest {
       String put = run("put-model", mlp.toString(), "--name", "mlp", "--loss",
           "SOFTMAX_CROSS_ENTROPY", "--logits", "logits", "--train-size", "100", "--l2", "0.01",
           "--target", target);
-      assertTrue(put.startsWith("0\n") && put.contains("\"activeVersion\": \"1\""), put);
+      assertTrue(put.startsWith("0\n") && put.contains("\"active_version\": \"1\""), put);
       Files.write(mlp, dev.lethe.testing.Fixtures.mlp(2).onnx());
       run("put-model", mlp.toString(), "--name", "mlp", "--loss", "SOFTMAX_CROSS_ENTROPY",
-          "--logits", "logits", "--target", target);
+          "--logits", "logits", "--train-size", "100", "--target", target);
       String activate = run("activate", "mlp", "1", "--target", target);
-      assertTrue(activate.startsWith("0\n") && activate.contains("\"activeVersion\": \"1\""), activate);
+      assertTrue(activate.startsWith("0\n") && activate.contains("\"active_version\": \"1\""), activate);
       String badLoss = run("put-model", mlp.toString(), "--name", "x", "--loss", "HINGE",
-          "--target", target);
+          "--train-size", "100", "--target", target);
       assertTrue(badLoss.startsWith("2\n"), badLoss);
       String refused = run("put-model", mlp.toString(), "--name", "mlp2", "--loss",
-          "SOFTMAX_CROSS_ENTROPY", "--logits", "nope", "--target", target);
+          "SOFTMAX_CROSS_ENTROPY", "--logits", "nope", "--train-size", "100", "--target", target);
       assertTrue(refused.startsWith("2\n") && refused.contains("error: INVALID_ARGUMENT: spec.logits_output"), refused);
     } finally {
       server.stop();
@@ -135,7 +141,7 @@ class DemoServeTest {
       assertEquals(0.5, again.store().info("digits").spec().scale(), "ε survives the restart");
       Path csv = dir.resolve("digits.csv.gz");
       String erase = run("erase", "--model", "digits", "--data", csv.toString(), "--rows", "5",
-          "--target", "127.0.0.1:" + again.port());
+          "--ids-from", dir.resolve("digits.ids").toString(), "--target", "127.0.0.1:" + again.port());
       assertTrue(erase.startsWith("0\n") && erase.contains("\"version\": \"3\""), erase);
     } finally {
       again.stop();

@@ -179,7 +179,7 @@ class ServeProcessTest {
     for (Case c : cases) {
       Object[] r = runToExit(data, c.env(), c.args());
       String output = (String) r[1];
-      assertEquals(1, r[0], c.why() + ": " + output);
+      assertEquals(2, r[0], c.why() + ": " + output); // a local error: one line, exit 2
       assertTrue(output.contains(c.expected()), c.why() + ": " + output);
       assertTrue(Files.notExists(data), c.why() + ": the store was created");
     }

@@ -194,7 +194,7 @@ class DigitsDemoTest {
   void specDescribesTheModel() {
     ModelConfig spec = model.spec();
     assertEquals(new ModelConfig("digits", LossFunction.SOFTMAX_CROSS_ENTROPY, "logits",
-        List.of("W", "b"), N, DigitsDemo.DEFAULT_L2, 0, 0, 0, 0), spec);
+        List.of("W", "b"), N, DigitsDemo.DEFAULT_L2, 0, 0, 0, 0).withFeatures(1, 0, 0, 16), spec);
   }
 
   @Test

@@ -81,7 +81,8 @@ class ReflectionTest {
           "Evaluate(lethe.v1.EvaluateRequest)",
           "Gradients(lethe.v1.GradientsRequest)", "BuildFisher(lethe.v1.BuildFisherRequest)",
           "Erase(lethe.v1.EraseRequest)", "ListErasures(lethe.v1.ListErasuresRequest)",
-          "CheckErasure(lethe.v1.CheckErasureRequest)"), methods);
+          "CheckErasure(lethe.v1.CheckErasureRequest)", "DeleteModel(lethe.v1.DeleteModelRequest)",
+          "UpdateSpec(lethe.v1.UpdateSpecRequest)"), methods);
       assertEquals("samples",
           api.findMessageTypeByName("EvaluateRequest").findFieldByNumber(3).getName());
     }

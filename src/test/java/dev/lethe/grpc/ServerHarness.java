@@ -47,6 +47,29 @@ final class ServerHarness implements AutoCloseable {
     async = ModelStoreGrpc.newStub(channel);
   }
 
+  /**
+   * A server on real Netty loopback (an ephemeral port, {@link #target()}), for tests that also
+   * drive the command line against it.
+   */
+  static ServerHarness loopback(ServerConfig config, Consumer<ModelStore> init) throws Exception {
+    LetheServer server = new LetheServer(config, io.grpc.netty.shaded.io.grpc.netty
+        .NettyServerBuilder.forAddress(new java.net.InetSocketAddress("127.0.0.1", 0)), init).start();
+    return new ServerHarness(server, io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder
+        .forAddress("127.0.0.1", server.port()).usePlaintext().build());
+  }
+
+  private ServerHarness(LetheServer server, ManagedChannel channel) {
+    this.server = server;
+    this.channel = channel;
+    blocking = ModelStoreGrpc.newBlockingStub(channel);
+    async = ModelStoreGrpc.newStub(channel);
+  }
+
+  /** host:port of a {@link #loopback} server. */
+  String target() {
+    return "127.0.0.1:" + server.port();
+  }
+
   /** Sends the given messages as one PutModel stream and waits for the answer. */
   ModelInfo put(List<PutModelRequest> messages) {
     CompletableFuture<ModelInfo> result = new CompletableFuture<>();
