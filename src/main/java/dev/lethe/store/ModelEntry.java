@@ -30,4 +30,20 @@ final class ModelEntry {
       }
     }
   }
+
+  /** Every registered model's entry, read from the {@code models} family at start. */
+  static java.util.Map<String, ModelEntry> loadAll(dev.lethe.storage.LetheDb db,
+      ai.onnxruntime.OrtEnvironment env) {
+    java.util.Map<String, ModelEntry> out = new java.util.HashMap<>();
+    db.scan(dev.lethe.storage.Family.MODELS, new byte[0], (key, value) -> {
+      try {
+        ModelRecord r = ModelRecord.parseFrom(value);
+        out.put(r.getName(), new ModelEntry(r, new ModelRuntime(r, db, env)));
+      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+        throw new dev.lethe.storage.StorageException("corrupt model record "
+            + new String(key, java.nio.charset.StandardCharsets.UTF_8), e);
+      }
+    });
+    return out;
+  }
 }

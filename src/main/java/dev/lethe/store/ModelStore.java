@@ -37,8 +37,6 @@ import java.util.function.Consumer;
  * per-model ONNX Runtime sessions and closes them in {@link #close()}.
  */
 public final class ModelStore implements AutoCloseable {
-  private static final java.util.logging.Logger LOG =
-      java.util.logging.Logger.getLogger(ModelStore.class.getName());
   private final LetheDb db;
   private final OrtEnvironment env;
   private final StoreConfig config;
@@ -72,14 +70,7 @@ public final class ModelStore implements AutoCloseable {
     this.fishers = new dev.lethe.fisher.FisherStore(db);
     this.export = config.exportDir() == null ? null : new ExportDirectory(config.exportDir());
     this.publisher = new ModelPublisher(export);
-    db.scan(Family.MODELS, new byte[0], (key, value) -> {
-      try {
-        ModelRecord r = ModelRecord.parseFrom(value);
-        models.put(r.getName(), new ModelEntry(r, new ModelRuntime(r, db, env)));
-      } catch (InvalidProtocolBufferException e) {
-        throw new StorageException("corrupt model record " + new String(key, java.nio.charset.StandardCharsets.UTF_8), e);
-      }
-    });
+    models.putAll(ModelEntry.loadAll(db, env));
     StagedUpload.sweep(db.directory().resolve("tmp"));
     warmer = GradientWarmer.start(List.copyOf(models.values()));
     // After a crash the export directory may lag the store: bring it up to date.
