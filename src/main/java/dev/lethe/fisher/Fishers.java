@@ -199,27 +199,33 @@ public final class Fishers implements AutoCloseable {
         rowsNanos[0] += System.nanoTime() - t - inside[0];
       }
     };
-    // The rows of S (for one group of blocks at a time) and each task's block work space come
-    // out of the Fisher memory that builds use too: as much as is free, at least one block's.
+    // The rows of S (for one group of blocks at a time) and each task's block work space (one
+    // dense block of doubles) come out of the Fisher memory that builds use too: as much as is
+    // free, at least one block's rows and one task; fewer tasks run when less is free.
     int largest = h.layout().largestBlock();
-    long taskBytes = (long) threads * 2L * largest * largest * Double.BYTES;
+    long taskBytes = (long) largest * largest * Double.BYTES;
     long perColumn = (long) erased.size() * source.rowsPerSample() * Float.BYTES;
     try (MemoryPool.Reservation memory = buildMemory.reserveUpTo(
-        perColumn * h.layout().parameterCount() + taskBytes, perColumn * largest + taskBytes,
+        perColumn * h.layout().parameterCount() + threads * taskBytes,
+        perColumn * largest + taskBytes,
         "samples", "the leave-out rows of " + erased.size() + " erased samples")) {
-      long rowBudget = memory.bytes() - taskBytes;
+      int tasks = (int) Math.max(1, Math.min(threads,
+          (memory.bytes() - perColumn * largest) / taskBytes));
+      long rowBudget = memory.bytes() - tasks * taskBytes;
       if (!downdate) {
-        LeaveOut.Result result = LeaveOut.solve(inverse, timed, g, null, pool, threads,
+        LeaveOut.Result result = LeaveOut.solve(inverse, timed, g, null, pool, tasks,
             rowBudget, LeaveOut.Path.AUTO);
         return new LeaveOutRun(result, null, rowsNanos[0] / 1e6);
       }
-      return downdate(model, fisherId, inverse, h, timed, g, rowBudget, erased.size(), rowsNanos);
+      return downdate(model, fisherId, inverse, h, timed, g, rowBudget, tasks, erased.size(),
+          rowsNanos);
     }
   }
 
   /** The leave-out solve that also writes F₋S as a new Fisher (see {@link #leaveOut}). */
   private LeaveOutRun downdate(String model, String fisherId, FisherInverse inverse,
-      FisherHeader h, ErasedRows rows, double[] g, long rowBudget, int k, long[] rowsNanos) {
+      FisherHeader h, ErasedRows rows, double[] g, long rowBudget, int tasks, int k,
+      long[] rowsNanos) {
     byte[] tag = new byte[4];
     new Random().nextBytes(tag);
     String to = fisherId.replaceAll("-d[0-9a-f]{8}$", "") + "-d" + HexFormat.of().formatHex(tag);
@@ -227,7 +233,7 @@ public final class Fishers implements AutoCloseable {
         1, h.kind(), h.method(), true, h.modelVersion(), null, FisherHeader.PACKED_UPPER_F32_LE,
         h.rows(), true);
     try (FisherStore.Writer writer = store.create(model, to, target)) {
-      LeaveOut.Result result = LeaveOut.solve(inverse, rows, g, writer, pool, threads,
+      LeaveOut.Result result = LeaveOut.solve(inverse, rows, g, writer, pool, tasks,
           rowBudget, LeaveOut.Path.REFACTOR);
       writer.commit();
       return new LeaveOutRun(result, to, rowsNanos[0] / 1e6);

@@ -12,7 +12,7 @@ import dev.lethe.fisher.InversionMethod;
  * @param samples n, the training samples it covers
  * @param blockSize B, the block size it was built with (blocks hold at most B entries)
  * @param version the model version whose weights its gradients were taken at
- * @param bytes stored bytes of its blocks
+ * @param bytes stored bytes of its blocks: F⁻¹ and, where kept, F beside it
  * @param dampening λ it was built with
  */
 public record AttachedFisher(
@@ -34,6 +34,6 @@ public record AttachedFisher(
   static AttachedFisher of(String fisherId, FisherHeader h) {
     return new AttachedFisher(fisherId, h.kind(), BLOCK_DIAGONAL, h.samples(),
         h.layout().maxBlock(), h.layout().blockCount(), h.modelVersion(),
-        h.totalStoredBytes(), h.method(), h.downdated(), h.miniBatch(), h.dampening());
+        h.totalBytes(), h.method(), h.downdated(), h.miniBatch(), h.dampening());
   }
 }
