@@ -45,6 +45,12 @@ final class CalibrateCommand extends ClientCommand {
     @Option(names = "--fisher", required = true,
         description = "The Fisher setting as the report labels it, e.g. \"TRUE B=2048 m=1\".")
     String fisher;
+
+    @Option(names = "--step", defaultValue = "LEAVE_OUT",
+        description = "The erase step whose epsilon* to read: LEAVE_OUT (the default step) or "
+            + "FULL_FISHER (default ${DEFAULT-VALUE}; ignored for a results.csv without a step "
+            + "column).")
+    String step = "LEAVE_OUT";
   }
 
   @Override
@@ -60,16 +66,19 @@ final class CalibrateCommand extends ClientCommand {
     if (lines.isEmpty() || !lines.get(0).startsWith("family,fisher,split,")) {
       throw new IllegalArgumentException(r.csv + " is not a results.csv of lethe evaluate");
     }
+    // since issue 18 the last column names the erase step; older files have one step
+    boolean stepped = lines.get(0).endsWith(",step");
     for (String line : lines.subList(1, lines.size())) {
       String[] f = line.split(",");
-      // family, fisher, split, group, "removal", k, epsilon, ...
-      if (f[0].equals(r.family) && f[1].equals(r.fisher) && f[2].equals("report")) {
+      // family, fisher, split, group, "removal", k, epsilon, ..., step
+      if (f[0].equals(r.family) && f[1].equals(r.fisher) && f[2].equals("report")
+          && (!stepped || f[f.length - 1].equals(r.step))) {
         int quoted = line.indexOf('"', line.indexOf('"') + 1);
         String[] rest = line.substring(quoted + 2).split(",");
         return Double.parseDouble(rest[1]);
       }
     }
     throw new IllegalArgumentException("no report row for family " + r.family + " and Fisher \""
-        + r.fisher + "\" in " + r.csv);
+        + r.fisher + "\"" + (stepped ? " with step " + r.step : "") + " in " + r.csv);
   }
 }
