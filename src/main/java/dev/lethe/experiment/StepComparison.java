@@ -28,17 +28,18 @@ final class StepComparison {
         + " FULL_FISHER only.\n\n");
     md.append("| Fisher | step | mean γ, ε = 1 | mean distance, ε = 1 | γ ").append(last)
         .append(", ε = 1 | ε* | mean γ, ε* | mean distance, ε* | γ ").append(last)
-        .append(", ε* | best ε | median erase |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+        .append(", ε* | best ε | mean γ, best ε | median erase |\n")
+        .append("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (FisherSetting s : f.settings()) {
       List<TrialResult> t = Plots.reported(f, s);
       List<TrialResult> big = t.stream().filter(x -> x.removal().group().equals(last)).toList();
       md.append(String.format(Locale.ROOT,
-          "| %s | %s | %.3f | %.3f | %.3f | %s | %.3f | %.3f | %.3f | %s | %.0f ms |%n",
+          "| %s | %s | %.3f | %.3f | %.3f | %s | %.3f | %.3f | %.3f | %s | %.3f | %.0f ms |%n",
           s.fisherLabel(), s.step(), Report.mean(t, TrialResult::gammaAtOne),
           Report.mean(t, TrialResult::distanceAtOne), Report.mean(big, TrialResult::gammaAtOne),
           Targets.g3(t.get(0).epsilon()), Report.mean(t, TrialResult::gamma),
           Report.mean(t, TrialResult::distance), Report.mean(big, TrialResult::gamma),
-          Targets.g3(bestEpsilon(t, grid)),
+          Targets.g3(bestEpsilon(t, grid)), bestGamma(t),
           Report.median(t.stream().mapToDouble(TrialResult::eraseMs).toArray())));
     }
     md.append("\nAccuracy gaps θ̂ − θ*₋S in points, means over the reported removals:\n\n"
@@ -153,12 +154,31 @@ final class StepComparison {
             g >= h ? "LEAVE_OUT" : "FULL_FISHER"));
       }
       verdicts.add(String.format(Locale.ROOT, "- %s: LEAVE_OUT has the higher mean γ for %d of %d"
-          + " Fishers at ε = 1 and %d of %d at ε*.%s", f.key(), wins[0], wins[0] + wins[1],
-          wins[2], wins[2] + wins[3], wins[1] + wins[3] > wins[0] + wins[2]
-              ? " **FULL_FISHER is better on this model family.**" : ""));
+          + " Fishers at ε = 1 and %d of %d at ε*.%s%s LEAVE_OUT's ε* per Fisher: %s.", f.key(),
+          wins[0], wins[0] + wins[1], wins[2], wins[2] + wins[3],
+          wins[1] > wins[0] ? " **Without calibration (ε = 1) FULL_FISHER is better on this"
+              + " model family.**" : "",
+          wins[3] > wins[2] ? " **With calibration (ε*) FULL_FISHER is better on this model"
+              + " family.**" : "", leaveOutEpsilons(f)));
     }
     md.append('\n').append(String.join("\n", verdicts)).append("\n\n");
     return md.toString();
+  }
+
+  /** The largest mean γ over the grid (at {@link #bestEpsilon}). */
+  static double bestGamma(List<TrialResult> t) {
+    double[] m = Plots.mean(t.stream().map(TrialResult::gammaCurve).toList());
+    return java.util.Arrays.stream(m).max().orElse(Double.NaN);
+  }
+
+  private static String leaveOutEpsilons(ErasureEvaluation.FamilyResults f) {
+    List<String> out = new ArrayList<>();
+    for (FisherSetting s : f.settings()) {
+      if (s.step() == ErasureStep.LEAVE_OUT) {
+        out.add(s.kind() + " " + Targets.g3(Plots.reported(f, s).get(0).epsilon()));
+      }
+    }
+    return String.join(", ", out);
   }
 
   /** The grid ε with the largest mean γ over the trials (their curves are over {@code grid}). */

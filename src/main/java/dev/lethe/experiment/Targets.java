@@ -93,13 +93,13 @@ final class Targets {
         measured.append(measured.length() == 0 ? "" : "; ").append(n.removal().group())
             .append(' ').append(f2(gap)).append(" vs ").append(f2(n.spread(split)));
       }
-      out.add(new Report.Target(at + "|" + (split == 2 ? "test" : "retained-data")
-          + " accuracy gap| within the retrain-to-retrain spread (" + m.noise().size()
-          + " removals, points)", measured.toString(), met));
+      out.add(new Report.Target(at + "absolute " + (split == 2 ? "test" : "retained-data")
+          + " accuracy gap within the retrain-to-retrain spread on each of " + m.noise().size()
+          + " removals (gap vs spread, points)", measured.toString(), met));
     }
     double forget = t.stream().mapToDouble(x -> Math.abs(gap(x, 0, one))).max()
         .orElse(Double.NaN);
-    out.add(new Report.Target(at + "|forget-set accuracy gap| ≤ " + f0(MLP_FORGET_POINTS)
+    out.add(new Report.Target(at + "absolute forget-set accuracy gap ≤ " + f0(MLP_FORGET_POINTS)
         + " points (largest over removals)", f2(forget) + " points",
         forget <= MLP_FORGET_POINTS));
     return out;
