@@ -29,6 +29,11 @@ final class CalibrateCommand extends ClientCommand {
   @ArgGroup(exclusive = true, multiplicity = "1")
   Source source;
 
+  @Option(names = "--step", description = "LEAVE_OUT or FULL_FISHER. With --erase-like: the step"
+      + " to calibrate (default: as Erase); with --from: the step whose epsilon* to read"
+      + " (default LEAVE_OUT; ignored for a results.csv without a step column).")
+  dev.lethe.core.ErasureStep step;
+
   static final class Source {
     @Option(names = "--epsilon", description = "The scale to set: a finite number > 0.")
     Double epsilon;
@@ -67,8 +72,6 @@ final class CalibrateCommand extends ClientCommand {
     @Option(names = "--feature-offset", description = "Override the spec's feature_offset.")
     Double featureOffset;
 
-    @Option(names = "--step", description = "LEAVE_OUT or FULL_FISHER (default: as Erase).")
-    dev.lethe.core.ErasureStep step;
 
     @Option(names = "--max-accuracy-drop", defaultValue = "1",
         description = "Guard: retained accuracy may fall by at most this many points (default"
@@ -96,6 +99,9 @@ final class CalibrateCommand extends ClientCommand {
     @Option(names = "--fisher", required = true,
         description = "The Fisher setting as the report labels it, e.g. \"TRUE B=2048 m=1\".")
     String fisher;
+
+    /** The erase step whose ε* to read (the command's --step; LEAVE_OUT when not given). */
+    String step = "LEAVE_OUT";
   }
 
   @Override
@@ -103,6 +109,9 @@ final class CalibrateCommand extends ClientCommand {
     if (source.heldOut != null) {
       calibrate(lethe, source.heldOut, out);
       return;
+    }
+    if (source.report != null && step != null) {
+      source.report.step = step.name();
     }
     double epsilon = source.epsilon != null ? source.epsilon : fromReport(source.report);
     ModelConfig spec = lethe.setScale(name, epsilon);
@@ -121,7 +130,7 @@ final class CalibrateCommand extends ClientCommand {
     dev.lethe.core.Samples holdout = all(model, h.holdout, h);
     dev.lethe.core.Samples retained = h.retained == null ? null : all(model, h.retained, h);
     dev.lethe.erase.ScaleCalibration.Result r = lethe.calibrateScale(
-        new dev.lethe.erase.ScaleCalibration.Request(name, samples, holdout, retained, h.step,
+        new dev.lethe.erase.ScaleCalibration.Request(name, samples, holdout, retained, step,
             h.apply, h.maxAccuracyDrop));
     if (h.json) {
       out.println(Json.calibration(r));
@@ -157,16 +166,19 @@ final class CalibrateCommand extends ClientCommand {
     if (lines.isEmpty() || !lines.get(0).startsWith("family,fisher,split,")) {
       throw new IllegalArgumentException(r.csv + " is not a results.csv of lethe evaluate");
     }
+    // since issue 18 the last column names the erase step; older files have one step
+    boolean stepped = lines.get(0).endsWith(",step");
     for (String line : lines.subList(1, lines.size())) {
       String[] f = line.split(",");
-      // family, fisher, split, group, "removal", k, epsilon, ...
-      if (f[0].equals(r.family) && f[1].equals(r.fisher) && f[2].equals("report")) {
+      // family, fisher, split, group, "removal", k, epsilon, ..., step
+      if (f[0].equals(r.family) && f[1].equals(r.fisher) && f[2].equals("report")
+          && (!stepped || f[f.length - 1].equals(r.step))) {
         int quoted = line.indexOf('"', line.indexOf('"') + 1);
         String[] rest = line.substring(quoted + 2).split(",");
         return Double.parseDouble(rest[1]);
       }
     }
     throw new IllegalArgumentException("no report row for family " + r.family + " and Fisher \""
-        + r.fisher + "\" in " + r.csv);
+        + r.fisher + "\"" + (stepped ? " with step " + r.step : "") + " in " + r.csv);
   }
 }

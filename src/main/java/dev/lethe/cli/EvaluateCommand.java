@@ -11,11 +11,12 @@ import picocli.CommandLine.Option;
 @Command(name = "evaluate", mixinStandardHelpOptions = true,
     description = {"Erasure quality against retraining from scratch, end to end through the "
         + "public API: trains a convex multi-attribute model and an MLP on Fashion-MNIST, "
-        + "erases with every Fisher setting, calibrates epsilon on one split (SetScale) and "
-        + "reports on another, beside retrained models and the SISA baseline; writes a Markdown "
-        + "report with PNG figures and a CSV of every removal. The full run took 19.5 minutes "
-        + "on 2 cores (docs/evaluation.md); --quick, what the test suite runs, about 80 s. (To score one version on samples: "
-        + "`lethe score`.)"})
+        + "erases with every Fisher setting and both steps (LEAVE_OUT, FULL_FISHER), measures "
+        + "them at epsilon = 1 and at an epsilon calibrated on one split (SetScale) and reported "
+        + "on another, beside retrained models (the MLP's with several seeds: the noise floor) "
+        + "and the SISA baseline; writes a Markdown report with PNG figures and a CSV of every "
+        + "removal. The full run takes about half an hour on 2 idle cores; --quick a few "
+        + "minutes. (To score one version on samples: `lethe score`.)"})
 final class EvaluateCommand implements Callable<Integer> {
   @Option(names = "--quick", description = "The reduced plan the test suite runs.")
   boolean quick;

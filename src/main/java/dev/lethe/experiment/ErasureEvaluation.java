@@ -14,9 +14,11 @@ import java.util.concurrent.Executors;
 import java.util.function.Consumer;
 
 /**
- * The whole erasure-quality evaluation of issue 6: the convex multi-attribute experiment and the
- * MLP experiment, each under every Fisher setting of the plan, ε calibrated on one split and
- * reported on another, and the SISA baseline beside them. Talks to the sidecar only through its
+ * The whole erasure-quality evaluation (issues 6 and 18): the convex multi-attribute experiment
+ * and the MLP experiment, each under every Fisher setting of the plan and both erase steps
+ * (LEAVE_OUT, eq. 1, and FULL_FISHER, eq. 4) on the same Fisher, measured at ε = 1 and at an ε
+ * calibrated on one split and reported on another; the MLP's retraining noise floor (several
+ * seeds); and the SISA baseline beside them. Talks to the sidecar only through its
  * public API. Stateless; one run at a time per sidecar.
  */
 public final class ErasureEvaluation {
@@ -43,20 +45,59 @@ public final class ErasureEvaluation {
         ? Sidecar.embedded(fisherMemoryBytes)
         : Sidecar.remote(target, new ClientSecurity(token, null, null, null, null))) {
       Results r = run(plan, sidecar, fashionDir, log);
+      String keep = System.getProperty(KEEP_PROPERTY);
+      if (keep != null && !keep.isEmpty()) {
+        try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(
+            Files.newOutputStream(Path.of(keep)))) {
+          out.writeObject(r);
+        }
+      }
       Report.write(r, markdown, command);
       return Report.targets(r).stream()
           .map(t -> (t.met() ? "met     " : "NOT MET ") + t.what() + ": " + t.measured()).toList();
     }
   }
 
-  /** One family's results. */
+  /**
+   * One family's results.
+   *
+   * @param settings every Fisher setting with each step it ran, in plan order, LEAVE_OUT first
+   * @param noise the retraining noise floor of each reported removal (empty: not measured)
+   */
   record FamilyResults(String key, String description, String trainingNote, double trainSeconds,
       double testAccuracy, List<TrialResult> trials, List<Sisa.Result> sisa, Removal oneSample,
-      List<FisherSetting> settings) {}
+      List<FisherSetting> settings, List<NoiseFloor> noise) implements java.io.Serializable {}
 
   /** Everything the report shows. */
   record Results(EvaluationPlan plan, String sidecar, FamilyResults convex, FamilyResults mlp,
-      double seconds) {}
+      double seconds) implements java.io.Serializable {}
+
+  /**
+   * System property naming a file to keep a run's results in (Java serialization), so that
+   * {@link #rerender} can write the report again without measuring again; unset: not kept.
+   */
+  static final String KEEP_PROPERTY = "lethe.evaluate.keep";
+
+  /**
+   * Writes the report of results kept by an earlier run ({@link #KEEP_PROPERTY}) again, with this
+   * build's report code: {@code java -cp target/lethe.jar dev.lethe.experiment.ErasureEvaluation
+   * KEPT MARKDOWN COMMAND}.
+   */
+  public static void main(String[] args) throws Exception {
+    System.setProperty("java.awt.headless", "true");
+    Results r;
+    try (java.io.ObjectInputStream in = new java.io.ObjectInputStream(
+        Files.newInputStream(Path.of(args[0])))) {
+      r = (Results) in.readObject();
+    }
+    rerender(r, Path.of(args[1]), args[2]);
+  }
+
+  static void rerender(Results r, Path markdown, String command) throws IOException {
+    Report.write(r, markdown, command);
+    Report.targets(r).forEach(t -> System.out.println((t.met() ? "met     " : "NOT MET ")
+        + t.what() + ": " + t.measured()));
+  }
 
   static Results run(EvaluationPlan plan, Sidecar sidecar, Path fashionDir, Consumer<String> log)
       throws IOException {
@@ -77,10 +118,10 @@ public final class ErasureEvaluation {
           "test-pair");
       ConvexFamily convex = new ConvexFamily(pairs, testPairs, plan.mu(), pool);
       FamilyResults c = family(plan, sidecar, convex, convexRemovals(plan, pairs),
-          plan.convexSettings(), log);
+          plan.convexSettings(), new long[0], log);
       MlpFamily mlp = new MlpFamily(train, test, plan.mlpTrain(), plan.mlpTest(), plan.mlp());
       FamilyResults m = family(plan, sidecar, mlp, mlpRemovals(plan, train), plan.mlpSettings(),
-          log);
+          plan.noiseSeeds(), log);
       return new Results(plan, sidecar.describe(), c, m, (System.nanoTime() - t0) / 1e9);
     } finally {
       pool.shutdownNow();
@@ -88,8 +129,8 @@ public final class ErasureEvaluation {
   }
 
   private static FamilyResults family(EvaluationPlan plan, Sidecar sidecar, ModelFamily family,
-      List<Removal> removals, List<FisherSetting> settings, Consumer<String> log)
-      throws IOException {
+      List<Removal> removals, List<FisherSetting> settings, long[] noiseSeeds,
+      Consumer<String> log) throws IOException {
     ErasureRunner runner = new ErasureRunner(family, sidecar.client(), plan.grid(), log);
     double[] star = runner.trained();
     int[] all = Rows.range(family.trainSize());
@@ -97,9 +138,19 @@ public final class ErasureEvaluation {
     double testAccuracy = family.accuracy(family.probabilities(star, true, test), true, test);
     log.accept(String.format("%s: test accuracy of θ* %.4f", family.key(), testAccuracy));
     runner.retrainAll(removals);
+    List<NoiseFloor> noise = new ArrayList<>();
+    if (noiseSeeds.length > 0) {
+      for (Removal r : removals) {
+        if (!r.calibration() && !r.group().equals(ONE)) {
+          noise.add(noiseFloor(runner, r, noiseSeeds, log));
+        }
+      }
+    }
     List<TrialResult> trials = new ArrayList<>();
+    List<FisherSetting> stepped = new ArrayList<>();
     for (FisherSetting s : settings) {
       trials.addAll(runner.run(s, removals));
+      s.steps().forEach(step -> stepped.add(s.withStep(step)));
     }
     Removal one = removals.stream().filter(r -> r.group().equals(ONE)).findFirst().orElseThrow();
     List<Sisa.Result> sisa = new ArrayList<>();
@@ -107,7 +158,32 @@ public final class ErasureEvaluation {
       sisa.add(Sisa.run(family, shards, 3, one.forget()[0], log));
     }
     return new FamilyResults(family.key(), family.describe(), family.trainingNote(star, all),
-        runner.trainSeconds(), testAccuracy, trials, sisa, one, settings);
+        runner.trainSeconds(), testAccuracy, trials, sisa, one, stepped, noise);
+  }
+
+  /**
+   * Retrains without the removal with each seed (the first is the family's own, whose model is
+   * the gold standard already trained) and measures the retrained models.
+   */
+  private static NoiseFloor noiseFloor(ErasureRunner runner, Removal r, long[] seeds,
+      Consumer<String> log) {
+    if (!(runner.family() instanceof MlpFamily mlp)) {
+      throw new IllegalArgumentException("a noise floor needs a seeded trainer: " + runner.family());
+    }
+    int[] keep = Rows.without(Rows.range(mlp.trainSize()), r.forget());
+    double[][] accuracy = new double[seeds.length][];
+    for (int i = 0; i < seeds.length; i++) {
+      if (seeds[i] == mlp.seed()) {
+        accuracy[i] = runner.retrainedAccuracy(r);
+      } else {
+        long t0 = System.nanoTime();
+        accuracy[i] = runner.accuracies(mlp.train(keep, seeds[i]), r.forget());
+        log.accept(String.format("%s: noise floor, retrained without %s with seed %d in %.1f s:"
+            + " forget/retain/test accuracy %.4f/%.4f/%.4f", mlp.key(), r.label(), seeds[i],
+            (System.nanoTime() - t0) / 1e9, accuracy[i][0], accuracy[i][1], accuracy[i][2]));
+      }
+    }
+    return new NoiseFloor(r, seeds.clone(), accuracy);
   }
 
   static final String ONE = "1 sample";

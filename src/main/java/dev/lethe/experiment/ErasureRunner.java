@@ -5,6 +5,7 @@ import dev.lethe.core.Batches;
 import dev.lethe.core.Samples;
 import dev.lethe.erase.EraseCommand;
 import dev.lethe.core.EraseOutcome;
+import dev.lethe.core.ErasureStep;
 import dev.lethe.fisher.FisherProgress;
 import dev.lethe.fisher.FisherRequest;
 import dev.lethe.fisher.CurvatureKind;
@@ -21,7 +22,8 @@ import java.util.function.Consumer;
 /**
  * Runs one model family's erasures through a sidecar's public API and measures them against
  * retraining from scratch. For each Fisher setting it registers θ* under its own model name,
- * streams BuildFisher over the training set, then:
+ * streams BuildFisher over the training set once, then for each step the Fisher allows
+ * (LEAVE_OUT, FULL_FISHER; {@link FisherSetting#steps()}), naming the step in every Erase:
  *
  * <ol>
  *   <li>calibration split: erases each removal at ε = 1 (the spec's default), downloads the new
@@ -33,8 +35,8 @@ import java.util.function.Consumer;
  *       own answer, and measures it (curves use Δ = (θ̂ − θ*)/ε*).
  * </ol>
  *
- * Retrained models (the gold standard) depend only on the removal and are computed once. Not
- * thread-safe; progress lines go to the logger given.
+ * Retrained models (the gold standard) depend only on the removal and are computed once, shared
+ * by every Fisher and step. Not thread-safe; progress lines go to the logger given.
  */
 final class ErasureRunner {
   private static final int FISHER_BATCH = 500;
@@ -128,8 +130,17 @@ final class ErasureRunner {
     return gold(r).seconds();
   }
 
-  /** Measures every removal under one Fisher setting; returns calibration then report results. */
-  List<TrialResult> run(FisherSetting setting, List<Removal> removals) throws IOException {
+  /** The gold standard's forget, retain and test accuracy (retrained with the family's seed). */
+  double[] retrainedAccuracy(Removal r) {
+    return gold(r).accuracyRetrained().clone();
+  }
+
+  /**
+   * Measures every removal under one Fisher setting, once per step it allows; returns, per step,
+   * calibration then report results (their settings carry the step).
+   */
+  List<TrialResult> run(FisherSetting fisherSetting, List<Removal> removals) throws IOException {
+    FisherSetting setting = fisherSetting.withStep(null);
     double[] star0 = trained();
     String name = family.key() + "-" + setting.slug();
     client.putModel(family.spec(name, setting.blockSize()),
@@ -147,12 +158,20 @@ final class ErasureRunner {
     FisherProgress.Summary s = fisher.summary();
     log.accept(String.format("%s %s: Fisher built in %.1f s (%d blocks, %.0f MB)", family.key(),
         setting.label(), s.buildSeconds(), s.blocks(), s.bytes() / 1e6));
+    List<TrialResult> out = new ArrayList<>();
+    for (ErasureStep step : setting.steps()) {
+      out.addAll(runStep(name, setting.withStep(step), removals, star, params));
+    }
+    return out;
+  }
 
+  private List<TrialResult> runStep(String name, FisherSetting setting, List<Removal> removals,
+      double[] star, List<String> params) throws IOException {
     List<TrialResult> out = new ArrayList<>();
     List<double[]> calibrationCurves = new ArrayList<>();
     for (Removal r : removals) {
       if (r.calibration()) {
-        Erased e = erase(name, r, star, params, 1.0);
+        Erased e = erase(name, setting.step(), r, star, params, 1.0);
         TrialResult t = measure(setting, r, star, e, 1.0);
         calibrationCurves.add(t.gammaCurve());
         out.add(t);
@@ -164,7 +183,7 @@ final class ErasureRunner {
         family.key(), setting.label(), epsilon, meanAt(calibrationCurves, indexOf(epsilon))));
     for (Removal r : removals) {
       if (!r.calibration()) {
-        Erased e = erase(name, r, star, params, epsilon);
+        Erased e = erase(name, setting.step(), r, star, params, epsilon);
         out.add(measure(setting, r, star, e, epsilon));
       }
     }
@@ -172,17 +191,20 @@ final class ErasureRunner {
   }
 
   /** The step Δ = (θ̂ − θ*)/ε of one erase and its round-trip time. */
-  private record Erased(double[] delta, double millis) {}
+  private record Erased(double[] delta, double millis, EraseOutcome.Timings timings) {}
 
-  private Erased erase(String name, Removal r, double[] star, List<String> params, double epsilon)
-      throws IOException {
+  private Erased erase(String name, ErasureStep step, Removal r, double[] star,
+      List<String> params, double epsilon) throws IOException {
     Samples batch = family.trainBatch(r.forget());
     long t0 = System.nanoTime();
-    EraseOutcome o = client.erase(new EraseCommand(name, "", batch, false, 1, false));
+    EraseOutcome o = client.erase(new EraseCommand(name, "", batch, false, 1, false, step));
     double ms = (System.nanoTime() - t0) / 1e6;
     if (o.erased() != r.forget().length) {
       throw new IllegalStateException("erased " + o.erased() + " of " + r.forget().length
           + " samples of " + r.label());
+    }
+    if (o.step() != step) {
+      throw new IllegalStateException("asked for step " + step + ", the sidecar ran " + o.step());
     }
     double[] hat = OnnxWeights.fetch(client, name, o.version(), params,
         family.parameterSizes());
@@ -191,7 +213,7 @@ final class ErasureRunner {
     for (int i = 0; i < delta.length; i++) {
       delta[i] = (hat[i] - star[i]) / epsilon;
     }
-    return new Erased(delta, ms);
+    return new Erased(delta, ms, o.timings());
   }
 
   private TrialResult measure(FisherSetting setting, Removal r, double[] star, Erased e,
@@ -209,14 +231,21 @@ final class ErasureRunner {
     }
     // ε is a grid value (1 for calibration, the chosen ε* for the report): read it off the curves
     int at = indexOf(epsilon);
+    int one = indexOf(1.0);
     double[] hat = Quality.step(star, e.delta(), epsilon);
+    double[] accuracy = accuracies(hat, forget);
+    double[] atOne = epsilon == 1.0 ? accuracy
+        : accuracies(Quality.step(star, e.delta(), 1.0), forget);
     TrialResult t = new TrialResult(setting, r, gamma, distance, epsilon, gamma[at],
-        distance[at], accuracies(hat, forget),
+        distance[at], gamma[one], distance[one], accuracy, atOne,
         g.accuracyStar(), g.accuracyRetrained(),
         new double[] {g.miaStar(), membership(hat, forget, g.nonMembers()), g.miaRetrained()},
         e.millis(), g.seconds());
-    log.accept(String.format("%s %s %s [%s]: k=%d, erase %.0f ms, γ %.3f, distance %.3f at ε %.3g",
-        family.key(), setting.label(), r.label(), r.split(), forget.length, e.millis(), t.gamma(),
+    EraseOutcome.Timings tm = e.timings();
+    log.accept(String.format("%s %s %s [%s]: k=%d, erase %.0f ms (gradients %.0f, of which S's"
+        + " Fisher rows %.0f; solve %.0f; store %.0f), γ %.3f, distance %.3f at ε %.3g",
+        family.key(), setting.label(), r.label(), r.split(), forget.length, e.millis(),
+        tm.gradientsMs(), tm.leaveOutRowsMs(), tm.solveMs(), tm.storeMs(), t.gamma(),
         t.distance(), epsilon));
     return t;
   }

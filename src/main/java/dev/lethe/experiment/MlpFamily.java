@@ -75,7 +75,19 @@ final class MlpFamily implements ModelFamily {
 
   @Override
   public double[] train(int[] rows) {
-    return new MlpTrainer(config).train(train, rows, SCALE).model().flatten();
+    return train(rows, config.seed());
+  }
+
+  /** The same trainer with another seed (initial weights and shuffles). */
+  double[] train(int[] rows, long seed) {
+    MlpConfig c = new MlpConfig(config.hidden(), config.epochs(), config.batchSize(),
+        config.learningRate(), config.momentum(), config.l2(), seed);
+    return new MlpTrainer(c).train(train, rows, SCALE).model().flatten();
+  }
+
+  /** The seed θ* and the gold standard are trained with. */
+  long seed() {
+    return config.seed();
   }
 
   @Override

@@ -29,6 +29,16 @@ final class Plots {
         .toList();
   }
 
+  /**
+   * The settings at the reference block size and m of the family (its first setting's), every
+   * kind with both steps: what the per-kind figures and tables show.
+   */
+  static List<FisherSetting> kinds(ErasureEvaluation.FamilyResults f) {
+    FisherSetting ref = f.settings().get(0);
+    return f.settings().stream().filter(s -> s.blockSize() == ref.blockSize()
+        && s.minibatch() == ref.minibatch()).toList();
+  }
+
   /** Mean curve per removal group, groups in first-seen order. */
   static Map<String, double[]> meanCurves(List<TrialResult> trials, boolean gamma) {
     Map<String, List<double[]>> byGroup = new LinkedHashMap<>();
@@ -51,11 +61,11 @@ final class Plots {
     return m;
   }
 
-  /** Per Fisher kind (the first three settings): γ(ε) and distance(ε) per removal group. */
+  /** Per Fisher kind and step ({@link #kinds}): γ(ε) and distance(ε) per removal group. */
   static void epsilonFigure(ErasureEvaluation.FamilyResults f, double[] grid, Path file)
       throws IOException {
     List<XYChart> charts = new ArrayList<>();
-    List<FisherSetting> kinds = f.settings().subList(0, Math.min(3, f.settings().size()));
+    List<FisherSetting> kinds = kinds(f);
     for (FisherSetting s : kinds) {
       List<TrialResult> trials = reported(f, s);
       charts.add(xy(f.key() + " " + s.label() + ": γ vs ε", "γ (similarity ratio)", grid,
@@ -107,7 +117,7 @@ final class Plots {
 
   /**
    * Accuracy gaps to the retrained model, in points, on the forget, retained and test data:
-   * θ̂ − θ*₋S per Fisher kind (at ε*) and θ* − θ*₋S (not erasing at all), means over the reported
+   * θ̂ − θ*₋S per Fisher kind and step (at ε*) and θ* − θ*₋S (not erasing at all), means over the reported
    * removals.
    */
   static void accuracyFigure(ErasureEvaluation.FamilyResults f, Path file) throws IOException {
@@ -116,7 +126,7 @@ final class Plots {
         .xAxisTitle("split").yAxisTitle("accuracy gap (points)").build();
     chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
     List<String> splits = List.of("forget", "retain", "test");
-    List<FisherSetting> kinds = f.settings().subList(0, Math.min(3, f.settings().size()));
+    List<FisherSetting> kinds = kinds(f);
     List<TrialResult> reference = reported(f, kinds.get(0));
     chart.addSeries("original θ* (no erase)", splits, gaps(reference, true));
     for (FisherSetting s : kinds) {

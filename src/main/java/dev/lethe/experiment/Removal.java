@@ -8,7 +8,8 @@ package dev.lethe.experiment;
  * @param label a unique description ("attribute 3, 25%")
  * @param forget sorted training rows
  */
-record Removal(boolean calibration, String group, String label, int[] forget) {
+record Removal(boolean calibration, String group, String label, int[] forget)
+    implements java.io.Serializable {
   String split() {
     return calibration ? "calibration" : "report";
   }

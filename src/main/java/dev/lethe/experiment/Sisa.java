@@ -17,7 +17,7 @@ final class Sisa {
    * @param oneShardRetrainSeconds measured: retraining the shard of one erased sample without it
    */
   record Result(int shards, double testAccuracy, double trainSeconds, double[] shardSeconds,
-      double oneShardRetrainSeconds, int[][] parts) {
+      double oneShardRetrainSeconds, int[][] parts) implements java.io.Serializable {
 
     /** Shards holding at least one of the rows. */
     int affected(int[] rows) {

@@ -25,7 +25,7 @@ public record MlpConfig(
     double learningRate,
     double momentum,
     double l2,
-    long seed) {
+    long seed) implements java.io.Serializable {
 
   public MlpConfig {
     if (hidden < 1) {

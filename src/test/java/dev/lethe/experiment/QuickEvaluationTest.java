@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.lethe.core.ErasureStep;
 import dev.lethe.fisher.CurvatureKind;
 import dev.lethe.store.ModelState;
 import java.awt.image.BufferedImage;
@@ -16,8 +17,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code lethe evaluate --quick}: the whole evaluation pipeline (training, BuildFisher, erases
- * through a real sidecar on loopback, SetScale, retraining, SISA, report) on real Fashion-MNIST,
- * with floors on its figures. About 2 minutes on 2 cores.
+ * with both steps through a real sidecar on loopback, SetScale, retraining, the MLP's noise
+ * floor, SISA, report) on real Fashion-MNIST, with floors on its figures and the step comparison
+ * the full report draws its default from. A few minutes on 2 cores.
  */
 class QuickEvaluationTest {
   static final Path FASHION = Path.of("../shared/data/fashion-mnist");
@@ -39,6 +41,10 @@ class QuickEvaluationTest {
       models = sidecar.client().listModels();
     }
     ErasureEvaluation.FamilyResults convex = r.convex();
+    // every Fisher of the plan with both steps (all quick Fishers have m = 1), LEAVE_OUT first
+    assertEquals(2 * plan.convexSettings().size(), convex.settings().size());
+    assertEquals(ErasureStep.LEAVE_OUT, convex.settings().get(0).step());
+    assertEquals(ErasureStep.FULL_FISHER, convex.settings().get(1).step());
     for (FisherSetting s : convex.settings()) {
       List<TrialResult> reported = Plots.reported(convex, s);
       assertEquals(plan.reportAttributes().length * plan.ratios().length, reported.size());
@@ -46,9 +52,11 @@ class QuickEvaluationTest {
       if (s.kind() != CurvatureKind.MONTE_CARLO) {
         assertTrue(gamma > CONVEX_GAMMA_FLOOR, s.label() + ": convex mean γ at ε* " + gamma);
       }
-      // the report split erased with the ε* that calibration wrote into the spec
+      // the report split erased with the ε* that calibration wrote into the spec (both steps
+      // share the Fisher's model: its spec keeps the last step's)
       double epsilon = reported.get(0).epsilon();
-      assertTrue(models.stream().anyMatch(m -> m.spec().scale() == epsilon), s.label()
+      boolean last = s.step() == s.steps().get(s.steps().size() - 1);
+      assertTrue(!last || models.stream().anyMatch(m -> m.spec().scale() == epsilon), s.label()
           + " spec scale " + epsilon + " not in " + models.stream()
               .map(m -> m.name() + " " + m.spec().scale()).toList());
       for (TrialResult t : reported) {
@@ -57,19 +65,49 @@ class QuickEvaluationTest {
       }
     }
     // The true Fisher is the exact Hessian of this model: it lands closer to retraining.
-    double trueDistance = Report.mean(Plots.reported(convex, convex.settings().get(0)),
+    FisherSetting trueLeaveOut = convex.settings().get(0);
+    FisherSetting empiricalLeaveOut = convex.settings().get(2);
+    assertEquals(CurvatureKind.TRUE, trueLeaveOut.kind());
+    assertEquals(CurvatureKind.EMPIRICAL, empiricalLeaveOut.kind());
+    double trueDistance = Report.mean(Plots.reported(convex, trueLeaveOut), TrialResult::distance);
+    double empiricalDistance = Report.mean(Plots.reported(convex, empiricalLeaveOut),
         TrialResult::distance);
-    double empiricalDistance = Report.mean(Plots.reported(convex, convex.settings().get(1)),
-        TrialResult::distance);
-    assertEquals(CurvatureKind.TRUE, convex.settings().get(0).kind());
     assertTrue(trueDistance < empiricalDistance, trueDistance + " vs " + empiricalDistance);
+    // Issue 18: with the Hessian of the data kept (eq. 1) the uncalibrated step (ε = 1) is
+    // closer to retraining than eq. 4's, in γ and in distance, most of all on 100 % removals.
+    List<TrialResult> leaveOut = Plots.reported(convex, trueLeaveOut);
+    List<TrialResult> full = Plots.reported(convex, trueLeaveOut.otherStep());
+    double gammaLeaveOut = Report.mean(leaveOut, TrialResult::gammaAtOne);
+    double gammaFull = Report.mean(full, TrialResult::gammaAtOne);
+    assertTrue(gammaLeaveOut > gammaFull, "γ at ε = 1: " + gammaLeaveOut + " vs " + gammaFull);
+    assertTrue(Report.mean(leaveOut, TrialResult::distanceAtOne)
+        < Report.mean(full, TrialResult::distanceAtOne));
+    for (TrialResult t : leaveOut) {
+      if (t.removal().group().equals(Targets.FULL_REMOVAL)) {
+        TrialResult f = Targets.trial(full, t.removal());
+        assertTrue(t.distanceAtOne() < f.distanceAtOne(), t.removal().label() + ": distance "
+            + t.distanceAtOne() + " vs " + f.distanceAtOne());
+      }
+    }
+    // the MLP's noise floor: one per reported removal, seeds as planned, a real spread
+    ErasureEvaluation.FamilyResults mlp = r.mlp();
+    assertEquals(3, mlp.noise().size());
+    for (NoiseFloor n : mlp.noise()) {
+      assertEquals(plan.noiseSeeds().length, n.accuracy().length);
+      assertTrue(n.spread(2) > 0 && n.spread(2) < 20, n.removal().label() + " " + n.spread(2));
+      // the first seed's model is the gold standard the trials compare with
+      TrialResult t = Targets.trial(Plots.reported(mlp, mlp.settings().get(0)), n.removal());
+      assertEquals(t.accuracyRetrained()[2], n.accuracy()[0][2]);
+    }
     assertTrue(convex.testAccuracy() > 0.85, "convex test accuracy " + convex.testAccuracy());
     assertTrue(r.mlp().testAccuracy() > 0.6, "MLP test accuracy " + r.mlp().testAccuracy());
     assertEquals(plan.shards().length, r.mlp().sisa().size());
 
     Path md = Report.write(r, dir.resolve("evaluation.md"), "test");
     String text = Files.readString(md);
-    assertTrue(text.contains("## Targets") && text.contains("SISA S = 5"), text);
+    assertTrue(text.contains("## Targets") && text.contains("SISA S = 5")
+        && text.contains("LEAVE_OUT against FULL_FISHER") && text.contains("noise floor")
+        && text.contains("## Which step should be the default"), text);
     for (String f : List.of("convex-epsilon.png", "convex-settings.png", "convex-accuracy.png",
         "mlp-epsilon.png", "mlp-settings.png", "mlp-accuracy.png")) {
       BufferedImage image = ImageIO.read(dir.resolve("evaluation").resolve(f).toFile());
