@@ -55,9 +55,16 @@ public final class LeaveOut {
   private static final double SERIES_TOLERANCE = 1e-11;
   /**
    * A memory-bound multiply-add (a packed matrix-vector product streams the block) against a
-   * compute-bound one (DPOTRF, DSYRK), for the choice of path: measured ~10× here.
+   * compute-bound one (DPOTRF, DSYRK), for the choice of path: ~9× per thread here, and the
+   * Woodbury blocks run on both tasks while refactors take turns (below), so 5.
    */
-  private static final double MEMORY_BOUND = 10;
+  private static final double MEMORY_BOUND = 5;
+  /**
+   * With a native LAPACK, OpenBLAS threads each factorisation itself: refactored blocks take
+   * turns (two at once on two cores ran at a third of the speed here), while Woodbury blocks,
+   * memory-bound, run on every task.
+   */
+  private static final Object NATIVE_FACTOR = new Object();
 
   private LeaveOut() {}
 
@@ -323,12 +330,19 @@ public final class LeaveOut {
         }
         downdate.acceptFisher(blk, m);
       }
-      if (!Linalg.factor(m, b)) {
-        throw notPositiveDefinite(blk);
-      }
       double[] rhs = new double[b];
       System.arraycopy(g, s, rhs, 0, b);
-      Linalg.solveFactored(m, b, rhs);
+      boolean invertible;
+      if (Linalg.isNative()) {
+        synchronized (NATIVE_FACTOR) {
+          invertible = factorAndSolve(m, b, rhs);
+        }
+      } else {
+        invertible = factorAndSolve(m, b, rhs);
+      }
+      if (!invertible) {
+        throw notPositiveDefinite(blk);
+      }
       for (double v : rhs) {
         if (!Double.isFinite(v)) {
           throw notPositiveDefinite(blk);
@@ -336,11 +350,17 @@ public final class LeaveOut {
       }
       System.arraycopy(rhs, 0, x, s, b);
       if (downdate != null) {
-        if (!Linalg.invertFactored(m, b)) {
-          throw notPositiveDefinite(blk);
-        }
         downdate.accept(blk, m);
       }
+    }
+
+    /** DPOTRF then DPOTRS in place, and (downdate) DPOTRI; false when not positive definite. */
+    private boolean factorAndSolve(double[] m, int b, double[] rhs) {
+      if (!Linalg.factor(m, b)) {
+        return false;
+      }
+      Linalg.solveFactored(m, b, rhs);
+      return downdate == null || Linalg.invertFactored(m, b);
     }
 
     private LetheException notPositiveDefinite(int blk) {

@@ -102,27 +102,7 @@ class EraseEndToEndTest {
   }
 
   private float[] weights(long version) throws Exception {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    Iterator<ModelChunk> it = lethe.blocking.getModel(
-        GetModelRequest.newBuilder().setName("mlp").setVersion(version).build());
-    while (it.hasNext()) {
-      ModelChunk c = it.next();
-      if (!c.hasHeader()) {
-        out.writeBytes(c.getChunk().toByteArray());
-      }
-    }
-    OnnxMl.ModelProto m = OnnxMl.ModelProto.parseFrom(out.toByteArray());
-    float[] theta = new float[P];
-    int off = 0;
-    for (String name : List.of("W1", "b1", "W2", "b2")) {
-      OnnxMl.TensorProto t = m.getGraph().getInitializerList().stream()
-          .filter(x -> x.getName().equals(name)).findFirst().orElseThrow();
-      var f = ByteBuffer.wrap(t.getRawData().toByteArray()).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-      int len = f.remaining();
-      f.get(theta, off, len);
-      off += len;
-    }
-    return theta;
+    return EraseRpc.mlpWeights(lethe.blocking, "mlp", version);
   }
 
   /** The MLP with weights theta (spec order W1, b1, W2, b2). */

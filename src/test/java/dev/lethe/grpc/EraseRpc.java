@@ -204,4 +204,26 @@ final class EraseRpc {
       throw e;
     }
   }
+
+  /**
+   * The erasable weights W1, b1, W2, b2 of the fixture MLP's served file of {@code version}, in
+   * spec order (27 floats).
+   */
+  static float[] mlpWeights(ModelStoreGrpc.ModelStoreBlockingStub blocking, String name,
+      long version) throws Exception {
+    ai.onnx.proto.OnnxMl.ModelProto m = ai.onnx.proto.OnnxMl.ModelProto.parseFrom(
+        download(blocking, name, version, 0).bytes());
+    float[] theta = new float[27];
+    int off = 0;
+    for (String p : List.of("W1", "b1", "W2", "b2")) {
+      ai.onnx.proto.OnnxMl.TensorProto t = m.getGraph().getInitializerList().stream()
+          .filter(x -> x.getName().equals(p)).findFirst().orElseThrow();
+      var f = java.nio.ByteBuffer.wrap(t.getRawData().toByteArray())
+          .order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+      int len = f.remaining();
+      f.get(theta, off, len);
+      off += len;
+    }
+    return theta;
+  }
 }

@@ -63,18 +63,7 @@ class LeaveOutKindsTest {
   }
 
   private static float[] weights(ServerHarness h, String model, long version) throws Exception {
-    OnnxMl.ModelProto m = OnnxMl.ModelProto.parseFrom(EraseRpc.download(h.blocking, model, version, 0).bytes());
-    float[] theta = new float[P];
-    int off = 0;
-    for (String name : List.of("W1", "b1", "W2", "b2")) {
-      OnnxMl.TensorProto t = m.getGraph().getInitializerList().stream()
-          .filter(x -> x.getName().equals(name)).findFirst().orElseThrow();
-      var f = ByteBuffer.wrap(t.getRawData().toByteArray()).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-      int len = f.remaining();
-      f.get(theta, off, len);
-      off += len;
-    }
-    return theta;
+    return EraseRpc.mlpWeights(h.blocking, model, version);
   }
 
   private static void assertClose(float[] expected, float[] actual, float[] before, String what) {
