@@ -227,7 +227,8 @@ public final class MemoryBench {
     }
   }
 
-  private static Samples synthetic(Random random, int n, int features, int classes) {
+  /** n random samples of the MLP's input with class labels and ids "s0".., for loads and tests. */
+  public static Samples synthetic(Random random, int n, int features, int classes) {
     float[] x = new float[n * features];
     for (int i = 0; i < x.length; i++) {
       x[i] = random.nextFloat();

@@ -24,27 +24,21 @@ record Update(float[] weights, double norm, double thetaNorm) {
    * @throws LetheException FAILED_PRECONDITION when a guard refuses the update (nothing changed)
    */
   static Update of(float[] theta, double[] u, double scale, double maxRatio) {
-    double updateSq = 0;
-    double thetaSq = 0;
-    float[] updated = new float[theta.length];
-    for (int j = 0; j < theta.length; j++) {
-      double d = scale * u[j];
-      updateSq += d * d;
-      thetaSq += (double) theta[j] * theta[j];
-      updated[j] = (float) (theta[j] + d);
-      if (!Float.isFinite(updated[j])) {
+    Update update = unchecked(theta, u, scale);
+    float[] w = update.weights();
+    for (int j = 0; j < w.length; j++) {
+      if (!Float.isFinite(w[j])) {
         throw LetheException.precondition("the update is not finite at parameter entry " + j
             + ": the Fisher may be ill-conditioned (raise the spec's dampening); nothing changed");
       }
     }
-    double norm = Math.sqrt(updateSq);
-    double limit = maxRatio * Math.sqrt(thetaSq);
-    if (norm > limit) {
+    double limit = maxRatio * update.thetaNorm();
+    if (update.norm() > limit) {
       throw LetheException.precondition(String.format("the update's norm %.4g exceeds %.3g x |θ| "
           + "= %.4g (--max-update-ratio); check scale and dampening; nothing changed",
-          norm, maxRatio, limit));
+          update.norm(), maxRatio, limit));
     }
-    return new Update(updated, norm, Math.sqrt(thetaSq));
+    return update;
   }
 
   /** θ + s·u without the guards (a dry run's preview of the step that does not run). */

@@ -30,12 +30,24 @@ public interface ErasedRows {
   /** Produces all k·r rows, in order, as consecutive chunks. */
   void forEach(Chunk chunk);
 
+  /** Nanoseconds spent making rows so far (0 for rows held in memory). */
+  default long nanos() {
+    return 0;
+  }
+
   /**
    * The rows of {@code samples} (checked, ids required for MONTE_CARLO) as {@code rows} makes
    * them, computed in chunks of at most {@code chunkBytes} of rows.
    */
   static ErasedRows of(RowSource rows, Samples samples, long chunkBytes) {
     return new ErasedRows() {
+      private long nanos;
+
+      @Override
+      public long nanos() {
+        return nanos;
+      }
+
       @Override
       public int samples() {
         return samples.size();
@@ -59,7 +71,10 @@ public interface ErasedRows {
         for (int from = 0; from < k; from += step) {
           int to = Math.min(k, from + step);
           Samples part = from == 0 && to == k ? samples : Batches.range(samples, from, to);
-          chunk.accept(rows.rows(part, -1), (to - from) * rows.rowsPerSample());
+          long t = System.nanoTime();
+          float[] made = rows.rows(part, -1);
+          nanos += System.nanoTime() - t;
+          chunk.accept(made, (to - from) * rows.rowsPerSample());
         }
       }
     };

@@ -169,36 +169,7 @@ public final class Fishers implements AutoCloseable {
           + " rows of " + h.layout().parameterCount() + " per sample; the model makes "
           + source.rowsPerSample() + " of " + source.columns());
     }
-    long[] rowsNanos = {0};
-    ErasedRows made = ErasedRows.of(source, erased, CHUNK_BYTES);
-    ErasedRows timed = new ErasedRows() {
-      @Override
-      public int samples() {
-        return made.samples();
-      }
-
-      @Override
-      public int rowsPerSample() {
-        return made.rowsPerSample();
-      }
-
-      @Override
-      public int columns() {
-        return made.columns();
-      }
-
-      @Override
-      public void forEach(Chunk chunk) {
-        long t = System.nanoTime();
-        long[] inside = {0};
-        made.forEach((rows, count) -> {
-          long c = System.nanoTime();
-          chunk.accept(rows, count);
-          inside[0] += System.nanoTime() - c;
-        });
-        rowsNanos[0] += System.nanoTime() - t - inside[0];
-      }
-    };
+    ErasedRows rows = ErasedRows.of(source, erased, CHUNK_BYTES);
     // The rows of S (for one group of blocks at a time) and each task's block work space (one
     // dense block of doubles) come out of the Fisher memory that builds use too: as much as is
     // free, at least one block's rows and one task; fewer tasks run when less is free.
@@ -213,19 +184,17 @@ public final class Fishers implements AutoCloseable {
           (memory.bytes() - perColumn * largest) / taskBytes));
       long rowBudget = memory.bytes() - tasks * taskBytes;
       if (!downdate) {
-        LeaveOut.Result result = LeaveOut.solve(inverse, timed, g, null, pool, tasks,
+        LeaveOut.Result result = LeaveOut.solve(inverse, rows, g, null, pool, tasks,
             rowBudget, LeaveOut.Path.AUTO);
-        return new LeaveOutRun(result, null, rowsNanos[0] / 1e6);
+        return new LeaveOutRun(result, null, rows.nanos() / 1e6);
       }
-      return downdate(model, fisherId, inverse, h, timed, g, rowBudget, tasks, erased.size(),
-          rowsNanos);
+      return downdate(model, fisherId, inverse, h, rows, g, rowBudget, tasks, erased.size());
     }
   }
 
   /** The leave-out solve that also writes F₋S as a new Fisher (see {@link #leaveOut}). */
   private LeaveOutRun downdate(String model, String fisherId, FisherInverse inverse,
-      FisherHeader h, ErasedRows rows, double[] g, long rowBudget, int tasks, int k,
-      long[] rowsNanos) {
+      FisherHeader h, ErasedRows rows, double[] g, long rowBudget, int tasks, int k) {
     byte[] tag = new byte[4];
     new Random().nextBytes(tag);
     String to = fisherId.replaceAll("-d[0-9a-f]{8}$", "") + "-d" + HexFormat.of().formatHex(tag);
@@ -236,7 +205,7 @@ public final class Fishers implements AutoCloseable {
       LeaveOut.Result result = LeaveOut.solve(inverse, rows, g, writer, pool, tasks,
           rowBudget, LeaveOut.Path.REFACTOR);
       writer.commit();
-      return new LeaveOutRun(result, to, rowsNanos[0] / 1e6);
+      return new LeaveOutRun(result, to, rows.nanos() / 1e6);
     }
   }
 

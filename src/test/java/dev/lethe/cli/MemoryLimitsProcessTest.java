@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.lethe.client.LetheClient;
 import dev.lethe.client.RemoteException;
 import dev.lethe.core.Batches;
-import dev.lethe.core.DenseTensor;
 import dev.lethe.core.LossFunction;
 import dev.lethe.core.ModelConfig;
 import dev.lethe.core.Samples;
@@ -29,7 +28,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -239,17 +237,7 @@ class MemoryLimitsProcessTest {
   }
 
   static Samples syntheticBatch(Random random, int n, int features, int classes) {
-    float[] x = new float[n * features];
-    for (int i = 0; i < x.length; i++) {
-      x[i] = random.nextFloat();
-    }
-    long[] y = new long[n];
-    List<String> ids = new ArrayList<>();
-    for (int i = 0; i < n; i++) {
-      y[i] = random.nextInt(classes);
-      ids.add("s" + i);
-    }
-    return new Samples(ids, Map.of(Mlp.INPUT, DenseTensor.ofFloats(new long[] {n, features}, x)),
-        DenseTensor.ofLongs(new long[] {n}, y));
+    return dev.lethe.bench.MemoryBench.synthetic(random, n, features, classes);
   }
+
 }
