@@ -87,6 +87,11 @@ final class ConvexFamily implements ModelFamily {
   }
 
   @Override
+  public Samples testBatch(int[] rows) {
+    return test.batch(rows);
+  }
+
+  @Override
   public double[] probabilities(double[] theta, boolean isTest, int[] rows) {
     double[] z = LinearAttributes.logits(theta, isTest ? test : train, rows);
     for (int i = 0; i < z.length; i++) {

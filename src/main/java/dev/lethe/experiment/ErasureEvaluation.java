@@ -26,20 +26,25 @@ public final class ErasureEvaluation {
 
   /**
    * Runs the evaluation ({@code quick}: the reduced plan of the test suite; {@code mlpEpochs}
-   * &gt; 0 overrides the plan's MLP epochs) against the sidecar
+   * &gt; 0 overrides the plan's MLP epochs; {@code referenceOnly}: each family's reference Fisher
+   * only, {@link EvaluationPlan#referenceOnly}) against the sidecar
    * at {@code target} (null or empty: an embedded one, Fisher memory budget
    * {@code fisherMemoryBytes}), writes the report to {@code markdown} with its figures beside it,
    * and returns the target lines of the report.
    *
    * @param command the command line to print in the report
    */
-  public static List<String> runAndReport(boolean quick, int mlpEpochs, String target,
+  public static List<String> runAndReport(boolean quick, int mlpEpochs, boolean referenceOnly,
+      String target,
       String token, Path fashionDir, Path markdown, long fisherMemoryBytes, String command,
       Consumer<String> log) throws Exception {
     System.setProperty("java.awt.headless", "true");
     EvaluationPlan plan = quick ? EvaluationPlan.quick() : EvaluationPlan.full();
     if (mlpEpochs > 0) {
       plan = plan.withMlpEpochs(mlpEpochs);
+    }
+    if (referenceOnly) {
+      plan = plan.referenceOnly();
     }
     try (Sidecar sidecar = target == null || target.isEmpty()
         ? Sidecar.embedded(fisherMemoryBytes)
@@ -63,14 +68,21 @@ public final class ErasureEvaluation {
    *
    * @param settings every Fisher setting with each step it ran, in plan order, LEAVE_OUT first
    * @param noise the retraining noise floor of each reported removal (empty: not measured)
+   * @param gradientRatio |∇L_D(θ*)| / per-sample gradient RMS, from the first Fisher build
    */
   record FamilyResults(String key, String description, String trainingNote, double trainSeconds,
       double testAccuracy, List<TrialResult> trials, List<Sisa.Result> sisa, Removal oneSample,
-      List<FisherSetting> settings, List<NoiseFloor> noise) implements java.io.Serializable {}
+      List<FisherSetting> settings, List<NoiseFloor> noise, double gradientRatio)
+      implements java.io.Serializable {}
 
-  /** Everything the report shows. */
+  /**
+   * Everything the report shows.
+   *
+   * @param mlpEarly the MLP stopped early (issue 20's case), its reference Fisher only; null when
+   *     the plan has none
+   */
   record Results(EvaluationPlan plan, String sidecar, FamilyResults convex, FamilyResults mlp,
-      double seconds) implements java.io.Serializable {}
+      FamilyResults mlpEarly, double seconds) implements java.io.Serializable {}
 
   /**
    * System property naming a file to keep a run's results in (Java serialization), so that
@@ -118,18 +130,25 @@ public final class ErasureEvaluation {
           "test-pair");
       ConvexFamily convex = new ConvexFamily(pairs, testPairs, plan.mu(), pool);
       FamilyResults c = family(plan, sidecar, convex, convexRemovals(plan, pairs),
-          plan.convexSettings(), new long[0], log);
+          plan.convexSettings(), new long[0], true, log);
       MlpFamily mlp = new MlpFamily(train, test, plan.mlpTrain(), plan.mlpTest(), plan.mlp());
       FamilyResults m = family(plan, sidecar, mlp, mlpRemovals(plan, train), plan.mlpSettings(),
-          plan.noiseSeeds(), log);
-      return new Results(plan, sidecar.describe(), c, m, (System.nanoTime() - t0) / 1e9);
+          plan.noiseSeeds(), true, log);
+      FamilyResults early = null;
+      if (plan.earlyEpochs() > 0) {
+        MlpFamily e = new MlpFamily("mlp-early", train, test, plan.mlpTrain(), plan.mlpTest(),
+            plan.mlp().withEpochs(plan.earlyEpochs()));
+        early = family(plan, sidecar, e, mlpRemovals(plan, train),
+            List.of(plan.mlpSettings().get(0)), plan.noiseSeeds(), false, log);
+      }
+      return new Results(plan, sidecar.describe(), c, m, early, (System.nanoTime() - t0) / 1e9);
     } finally {
       pool.shutdownNow();
     }
   }
 
   private static FamilyResults family(EvaluationPlan plan, Sidecar sidecar, ModelFamily family,
-      List<Removal> removals, List<FisherSetting> settings, long[] noiseSeeds,
+      List<Removal> removals, List<FisherSetting> settings, long[] noiseSeeds, boolean sisaToo,
       Consumer<String> log) throws IOException {
     ErasureRunner runner = new ErasureRunner(family, sidecar.client(), plan.grid(), log);
     double[] star = runner.trained();
@@ -154,11 +173,12 @@ public final class ErasureEvaluation {
     }
     Removal one = removals.stream().filter(r -> r.group().equals(ONE)).findFirst().orElseThrow();
     List<Sisa.Result> sisa = new ArrayList<>();
-    for (int shards : plan.shards()) {
+    for (int shards : sisaToo ? plan.shards() : new int[0]) {
       sisa.add(Sisa.run(family, shards, 3, one.forget()[0], log));
     }
     return new FamilyResults(family.key(), family.describe(), family.trainingNote(star, all),
-        runner.trainSeconds(), testAccuracy, trials, sisa, one, stepped, noise);
+        runner.trainSeconds(), testAccuracy, trials, sisa, one, stepped, noise,
+        runner.gradientRatio());
   }
 
   /**
@@ -172,18 +192,23 @@ public final class ErasureEvaluation {
     }
     int[] keep = Rows.without(Rows.range(mlp.trainSize()), r.forget());
     double[][] accuracy = new double[seeds.length][];
+    double[] loss = new double[seeds.length];
     for (int i = 0; i < seeds.length; i++) {
       if (seeds[i] == mlp.seed()) {
         accuracy[i] = runner.retrainedAccuracy(r);
+        loss[i] = runner.retrainedForgetLoss(r);
       } else {
         long t0 = System.nanoTime();
-        accuracy[i] = runner.accuracies(mlp.train(keep, seeds[i]), r.forget());
+        double[] theta = mlp.train(keep, seeds[i]);
+        accuracy[i] = runner.accuracies(theta, r.forget());
+        loss[i] = runner.forgetLoss(theta, r.forget());
         log.accept(String.format("%s: noise floor, retrained without %s with seed %d in %.1f s:"
-            + " forget/retain/test accuracy %.4f/%.4f/%.4f", mlp.key(), r.label(), seeds[i],
-            (System.nanoTime() - t0) / 1e9, accuracy[i][0], accuracy[i][1], accuracy[i][2]));
+            + " forget/retain/test accuracy %.4f/%.4f/%.4f, S's mean loss %.4f", mlp.key(),
+            r.label(), seeds[i], (System.nanoTime() - t0) / 1e9, accuracy[i][0],
+            accuracy[i][1], accuracy[i][2], loss[i]));
       }
     }
-    return new NoiseFloor(r, seeds.clone(), accuracy);
+    return new NoiseFloor(r, seeds.clone(), accuracy, loss);
   }
 
   static final String ONE = "1 sample";

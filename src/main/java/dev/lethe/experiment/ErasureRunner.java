@@ -6,6 +6,7 @@ import dev.lethe.core.Samples;
 import dev.lethe.erase.EraseCommand;
 import dev.lethe.core.EraseOutcome;
 import dev.lethe.core.ErasureStep;
+import dev.lethe.erase.ScaleCalibration;
 import dev.lethe.fisher.FisherProgress;
 import dev.lethe.fisher.FisherRequest;
 import dev.lethe.fisher.CurvatureKind;
@@ -35,11 +36,20 @@ import java.util.function.Consumer;
  *       own answer, and measures it (curves use Δ = (θ̂ − θ*)/ε*).
  * </ol>
  *
+ * Beside ε*, which needs retrained models, it asks CalibrateScale (issue 20) for the ε a user
+ * would choose without retraining: each calibration removal against as many unseen test samples
+ * drawn like it (the holdout) and {@link #RETAINED} random training samples that stay (the
+ * accuracy guard); ε_h is the geometric mean of their choices and every report removal is also
+ * measured at θ* + ε_h·Δ.
+ *
+ *
  * Retrained models (the gold standard) depend only on the removal and are computed once, shared
  * by every Fisher and step. Not thread-safe; progress lines go to the logger given.
  */
 final class ErasureRunner {
   private static final int FISHER_BATCH = 500;
+  /** Retained training samples CalibrateScale's accuracy guard is measured on. */
+  static final int RETAINED = 1000;
   private final ModelFamily family;
   private final LetheClient client;
   private final double[] grid;
@@ -49,11 +59,12 @@ final class ErasureRunner {
   private double[] trained;
   private double trainSeconds;
   private final Map<Removal, Gold> gold = new HashMap<>();
+  private double gradientRatio = Double.NaN;
 
   /** A removal's retrained model and the measures that do not depend on the Fisher. */
   private record Gold(double[] theta, double seconds, double[] accuracyStar,
       double[] accuracyRetrained, double miaStar, double miaRetrained, double[] sigStar,
-      double[] sigRetrained, int[] nonMembers) {}
+      double[] sigRetrained, int[] nonMembers, double lossStar, double lossRetrained) {}
 
   ErasureRunner(ModelFamily family, LetheClient client, double[] grid, Consumer<String> log) {
     this.family = family;
@@ -112,11 +123,31 @@ final class ErasureRunner {
           accuracies(retrained, forget), membership(star, forget, nonMembers),
           membership(retrained, forget, nonMembers),
           family.signature(family.probabilities(star, false, forget), forget),
-          family.signature(family.probabilities(retrained, false, forget), forget), nonMembers);
+          family.signature(family.probabilities(retrained, false, forget), forget), nonMembers,
+          forgetLoss(star, forget), forgetLoss(retrained, forget));
       log.accept(String.format("%s: retrained without %s (%s, k=%d) from scratch in %.1f s",
           family.key(), removal.label(), removal.split(), forget.length, seconds));
       return g;
     });
+  }
+
+  /** S's mean data loss under θ. */
+  double forgetLoss(double[] theta, int[] forget) {
+    double[] l = family.losses(family.probabilities(theta, false, forget), false, forget);
+    return java.util.Arrays.stream(l).average().orElse(Double.NaN);
+  }
+
+  /** The gold standard's mean data loss on S (retrained with the family's seed). */
+  double retrainedForgetLoss(Removal r) {
+    return gold(r).lossRetrained();
+  }
+
+  /**
+   * |∇L_D(θ*)| / per-sample gradient RMS of the first Fisher this runner built (BuildFisher's
+   * convergence check); NaN before.
+   */
+  double gradientRatio() {
+    return gradientRatio;
   }
 
   /** Retrains the gold standard of every removal (from scratch, timed). */
@@ -158,6 +189,11 @@ final class ErasureRunner {
     FisherProgress.Summary s = fisher.summary();
     log.accept(String.format("%s %s: Fisher built in %.1f s (%d blocks, %.0f MB)", family.key(),
         setting.label(), s.buildSeconds(), s.blocks(), s.bytes() / 1e6));
+    if (Double.isNaN(gradientRatio)) {
+      gradientRatio = s.convergence().ratio();
+      log.accept(String.format("%s: |∇L_D(θ*)| / gradient RMS = %.3f%s", family.key(),
+          gradientRatio, s.convergence().warning().isEmpty() ? "" : " (convergence warning)"));
+    }
     List<TrialResult> out = new ArrayList<>();
     for (ErasureStep step : setting.steps()) {
       out.addAll(runStep(name, setting.withStep(step), removals, star, params));
@@ -172,7 +208,7 @@ final class ErasureRunner {
     for (Removal r : removals) {
       if (r.calibration()) {
         Erased e = erase(name, setting.step(), r, star, params, 1.0);
-        TrialResult t = measure(setting, r, star, e, 1.0);
+        TrialResult t = measure(setting, r, star, e, 1.0, Double.NaN);
         calibrationCurves.add(t.gammaCurve());
         out.add(t);
       }
@@ -181,13 +217,53 @@ final class ErasureRunner {
     client.setScale(name, epsilon);
     log.accept(String.format("%s %s: ε* = %.4g (calibration mean γ %.4f); written by SetScale",
         family.key(), setting.label(), epsilon, meanAt(calibrationCurves, indexOf(epsilon))));
+    double heldOut = heldOutEpsilon(name, setting, removals);
     for (Removal r : removals) {
       if (!r.calibration()) {
         Erased e = erase(name, setting.step(), r, star, params, epsilon);
-        out.add(measure(setting, r, star, e, epsilon));
+        out.add(measure(setting, r, star, e, epsilon, heldOut));
       }
     }
     return out;
+  }
+
+  /**
+   * ε_h: CalibrateScale on each calibration removal (nothing erased), the geometric mean of the
+   * chosen ε.
+   */
+  private double heldOutEpsilon(String name, FisherSetting setting, List<Removal> removals) {
+    double logSum = 0;
+    int count = 0;
+    List<String> chosen = new ArrayList<>();
+    for (Removal r : removals) {
+      if (!r.calibration()) {
+        continue;
+      }
+      int[] forget = r.forget();
+      Random random = new Random(17L * forget.length + forget[0]);
+      int[] holdout = java.util.Arrays.stream(family.nonMembers(forget, random)).distinct()
+          .toArray();
+      int[] others = Rows.without(all, forget);
+      int[] retained = Rows.sample(others, Math.min(RETAINED, others.length), random);
+      ScaleCalibration.Result c = client.calibrateScale(new ScaleCalibration.Request(name,
+          family.trainBatch(forget), family.testBatch(holdout), family.trainBatch(retained),
+          setting.step(), false, 0));
+      logSum += Math.log(c.scale());
+      count++;
+      StringBuilder curve = new StringBuilder();
+      for (ScaleCalibration.Point p : c.curve()) {
+        curve.append(String.format(" %.3g:%.3f/%.3f/%.2f/%+.1f", p.scale(), p.erasedMeanLoss(),
+            p.holdoutMeanLoss(), p.membershipAuc(), p.retainedAccuracyChange()));
+      }
+      log.accept(String.format("%s %s %s: CalibrateScale chose %.3g (%s); curve ε:erased/holdout"
+          + " mean loss/AUC/retained Δ points:%s", family.key(), setting.label(), r.label(),
+          c.scale(), c.reason(), curve));
+      chosen.add(String.format("%s %.3g", r.label(), c.scale()));
+    }
+    double epsilon = Math.exp(logSum / count);
+    log.accept(String.format("%s %s: held-out ε_h = %.4g (CalibrateScale per calibration removal:"
+        + " %s)", family.key(), setting.label(), epsilon, String.join(", ", chosen)));
+    return epsilon;
   }
 
   /** The step Δ = (θ̂ − θ*)/ε of one erase and its round-trip time. */
@@ -217,7 +293,7 @@ final class ErasureRunner {
   }
 
   private TrialResult measure(FisherSetting setting, Removal r, double[] star, Erased e,
-      double epsilon) {
+      double epsilon, double heldOutEpsilon) {
     Gold g = gold(r);
     int[] forget = r.forget();
     double[] gamma = new double[grid.length];
@@ -234,13 +310,16 @@ final class ErasureRunner {
     int one = indexOf(1.0);
     double[] hat = Quality.step(star, e.delta(), epsilon);
     double[] accuracy = accuracies(hat, forget);
-    double[] atOne = epsilon == 1.0 ? accuracy
-        : accuracies(Quality.step(star, e.delta(), 1.0), forget);
+    double[] hatOne = Quality.step(star, e.delta(), 1.0);
+    double[] atOne = epsilon == 1.0 ? accuracy : accuracies(hatOne, forget);
+    AtEpsilon heldOut = Double.isNaN(heldOutEpsilon) ? null
+        : at(star, e.delta(), heldOutEpsilon, forget, g);
     TrialResult t = new TrialResult(setting, r, gamma, distance, epsilon, gamma[at],
         distance[at], gamma[one], distance[one], accuracy, atOne,
         g.accuracyStar(), g.accuracyRetrained(),
         new double[] {g.miaStar(), membership(hat, forget, g.nonMembers()), g.miaRetrained()},
-        e.millis(), g.seconds());
+        e.millis(), g.seconds(), heldOut, new double[] {g.lossStar(),
+            forgetLoss(hatOne, forget), forgetLoss(hat, forget), g.lossRetrained()});
     EraseOutcome.Timings tm = e.timings();
     log.accept(String.format("%s %s %s [%s]: k=%d, erase %.0f ms (gradients %.0f, of which S's"
         + " Fisher rows %.0f; solve %.0f; store %.0f), γ %.3f, distance %.3f at ε %.3g",
@@ -248,6 +327,17 @@ final class ErasureRunner {
         tm.gradientsMs(), tm.leaveOutRowsMs(), tm.solveMs(), tm.storeMs(), t.gamma(),
         t.distance(), epsilon));
     return t;
+  }
+
+  /** θ̂ = θ* + ε·Δ measured at any ε (not only the grid's). */
+  private AtEpsilon at(double[] star, double[] delta, double epsilon, int[] forget, Gold g) {
+    double[] hat = Quality.step(star, delta, epsilon);
+    double gamma = Quality.similarityRatio(
+        family.signature(family.probabilities(hat, false, forget), forget), g.sigStar(),
+        g.sigRetrained());
+    return new AtEpsilon(epsilon, gamma,
+        Quality.normalisedDistance(star, delta, epsilon, g.theta()), accuracies(hat, forget),
+        membership(hat, forget, g.nonMembers()), forgetLoss(hat, forget));
   }
 
   private double bestEpsilon(List<double[]> curves) {

@@ -28,6 +28,8 @@ import java.util.List;
  *     retraining noise floor (the first is the MLP's own seed)
  * @param shards SISA shard counts
  * @param epsilonGrid log10 range and points of the ε grid
+ * @param earlyEpochs epochs of the MLP stopped early (issue 20's case: the same MLP, its
+ *     reference Fisher, held-out-calibrated ε against three retrainings); 0 = not run
  */
 record EvaluationPlan(
     String mode,
@@ -46,7 +48,8 @@ record EvaluationPlan(
     List<FisherSetting> mlpSettings,
     long[] noiseSeeds,
     int[] shards,
-    double[] epsilonGrid) implements java.io.Serializable {
+    double[] epsilonGrid,
+    int earlyEpochs) implements java.io.Serializable {
 
   static final int CONVEX_BLOCK = 2048;
 
@@ -64,7 +67,7 @@ record EvaluationPlan(
             new FisherSetting(CurvatureKind.EMPIRICAL, 256, 1),
             new FisherSetting(CurvatureKind.MONTE_CARLO, 256, 1),
             new FisherSetting(CurvatureKind.EMPIRICAL, 256, 10)),
-        new long[] {1, 2, 3}, new int[] {5, 10, 20}, new double[] {-1.5, 1.5, 49});
+        new long[] {1, 2, 3}, new int[] {5, 10, 20}, new double[] {-1.5, 1.5, 49}, 2);
   }
 
   static EvaluationPlan quick() {
@@ -75,14 +78,26 @@ record EvaluationPlan(
             new FisherSetting(CurvatureKind.EMPIRICAL, CONVEX_BLOCK, 1)),
         1000, 1000, new MlpConfig(32, 4, 64, 0.05, 0.9, 5e-4, 1), 0, 3,
         List.of(new FisherSetting(CurvatureKind.TRUE, 256, 1)),
-        new long[] {1, 2, 3}, new int[] {5}, new double[] {-1.5, 1.5, 49});
+        new long[] {1, 2, 3}, new int[] {5}, new double[] {-1.5, 1.5, 49}, 1);
   }
 
   /** The same plan with the MLP trained for {@code epochs} epochs. */
   EvaluationPlan withMlpEpochs(int epochs) {
     return new EvaluationPlan(mode, convexPairs, convexTestPairs, mu, calibrationAttributes,
         reportAttributes, ratios, convexSettings, mlpTrain, mlpTest, mlp.withEpochs(epochs),
-        calibrationClass, reportClass, mlpSettings, noiseSeeds, shards, epsilonGrid);
+        calibrationClass, reportClass, mlpSettings, noiseSeeds, shards, epsilonGrid,
+        earlyEpochs);
+  }
+
+  /**
+   * The same plan with each family's reference Fisher only (both steps) and the smallest SISA
+   * shard count: the held-out calibration and the early-stopped MLP at a third of the full cost.
+   */
+  EvaluationPlan referenceOnly() {
+    return new EvaluationPlan(mode + ", reference Fishers only", convexPairs, convexTestPairs, mu,
+        calibrationAttributes, reportAttributes, ratios, List.of(convexSettings.get(0)), mlpTrain,
+        mlpTest, mlp, calibrationClass, reportClass, List.of(mlpSettings.get(0)), noiseSeeds,
+        new int[] {shards[0]}, epsilonGrid, earlyEpochs);
   }
 
   double[] grid() {

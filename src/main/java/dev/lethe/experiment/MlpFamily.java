@@ -24,15 +24,24 @@ final class MlpFamily implements ModelFamily {
   private final int testN;
   private final MlpConfig config;
   private final Samples trainBatch;
+  private final Samples testBatch;
+  private final String key;
 
   /** Trains on the first n training images and tests on the first testN test images. */
   MlpFamily(Dataset train, Dataset test, int n, int testN, MlpConfig config) {
+    this("mlp", train, test, n, testN, config);
+  }
+
+  /** The same under another key (model names and figure files): "mlp-early" for issue 20's case. */
+  MlpFamily(String key, Dataset train, Dataset test, int n, int testN, MlpConfig config) {
+    this.key = key;
     this.train = train;
     this.test = test;
     this.n = n;
     this.testN = Math.min(testN, test.size());
     this.config = config;
     this.trainBatch = train.batch(0, n, BatchFormat.of(Mlp.INPUT).withScale(SCALE));
+    this.testBatch = test.batch(0, this.testN, BatchFormat.of(Mlp.INPUT).withScale(SCALE));
   }
 
   Dataset trainData() {
@@ -41,7 +50,7 @@ final class MlpFamily implements ModelFamily {
 
   @Override
   public String key() {
-    return "mlp";
+    return key;
   }
 
   @Override
@@ -122,6 +131,11 @@ final class MlpFamily implements ModelFamily {
   @Override
   public Samples trainBatch(int[] rows) {
     return Batches.rows(trainBatch, rows);
+  }
+
+  @Override
+  public Samples testBatch(int[] rows) {
+    return Batches.rows(testBatch, rows);
   }
 
   private Mlp model(double[] theta) {

@@ -11,7 +11,7 @@ import dev.lethe.core.Samples;
  * may use the family's own thread pool.
  */
 interface ModelFamily {
-  /** "convex" or "mlp": a prefix of model names and of the report's figure files. */
+  /** "convex", "mlp" or "mlp-early": a prefix of model names and of the report's figure files. */
   String key();
 
   /** A sentence describing data, model and training for the report. */
@@ -40,6 +40,9 @@ interface ModelFamily {
 
   /** Training rows as a batch the registered model accepts, ids unique per row. */
   Samples trainBatch(int[] rows);
+
+  /** Test rows as a batch the registered model accepts (held-out samples for CalibrateScale). */
+  Samples testBatch(int[] rows);
 
   /** Predicted probabilities [rows, outputs] of θ on training (test = false) or test rows. */
   double[] probabilities(double[] theta, boolean test, int[] rows);

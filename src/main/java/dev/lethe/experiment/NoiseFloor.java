@@ -8,9 +8,16 @@ package dev.lethe.experiment;
  *
  * @param seeds the seeds, the first the gold standard's
  * @param accuracy [seed][forget, retain, test] accuracy of each retrained model
+ * @param forgetLoss [seed] S's mean data loss under each retrained model
  */
-record NoiseFloor(Removal removal, long[] seeds, double[][] accuracy)
+record NoiseFloor(Removal removal, long[] seeds, double[][] accuracy, double[] forgetLoss)
     implements java.io.Serializable {
+  /** The smallest and largest of {@link #forgetLoss}. */
+  double[] forgetLossRange() {
+    return new double[] {java.util.Arrays.stream(forgetLoss).min().orElse(Double.NaN),
+        java.util.Arrays.stream(forgetLoss).max().orElse(Double.NaN)};
+  }
+
   /** Largest minus smallest accuracy over the seeds on a split (0 forget, 1 retain, 2 test), points. */
   double spread(int split) {
     double lo = Double.POSITIVE_INFINITY;

@@ -51,6 +51,7 @@ final class Report {
       md.append(StepComparison.section(f, grid));
     }
     md.append(sisa(r));
+    md.append(HeldOutCalibration.section(r));
     md.append(StepComparison.defaultStep(r));
     md.append(defaultKind(r));
     Files.writeString(markdown, md.toString(), StandardCharsets.UTF_8);
@@ -58,7 +59,9 @@ final class Report {
   }
 
   static List<Target> targets(ErasureEvaluation.Results r) {
-    return Targets.of(r);
+    List<Target> out = new ArrayList<>(Targets.of(r));
+    out.addAll(HeldOutCalibration.targets(r));
+    return out;
   }
 
   /** The reference setting's single-sample removal. */
@@ -260,18 +263,35 @@ final class Report {
         + "distance,acc_forget,acc_retain,acc_test,acc_forget_original,acc_retain_original,"
         + "acc_test_original,acc_forget_retrained,acc_retain_retrained,acc_test_retrained,"
         + "mia_original,mia_erased,mia_retrained,erase_ms,retrain_s,gamma_eps1,distance_eps1,"
-        + "acc_forget_eps1,acc_retain_eps1,acc_test_eps1,step\n");
-    for (ErasureEvaluation.FamilyResults f : List.of(r.convex(), r.mlp())) {
+        + "acc_forget_eps1,acc_retain_eps1,acc_test_eps1,step,loss_forget_original,"
+        + "loss_forget_eps1,loss_forget,loss_forget_retrained,epsilon_heldout,gamma_heldout,"
+        + "distance_heldout,acc_forget_heldout,acc_retain_heldout,acc_test_heldout,mia_heldout,"
+        + "loss_forget_heldout\n");
+    List<ErasureEvaluation.FamilyResults> families = new ArrayList<>(List.of(r.convex(), r.mlp()));
+    if (r.mlpEarly() != null) {
+      families.add(r.mlpEarly());
+    }
+    for (ErasureEvaluation.FamilyResults f : families) {
       for (TrialResult t : f.trials()) {
         b.append(String.join(",", f.key(), t.setting().fisherLabel(), t.removal().split(),
             t.removal().group(), '"' + t.removal().label() + '"', String.valueOf(t.k()),
             g6(t.epsilon()), g6(t.gamma()), g6(t.distance()), join(t.accuracy()),
             join(t.accuracyStar()), join(t.accuracyRetrained()), join(t.membership()),
             g6(t.eraseMs()), g6(t.retrainSeconds()), g6(t.gammaAtOne()), g6(t.distanceAtOne()),
-            join(t.accuracyAtOne()), String.valueOf(t.setting().step()))).append('\n');
+            join(t.accuracyAtOne()), String.valueOf(t.setting().step()), join(t.forgetLoss()),
+            heldOut(t.heldOut()))).append('\n');
       }
     }
     return b.toString();
+  }
+
+  /** The held-out columns, empty for calibration removals. */
+  private static String heldOut(AtEpsilon h) {
+    if (h == null) {
+      return ",,,,,,,";
+    }
+    return String.join(",", g6(h.epsilon()), g6(h.gamma()), g6(h.distance()), join(h.accuracy()),
+        g6(h.membership()), g6(h.forgetMeanLoss()));
   }
 
   private static List<String> groups(ErasureEvaluation.FamilyResults f) {

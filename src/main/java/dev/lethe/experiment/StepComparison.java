@@ -199,6 +199,6 @@ final class StepComparison {
     for (TrialResult t : Plots.reported(f, f.settings().get(0))) {
       g.add(t.removal().group());
     }
-    return f.key().equals("mlp") ? g.iterator().next() : new ArrayList<>(g).get(g.size() - 1);
+    return f.key().startsWith("mlp") ? g.iterator().next() : new ArrayList<>(g).get(g.size() - 1);
   }
 }

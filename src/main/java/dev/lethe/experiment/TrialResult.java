@@ -14,6 +14,10 @@ package dev.lethe.experiment;
  *     unseen test samples
  * @param eraseMs the Erase RPC's round trip as the client saw it
  * @param retrainSeconds retraining from scratch without S
+ * @param heldOut θ̂ at the ε CalibrateScale chose on the calibration split against held-out
+ *     samples, without retraining (issue 20); null for calibration removals
+ * @param forgetLoss S's mean data loss under θ*, θ̂ at ε = 1, θ̂ at the ε the erase ran with and
+ *     θ*₋S (index 0..3)
  */
 record TrialResult(
     FisherSetting setting,
@@ -31,7 +35,9 @@ record TrialResult(
     double[] accuracyRetrained,
     double[] membership,
     double eraseMs,
-    double retrainSeconds) implements java.io.Serializable {
+    double retrainSeconds,
+    AtEpsilon heldOut,
+    double[] forgetLoss) implements java.io.Serializable {
 
   int k() {
     return removal.forget().length;

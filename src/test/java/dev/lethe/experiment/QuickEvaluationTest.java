@@ -102,18 +102,57 @@ class QuickEvaluationTest {
     assertTrue(convex.testAccuracy() > 0.85, "convex test accuracy " + convex.testAccuracy());
     assertTrue(r.mlp().testAccuracy() > 0.6, "MLP test accuracy " + r.mlp().testAccuracy());
     assertEquals(plan.shards().length, r.mlp().sisa().size());
+    // Issue 20: every report removal also measured at the ε CalibrateScale chose on held-out
+    // data (its grid is [0.01, 10]); calibration removals have none.
+    ErasureEvaluation.FamilyResults early = r.mlpEarly();
+    for (ErasureEvaluation.FamilyResults f : List.of(convex, mlp, early)) {
+      for (TrialResult t : f.trials()) {
+        boolean reported = !t.removal().calibration();
+        assertEquals(reported, t.heldOut() != null, f.key() + " " + t.removal().label());
+        if (reported) {
+          double e = t.heldOut().epsilon();
+          assertTrue(e >= 0.0099 && e <= 10.01, f.key() + " ε_h " + e);
+          // the same Δ at the same ε gives the same θ̂: at ε_h = ε* the figures coincide
+          if (Math.abs(e - t.epsilon()) < 1e-12) {
+            assertEquals(t.gamma(), t.heldOut().gamma(), 1e-12);
+          }
+        }
+      }
+    }
+    // the early-stopped MLP (its reference Fisher, both steps, no SISA) is further from a
+    // minimum than the trained one, by BuildFisher's own measure; three retrainings' losses on
+    // S, the first the gold standard's; a model retrained without a whole class has a higher
+    // loss on it than θ* (the loss bookkeeping, not the erase: at ε = 1 the early-stopped
+    // model's step can overshoot either way)
+    assertEquals(2, early.settings().size());
+    assertTrue(early.sisa().isEmpty());
+    assertTrue(early.gradientRatio() > mlp.gradientRatio(),
+        early.gradientRatio() + " vs " + mlp.gradientRatio());
+    for (NoiseFloor n : early.noise()) {
+      assertEquals(plan.noiseSeeds().length, n.forgetLoss().length);
+      TrialResult t = Targets.trial(Plots.reported(early, early.settings().get(0)), n.removal());
+      assertEquals(t.forgetLoss()[3], n.forgetLoss()[0], 1e-12);
+      if (n.removal().group().equals("whole class")) {
+        assertTrue(t.forgetLoss()[3] > t.forgetLoss()[0], java.util.Arrays.toString(t.forgetLoss()));
+      }
+    }
+    // two convex targets (both steps) and two per step of the early-stopped MLP
+    assertEquals(2 + 2 * 2, HeldOutCalibration.targets(r).size());
 
     Path md = Report.write(r, dir.resolve("evaluation.md"), "test");
     String text = Files.readString(md);
     assertTrue(text.contains("## Targets") && text.contains("SISA S = 5")
         && text.contains("LEAVE_OUT against FULL_FISHER") && text.contains("noise floor")
-        && text.contains("## Which step should be the default"), text);
+        && text.contains("## Which step should be the default")
+        && text.contains("## Choosing ε without retraining") && text.contains("An MLP stopped early"),
+        text);
     for (String f : List.of("convex-epsilon.png", "convex-settings.png", "convex-accuracy.png",
         "mlp-epsilon.png", "mlp-settings.png", "mlp-accuracy.png")) {
       BufferedImage image = ImageIO.read(dir.resolve("evaluation").resolve(f).toFile());
       assertTrue(image != null && image.getWidth() > 100, f);
     }
     long rows = Files.readAllLines(dir.resolve("evaluation/results.csv")).size();
-    assertEquals(1 + convex.trials().size() + r.mlp().trials().size(), rows);
+    assertEquals(1 + convex.trials().size() + r.mlp().trials().size() + early.trials().size(),
+        rows);
   }
 }
