@@ -128,6 +128,34 @@ class TorchGradientTest {
     }
   }
 
+  /**
+   * The gradient memory a call reserves counts the activations at the request's length: one
+   * sample of a length whose activations exceed the pool is RESOURCE_EXHAUSTED (field samples)
+   * before any run, while a shorter one runs in the same pool.
+   */
+  @Test
+  void memoryIsCheckedAtTheRequestsLength() {
+    var model = TorchFixtures.model("text_cnn", 17);
+    List<String> params = TorchFixtures.reference("text_cnn", 17).parameters();
+    GradientGraph graph = GradientGraph.build(model, "logits", LossFunction.SOFTMAX_CROSS_ENTROPY, params, 0);
+    long p = graph.parameterCount();
+    long at16 = graph.specialise(List.of(16L)).activationFloats();
+    long at2000 = graph.specialise(List.of(2000L)).activationFloats();
+    assertTrue(at2000 > 100 * at16, at16 + " vs " + at2000);
+    long oneSampleAt16 = (GradientEngine.RUN_BLOCKS * p + at16) * Float.BYTES;
+    dev.lethe.core.MemoryPool pool = new dev.lethe.core.MemoryPool("gradient buffer", "--gradient-memory-bytes",
+        2 * oneSampleAt16);
+    var weights = GradCheck.direct(GradCheck.initialValues(model, params));
+    try (GradientEngine engine = new GradientEngine(graph, pool, oneSampleAt16)) {
+      assertEquals(2, engine.compute(tokens(2, 16), weights).size());
+      LetheException e = assertThrows(LetheException.class, () -> engine.compute(tokens(1, 2000), weights));
+      assertEquals(LetheException.Kind.RESOURCE_EXHAUSTED, e.kind());
+      assertTrue(e.getMessage().startsWith("samples: gradient buffers of 1 samples x " + p + " parameters and "
+          + at2000 + " activations per sample at samples.inputs[tokens] dimension 1 ('S') = 2000"), e.getMessage());
+      assertEquals(0, pool.used());
+    }
+  }
+
   private static Samples tokens(int n, int len) {
     long[] t = new long[n * len];
     for (int i = 0; i < t.length; i++) {
