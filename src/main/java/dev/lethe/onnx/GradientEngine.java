@@ -34,8 +34,14 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * holds no gradient buffers. A call waits (up to {@link #WAIT_MILLIS} ms) while other calls hold
  * the pool; one whose single-sample block exceeds the pool is RESOURCE_EXHAUSTED.
  *
- * <p>Ownership: the engine owns its ORT sessions (the loss-seeded one created here, the
- * cotangent-seeded one on first use); {@link #close()} releases them and must be called by
+ * <p>Symbolic input dims (a sequence length): a call's samples share their sizes (checked,
+ * {@link #checkSizes}); the engine runs them through the graph specialised to those sizes, built
+ * on the first call that brings them and kept for the {@link #SIZES_KEPT} most recently used
+ * sizes ({@link GradientSessionCache}). There the chunk and the reservation also count the
+ * batched forward values at the call's sizes ({@link GradientGraph#activationFloats}).
+ *
+ * <p>Ownership: the engine owns its ORT sessions (per sizes: the loss-seeded one created with the
+ * graph, the cotangent-seeded one on first use); {@link #close()} releases them and must be called by
  * whoever created the engine. The caller keeps ownership of the parameter buffers (read, never
  * modified or retained after a call returns) and of the returned arrays. Thread-safe: calls may
  * run concurrently (ORT sessions are); close() waits for calls in flight, and a call after
@@ -134,6 +140,11 @@ public final class GradientEngine implements AutoCloseable {
    */
   public List<List<Long>> sizesBuilt() {
     return sessions.sizesCached();
+  }
+
+  /** Graphs built for new sizes of the symbolic dims since construction (for tests and metrics). */
+  long graphsBuilt() {
+    return sessions.builds();
   }
 
   /**

@@ -45,6 +45,12 @@ import java.util.Set;
  * It is also true when a value on the differentiated path carries the batch on another axis
  * (attention's [S, N, E]): with one sample per run such a value is a static tensor whose per-sample
  * gradient [1] + shape has the value's own layout, so every rule applies unchanged.
+ *
+ * <p>Symbolic input dimensions after the batch (a dynamic sequence length, {@link SymbolicDims}):
+ * a graph is built for concrete sizes of them ({@link #sizes()}); {@link #build} uses
+ * {@link SymbolicDims#PROBE_SIZE} (or {@link SymbolicDims#FALLBACK_PROBE_SIZE}) and
+ * {@link #specialise} builds the graph of the same model for other sizes. Parameters and the
+ * logits' size are the same at every size; {@link #inputs()} reports -1 for a symbolic dim.
  */
 public final class GradientGraph {
   public static final String LABELS = "lethe_labels";
@@ -85,7 +91,8 @@ public final class GradientGraph {
 
   private GradientGraph(ForwardAnalysis fa, String logits, LossFunction loss, List<String> params, double l2,
       OnnxMl.ModelProto source, SymbolicDims symbolic, List<Long> sizes) {
-    this.source = source;
+    // kept only to specialise: a model without symbolic dims holds no copy of its weights here
+    this.source = symbolic.isEmpty() ? null : source;
     this.symbolic = symbolic;
     this.sizes = List.copyOf(sizes);
     this.logitsName = logits;

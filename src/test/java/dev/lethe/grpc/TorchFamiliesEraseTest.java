@@ -108,12 +108,14 @@ class TorchFamiliesEraseTest {
 
   /**
    * tokens and mask share the symbolic 'S': an Erase whose mask is shorter than its tokens is
-   * INVALID_ARGUMENT naming samples.inputs[mask] and the dimension; nothing changed.
+   * INVALID_ARGUMENT naming samples.inputs[mask] and the dimension; nothing changed. After a
+   * restart the stored model erases samples of a new length.
    */
   @org.junit.jupiter.api.Test
   void mixedLengthsInOneRequestAreRefused() throws Exception {
+    ModelInfo info;
     try (ServerHarness h = new ServerHarness(dir, 1 << 24)) {
-      ModelInfo info = h.put(ModelSpec.newBuilder().setName("gru").setLoss(Loss.SOFTMAX_CROSS_ENTROPY)
+      info = h.put(ModelSpec.newBuilder().setName("gru").setLoss(Loss.SOFTMAX_CROSS_ENTROPY)
           .setTrainSize(N).setDampening(10).setBlockSize(256).build(), TorchFixtures.modelBytes("gru_dynamic", 17));
       Samples train = samples(info, new Random(3), 6);
       EraseRpc.buildFisher(h.async, "gru", train);
@@ -134,6 +136,14 @@ class TorchFamiliesEraseTest {
       assertEquals(before, h.blocking.listModels(ListModelsRequest.getDefaultInstance()));
       // the request id was not spent: the same id with matching lengths erases
       assertEquals(2, h.blocking.erase(EraseRpc.erase("gru", "mixed", train, 0, 1)).getVersion());
+      info = h.blocking.listModels(ListModelsRequest.getDefaultInstance()).getModels(0);
+    }
+    // reopened: the stored model's engine is rebuilt at start and takes a length it never saw
+    try (ServerHarness h = new ServerHarness(dir, 1 << 24)) {
+      Samples other = samples(info, new Random(4), 7);
+      EraseResponse r = h.blocking.erase(EraseRpc.erase("gru", "after-restart", other, 2));
+      assertEquals(3, r.getVersion());
+      assertTrue(Double.isFinite(r.getUpdateNorm()) && r.getUpdateNorm() > 0, r.toString());
     }
   }
 

@@ -128,6 +128,36 @@ class TorchGradientTest {
     }
   }
 
+  /** Concurrent first calls at one new length wait for one build and get the same gradients. */
+  @Test
+  void concurrentFirstCallsAtALengthBuildOnce() throws Exception {
+    var model = TorchFixtures.model("text_cnn", 14);
+    List<String> params = TorchFixtures.reference("text_cnn", 14).parameters();
+    GradientGraph graph = GradientGraph.build(model, "logits", LossFunction.SOFTMAX_CROSS_ENTROPY, params, 0);
+    var weights = GradCheck.direct(GradCheck.initialValues(model, params));
+    int threads = 4;
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+    try (GradientEngine engine = new GradientEngine(graph)) {
+      java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+      List<java.util.concurrent.Future<GradientResult>> calls = new java.util.ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        calls.add(pool.submit(() -> {
+          start.await();
+          return engine.compute(tokens(3, 11), weights);
+        }));
+      }
+      start.countDown();
+      float[] first = calls.get(0).get().gradients();
+      for (var c : calls) {
+        assertArrayEquals(first, c.get().gradients(), 0f);
+      }
+      assertEquals(1, engine.graphsBuilt());
+      assertEquals(List.of(List.of(SymbolicDims.PROBE_SIZE), List.of(11L)), engine.sizesBuilt());
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
   /**
    * The gradient memory a call reserves counts the activations at the request's length: one
    * sample of a length whose activations exceed the pool is RESOURCE_EXHAUSTED (field samples)
