@@ -57,6 +57,9 @@ public final class GradientEngine implements AutoCloseable {
   /** How long a call waits for gradient buffers other calls hold. */
   public static final long WAIT_MILLIS = 30_000;
 
+  /** How many sizes of the symbolic dims are kept built at once (least recently used retired). */
+  public static final int SIZES_KEPT = GradientSessionCache.CAPACITY;
+
   private final GradientGraph graph;
   private final OrtEnvironment env = OrtEnvironment.getEnvironment();
   private final GradientSessionCache sessions;
@@ -157,9 +160,6 @@ public final class GradientEngine implements AutoCloseable {
       graph.symbolic().sizesOf(batch);
     }
   }
-
-  /** How many sizes of the symbolic dims are kept built at once (least recently used retired). */
-  public static final int SIZES_KEPT = GradientSessionCache.CAPACITY;
 
   /**
    * Per-sample losses, logits, gradients [N, P] and gradient norms.
