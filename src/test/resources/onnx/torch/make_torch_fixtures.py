@@ -135,18 +135,48 @@ class RnnClassifier(nn.Module):
         return self.head(h_n[-1])
 
 
-class TextConv(nn.Module):
-    """A text model over a dynamic sequence length: embedding, Conv1d, ReLU, mean, linear."""
+class TextCnn(nn.Module):
+    """A Conv1d text CNN over a dynamic sequence length: embedding, Conv1d (padded), ReLU, a
+    strided, dilated, grouped Conv1d, ReLU, mean over the sequence, linear."""
 
     def __init__(self, vocab=20, d=8, classes=3):
         super().__init__()
         self.embed = nn.Embedding(vocab, d)
         self.conv = nn.Conv1d(d, 12, 3, padding=1)
-        self.head = nn.Linear(12, classes)
+        self.conv2 = nn.Conv1d(12, 8, 2, stride=2, dilation=2, padding=1, groups=2)
+        self.head = nn.Linear(8, classes)
 
     def forward(self, tokens):
         h = self.embed(tokens).transpose(1, 2)  # [N, d, S]
-        return self.head(F.relu(self.conv(h)).mean(2))
+        h = F.relu(self.conv2(F.relu(self.conv(h))))
+        return self.head(h.mean(2))
+
+
+class MaskedGru(nn.Module):
+    """A GRU text classifier over a dynamic sequence length with a per-token weight input (a
+    mask of the same length 'S'): embedding times mask, GRU (batch_first), head on h_n[-1]."""
+
+    def __init__(self, vocab=20, d=8, hidden=10, classes=3):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d)
+        self.rnn = nn.GRU(d, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, classes)
+
+    def forward(self, tokens, mask):
+        _, h_n = self.rnn(self.embed(tokens) * mask.unsqueeze(-1))
+        return self.head(h_n[-1])
+
+
+class DynamicTransformer(TransformerClassifier):
+    """The transformer classifier over a dynamic sequence length (positions sliced to it)."""
+
+    def __init__(self):
+        super().__init__(seq=12)
+
+    def forward(self, tokens):
+        h = self.embed(tokens.transpose(0, 1))
+        h = h + self.pos[: h.shape[0]]
+        return self.head(self.encoder(h).mean(0))
 
 
 def images(n):
@@ -155,6 +185,10 @@ def images(n):
 
 def tokens(seq):
     return lambda n: {"tokens": torch.randint(0, 20, (n, seq))}
+
+
+def masked_tokens(seq):
+    return lambda n: {"tokens": torch.randint(0, 20, (n, seq)), "mask": 0.5 + torch.rand(n, seq)}
 
 
 # family -> (factory, input maker, classes, dynamic axes beyond the batch)
@@ -167,7 +201,16 @@ FAMILIES = {
     "transformer": (TransformerClassifier, tokens(6), 3, {}),
     "lstm": (lambda: RnnClassifier(nn.LSTM), tokens(5), 3, {}),
     "gru": (lambda: RnnClassifier(nn.GRU), tokens(5), 3, {}),
-    "text_dynamic": (TextConv, tokens(7), 3, {"tokens": {1: "S"}}),
+    "text_cnn": (TextCnn, tokens(7), 3, {"tokens": {1: "S"}}),
+    "gru_dynamic": (MaskedGru, masked_tokens(5), 3, {"tokens": {1: "S"}, "mask": {1: "S"}}),
+    "transformer_dynamic": (DynamicTransformer, tokens(6), 3, {"tokens": {1: "S"}}),
+}
+
+# dynamic-length families: a second reference (<family>_op<opset>.ref2.pb) at another length
+SECOND = {
+    "text_cnn": tokens(10),
+    "gru_dynamic": masked_tokens(8),
+    "transformer_dynamic": tokens(9),
 }
 
 
@@ -307,6 +350,24 @@ def match(onnx_model, model):
     return out
 
 
+def write_reference(path, name, names, inputs, labels, losses, grads):
+    ref = onnx.GraphProto(name=name)
+    for k, v in inputs.items():
+        ref.initializer.append(numpy_helper.from_array(v.numpy(), "input:" + k))
+    ref.initializer.append(numpy_helper.from_array(labels.numpy().astype(np.int64), "labels"))
+    ref.initializer.append(numpy_helper.from_array(losses.astype(np.float32), "losses"))
+    for init, (pname, transposed) in sorted(names.items(), key=lambda kv: kv[0]):
+        if transposed is None:  # an LSTM/GRU weight: the same layout of the per-sample gradients
+            g = pname(lambda k: grads[k])
+        else:
+            g = grads[pname]
+        if transposed:
+            g = np.transpose(g, (0, 2, 1))
+        ref.initializer.append(numpy_helper.from_array(g.astype(np.float32), "grad:" + init))
+    with open(path, "wb") as f:
+        f.write(ref.SerializeToString())
+
+
 def main(only):
     summary = []
     for i, (family, (factory, make_inputs, classes, dynamic)) in enumerate(FAMILIES.items()):
@@ -318,9 +379,13 @@ def main(only):
         model = factory().eval()
         perturb(model, gen)
         model = fuse(model).eval()
-        inputs, labels = draw(model, make_inputs, classes, 200 + i)
-        losses, grads = per_sample(model, inputs, labels, torch.float64)
-        model.float()
+        refs = {"ref": draw(model, make_inputs, classes, 200 + i)}
+        if family in SECOND:
+            refs["ref2"] = draw(model, SECOND[family], classes, 300 + i)
+        computed = {}
+        for key, (inputs, labels) in refs.items():
+            computed[key] = (inputs, labels) + per_sample(model, inputs, labels, torch.float64)
+            model.float()
         for opset in OPSETS:
             try:
                 om = export(model, make_inputs(2), opset, dynamic)
@@ -337,21 +402,9 @@ def main(only):
                 print("  opset", opset, "torch parameters without an initializer:", unmatched)
             summary.append((family, opset, f"{len(names)} initializers matched"))
             # the exporter's initializer names differ between opsets: one reference per export
-            ref = onnx.GraphProto(name=f"{family}_op{opset}_reference")
-            for k, v in inputs.items():
-                ref.initializer.append(numpy_helper.from_array(v.numpy(), "input:" + k))
-            ref.initializer.append(numpy_helper.from_array(labels.numpy().astype(np.int64), "labels"))
-            ref.initializer.append(numpy_helper.from_array(losses.astype(np.float32), "losses"))
-            for init, (pname, transposed) in sorted(names.items(), key=lambda kv: kv[0]):
-                if transposed is None:  # an LSTM/GRU weight: the same layout of the per-sample gradients
-                    g = pname(lambda k: grads[k])
-                else:
-                    g = grads[pname]
-                if transposed:
-                    g = np.transpose(g, (0, 2, 1))
-                ref.initializer.append(numpy_helper.from_array(g.astype(np.float32), "grad:" + init))
-            with open(f"{family}_op{opset}.ref.pb", "wb") as f:
-                f.write(ref.SerializeToString())
+            for key, (inputs, labels, losses, grads) in computed.items():
+                write_reference(f"{family}_op{opset}.{key}.pb", f"{family}_op{opset}_{key}", names,
+                                inputs, labels, losses, grads)
     for s in summary:
         print(*s)
 

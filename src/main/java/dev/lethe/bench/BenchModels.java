@@ -53,6 +53,37 @@ final class BenchModels {
     }
   }
 
+  /**
+   * A Conv1d text CNN over a symbolic sequence length 'S' (tokens [N, S]): embedding 1000×64,
+   * Conv1d 64→128 (k 5, pad 2), ReLU, Conv1d 128→128 (k 3, stride 2, pad 1), ReLU, mean over the
+   * sequence, linear head to 10. {@link Model#sample()} is [-1] (any length).
+   */
+  static Model textCnn(Random rnd) {
+    long vocab = 1000;
+    long e = 64;
+    long c = 128;
+    OnnxBuilder b = new OnnxBuilder("text_cnn").opset(17);
+    b.int64Input("tokens", -1, -1);
+    Params p = new Params(b, rnd);
+    String table = p.add("embed", 0.1, 0, vocab, e);
+    b.node("Gather", new String[] {table, "tokens"}, new String[] {"emb"}, "axis", 0L)
+        .node("Transpose", new String[] {"emb"}, new String[] {"nes"}, "perm", new long[] {0, 2, 1})
+        .node("Conv", new String[] {"nes", p.add("conv1_w", Math.sqrt(2.0 / (e * 5)), 0, c, e, 5),
+            p.add("conv1_b", 0.01, 0, c)}, new String[] {"c1"}, "pads", new long[] {2, 2})
+        .node("Relu", "r1", "c1")
+        .node("Conv", new String[] {"r1", p.add("conv2_w", Math.sqrt(2.0 / (c * 3)), 0, c, c, 3),
+            p.add("conv2_b", 0.01, 0, c)}, new String[] {"c2"}, "pads", new long[] {1, 1}, "strides", new long[] {2})
+        .node("Relu", "r2", "c2")
+        .node("ReduceMean", new String[] {"r2"}, new String[] {"pooled"}, "axes", new long[] {2}, "keepdims", 0L);
+    String w = p.add("head_w", Math.sqrt(1.0 / c), 0, c, 10);
+    b.node("MatMul", "zm", "pooled", w).node("Add", "z", "zm", p.add("head_b", 0.01, 0, 10)).floatOutput("z", -1, 10);
+    OnnxMl.ModelProto m = b.build();
+    OnnxMl.GraphProto.Builder g = m.getGraph().toBuilder();
+    g.getInputBuilder(0).getTypeBuilder().getTensorTypeBuilder().getShapeBuilder().getDimBuilder(1).setDimParam("S");
+    return new Model("text-cnn [N,S]", m.toBuilder().setGraph(g).build(), "tokens", new long[] {-1}, (int) vocab,
+        p.names, p.values);
+  }
+
   static Model resnet18(Random rnd) {
     OnnxBuilder b = new OnnxBuilder("resnet18").opset(14).floatInput("x", -1, 3, 224, 224);
     Params p = new Params(b, rnd);

@@ -25,8 +25,10 @@ import java.util.Random;
  * the same model (an MLP, a small CNN, a resnet18-size network and a transformer encoder, the
  * latter also in torch's [S, N, E] attention layout, which runs one sample at a time; see
  * {@link BenchModels}), and the gradient output rate (bytes/s of the [N, P] result) beside this
- * machine's memory-copy bandwidth, all measured in one run. Usage: {@code GradientBench
- * [seconds per measurement, default 3]}. Note: launch with the class path in the CLASSPATH
+ * machine's memory-copy bandwidth, all measured in one run; then, for a Conv1d text CNN with a
+ * symbolic sequence length, the first call at a new length (graph specialised and built) beside
+ * warm calls at it. Usage: {@code GradientBench
+ * [seconds per measurement, default 3] [lengths: only the text CNN's lengths]}. Note: launch with the class path in the CLASSPATH
  * variable or an @argfile; ORT 1.29 crashes (SIGSEGV) creating its environment when the java
  * command line is longer than about 4 KiB.
  */
@@ -38,6 +40,10 @@ public final class GradientBench {
   public static void main(String[] args) throws Exception {
     double seconds = args.length > 0 ? Double.parseDouble(args[0]) : 3.0;
     Random rnd = new Random(2024);
+    if (args.length > 1 && args[1].equals("lengths")) {
+      newLengths(BenchModels.textCnn(rnd), rnd, seconds);
+      return;
+    }
     double copyBw = memcpyBandwidth(seconds);
     System.out.printf("memory-copy bandwidth (direct buffer -> float[], 128 MiB): %.2f GB/s%n", copyBw / 1e9);
     System.out.printf("%-16s %5s %9s %14s %14s %8s %14s %10s%n", "model", "batch", "P",
@@ -61,6 +67,44 @@ public final class GradientBench {
         }
       }
     }
+    newLengths(BenchModels.textCnn(rnd), rnd, seconds);
+  }
+
+  /**
+   * A model with a symbolic sequence length: the first call at a new length (its gradient graph
+   * is specialised and its session built) beside a warm call at that length, batch 32.
+   */
+  private static void newLengths(Model m, Random rnd, double seconds) {
+    int n = 32;
+    long t0 = System.nanoTime();
+    GradientGraph g = GradientGraph.build(m.proto(), "z", LossFunction.SOFTMAX_CROSS_ENTROPY, m.params(), 1e-4);
+    List<FloatBuffer> params = direct(m.values());
+    try (GradientEngine e = new GradientEngine(g)) {
+      System.out.printf("%n%s, P %d: registration build (probe length %s) %.0f ms%n", m.name(), g.parameterCount(),
+          g.sizes(), (System.nanoTime() - t0) / 1e6);
+      System.out.printf("%-8s %5s %16s %14s %10s%n", "length", "batch", "first call ms", "warm call ms", "first/warm");
+      for (long len : new long[] {32, 128, 512}) {
+        Samples b = tokens(rnd, m.vocab(), n, len);
+        long start = System.nanoTime();
+        e.compute(b, params);
+        double first = (System.nanoTime() - start) / 1e6;
+        double perCall = 1e3 * n / gradThroughput(e, b, params, seconds);
+        System.out.printf("%-8d %5d %16.1f %14.1f %10.1f%n", len, n, first, perCall, first / perCall);
+      }
+    }
+  }
+
+  private static Samples tokens(Random rnd, int vocab, int n, long len) {
+    long[] t = new long[(int) (n * len)];
+    for (int i = 0; i < t.length; i++) {
+      t[i] = rnd.nextInt(vocab);
+    }
+    long[] y = new long[n];
+    for (int i = 0; i < n; i++) {
+      y[i] = rnd.nextInt(10);
+    }
+    return new Samples(List.of(), Map.of("tokens", DenseTensor.ofLongs(new long[] {n, len}, t)),
+        DenseTensor.ofLongs(new long[] {n}, y));
   }
 
   private static double memcpyBandwidth(double seconds) {

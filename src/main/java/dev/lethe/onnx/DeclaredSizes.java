@@ -19,7 +19,10 @@ public final class DeclaredSizes {
   private DeclaredSizes() {}
 
   /**
-   * Bytes of one sample of {@code in} (unknown dims count as 1, as the probe feeds them).
+   * Bytes of one sample of {@code in} as the registration's probes feed it: a symbolic dimension
+   * after the batch (a sequence length) counts as the largest size they give it,
+   * {@link SymbolicDims#PROBE_SIZE} + 1; requests bring their own sizes, and the gradient engine
+   * counts a request's activations at those sizes before it allocates for them.
    *
    * @throws LetheException INVALID_ARGUMENT (field chunk) when one sample cannot be held in one
    *     array (more than 2³¹ − 1 elements) or its size overflows
@@ -27,7 +30,7 @@ public final class DeclaredSizes {
   public static long sampleBytes(InputSpec in) {
     long count = 1;
     for (int i = 1; i < in.dims().length; i++) {
-      long d = Math.max(1, in.dims()[i]);
+      long d = in.dims()[i] > 0 ? in.dims()[i] : SymbolicDims.PROBE_SIZE + 1;
       if (count > Integer.MAX_VALUE / d) {
         throw LetheException.invalid("chunk", "graph input '" + Messages.quote(in.name()) + "' declares "
             + shape(in) + ": more than " + Integer.MAX_VALUE + " elements per sample, which no"

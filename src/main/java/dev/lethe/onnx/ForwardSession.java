@@ -115,14 +115,31 @@ public final class ForwardSession implements AutoCloseable {
     return new Logits(all, first.perSampleDims());
   }
 
-  /** Logits of one all-zero sample: checks that the model runs and tells the output shape. */
+  /**
+   * Logits of one all-zero sample: checks that the model runs and tells the output shape. A
+   * symbolic dimension after the batch (a sequence length) is fed at
+   * {@link SymbolicDims#PROBE_SIZE}, or at {@link SymbolicDims#FALLBACK_PROBE_SIZE} if the model
+   * cannot run there, as the gradient graph's registration build does.
+   */
   public long[] probeOutputDims(List<FloatBuffer> params) {
+    try {
+      return probeOutputDims(params, SymbolicDims.PROBE_SIZE);
+    } catch (LetheException first) {
+      try {
+        return probeOutputDims(params, SymbolicDims.FALLBACK_PROBE_SIZE);
+      } catch (LetheException again) {
+        throw first;
+      }
+    }
+  }
+
+  private long[] probeOutputDims(List<FloatBuffer> params, long length) {
     Map<String, DenseTensor> zeros = new HashMap<>();
     for (InputSpec in : graph.inputs()) {
       long[] dims = in.dims().clone();
       long count = 1;
       for (int i = 0; i < dims.length; i++) {
-        dims[i] = dims[i] < 0 ? 1 : dims[i];
+        dims[i] = dims[i] < 0 ? length : dims[i];
         if (i == 0) {
           dims[0] = 1;
         }

@@ -34,8 +34,14 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * holds no gradient buffers. A call waits (up to {@link #WAIT_MILLIS} ms) while other calls hold
  * the pool; one whose single-sample block exceeds the pool is RESOURCE_EXHAUSTED.
  *
- * <p>Ownership: the engine owns its ORT sessions (the loss-seeded one created here, the
- * cotangent-seeded one on first use); {@link #close()} releases them and must be called by
+ * <p>Symbolic input dims (a sequence length): a call's samples share their sizes (checked,
+ * {@link #checkSizes}); the engine runs them through the graph specialised to those sizes, built
+ * on the first call that brings them and kept for the {@link #SIZES_KEPT} most recently used
+ * sizes ({@link GradientSessionCache}). There the chunk and the reservation also count the
+ * batched forward values at the call's sizes ({@link GradientGraph#activationFloats}).
+ *
+ * <p>Ownership: the engine owns its ORT sessions (per sizes: the loss-seeded one created with the
+ * graph, the cotangent-seeded one on first use); {@link #close()} releases them and must be called by
  * whoever created the engine. The caller keeps ownership of the parameter buffers (read, never
  * modified or retained after a call returns) and of the returned arrays. Thread-safe: calls may
  * run concurrently (ORT sessions are); close() waits for calls in flight, and a call after
@@ -51,16 +57,18 @@ public final class GradientEngine implements AutoCloseable {
   /** How long a call waits for gradient buffers other calls hold. */
   public static final long WAIT_MILLIS = 30_000;
 
+  /** How many sizes of the symbolic dims are kept built at once (least recently used retired). */
+  public static final int SIZES_KEPT = GradientSessionCache.CAPACITY;
+
   private final GradientGraph graph;
   private final OrtEnvironment env = OrtEnvironment.getEnvironment();
-  private final OrtSession lossSession;
-  private OrtSession cotangentSession; // guarded by lock's write side for creation
+  private final GradientSessionCache sessions;
   private final int chunk;
+  private final long chunkBytes;
   private final int paramCount;
   private final int[] paramSizes;
   private final MemoryPool pool;
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-  private final Object cotangentInit = new Object();
   private boolean closed;
 
   /** Buffers from the process's gradient pool, runs counted at most a quarter of it. */
@@ -95,18 +103,62 @@ public final class GradientEngine implements AutoCloseable {
       }
       paramSizes[i] = (int) count;
     }
-    long perSample = 4L * paramCount;
-    this.chunk = graph.perSample() ? 1 : (int) Math.max(1, Math.min(1 << 20, chunkBytes / perSample));
-    this.lossSession = createSession(GradientGraph.Seed.LOSS);
+    this.chunkBytes = chunkBytes;
+    this.chunk = rows(graph);
+    this.sessions = new GradientSessionCache(env, graph);
   }
 
-  /** The most samples per ORT run (a call of N samples runs min(N, this)). */
+  /**
+   * The most samples per run of {@code g}: one for a per-sample graph, else as many [P] rows as
+   * the chunk bytes hold; for a model with symbolic input dims the rows also count the batched
+   * forward values at g's sizes (a long sequence's activations grow with it, its P does not).
+   */
+  private int rows(GradientGraph g) {
+    if (g.perSample()) {
+      return 1;
+    }
+    long perSample = 4L * paramCount;
+    if (!g.sizes().isEmpty()) {
+      perSample += 4L * g.activationFloats();
+    }
+    return (int) Math.max(1, Math.min(1 << 20, chunkBytes / perSample));
+  }
+
+  /**
+   * The most samples per ORT run (a call of N samples runs min(N, this)); for a model with
+   * symbolic input dims, at the registration's probe sizes (other sizes get their own).
+   */
   public int chunkSize() {
     return chunk;
   }
 
+  /** The graph given at construction (for symbolic input dims: at the registration's probe sizes). */
   public GradientGraph graph() {
     return graph;
+  }
+
+  /**
+   * The sizes of the symbolic input dims whose graphs are built and kept (least recently used
+   * first; at most {@link #SIZES_KEPT}); one empty list for a model without symbolic dims.
+   */
+  public List<List<Long>> sizesBuilt() {
+    return sessions.sizesCached();
+  }
+
+  /** Graphs built for new sizes of the symbolic dims since construction (for tests and metrics). */
+  long graphsBuilt() {
+    return sessions.builds();
+  }
+
+  /**
+   * Refuses a batch (checked by {@link SampleValidator}) whose inputs give one symbolic dimension
+   * different sizes: INVALID_ARGUMENT naming {@code samples.inputs[x]} and the dimension. Every
+   * call of this engine checks the same; a model without symbolic dims accepts any batch.
+   */
+  public void checkSizes(Samples batch) {
+    if (!graph.symbolic().isEmpty()) {
+      graph.symbolic().sizesOf(batch);
+    }
   }
 
   /**
@@ -167,38 +219,56 @@ public final class GradientEngine implements AutoCloseable {
       if (full && (long) n * paramCount > Integer.MAX_VALUE - 8) {
         throw LetheException.tooLarge("samples", n + " samples x " + paramCount + " parameters do not fit one array");
       }
-      OrtSession session = cot ? cotangentSession() : lossSession;
       if (into != null && into.length < n * paramCount) {
         throw new IllegalArgumentException("gradientsOut holds " + into.length + " floats, need " + n * paramCount);
       }
       float[] grads = full ? (into != null ? into : new float[n * paramCount]) : null;
       GradientResult result = new GradientResult(n, paramCount, cot ? null : new float[n], new float[(int) (n * c)],
           grads, new float[n]);
-      List<OnnxTensor> paramTensors = new ArrayList<>();
-      int rows = Math.max(1, Math.min(chunk, n));
-      // The output block and ONNX Runtime's working memory for it (norms too: ORT computes the
-      // [rows, P] gradients natively to take their norms).
-      long bytes = RUN_BLOCKS * rows * paramCount * Float.BYTES;
-      try (MemoryPool.Reservation held = pool.reserve(bytes, "samples", "gradient buffers of "
-          + rows + " samples x " + paramCount + " parameters", WAIT_MILLIS)) {
-        ByteBuffer[] raw = full ? new ByteBuffer[paramSizes.length] : null;
-        FloatBuffer[] out = full ? allocate(rows, raw) : null;
-        try {
-          feedParams(params, paramTensors);
-          for (int start = 0; start < n; start += rows) {
-            runChunk(session, batch, paramTensors, cotangent, start, Math.min(rows, n - start), out, result);
-          }
-        } catch (OrtException e) {
-          throw new IllegalStateException("ONNX Runtime failed computing gradients: " + e.getMessage(), e);
-        } finally {
-          paramTensors.forEach(OnnxTensor::close);
-          free(raw);
-        }
+      // The samples of one call share the symbolic dims' sizes (one tensor per input; inputs
+      // naming the same dim_param must agree): one specialised graph runs them all.
+      SymbolicDims symbolic = graph.symbolic();
+      GradientSessions specialised = sessions.acquire(symbolic.isEmpty() ? List.of() : symbolic.sizesOf(batch));
+      try {
+        return run(specialised, batch, params, cotangent, full, grads, result);
+      } finally {
+        specialised.release();
       }
-      return result;
     } finally {
       lock.readLock().unlock();
     }
+  }
+
+  private GradientResult run(GradientSessions specialised, Samples batch, List<FloatBuffer> params,
+      float[] cotangent, boolean full, float[] grads, GradientResult result) {
+    int n = batch.size();
+    GradientGraph graph = specialised.graph();
+    OrtSession session = specialised.session(cotangent != null);
+    List<OnnxTensor> paramTensors = new ArrayList<>();
+    int rows = Math.max(1, Math.min(rows(graph), n));
+    long activations = graph.sizes().isEmpty() ? 0 : graph.activationFloats();
+    // The output block and ONNX Runtime's working memory for it (norms too: ORT computes the
+    // [rows, P] gradients natively to take their norms).
+    long bytes = (RUN_BLOCKS * paramCount + activations) * rows * Float.BYTES;
+    try (MemoryPool.Reservation held = pool.reserve(bytes, "samples", "gradient buffers of "
+        + rows + " samples x " + paramCount + " parameters"
+        + (activations > 0 ? " and " + activations + " activations per sample at "
+            + graph.symbolic().describe(graph.sizes()) : ""), WAIT_MILLIS)) {
+      ByteBuffer[] raw = full ? new ByteBuffer[paramSizes.length] : null;
+      FloatBuffer[] out = full ? allocate(rows, raw) : null;
+      try {
+        feedParams(params, paramTensors);
+        for (int start = 0; start < n; start += rows) {
+          runChunk(graph, session, batch, paramTensors, cotangent, start, Math.min(rows, n - start), out, result);
+        }
+      } catch (OrtException e) {
+        throw new IllegalStateException("ONNX Runtime failed computing gradients: " + e.getMessage(), e);
+      } finally {
+        paramTensors.forEach(OnnxTensor::close);
+        free(raw);
+      }
+    }
+    return result;
   }
 
   private void feedParams(List<FloatBuffer> params, List<OnnxTensor> into) throws OrtException {
@@ -220,7 +290,7 @@ public final class GradientEngine implements AutoCloseable {
     }
   }
 
-  private void runChunk(OrtSession session, Samples batch, List<OnnxTensor> params, float[] cotangent,
+  private void runChunk(GradientGraph graph, OrtSession session, Samples batch, List<OnnxTensor> params, float[] cotangent,
       int start, int len, FloatBuffer[] out, GradientResult result) throws OrtException {
     Map<String, OnnxTensor> feeds = new HashMap<>();
     try {
@@ -336,23 +406,6 @@ public final class GradientEngine implements AutoCloseable {
     }
   }
 
-  private OrtSession cotangentSession() {
-    synchronized (cotangentInit) {
-      if (cotangentSession == null) {
-        cotangentSession = createSession(GradientGraph.Seed.COTANGENT);
-      }
-      return cotangentSession;
-    }
-  }
-
-  private OrtSession createSession(GradientGraph.Seed seed) {
-    try {
-      return OrtSessions.create(env, graph.model(seed).toByteArray(), 0);
-    } catch (OrtException e) {
-      throw new IllegalStateException("ONNX Runtime rejected the gradient graph: " + e.getMessage(), e);
-    }
-  }
-
   /** Closes the sessions; idempotent; waits for calls in flight. */
   @Override
   public void close() {
@@ -362,16 +415,7 @@ public final class GradientEngine implements AutoCloseable {
         return;
       }
       closed = true;
-      try {
-        lossSession.close();
-        synchronized (cotangentInit) {
-          if (cotangentSession != null) {
-            cotangentSession.close();
-          }
-        }
-      } catch (OrtException e) {
-        throw new IllegalStateException("closing ONNX Runtime sessions failed", e);
-      }
+      sessions.close();
     } finally {
       lock.writeLock().unlock();
     }

@@ -45,6 +45,12 @@ import java.util.Set;
  * It is also true when a value on the differentiated path carries the batch on another axis
  * (attention's [S, N, E]): with one sample per run such a value is a static tensor whose per-sample
  * gradient [1] + shape has the value's own layout, so every rule applies unchanged.
+ *
+ * <p>Symbolic input dimensions after the batch (a dynamic sequence length, {@link SymbolicDims}):
+ * a graph is built for concrete sizes of them ({@link #sizes()}); {@link #build} uses
+ * {@link SymbolicDims#PROBE_SIZE} (or {@link SymbolicDims#FALLBACK_PROBE_SIZE}) and
+ * {@link #specialise} builds the graph of the same model for other sizes. Parameters and the
+ * logits' size are the same at every size; {@link #inputs()} reports -1 for a symbolic dim.
  */
 public final class GradientGraph {
   public static final String LABELS = "lethe_labels";
@@ -60,7 +66,10 @@ public final class GradientGraph {
     COTANGENT
   }
 
-  /** A fed input of the model: name, FLOAT or INT64 (ONNX DataType number), per-sample dims. */
+  /**
+   * A fed input of the model: name, FLOAT or INT64 (ONNX DataType number), per-sample dims (-1 for
+   * a symbolic one).
+   */
   public record Input(String name, int elemType, long[] sampleDims) {}
 
   private final LossFunction loss;
@@ -73,8 +82,28 @@ public final class GradientGraph {
   private final boolean perSample;
   private final OnnxMl.ModelProto lossModel;
   private final OnnxMl.ModelProto cotangentModel;
+  // the symbolic dims after the batch: source and logits rebuild the graph for other sizes
+  private final SymbolicDims symbolic;
+  private final List<Long> sizes;
+  private final OnnxMl.ModelProto source;
+  private final String logitsName;
+  private final long activationFloats;
 
-  private GradientGraph(ForwardAnalysis fa, String logits, LossFunction loss, List<String> params, double l2) {
+  private GradientGraph(ForwardAnalysis fa, String logits, LossFunction loss, List<String> params, double l2,
+      OnnxMl.ModelProto source, SymbolicDims symbolic, List<Long> sizes) {
+    // kept only to specialise: a model without symbolic dims holds no copy of its weights here
+    this.source = symbolic.isEmpty() ? null : source;
+    this.symbolic = symbolic;
+    this.sizes = List.copyOf(sizes);
+    this.logitsName = logits;
+    long act = 0;
+    for (String v : fa.ancestors) {
+      ValueMeta m = fa.meta.get(v);
+      if (m != null && m.batched() && m.elemType() == OnnxMl.TensorProto.DataType.FLOAT_VALUE) {
+        act += m.sampleSize();
+      }
+    }
+    this.activationFloats = act;
     this.loss = loss;
     this.l2 = l2;
     this.params = List.copyOf(params);
@@ -91,7 +120,9 @@ public final class GradientGraph {
     List<Input> ins = new ArrayList<>();
     for (OnnxMl.ValueInfoProto in : fa.dataInputs) {
       ValueMeta m = fa.meta.get(in.getName());
-      ins.add(new Input(in.getName(), m.elemType(), m.sampleShape()));
+      long[] dims = m.sampleShape();
+      symbolic.axes().stream().filter(a -> a.input().equals(in.getName())).forEach(a -> dims[a.axis() - 1] = -1);
+      ins.add(new Input(in.getName(), m.elemType(), dims));
     }
     this.inputs = List.copyOf(ins);
     this.perSample = fa.perSample;
@@ -121,12 +152,106 @@ public final class GradientGraph {
     if (!(l2 >= 0) || Double.isInfinite(l2)) {
       throw LetheException.invalid("spec.l2", "must be finite and >= 0, got " + l2);
     }
+    SymbolicDims symbolic = SymbolicDims.of(model);
+    if (symbolic.isEmpty()) {
+      return analysed(model, model, logits, loss, erasable, l2, symbolic, List.of());
+    }
+    // Specialised to a probe size (its graph is kept: the engine's first entry); the logits must
+    // not change size with the symbolic dims (their size is the model's class count).
+    List<Long> probe = symbolic.uniform(SymbolicDims.PROBE_SIZE);
+    GradientGraph g;
+    try {
+      g = analysed(model, symbolic.specialise(model, probe), logits, loss, erasable, l2, symbolic, probe);
+    } catch (LetheException first) {
+      probe = symbolic.uniform(SymbolicDims.FALLBACK_PROBE_SIZE);
+      try {
+        g = analysed(model, symbolic.specialise(model, probe), logits, loss, erasable, l2, symbolic, probe);
+      } catch (LetheException again) {
+        throw first;
+      }
+    }
+    g.checkLogitsFixed();
+    return g;
+  }
+
+  private static GradientGraph analysed(OnnxMl.ModelProto source, OnnxMl.ModelProto model, String logits,
+      LossFunction loss, List<String> erasable, double l2, SymbolicDims symbolic, List<Long> sizes) {
     ForwardAnalysis fa = new ForwardAnalysis(model, logits, erasable);
     ValueMeta lm = fa.meta.get(logits);
     if (loss.hasClassLabels() && lm.sampleSize() < 2) {
       throw LetheException.invalid(ForwardAnalysis.LOGITS, "softmax cross-entropy needs at least 2 logits per sample");
     }
-    return new GradientGraph(fa, logits, loss, erasable, l2);
+    return new GradientGraph(fa, logits, loss, erasable, l2, source, symbolic, sizes);
+  }
+
+  /**
+   * Refuses (INVALID_ARGUMENT, field {@code spec.logits_output}) logits whose size follows the
+   * symbolic dims: probed forward at one more than the graph's sizes. A model ONNX Runtime
+   * cannot run there is left to {@link #specialise}, which checks the same at every size.
+   */
+  private void checkLogitsFixed() {
+    List<Long> other = sizes.stream().map(v -> v + 1).toList();
+    OnnxMl.ModelProto m = symbolic.specialise(source, other);
+    java.util.Map<String, ShapeProbe.Probed> probed;
+    try {
+      List<OnnxMl.ValueInfoProto> fed = m.getGraph().getInputList().stream()
+          .filter(in -> inputs.stream().anyMatch(i -> i.name().equals(in.getName()))).toList();
+      probed = ShapeProbe.run(m, fed, 1);
+    } catch (ai.onnxruntime.OrtException | RuntimeException e) {
+      return;
+    }
+    ShapeProbe.Probed z = probed.get(logitsName);
+    long c = z == null ? -1 : Arrays.stream(z.dims()).skip(1).reduce(1, (a, b) -> a * b);
+    if (z != null && c != classes) {
+      throw LetheException.invalid(ForwardAnalysis.LOGITS, "'" + logitsName + "' has " + classes
+          + " elements per sample at " + symbolic.describe(sizes) + " but " + c + " at "
+          + symbolic.describe(other) + "; the logits of a model with symbolic input dimensions must not"
+          + " change size with them");
+    }
+  }
+
+  /**
+   * This graph for other sizes of the symbolic dims (a new ForwardAnalysis and emission: tens of
+   * milliseconds to seconds, as at registration). The parameters and the logits must come out as
+   * at registration.
+   *
+   * @throws LetheException INVALID_ARGUMENT naming the first symbolic input when the model cannot
+   *     run or be differentiated at those sizes
+   */
+  GradientGraph specialise(List<Long> other) {
+    if (other.equals(sizes)) {
+      return this;
+    }
+    GradientGraph g;
+    try {
+      g = analysed(source, symbolic.specialise(source, other), logitsName, loss, params, l2, symbolic, other);
+    } catch (LetheException e) {
+      throw LetheException.invalid(symbolic.firstField(), "the model cannot be differentiated at "
+          + symbolic.describe(other) + ": " + e.getMessage());
+    }
+    if (g.classes != classes) {
+      throw LetheException.invalid(symbolic.firstField(), "at " + symbolic.describe(other) + " the logits have "
+          + g.classes + " elements per sample, not the model's " + classes);
+    }
+    return g;
+  }
+
+  /** The symbolic dims after the batch (empty when the inputs fix every dimension but the batch). */
+  SymbolicDims symbolic() {
+    return symbolic;
+  }
+
+  /**
+   * The sizes of the symbolic dims this graph is built for (one per distinct dimension, in input
+   * order; empty when there are none).
+   */
+  public List<Long> sizes() {
+    return sizes;
+  }
+
+  /** Per-sample float32 elements of the batched forward values the logits need (an estimate of a run's working set). */
+  long activationFloats() {
+    return activationFloats;
   }
 
   /** The registration check: {@link #build} and discard. Throws as {@link #build} does. */

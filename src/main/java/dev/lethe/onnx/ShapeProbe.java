@@ -31,7 +31,8 @@ final class ShapeProbe {
 
   /**
    * @param model forward model (not modified); value_info and outputs are replaced in a copy
-   * @param dataInputs graph inputs that are fed (FLOAT or INT64, dims fixed except the batch)
+   * @param dataInputs graph inputs that are fed (FLOAT or INT64; a symbolic dim after the batch is
+   *     fed at {@link SymbolicDims#PROBE_SIZE})
    * @param batch the batch size to feed on axis 0
    * @return node output name to what the run showed (non-tensor outputs are left out)
    */
@@ -99,7 +100,9 @@ final class ShapeProbe {
     long[] dims = new long[dl.size()];
     long count = 1;
     for (int i = 0; i < dims.length; i++) {
-      dims[i] = i == 0 ? batch : dl.get(i).getDimValue();
+      OnnxMl.TensorShapeProto.Dimension d = dl.get(i);
+      // a symbolic dim after the batch (GradientGraph specialises those away first) at the probe size
+      dims[i] = i == 0 ? batch : d.hasDimValue() && d.getDimValue() > 0 ? d.getDimValue() : SymbolicDims.PROBE_SIZE;
       count *= dims[i];
     }
     int type = in.getType().getTensorType().getElemType();

@@ -65,6 +65,11 @@ final class VersionView implements ModelView {
   @Override
   public Samples check(Samples samples, boolean needLabels) {
     SampleValidator.check(entry.runtime.inputs(), loss, outputDims, samples, needLabels);
+    if (entry.runtime.gradientsBuilt()) {
+      // inputs sharing a symbolic dimension (a sequence length) agree; the engine checks it again
+      // if it is built later
+      engine().checkSizes(samples);
+    }
     return samples;
   }
 

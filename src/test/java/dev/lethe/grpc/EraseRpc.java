@@ -61,6 +61,13 @@ final class EraseRpc {
   /** Streams BuildFisher (options, then the batch in two messages); returns the last progress. */
   static BuildFisherProgress buildFisher(ModelStoreGrpc.ModelStoreStub async, String name,
       Samples train) throws Exception {
+    int half = train.size() / 2;
+    return buildFisher(async, name, Batches.range(train, 0, half), Batches.range(train, half, train.size()));
+  }
+
+  /** As {@link #buildFisher(ModelStoreGrpc.ModelStoreStub, String, Samples)}, one message per part. */
+  static BuildFisherProgress buildFisher(ModelStoreGrpc.ModelStoreStub async, String name,
+      Samples... parts) throws Exception {
     CompletableFuture<BuildFisherProgress> done = new CompletableFuture<>();
     StreamObserver<BuildFisherRequest> up = async.buildFisher(new StreamObserver<>() {
       BuildFisherProgress last;
@@ -80,18 +87,16 @@ final class EraseRpc {
         done.complete(last);
       }
     });
-    int half = train.size() / 2;
     up.onNext(BuildFisherRequest.newBuilder()
         .setOptions(FisherOptions.newBuilder().setName(name).setBlockSize(10)
             .setFisherKind(dev.lethe.api.v1.FisherKind.EMPIRICAL)).build());
-    up.onNext(BuildFisherRequest.newBuilder()
-        .setSamples(SampleMessages.batch(Batches.range(train, 0, half))).build());
-    up.onNext(BuildFisherRequest.newBuilder()
-        .setSamples(SampleMessages.batch(Batches.range(train, half, train.size()))).build());
+    for (Samples part : parts) {
+      up.onNext(BuildFisherRequest.newBuilder().setSamples(SampleMessages.batch(part)).build());
+    }
     up.onCompleted();
     BuildFisherProgress last = await(done);
     assertTrue(last.getDone(), last.toString());
-    assertEquals(train.size(), last.getSamplesSeen());
+    assertEquals(java.util.Arrays.stream(parts).mapToLong(Samples::size).sum(), last.getSamplesSeen());
     return last;
   }
 

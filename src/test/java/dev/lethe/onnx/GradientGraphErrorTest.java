@@ -103,4 +103,49 @@ class GradientGraphErrorTest {
     LetheException e = refused(m, "z", List.of("s"));
     assertTrue(e.getMessage().contains("training_mode"), e.getMessage());
   }
+
+  /** x with dimension {@code axis} renamed to the symbolic 'S'. */
+  private static OnnxMl.ModelProto withLength(OnnxBuilder b, int axis) {
+    OnnxMl.ModelProto m = b.build();
+    OnnxMl.GraphProto.Builder g = m.getGraph().toBuilder();
+    g.getInputBuilder(0).getTypeBuilder().getTensorTypeBuilder().getShapeBuilder().getDimBuilder(axis)
+        .clearDimValue().setDimParam("S");
+    return m.toBuilder().setGraph(g).build();
+  }
+
+  @Test
+  void logitsThatChangeSizeWithASymbolicLengthAreRefused() {
+    Random rnd = new Random(43);
+    OnnxMl.ModelProto m = withLength(new OnnxBuilder("per_token").floatInput("x", -1, -1, 4)
+        .initializer("W", randn(rnd, 0.5, 4, 3), 4, 3).node("MatMul", "z", "x", "W"), 1);
+    LetheException e = refused(m, "z", List.of("W"));
+    assertEquals("spec.logits_output: 'z' has 12 elements per sample at samples.inputs[x] dimension 1 ('S') = 4"
+        + " but 15 at samples.inputs[x] dimension 1 ('S') = 5; the logits of a model with symbolic input"
+        + " dimensions must not change size with them", e.getMessage());
+  }
+
+  /**
+   * An unpadded Conv1d of kernel 3 cannot run at length 2: refused at the first request of that
+   * length, naming the input and the size; other lengths keep working.
+   */
+  @Test
+  void aLengthTheModelCannotRunAtIsRefusedAtItsFirstRequest() {
+    Random rnd = new Random(44);
+    OnnxMl.ModelProto m = withLength(new OnnxBuilder("conv1d").floatInput("x", -1, 2, -1)
+        .initializer("W", randn(rnd, 0.5, 3, 2, 3), 3, 2, 3)
+        .node("Conv", "c", "x", "W")
+        .node("ReduceMean", new String[] {"c"}, new String[] {"z"}, "axes", new long[] {2}, "keepdims", 0L), 2);
+    GradientGraph g = GradientGraph.build(m, "z", LossFunction.MEAN_SQUARED_ERROR, List.of("W"), 0);
+    assertEquals(List.of(4L), g.sizes());
+    try (GradientEngine engine = new GradientEngine(g)) {
+      var params = GradCheck.direct(GradCheck.initialValues(m, List.of("W")));
+      LetheException e = assertThrows(LetheException.class,
+          () -> engine.compute(GradCheck.batch(rnd, 2, LossFunction.MEAN_SQUARED_ERROR, 3, "x", new long[] {2, 2}), params));
+      assertEquals(LetheException.Kind.INVALID_ARGUMENT, e.kind());
+      assertTrue(e.getMessage().startsWith("samples.inputs[x]: the model cannot be differentiated at samples.inputs[x]"
+          + " dimension 2 ('S') = 2: model: ONNX Runtime cannot run the model"), e.getMessage());
+      assertEquals(2, engine.compute(GradCheck.batch(rnd, 2, LossFunction.MEAN_SQUARED_ERROR, 3, "x", new long[] {2, 7}), params).size());
+      assertEquals(List.of(List.of(4L), List.of(7L)), engine.sizesBuilt());
+    }
+  }
 }

@@ -253,6 +253,72 @@ class OpGradientTest {
     }
   }
 
+  /** Conv1d exports: X [N, C, L], every attribute (strides, pads, dilations, group, auto_pad). */
+  @Test
+  void conv1d() {
+    Random rnd = new Random(21);
+    String[] autoPads = {"SAME_UPPER", "SAME_LOWER", "VALID"};
+    for (int t = 0; t < 9; t++) {
+      long group = t % 3 == 2 ? 2 : 1;
+      long c = group * (1 + rnd.nextInt(2));
+      long m = group * (1 + rnd.nextInt(2));
+      long k = 1 + rnd.nextInt(4);
+      long stride = 1 + rnd.nextInt(2);
+      long dil = k > 1 && t % 2 == 0 ? 2 : 1;
+      long l = 7 + rnd.nextInt(4);
+      long[] s = {c, l};
+      long[] wd = {m, c / group, k};
+      OnnxBuilder b = base(rnd, t % 2 == 0 ? 13 : 17, s)
+          .initializer("W", randn(rnd, 0.5, wd), wd).initializer("Bc", randn(rnd, 0.3, m), m);
+      String desc;
+      if (t >= 6) {
+        String ap = autoPads[t - 6];
+        desc = ap;
+        b.node("Conv", new String[] {"h0", "W", "Bc"}, new String[] {"y"}, "auto_pad", ap,
+            "strides", new long[] {stride}, "dilations", new long[] {dil}, "group", group);
+      } else {
+        long p0 = rnd.nextInt(3);
+        long p1 = rnd.nextInt(2);
+        desc = "pads " + p0 + "," + p1;
+        b.node("Conv", new String[] {"h0", "W", "Bc"}, new String[] {"y"}, "strides", new long[] {stride},
+            "dilations", new long[] {dil}, "pads", new long[] {p0, p1}, "group", group, "kernel_shape", new long[] {k});
+      }
+      try {
+        check(rnd, b, "y", s, "P", "W", "Bc");
+      } catch (AssertionError | RuntimeException e) {
+        throw new AssertionError("conv1d case " + t + " c=" + c + " m=" + m + " k=" + k + " stride=" + stride
+            + " dil=" + dil + " " + desc + " group=" + group + " l=" + l + ": " + e.getMessage(), e);
+      }
+    }
+  }
+
+  /** Conv3d: X [N, C, D, H, W], strides, pads, dilations and group per axis. */
+  @Test
+  void conv3d() {
+    Random rnd = new Random(22);
+    for (int t = 0; t < 3; t++) {
+      long group = t == 2 ? 2 : 1;
+      long c = group;
+      long m = group * 2;
+      long[] s = {c, 4, 5, 4};
+      long[] wd = {m, c / group, 2, t == 1 ? 3 : 1, 2};
+      OnnxBuilder b = base(rnd, 13, s).initializer("W", randn(rnd, 0.5, wd), wd)
+          .initializer("Bc", randn(rnd, 0.3, m), m);
+      if (t == 1) {
+        b.node("Conv", new String[] {"h0", "W", "Bc"}, new String[] {"y"}, "auto_pad", "SAME_LOWER",
+            "strides", new long[] {1, 2, 1});
+      } else {
+        b.node("Conv", new String[] {"h0", "W", "Bc"}, new String[] {"y"}, "strides", new long[] {2, 1, 1},
+            "dilations", new long[] {1, 1, t == 0 ? 2 : 1}, "pads", new long[] {1, 0, 0, 0, 1, 1}, "group", group);
+      }
+      try {
+        check(rnd, b, "y", s, "P", "W", "Bc");
+      } catch (AssertionError | RuntimeException e) {
+        throw new AssertionError("conv3d case " + t + ": " + e.getMessage(), e);
+      }
+    }
+  }
+
   @Test
   void pooling() {
     Random rnd = new Random(24); // a seed whose samples sit on no near-tie (finite differences would straddle it)

@@ -80,4 +80,35 @@ class SampleValidatorTest {
     assertEquals(LetheException.Kind.INVALID_ARGUMENT, e.kind());
     assertTrue(e.getMessage().startsWith(field + ":"), e.getMessage());
   }
+
+  /**
+   * A symbolic dimension after the batch (-1, a sequence length) takes any size, a different one
+   * per request; the rank and the fixed dims are still checked. (Inputs sharing one dim_param must
+   * agree: {@link SymbolicDims}, tested in TorchGradientTest.)
+   */
+  @Test
+  void symbolicDimsAfterTheBatchTakeAnySize() {
+    List<InputSpec> text = List.of(new InputSpec("tokens", false, new long[] {-1, -1}),
+        new InputSpec("features", true, new long[] {-1, -1, 3}));
+    for (int len : new int[] {1, 5, 40}) {
+      Map<String, DenseTensor> in = new HashMap<>();
+      in.put("tokens", DenseTensor.ofLongs(new long[] {2, len}, new long[2 * len]));
+      in.put("features", DenseTensor.ofFloats(new long[] {2, len, 3}, new float[2 * len * 3]));
+      assertEquals(2, SampleValidator.check(text, LossFunction.SOFTMAX_CROSS_ENTROPY, classes,
+          new Samples(List.of(), in, DenseTensor.ofLongs(new long[] {2}, new long[] {0, 3})), true));
+    }
+    Map<String, DenseTensor> wrongRank = new HashMap<>();
+    wrongRank.put("tokens", DenseTensor.ofLongs(new long[] {2, 5, 1}, new long[10]));
+    wrongRank.put("features", DenseTensor.ofFloats(new long[] {2, 5, 3}, new float[30]));
+    LetheException e = assertThrows(LetheException.class, () -> SampleValidator.check(text,
+        LossFunction.SOFTMAX_CROSS_ENTROPY, classes, new Samples(List.of(), wrongRank, null), false));
+    assertTrue(e.getMessage().startsWith("samples.inputs[tokens]: has shape [2, 5, 1], the model declares [-1, -1]"),
+        e.getMessage());
+    Map<String, DenseTensor> wrongFixed = new HashMap<>();
+    wrongFixed.put("tokens", DenseTensor.ofLongs(new long[] {2, 5}, new long[10]));
+    wrongFixed.put("features", DenseTensor.ofFloats(new long[] {2, 5, 4}, new float[40]));
+    e = assertThrows(LetheException.class, () -> SampleValidator.check(text,
+        LossFunction.SOFTMAX_CROSS_ENTROPY, classes, new Samples(List.of(), wrongFixed, null), false));
+    assertTrue(e.getMessage().startsWith("samples.inputs[features]: has shape [2, 5, 4]"), e.getMessage());
+  }
 }

@@ -49,9 +49,17 @@ public final class TorchFixtures {
 
   /** The reference of {@code family}'s export at {@code opset} (initializer names are the export's). */
   public static Reference reference(String family, int opset) {
+    return reference(family, opset, "ref");
+  }
+
+  /**
+   * A reference by key: "ref", or for the dynamic-length families "ref2", samples of another
+   * sequence length.
+   */
+  public static Reference reference(String family, int opset, String key) {
     OnnxMl.GraphProto g;
     try {
-      g = OnnxMl.GraphProto.parseFrom(resource(family + "_op" + opset + ".ref.pb"));
+      g = OnnxMl.GraphProto.parseFrom(resource(family + "_op" + opset + "." + key + ".pb"));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -102,12 +110,26 @@ public final class TorchFixtures {
    * losses and gradients with torch's: {@value #REL_TOL} relative per parameter tensor and sample.
    */
   public static void assertMatchesTorch(OnnxMl.ModelProto model, String logits, TorchFixtures.Reference ref) {
-    List<String> params = ref.parameters();
+    assertMatchesTorch(model, logits, List.of(ref));
+  }
+
+  /**
+   * As {@link #assertMatchesTorch(OnnxMl.ModelProto, String, Reference)} for several references
+   * (sequence lengths) through one engine; returns the sizes of the symbolic dims it built.
+   */
+  public static List<List<Long>> assertMatchesTorch(OnnxMl.ModelProto model, String logits, List<Reference> refs) {
+    List<String> params = refs.get(0).parameters();
     GradientGraph graph = GradientGraph.build(model, logits, LossFunction.SOFTMAX_CROSS_ENTROPY, params, 0);
-    GradientResult r;
     try (GradientEngine engine = new GradientEngine(graph)) {
-      r = engine.compute(ref.samples(), GradCheck.direct(GradCheck.initialValues(model, params)));
+      for (Reference ref : refs) {
+        assertEquals(params, ref.parameters());
+        assertMatches(params, ref, engine.compute(ref.samples(), GradCheck.direct(GradCheck.initialValues(model, params))));
+      }
+      return engine.sizesBuilt();
     }
+  }
+
+  private static void assertMatches(List<String> params, Reference ref, GradientResult r) {
     int n = ref.samples().size();
     for (int s = 0; s < n; s++) {
       assertEquals(ref.losses()[s], r.losses()[s], 1e-5 + 1e-5 * Math.abs(ref.losses()[s]), "loss of sample " + s);

@@ -7,7 +7,7 @@ import java.util.List;
 
 /**
  * Backward rules of the sliding-window ops (geometry in {@link Windows}): MaxPool and AveragePool
- * over any number of spatial axes, and 2-D Conv. X must be batched [N, C, ...].
+ * over any number of spatial axes, and 1-D, 2-D and 3-D Conv. X must be batched [N, C, ...].
  */
 final class WindowRules {
   private WindowRules() {}
@@ -158,14 +158,15 @@ final class WindowRules {
   }
 
   /**
-   * 2-D Conv(X [N, C, H, W], W [M, C/g, kh, kw], B [M]; strides, pads, dilations, group, auto_pad).
+   * Conv(X [N, C, D1..Ds], W [M, C/g, k1..ks], B [M]; strides, pads, dilations, group, auto_pad)
+   * over s = 1, 2 or 3 spatial axes (Conv1d, Conv2d, Conv3d exports).
    *
    * <ul>
    *   <li>g_X = ConvTranspose(g, W) with the same geometry (output_padding fitted to X).
    *   <li>per-sample g_W by im2col: a depthwise Conv of X with one-hot kernels unfolds every window
-   *       into patches [N, C·kh·kw, Ho, Wo]; then, per group, g_W[n] = g[n] (M/g × L) ·
-   *       patches[n]ᵀ (L × C/g·kh·kw), one batched MatMul over [N, g] (L = Ho·Wo). No sum over n.
-   *   <li>per-sample g_B = sum of g over (Ho, Wo): [N, M].
+   *       into patches [N, C·K, O1..Os] (K = k1⋯ks); then, per group, g_W[n] = g[n] (M/g × L) ·
+   *       patches[n]ᵀ (L × C/g·K), one batched MatMul over [N, g] (L = O1⋯Os). No sum over n.
+   *   <li>per-sample g_B = sum of g over the spatial axes: [N, M].
    * </ul>
    */
   static String[] conv(OnnxMl.NodeProto node, String g, GradContext ctx) {
@@ -174,12 +175,14 @@ final class WindowRules {
     String b = GradContext.input(node, 2);
     ValueMeta mx = ctx.meta(x);
     ValueMeta mw = ctx.meta(w);
-    if (mx.rank() != 4 || !mx.batched() || mw.batched()) {
-      throw GradContext.unsupported(node, "only 2-D convolution of a batched X [N, C, H, W] by an "
+    if (mx.rank() < 3 || mx.rank() > 5 || !mx.batched() || mw.batched() || mw.rank() != mx.rank()) {
+      throw GradContext.unsupported(node, "only 1-D, 2-D or 3-D convolution of a batched X [N, C, D1..Ds] by an "
           + "unbatched kernel is differentiable");
     }
     long[] ws = mw.shape();
-    Windows win = Windows.of(node, new long[] {ws[2], ws[3]}, mx.shape(), ctx.meta(node.getOutput(0)).shape());
+    int spatial = ws.length - 2;
+    Windows win = Windows.of(node, Arrays.copyOfRange(ws, 2, ws.length), mx.shape(),
+        ctx.meta(node.getOutput(0)).shape());
     long group = GradContext.attrInt(node, "group", 1);
     Emitter e = ctx.emit();
     String[] grads = new String[3];
@@ -187,7 +190,11 @@ final class WindowRules {
       grads[0] = win.adjoint(e, g, w, group);
     }
     if (ctx.needsGrad(b)) {
-      grads[2] = ctx.reshapeToSample(e.reduceSum(g, new long[] {2, 3}, false), ctx.meta(b));
+      long[] axes = new long[spatial];
+      for (int i = 0; i < spatial; i++) {
+        axes[i] = 2 + i;
+      }
+      grads[2] = ctx.reshapeToSample(e.reduceSum(g, axes, false), ctx.meta(b));
     }
     if (ctx.needsGrad(w)) {
       grads[1] = weightGrad(e, x, g, mx.shape()[1], ws, group, win);
@@ -196,9 +203,8 @@ final class WindowRules {
   }
 
   private static String weightGrad(Emitter e, String x, String g, long c, long[] ws, long group, Windows win) {
-    long kh = ws[2];
-    long kw = ws[3];
-    long kk = kh * kw;
+    long[] kernel = Arrays.copyOfRange(ws, 2, ws.length);
+    long kk = win.kernelSize();
     long m = ws[0];
     float[] eye = new float[(int) (c * kk * kk)];
     for (int ch = 0; ch < c; ch++) {
@@ -206,14 +212,17 @@ final class WindowRules {
         eye[(int) ((ch * kk + k) * kk + k)] = 1f;
       }
     }
-    String unfoldKernel = e.floats(eye, c * kk, 1, kh, kw);
+    String unfoldKernel = e.floats(eye, dims(c * kk, 1, kernel));
     String patches = e.op("Conv", new String[] {x, unfoldKernel}, "strides", win.strides(),
-        "dilations", win.dilations(), "pads", win.pads(), "group", c, "kernel_shape", new long[] {kh, kw});
-    long l = win.out()[0] * win.out()[1];
+        "dilations", win.dilations(), "pads", win.pads(), "group", c, "kernel_shape", kernel);
+    long l = 1;
+    for (long o : win.out()) {
+      l *= o;
+    }
     String p = e.reshape(patches, -1, group, c / group * kk, l);
     String gg = e.reshape(g, -1, group, m / group, l);
     String prod = e.matmul(gg, e.transpose(p, 0, 1, 3, 2));
-    return e.reshape(prod, GradContext.prepend(-1, Arrays.copyOf(ws, 4)));
+    return e.reshape(prod, GradContext.prepend(-1, ws));
   }
 
   /** The pooling geometry of a node whose X must be batched [N, C, ...]. */
