@@ -98,6 +98,10 @@ public final class GradientEngine implements AutoCloseable {
     long perSample = 4L * paramCount;
     this.chunk = graph.perSample() ? 1 : (int) Math.max(1, Math.min(1 << 20, chunkBytes / perSample));
     this.lossSession = createSession(GradientGraph.Seed.LOSS);
+    if (ExternalData.folder(graph.model(GradientGraph.Seed.COTANGENT)) != null) {
+      // Its weights are read from the model's file, which is there now, not necessarily later.
+      this.cotangentSession = createSession(GradientGraph.Seed.COTANGENT);
+    }
   }
 
   /** The most samples per ORT run (a call of N samples runs min(N, this)). */
@@ -347,7 +351,7 @@ public final class GradientEngine implements AutoCloseable {
 
   private OrtSession createSession(GradientGraph.Seed seed) {
     try {
-      return OrtSessions.create(env, graph.model(seed).toByteArray(), 0);
+      return OrtSessions.create(env, graph.model(seed), 0);
     } catch (OrtException e) {
       throw new IllegalStateException("ONNX Runtime rejected the gradient graph: " + e.getMessage(), e);
     }
