@@ -26,7 +26,7 @@ import java.util.Random;
  * <p>Stateless; thread-safe.
  */
 public final class FrozenMlp {
-  public static final String INPUT = "x";
+  public static final String INPUT = dev.lethe.train.Mlp.INPUT;
   public static final String LOGITS = "logits";
   public static final List<String> ERASABLE = List.of("W", "b");
 
