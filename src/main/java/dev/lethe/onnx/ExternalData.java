@@ -30,6 +30,13 @@ public final class ExternalData {
   /** {@code model} (the structure of {@code layout}) with its cut initializers made external. */
   static OnnxMl.ModelProto attach(OnnxMl.ModelProto model, ModelScan.Layout layout) {
     List<ModelScan.Payload> found = layout.initializers();
+    if (folder(model) != null) {
+      // The key is Lethe's: an upload's own entry must not point ONNX Runtime elsewhere.
+      OnnxMl.ModelProto.Builder b = model.toBuilder().clearMetadataProps();
+      model.getMetadataPropsList().stream().filter(e -> !e.getKey().equals(FOLDER_KEY))
+          .forEach(b::addMetadataProps);
+      model = b.build();
+    }
     if (found.stream().noneMatch(ModelScan.Payload::cut)) {
       return model;
     }

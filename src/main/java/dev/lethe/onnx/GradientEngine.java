@@ -100,7 +100,16 @@ public final class GradientEngine implements AutoCloseable {
     this.lossSession = createSession(GradientGraph.Seed.LOSS);
     if (ExternalData.folder(graph.model(GradientGraph.Seed.COTANGENT)) != null) {
       // Its weights are read from the model's file, which is there now, not necessarily later.
-      this.cotangentSession = createSession(GradientGraph.Seed.COTANGENT);
+      try {
+        this.cotangentSession = createSession(GradientGraph.Seed.COTANGENT);
+      } catch (RuntimeException e) {
+        try {
+          lossSession.close();
+        } catch (OrtException closing) {
+          e.addSuppressed(closing);
+        }
+        throw e;
+      }
     }
   }
 

@@ -225,6 +225,18 @@ class ModelScanTest {
   }
 
   @Test
+  void anUploadsOwnFolderEntryIsDropped() throws Exception {
+    Path file = dir.resolve("frozen.onnx");
+    FrozenMlp.write(file, 16, 256, 2, 10, 3);
+    OnnxMl.ModelProto m = OnnxMl.ModelProto.parseFrom(Files.readAllBytes(file));
+    Path claimed = write("claims.onnx", m.toBuilder().addMetadataProps(OnnxMl.StringStringEntryProto
+        .newBuilder().setKey(ExternalData.FOLDER_KEY).setValue("/etc")).build().toByteArray());
+    ScannedModel scanned = ModelScan.layout(claimed).scan(GraphLimits.defaults());
+    assertEquals(dir.toAbsolutePath(), ExternalData.folder(scanned.model()));
+    assertEquals(1, scanned.model().getMetadataPropsCount());
+  }
+
+  @Test
   void truncatedAndGarbageFilesAreInvalidArguments() throws Exception {
     byte[] mlp = Mlp.initial(20, 8, 3, new Random(1)).onnx("m");
     Path truncated = write("t.onnx", java.util.Arrays.copyOf(mlp, mlp.length - 10));
