@@ -76,10 +76,13 @@ public final class UploadBench {
           client.getModel("frozen", 0, out);
         }
         boolean same = HexFormat.of().formatHex(sent.digest()).equals(HexFormat.of().formatHex(got.digest()));
+        long after = MemoryBench.rss(server.pid());
         System.out.printf("registered %.1f MiB in %.1f s = %.1fx the old limit; GetModel bytes"
-            + " identical: %s; RSS %.1f MiB before, peak %.1f MiB during the upload%n",
-            MemoryBench.mib(size), seconds, size / (double) oldLimit, same,
-            MemoryBench.mib(idle), MemoryBench.mib(rss.peak()));
+            + " identical: %s%n", MemoryBench.mib(size), seconds, size / (double) oldLimit, same);
+        System.out.printf("RSS %.1f MiB before, peak %.1f MiB during the upload, %.1f MiB after"
+            + " (%.1fx the frozen weights: ONNX Runtime's copies in the forward and gradient"
+            + " sessions, native)%n", MemoryBench.mib(idle), MemoryBench.mib(rss.peak()),
+            MemoryBench.mib(after), (after - idle) / (double) size);
       }
     } finally {
       server.destroy();

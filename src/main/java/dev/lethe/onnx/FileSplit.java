@@ -1,10 +1,14 @@
 package dev.lethe.onnx;
 
+import dev.lethe.core.Sha256;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.nio.file.StandardOpenOption;
 
 /**
@@ -67,6 +71,33 @@ public record FileSplit(Path file, long fileSize, long[] cutFrom, long[] spliceO
         ch.close();
       }
     };
+  }
+
+  /** Feeds the skeleton's bytes to {@code md}, read in parts. */
+  public void digestSkeleton(MessageDigest md) {
+    try (InputStream in = skeleton()) {
+      update(md, in);
+    } catch (IOException e) {
+      throw new UncheckedIOException("reading the model file " + file, e);
+    }
+  }
+
+  /** SHA-256 (hex) of the whole file, read in parts. */
+  public String sha256() {
+    MessageDigest md = Sha256.digest();
+    try (InputStream in = Files.newInputStream(file)) {
+      update(md, in);
+    } catch (IOException e) {
+      throw new UncheckedIOException("reading the model file " + file, e);
+    }
+    return Sha256.hex(md);
+  }
+
+  private static void update(MessageDigest md, InputStream in) throws IOException {
+    byte[] buffer = new byte[1 << 16];
+    for (int n; (n = in.read(buffer)) > 0; ) {
+      md.update(buffer, 0, n);
+    }
   }
 
   private long payloadLength(int splice) {

@@ -27,9 +27,10 @@ import java.util.List;
  * <p>What is cut: a top-level initializer ({@code ModelProto.graph = 7},
  * {@code GraphProto.initializer = 5}) whose payload is at least {@link #CUT_BYTES} bytes of
  * {@code raw_data} (9) or of packed {@code float_data} (4) of a FLOAT tensor — those are the
- * tensor's little-endian values, the layout external data has. INT32/INT64 tensors (shapes, axes, indices, whose values Lethe
- * reads) and everything else (Constant nodes, subgraphs, sparse initializers) stay in the
- * structure; a graph whose structure is large is therefore still bounded by the heap.
+ * tensor's little-endian values, the layout external data has. INT32/INT64 tensors (shapes,
+ * axes, indices, whose values Lethe reads) and everything else (Constant nodes, subgraphs,
+ * sparse initializers) stay in the structure; a graph whose structure is large is therefore
+ * still bounded by the heap.
  *
  * <p>Stateless; thread-safe.
  */
@@ -118,7 +119,7 @@ public final class ModelScan {
         throw LetheException.invalid("chunk", "not a valid ONNX file: " + e.getMessage());
       }
       bytes = null;
-      // The audit sees the model as uploaded, less the cut payloads: external data anywhere is refused.
+      // The audit sees the model as uploaded less the cut payloads: external data is refused.
       ModelAudit.check(model, limits);
       return new ScannedModel(this, ExternalData.attach(model, this));
     }
@@ -221,8 +222,8 @@ public final class ModelScan {
       int field = tag >>> 3;
       if (field == TENSOR_NAME && (tag & 7) == 2) {
         name = wire.readString(wire.readLength(end));
-      } else if ((field == TENSOR_RAW_DATA || field == TENSOR_FLOAT_DATA || field == TENSOR_DOUBLE_DATA)
-          && (tag & 7) == 2) {
+      } else if ((field == TENSOR_RAW_DATA || field == TENSOR_FLOAT_DATA
+          || field == TENSOR_DOUBLE_DATA) && (tag & 7) == 2) {
         long len = wire.readLength(end);
         if (len > 0) {
           payloads++;
@@ -246,7 +247,8 @@ public final class ModelScan {
         && (payloadField == TENSOR_RAW_DATA && dataType != OnnxMl.TensorProto.DataType.INT64_VALUE
                 && dataType != OnnxMl.TensorProto.DataType.INT32_VALUE
                 && dataType != OnnxMl.TensorProto.DataType.STRING_VALUE
-            || payloadField == TENSOR_FLOAT_DATA && dataType == OnnxMl.TensorProto.DataType.FLOAT_VALUE);
+            || payloadField == TENSOR_FLOAT_DATA
+                && dataType == OnnxMl.TensorProto.DataType.FLOAT_VALUE);
     Payload p = new Payload(name, fieldStart, offset, offset < 0 ? 0 : length, external, cut);
     found.add(p);
     return offset < 0 ? null : p;

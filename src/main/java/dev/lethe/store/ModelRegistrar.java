@@ -136,7 +136,7 @@ final class ModelRegistrar {
             .setTrainSize(spec.trainSize())
             .setCreatedUnixMs(now)
             .setOrigin("upload")
-            .setSha256(fileDigest(split))
+            .setSha256(split.sha256())
             .setSizeBytes(split.fileSize())
             .setParent(parent == null ? 0 : parent.getVersion())
             .setTrainedWithoutErased(attests)
@@ -251,11 +251,7 @@ final class ModelRegistrar {
   /** Identity of the graph: skeleton bytes, splice table, parameters and inputs. */
   private static String graphDigest(FileSplit split, ModelGraph graph) {
     MessageDigest md = Sha256.digest();
-    try (InputStream skeleton = split.skeleton()) {
-      update(md, skeleton);
-    } catch (IOException e) {
-      throw new UncheckedIOException("reading the staged model " + split.file(), e);
-    }
+    split.digestSkeleton(md);
     ByteBuffer table = ByteBuffer.allocate(12 * split.spliceOffsets().length);
     for (int s = 0; s < split.spliceOffsets().length; s++) {
       table.putLong(split.spliceOffsets()[s]).putInt(split.spliceParameters()[s]);
@@ -265,24 +261,6 @@ final class ModelRegistrar {
       md.update((p.name() + java.util.Arrays.toString(p.dims()) + "\0").getBytes(StandardCharsets.UTF_8));
     }
     return HexFormat.of().formatHex(md.digest());
-  }
-
-  /** SHA-256 of the whole file, read in parts. */
-  private static String fileDigest(FileSplit split) {
-    MessageDigest md = Sha256.digest();
-    try (InputStream in = java.nio.file.Files.newInputStream(split.file())) {
-      update(md, in);
-    } catch (IOException e) {
-      throw new UncheckedIOException("reading the staged model " + split.file(), e);
-    }
-    return Sha256.hex(md);
-  }
-
-  private static void update(MessageDigest md, InputStream in) throws IOException {
-    byte[] buffer = new byte[1 << 16];
-    for (int n; (n = in.read(buffer)) > 0; ) {
-      md.update(buffer, 0, n);
-    }
   }
 
 }

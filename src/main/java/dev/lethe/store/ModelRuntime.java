@@ -103,7 +103,8 @@ final class ModelRuntime implements AutoCloseable {
     }
     if (forward == null) {
       // The version's file goes to disk and is scanned there: ORT reads the weights from it.
-      try (StagedUpload file = stageFile(version); UploadScan scan = UploadScan.open(file.file(), GraphLimits.unbounded())) {
+      try (StagedUpload file = stageFile(version);
+          UploadScan scan = UploadScan.open(file.file(), GraphLimits.unbounded())) {
         ModelGraph graph = ModelGraph.inspect(scan.model(), logits,
             parameters.stream().map(ParameterSpec::name).toList(), false);
         forward = ForwardSession.create(env, graph);
@@ -123,7 +124,8 @@ final class ModelRuntime implements AutoCloseable {
     if (gradients == null || gradientsL2 != l2) {
       // Scanned on disk as in forward(); the scan audits it (a model stored before external
       // data was refused must not reach ONNX Runtime either).
-      try (StagedUpload file = stageFile(version); UploadScan scan = UploadScan.open(file.file(), GraphLimits.unbounded())) {
+      try (StagedUpload file = stageFile(version);
+          UploadScan scan = UploadScan.open(file.file(), GraphLimits.unbounded())) {
         GradientGraph graph = GradientGraph.build(scan.model().model(), logits, loss,
             parameters.stream().map(ParameterSpec::name).toList(), l2);
         if (gradients != null) {
@@ -163,7 +165,7 @@ final class ModelRuntime implements AutoCloseable {
   /** The file of a version, written to {@code <data-dir>/tmp} for a session; the caller closes it. */
   private StagedUpload stageFile(long version) {
     try (InputStream in = open(version)) {
-      return StagedUpload.copyOf(in, db.directory().resolve("tmp"));
+      return StagedUpload.copyOf(in, db.directory().resolve("tmp"), Long.MAX_VALUE);
     } catch (IOException e) {
       throw new StorageException("reading model " + name + " version " + version, e);
     }

@@ -105,30 +105,17 @@ public final class ModelStore implements AutoCloseable {
    *     ids in effect (also those of a deleted model of the name)
    */
   public ModelState put(ModelConfig spec, byte[] file, boolean trainedWithoutErased) {
-    ensureOpen();
-    SpecValidator.check(spec);
-    if (file.length > config.maxModelBytes()) {
-      throw LetheException.tooLarge("chunk",
-          "model of " + file.length + " bytes exceeds the limit of " + config.maxModelBytes());
-    }
     try (StagedUpload staged = StagedUpload.copyOf(new java.io.ByteArrayInputStream(file),
-        db.directory().resolve("tmp"))) {
+        db.directory().resolve("tmp"), config.maxModelBytes())) {
       return put(spec, staged, trainedWithoutErased);
     }
   }
 
-  /**
-   * As {@link #put(ModelConfig, byte[], boolean)} for an upload staged on disk (not closed
-   * here): the file is scanned in place, so the heap holds its structure, not its weights.
-   */
+  /** As {@link #put(ModelConfig, byte[], boolean)} for a staged upload (scanned in place; not closed). */
   public ModelState put(ModelConfig spec, StagedUpload file, boolean trainedWithoutErased) {
     ensureOpen();
     long started = System.nanoTime();
-    SpecValidator.check(spec);
-    if (file.size() > config.maxModelBytes()) {
-      throw LetheException.tooLarge("chunk",
-          "model of " + file.size() + " bytes exceeds the limit of " + config.maxModelBytes());
-    }
+    SpecValidator.check(spec); // the staged file is within --max-model-bytes (StagedUpload)
     ReentrantLock lock = lockFor(spec.name());
     lock.lock();
     try {

@@ -67,25 +67,21 @@ public final class StagedUpload implements AutoCloseable {
   }
 
   /**
-   * The staged file, flushed, for {@link ModelStore#put(dev.lethe.core.ModelConfig, StagedUpload,
+   * The staged file, for {@link ModelStore#put(dev.lethe.core.ModelConfig, StagedUpload,
    * boolean)}: registration scans it where it is ({@link UploadScan}), so checking it holds the
    * model's structure on the heap, not its weights.
    */
   public Path file() {
-    try {
-      channel.force(false);
-    } catch (IOException e) {
-      throw new UncheckedIOException("flushing the staged upload " + file, e);
-    }
-    return file;
+    return file; // written through the channel: other readers of the file see every byte
   }
 
   /**
-   * Stages the rest of {@code in} (not closed) in {@code dir}, without a size limit: a stored
-   * model written out for ONNX Runtime, or bytes given to the store in memory.
+   * Stages the rest of {@code in} (not closed) in {@code dir}, refused past {@code limit} as
+   * {@link #append} is: bytes given to the store in memory, or a stored model written out for
+   * ONNX Runtime.
    */
-  static StagedUpload copyOf(java.io.InputStream in, Path dir) {
-    StagedUpload staged = new StagedUpload(dir, Long.MAX_VALUE);
+  static StagedUpload copyOf(java.io.InputStream in, Path dir, long limit) {
+    StagedUpload staged = new StagedUpload(dir, limit);
     try {
       byte[] buffer = new byte[1 << 20];
       for (int n; (n = in.read(buffer)) > 0; ) {
