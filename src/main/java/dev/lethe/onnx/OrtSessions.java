@@ -69,6 +69,7 @@ public final class OrtSessions {
         }
         if (folder != null) {
           options.addConfigEntry(ExternalData.ORT_FOLDER_CONFIG, folder.toString());
+          options.addConfigEntry("session.disable_prepacking", "1");
         }
         return env.createSession(bytes, options);
       } catch (OrtException e) {
