@@ -98,7 +98,7 @@ public final class GradientEngine implements AutoCloseable {
     long perSample = 4L * paramCount;
     this.chunk = graph.perSample() ? 1 : (int) Math.max(1, Math.min(1 << 20, chunkBytes / perSample));
     this.lossSession = createSession(GradientGraph.Seed.LOSS);
-    if (ExternalData.folder(graph.model(GradientGraph.Seed.COTANGENT)) != null) {
+    if (ExternalData.externalBytes(graph.model(GradientGraph.Seed.COTANGENT)) > 0) {
       // Its weights are read from the model's file, which is there now, not necessarily later.
       try {
         this.cotangentSession = createSession(GradientGraph.Seed.COTANGENT);

@@ -55,7 +55,7 @@ public final class OrtSessions {
     long limit = maxMillis;
     // A structure whose large initializers stay in the model's file (ExternalData): ORT reads
     // them from there, natively, so the serialised model is small.
-    java.nio.file.Path folder = ExternalData.folder(model);
+    java.nio.file.Path folder = ExternalData.externalBytes(model) > 0 ? ExternalData.folder(model) : null;
     byte[] bytes = model.toByteArray();
     CompletableFuture<OrtSession> creation = CompletableFuture.supplyAsync(() -> {
       try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
@@ -69,6 +69,7 @@ public final class OrtSessions {
         }
         if (folder != null) {
           options.addConfigEntry(ExternalData.ORT_FOLDER_CONFIG, folder.toString());
+          // Pre-packing would keep a second, packed copy of each frozen weight per session.
           options.addConfigEntry("session.disable_prepacking", "1");
         }
         return env.createSession(bytes, options);
