@@ -141,7 +141,7 @@ public final class MemoryBench {
     }
   }
 
-  private static Process start(Path dir, Path log, int heapMiB) throws IOException {
+  static Process start(Path dir, Path log, int heapMiB) throws IOException {
     // The class path in an @argfile: ONNX Runtime crashes on command lines beyond ~4 KiB.
     Path argfile = dir.resolve("classpath.args");
     Files.writeString(argfile, "-cp \"" + System.getProperty("java.class.path") + "\"\n");
@@ -154,7 +154,7 @@ public final class MemoryBench {
     return pb.start();
   }
 
-  private static int awaitPort(Process p, Path log) throws Exception {
+  static int awaitPort(Process p, Path log) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
     while (System.nanoTime() < deadline && p.isAlive()) {
       String port = find(PORT, Files.exists(log) ? Files.readString(log) : "");
@@ -168,7 +168,7 @@ public final class MemoryBench {
     throw new IllegalStateException("the sidecar did not start: " + Files.readString(log));
   }
 
-  private static String find(Pattern p, String text) {
+  static String find(Pattern p, String text) {
     Matcher m = p.matcher(text);
     return m.find() ? m.group() : null;
   }
@@ -196,7 +196,7 @@ public final class MemoryBench {
   }
 
   /** Samples RSS every 10 ms on its own thread until stopped. */
-  private static final class Sampler {
+  static final class Sampler {
     private final AtomicLong peak = new AtomicLong();
     private volatile boolean running = true;
     private final Thread thread;
@@ -243,7 +243,7 @@ public final class MemoryBench {
         DenseTensor.ofLongs(new long[] {n}, y));
   }
 
-  private static double mib(long bytes) {
+  static double mib(long bytes) {
     return bytes / 1048576.0;
   }
 }

@@ -7,6 +7,7 @@ import dev.lethe.bench.GetModelBench;
 import dev.lethe.bench.GradientBench;
 import dev.lethe.bench.LoadBench;
 import dev.lethe.bench.MemoryBench;
+import dev.lethe.bench.UploadBench;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -24,9 +25,10 @@ import picocli.CommandLine.Parameters;
         "                                  erase latency (1, 10, 100 samples) vs retraining from scratch",
         "  load [streams] [seconds]        GetModel and Evaluate p50/p99 under concurrent streams while erases run",
         "  memory [heapMiB] [hidden] [samples] [streams] [seconds]",
-        "                                  the sidecar's RSS idle, during a Fisher build and 32 Gradients streams, beside its budget"})
+        "                                  the sidecar's RSS idle, during a Fisher build and 32 Gradients streams, beside its budget",
+        "  upload [heapMiB] [modelMiB]      a model larger than the heap registered and read back, beside the old upload limit"})
 final class BenchCommand implements Callable<Integer> {
-  @Parameters(index = "0", description = "Benchmark name: get-model, gradients, fisher, fisher-big, erase, load, memory.")
+  @Parameters(index = "0", description = "Benchmark name: get-model, gradients, fisher, fisher-big, erase, load, memory, upload.")
   String name;
 
   @Parameters(index = "1..*", description = "Benchmark arguments.")
@@ -43,6 +45,7 @@ final class BenchCommand implements Callable<Integer> {
       case "erase" -> EraseBench.main(a);
       case "load" -> LoadBench.main(a);
       case "memory" -> MemoryBench.main(a);
+      case "upload" -> UploadBench.main(a);
       default -> {
         System.err.println("unknown benchmark '" + name + "'; see lethe bench --help");
         return 2;

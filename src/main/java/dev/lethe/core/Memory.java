@@ -51,7 +51,7 @@ public final class Memory {
     return state.responses();
   }
 
-  /** Heap for checking uploads (parsed on the heap; staged on disk while they stream). */
+  /** Heap for checking uploads: their structure and erasable weights (the rest stays on disk). */
   public static MemoryPool uploads() {
     return state.uploads();
   }

@@ -38,7 +38,10 @@ public record MemoryBudget(long heapBytes, long directBytes, long fisherBytes,
   public static final int GRADIENT_PERCENT = 40;
   /** The least heap kept for the server itself. */
   public static final long MIN_RESERVE = 48L << 20;
-  /** Heap an upload of S bytes needs while it is parsed, split and checked: this many times S. */
+  /**
+   * Heap a model structure of S bytes (the file less its large initializers, which stay on disk)
+   * needs while it is built, parsed and checked: this many times S.
+   */
   public static final int UPLOAD_HEAP_FACTOR = 3;
 
   public MemoryBudget {

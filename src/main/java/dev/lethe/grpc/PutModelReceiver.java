@@ -63,8 +63,8 @@ final class PutModelReceiver extends StreamReceiver<PutModelRequest, ModelInfo> 
       throw LetheException.invalid("chunk", "required: the stream had no ONNX bytes");
     }
     ModelInfo info;
-    try (StagedUpload.Loaded bytes = file.load()) {
-      info = ModelMessages.info(store.put(spec, bytes.bytes(), trainedWithoutErased));
+    try {
+      info = ModelMessages.info(store.put(spec, file, trainedWithoutErased));
     } finally {
       release();
     }

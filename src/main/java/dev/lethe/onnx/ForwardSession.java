@@ -43,9 +43,8 @@ public final class ForwardSession implements AutoCloseable {
    *     model, RESOURCE_EXHAUSTED when it takes longer than the session limit ({@link OrtSessions})
    */
   public static ForwardSession create(OrtEnvironment env, ModelGraph graph) {
-    byte[] bytes = parametrised(graph).toByteArray();
     try {
-      return new ForwardSession(env, graph, OrtSessions.create(env, bytes, 0));
+      return new ForwardSession(env, graph, OrtSessions.create(env, parametrised(graph), 0));
     } catch (OrtException e) {
       throw LetheException.invalid("chunk", "ONNX Runtime cannot load the model: " + e.getMessage());
     }

@@ -24,6 +24,20 @@ final class GradientSessions {
     this.env = env;
     this.graph = graph;
     this.loss = create(GradientGraph.Seed.LOSS);
+    if (ExternalData.externalBytes(graph.model(GradientGraph.Seed.COTANGENT)) > 0) {
+      // Its frozen weights are read from the model's file, which is there now, not necessarily
+      // later (issue 13: large initializers stay in the staged file as external data).
+      try {
+        this.cotangent = create(GradientGraph.Seed.COTANGENT);
+      } catch (RuntimeException e) {
+        try {
+          loss.close();
+        } catch (OrtException closing) {
+          e.addSuppressed(closing);
+        }
+        throw e;
+      }
+    }
   }
 
   GradientGraph graph() {
@@ -71,7 +85,7 @@ final class GradientSessions {
 
   private OrtSession create(GradientGraph.Seed seed) {
     try {
-      return OrtSessions.create(env, graph.model(seed).toByteArray(), 0);
+      return OrtSessions.create(env, graph.model(seed), 0);
     } catch (OrtException e) {
       throw new IllegalStateException("ONNX Runtime rejected the gradient graph: " + e.getMessage(), e);
     }

@@ -70,6 +70,21 @@ public record ModelGraph(
       throw LetheException.invalid("chunk", "not a valid ONNX file: " + e.getMessage());
     }
     ModelAudit.check(model, limits);
+    return of(model, logits, erasable, frozenPrefix);
+  }
+
+  /**
+   * As {@link #inspect(byte[], String, List, boolean, GraphLimits)} for a file scanned on disk
+   * ({@link ModelScan}, which has audited it): the model's structure, its large initializers
+   * read from the file by ONNX Runtime.
+   */
+  public static ModelGraph inspect(ScannedModel scanned, String logits, List<String> erasable,
+      boolean frozenPrefix) {
+    return of(scanned.model(), logits, erasable, frozenPrefix);
+  }
+
+  private static ModelGraph of(OnnxMl.ModelProto model, String logits, List<String> erasable,
+      boolean frozenPrefix) {
     OnnxMl.GraphProto graph = model.getGraph();
     if (!model.hasGraph() || graph.getNodeCount() == 0) {
       throw LetheException.invalid("chunk", "not a valid ONNX file: the model has no graph nodes");

@@ -1,5 +1,6 @@
 package dev.lethe.onnx;
 
+import ai.onnx.proto.OnnxMl;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
@@ -43,14 +44,19 @@ public final class OrtSessions {
   }
 
   /**
-   * Creates a session of {@code model} ({@code intraOpThreads} 0 = ORT's default).
+   * Creates a session of {@code model} ({@code intraOpThreads} 0 = ORT's default); a model
+   * with {@link ExternalData} reads those initializers from its file, which must exist now.
    *
    * @throws LetheException RESOURCE_EXHAUSTED (field chunk) past the time limit
    * @throws OrtException when ONNX Runtime refuses the model
    */
-  static OrtSession create(OrtEnvironment env, byte[] model, int intraOpThreads)
+  static OrtSession create(OrtEnvironment env, OnnxMl.ModelProto model, int intraOpThreads)
       throws OrtException {
     long limit = maxMillis;
+    // A structure whose large initializers stay in the model's file (ExternalData): ORT reads
+    // them from there, natively, so the serialised model is small.
+    java.nio.file.Path folder = ExternalData.externalBytes(model) > 0 ? ExternalData.folder(model) : null;
+    byte[] bytes = model.toByteArray();
     CompletableFuture<OrtSession> creation = CompletableFuture.supplyAsync(() -> {
       try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
         // No per-session arena and no per-shape memory plans: ONNX Runtime returns a run's
@@ -61,7 +67,12 @@ public final class OrtSessions {
         if (intraOpThreads > 0) {
           options.setIntraOpNumThreads(intraOpThreads);
         }
-        return env.createSession(model, options);
+        if (folder != null) {
+          options.addConfigEntry(ExternalData.ORT_FOLDER_CONFIG, folder.toString());
+          // Pre-packing would keep a second, packed copy of each frozen weight per session.
+          options.addConfigEntry("session.disable_prepacking", "1");
+        }
+        return env.createSession(bytes, options);
       } catch (OrtException e) {
         throw new CompletionException(e);
       }

@@ -50,12 +50,12 @@ final class ShapeProbe {
     for (String o : outs) {
       g.addOutput(OnnxMl.ValueInfoProto.newBuilder().setName(o));
     }
-    byte[] bytes = model.toBuilder().setGraph(g).build().toByteArray();
+    OnnxMl.ModelProto probe = model.toBuilder().setGraph(g).build();
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     Random rnd = new Random(17);
     Map<String, OnnxTensor> feeds = new HashMap<>();
     try {
-      try (OrtSession session = OrtSessions.create(env, bytes, 1)) {
+      try (OrtSession session = OrtSessions.create(env, probe, 1)) {
         for (OnnxMl.ValueInfoProto in : dataInputs) {
           feeds.put(in.getName(), syntheticInput(env, in, batch, rnd));
         }

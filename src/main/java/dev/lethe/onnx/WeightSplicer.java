@@ -72,6 +72,37 @@ public final class WeightSplicer {
         model.skip(tag);
       }
     }
+    long[] offsets = locate(found, parameters, elementCounts);
+    byte[] weights = new byte[(int) offsets[parameters.size()]];
+    byte[] skeleton = new byte[file.length - weights.length];
+    long[] spliceOffsets = new long[found.size()];
+    int[] spliceParameters = new int[found.size()];
+    int src = 0;
+    int dst = 0;
+    for (int s = 0; s < found.size(); s++) {
+      long[] f = found.get(s);
+      int start = (int) f[0];
+      int len = (int) f[1];
+      int p = (int) f[2];
+      System.arraycopy(file, src, skeleton, dst, start - src);
+      dst += start - src;
+      spliceOffsets[s] = dst;
+      spliceParameters[s] = p;
+      System.arraycopy(file, start, weights, (int) offsets[p], len);
+      src = start + len;
+    }
+    System.arraycopy(file, src, skeleton, dst, file.length - src);
+    return new Split(skeleton, spliceOffsets, spliceParameters, weights, offsets);
+  }
+
+  /**
+   * Checks the payloads found for the parameters and sorts them by file offset ({@code found}:
+   * {fileOffset, length, parameter}, modified); returns each parameter's byte offset in the
+   * weights, plus the total.
+   *
+   * @throws LetheException INVALID_ARGUMENT (field spec.erasable_parameters) as {@link #split}
+   */
+  static long[] locate(List<long[]> found, List<String> parameters, long[] elementCounts) {
     long[] offsets = new long[parameters.size() + 1];
     boolean[] seen = new boolean[parameters.size()];
     for (long[] f : found) {
@@ -98,26 +129,7 @@ public final class WeightSplicer {
     if (offsets[parameters.size()] > Integer.MAX_VALUE - 16) {
       throw LetheException.tooLarge("spec.erasable_parameters", "erasable weights exceed 2 GiB");
     }
-    byte[] weights = new byte[(int) offsets[parameters.size()]];
-    byte[] skeleton = new byte[file.length - weights.length];
-    long[] spliceOffsets = new long[found.size()];
-    int[] spliceParameters = new int[found.size()];
-    int src = 0;
-    int dst = 0;
-    for (int s = 0; s < found.size(); s++) {
-      long[] f = found.get(s);
-      int start = (int) f[0];
-      int len = (int) f[1];
-      int p = (int) f[2];
-      System.arraycopy(file, src, skeleton, dst, start - src);
-      dst += start - src;
-      spliceOffsets[s] = dst;
-      spliceParameters[s] = p;
-      System.arraycopy(file, start, weights, (int) offsets[p], len);
-      src = start + len;
-    }
-    System.arraycopy(file, src, skeleton, dst, file.length - src);
-    return new Split(skeleton, spliceOffsets, spliceParameters, weights, offsets);
+    return offsets;
   }
 
   /**

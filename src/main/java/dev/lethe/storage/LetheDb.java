@@ -377,6 +377,30 @@ public final class LetheDb implements AutoCloseable {
       }
     }
 
+    /**
+     * Replaces the blob under {@code prefix} with the {@code size} bytes of {@code data} (read
+     * here, not closed), split into parts: the heap holds one part at a time.
+     */
+    public void putBlob(Family family, byte[] prefix, InputStream data, long size) {
+      deletePrefix(family, prefix);
+      long parts = Math.max(1, (size + BLOB_PART_BYTES - 1) / BLOB_PART_BYTES);
+      for (int i = 0; i < parts; i++) {
+        int n = (int) Math.min(BLOB_PART_BYTES, size - (long) i * BLOB_PART_BYTES);
+        byte[] part;
+        try {
+          part = data.readNBytes(n);
+        } catch (IOException e) {
+          throw new StorageException("reading a blob for " + family.cfName(), e);
+        }
+        if (part.length != n) {
+          throw new StorageException("a blob for " + family.cfName() + " ended after "
+              + ((long) i * BLOB_PART_BYTES + part.length) + " of " + size + " bytes");
+        }
+        byte[] key = Keys.concat(prefix, java.nio.ByteBuffer.allocate(4).putInt(i).array());
+        put(family, key, part);
+      }
+    }
+
     /** Replaces the blob under {@code prefix} with {@code data}, split into parts. */
     public void putBlob(Family family, byte[] prefix, byte[] data) {
       deletePrefix(family, prefix);

@@ -13,16 +13,20 @@ import dev.lethe.onnx.GradientGraph;
 import dev.lethe.onnx.InputSpec;
 import dev.lethe.onnx.ModelGraph;
 import dev.lethe.onnx.ParameterSpec;
-import dev.lethe.onnx.WeightSplicer;
+import dev.lethe.onnx.FileSplit;
 import dev.lethe.storage.Family;
 import dev.lethe.storage.Keys;
 import dev.lethe.storage.LetheDb;
 import dev.lethe.storage.records.ModelRecord;
 import dev.lethe.storage.records.Splice;
 import dev.lethe.storage.records.VersionRecord;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -61,13 +65,21 @@ final class ModelRegistrar {
    *     new model those of a deleted model of the name
    * @param firstVersion a new model's first version number (after a deleted model's)
    */
-  Registered register(ModelConfig spec, byte[] file, ModelRecord existing,
+  Registered register(ModelConfig spec, Path file, ModelRecord existing,
       boolean trainedWithoutErased, long erasedInEffect, long firstVersion) {
-    ModelGraph graph = ModelGraph.inspect(file, spec.logitsOutput(), spec.erasableParameters(),
-        spec.frozenPrefix(), config.graphLimits());
+    // The file is scanned where it is staged: the heap holds its structure and erasable weights.
+    try (UploadScan scan = UploadScan.open(file, config.graphLimits())) {
+      return register(spec, scan, existing, trainedWithoutErased, erasedInEffect, firstVersion);
+    }
+  }
+
+  private Registered register(ModelConfig spec, UploadScan scan, ModelRecord existing,
+      boolean trainedWithoutErased, long erasedInEffect, long firstVersion) {
+    ModelGraph graph = ModelGraph.inspect(scan.model(), spec.logitsOutput(), spec.erasableParameters(),
+        spec.frozenPrefix());
     List<ParameterSpec> params = graph.parameters();
     long[] counts = params.stream().mapToLong(ParameterSpec::elementCount).toArray();
-    WeightSplicer.Split split = WeightSplicer.split(file, graph.parameterNames(), counts);
+    FileSplit split = scan.split(graph.parameterNames(), counts);
     checkFinite(split.weights(), split.parameterOffsets(), params);
     String graphSha = graphDigest(split, graph);
     long now = System.currentTimeMillis();
@@ -124,8 +136,8 @@ final class ModelRegistrar {
             .setTrainSize(spec.trainSize())
             .setCreatedUnixMs(now)
             .setOrigin("upload")
-            .setSha256(Sha256.hex(file))
-            .setSizeBytes(file.length)
+            .setSha256(split.sha256())
+            .setSizeBytes(split.fileSize())
             .setParent(parent == null ? 0 : parent.getVersion())
             .setTrainedWithoutErased(attests)
             .setErasedIdsAttested(attests ? erasedInEffect : 0)
@@ -136,7 +148,11 @@ final class ModelRegistrar {
     try {
       db.write(b -> {
         if (isNew) {
-          b.putBlob(Family.GRAPHS, Keys.modelPrefix(spec.name()), split.skeleton());
+          try (InputStream skeleton = split.skeleton()) {
+            b.putBlob(Family.GRAPHS, Keys.modelPrefix(spec.name()), skeleton, split.skeletonSize());
+          } catch (IOException e) {
+            throw new UncheckedIOException("reading the staged model " + split.file(), e);
+          }
         }
         VersionCommit.write(b, existing, committed, version, split.weights(), dropped);
       });
@@ -185,14 +201,14 @@ final class ModelRegistrar {
   }
 
   private static ModelRecord.Builder newRecord(ModelConfig spec, ModelGraph graph,
-      WeightSplicer.Split split, String graphSha, long[] outputDims, long now) {
+      FileSplit split, String graphSha, long[] outputDims, long now) {
     ModelRecord.Builder r = ModelRecord.newBuilder()
         .setName(spec.name())
         .setLoss(spec.loss().name())
         .setLogitsOutput(graph.logits())
         .setLogitsSource(graph.logitsSource())
         .setGraphSha256(graphSha)
-        .setSkeletonSize(split.skeleton().length)
+        .setSkeletonSize(split.skeletonSize())
         .setCreatedUnixMs(now)
         .setNextVersion(1);
     graph.parameters().forEach(p -> r.addParameters(Records.parameter(p)));
@@ -233,9 +249,9 @@ final class ModelRegistrar {
   }
 
   /** Identity of the graph: skeleton bytes, splice table, parameters and inputs. */
-  private static String graphDigest(WeightSplicer.Split split, ModelGraph graph) {
+  private static String graphDigest(FileSplit split, ModelGraph graph) {
     MessageDigest md = Sha256.digest();
-    md.update(split.skeleton());
+    split.digestSkeleton(md);
     ByteBuffer table = ByteBuffer.allocate(12 * split.spliceOffsets().length);
     for (int s = 0; s < split.spliceOffsets().length; s++) {
       table.putLong(split.spliceOffsets()[s]).putInt(split.spliceParameters()[s]);

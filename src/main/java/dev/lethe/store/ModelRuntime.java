@@ -2,14 +2,12 @@ package dev.lethe.store;
 
 import ai.onnxruntime.OrtEnvironment;
 import dev.lethe.core.LetheException;
-import ai.onnx.proto.OnnxMl;
 import dev.lethe.core.LossFunction;
 import dev.lethe.onnx.ForwardSession;
 import dev.lethe.onnx.GradientEngine;
 import dev.lethe.onnx.GradientGraph;
 import dev.lethe.onnx.InputSpec;
 import dev.lethe.onnx.GraphLimits;
-import dev.lethe.onnx.ModelAudit;
 import dev.lethe.onnx.ModelGraph;
 import dev.lethe.onnx.ParameterSpec;
 import dev.lethe.onnx.WeightSplicer;
@@ -104,16 +102,13 @@ final class ModelRuntime implements AutoCloseable {
       throw new IllegalStateException("model " + name + " runtime is closed");
     }
     if (forward == null) {
-      byte[] file;
-      try (InputStream in = open(version)) {
-        file = in.readAllBytes();
-      } catch (IOException e) {
-        throw new StorageException("reading model " + name + " version " + version, e);
+      // The version's file goes to disk and is scanned there: ORT reads the weights from it.
+      try (StagedUpload file = stageFile(version);
+          UploadScan scan = UploadScan.open(file.file(), GraphLimits.unbounded())) {
+        ModelGraph graph = ModelGraph.inspect(scan.model(), logits,
+            parameters.stream().map(ParameterSpec::name).toList(), false);
+        forward = ForwardSession.create(env, graph);
       }
-      ModelGraph graph =
-          ModelGraph.inspect(file, logits, parameters.stream().map(ParameterSpec::name).toList(),
-              GraphLimits.unbounded());
-      forward = ForwardSession.create(env, graph);
     }
     return forward;
   }
@@ -127,21 +122,18 @@ final class ModelRuntime implements AutoCloseable {
       throw new IllegalStateException("model " + name + " runtime is closed");
     }
     if (gradients == null || gradientsL2 != l2) {
-      OnnxMl.ModelProto model;
-      try (InputStream in = open(version)) {
-        model = OnnxMl.ModelProto.parseFrom(in);
-      } catch (IOException e) {
-        throw new StorageException("reading model " + name + " version " + version, e);
+      // Scanned on disk as in forward(); the scan audits it (a model stored before external
+      // data was refused must not reach ONNX Runtime either).
+      try (StagedUpload file = stageFile(version);
+          UploadScan scan = UploadScan.open(file.file(), GraphLimits.unbounded())) {
+        GradientGraph graph = GradientGraph.build(scan.model().model(), logits, loss,
+            parameters.stream().map(ParameterSpec::name).toList(), l2);
+        if (gradients != null) {
+          gradients.close();
+        }
+        gradients = new GradientEngine(graph);
+        gradientsL2 = l2;
       }
-      // A model stored before external data was refused must not reach ONNX Runtime either.
-      ModelAudit.check(model, GraphLimits.unbounded());
-      GradientGraph graph = GradientGraph.build(model, logits, loss,
-          parameters.stream().map(ParameterSpec::name).toList(), l2);
-      if (gradients != null) {
-        gradients.close();
-      }
-      gradients = new GradientEngine(graph);
-      gradientsL2 = l2;
     }
     return gradients;
   }
@@ -168,6 +160,15 @@ final class ModelRuntime implements AutoCloseable {
   /** Puts freshly written weights in the cache. */
   void cache(VersionWeights w) {
     cached.set(w);
+  }
+
+  /** The file of a version, written to {@code <data-dir>/tmp} for a session; the caller closes it. */
+  private StagedUpload stageFile(long version) {
+    try (InputStream in = open(version)) {
+      return StagedUpload.copyOf(in, db.directory().resolve("tmp"), Long.MAX_VALUE);
+    } catch (IOException e) {
+      throw new StorageException("reading model " + name + " version " + version, e);
+    }
   }
 
   /** Streams the ONNX file of a version: the stored skeleton with the version's weights. */

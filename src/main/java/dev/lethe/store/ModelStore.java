@@ -3,8 +3,6 @@ package dev.lethe.store;
 import ai.onnxruntime.OrtEnvironment;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.lethe.core.LetheException;
-import dev.lethe.core.Memory;
-import dev.lethe.core.MemoryBudget;
 import dev.lethe.core.Messages;
 import dev.lethe.core.ModelConfig;
 import dev.lethe.core.Samples;
@@ -90,8 +88,7 @@ public final class ModelStore implements AutoCloseable {
 
   /** A new upload staged in {@code <data-dir>/tmp} ({@link StagedUpload}); the caller closes it. */
   public StagedUpload stage() {
-    long checkable = Memory.uploads().capacity() / MemoryBudget.UPLOAD_HEAP_FACTOR;
-    return new StagedUpload(db.directory().resolve("tmp"), Math.min(config.maxModelBytes(), checkable));
+    return new StagedUpload(db.directory().resolve("tmp"), config.maxModelBytes());
   }
 
   /**
@@ -108,13 +105,17 @@ public final class ModelStore implements AutoCloseable {
    *     ids in effect (also those of a deleted model of the name)
    */
   public ModelState put(ModelConfig spec, byte[] file, boolean trainedWithoutErased) {
+    try (StagedUpload staged = StagedUpload.copyOf(new java.io.ByteArrayInputStream(file),
+        db.directory().resolve("tmp"), config.maxModelBytes())) {
+      return put(spec, staged, trainedWithoutErased);
+    }
+  }
+
+  /** As {@link #put(ModelConfig, byte[], boolean)} for a staged upload (scanned in place; not closed). */
+  public ModelState put(ModelConfig spec, StagedUpload file, boolean trainedWithoutErased) {
     ensureOpen();
     long started = System.nanoTime();
-    SpecValidator.check(spec);
-    if (file.length > config.maxModelBytes()) {
-      throw LetheException.tooLarge("chunk",
-          "model of " + file.length + " bytes exceeds the limit of " + config.maxModelBytes());
-    }
+    SpecValidator.check(spec); // the staged file is within --max-model-bytes (StagedUpload)
     ReentrantLock lock = lockFor(spec.name());
     lock.lock();
     try {
@@ -123,7 +124,7 @@ public final class ModelStore implements AutoCloseable {
       long erasedInEffect = existing == null
           ? ErasureQueries.attestOverDeleted(spec.name(), tomb, trainedWithoutErased)
           : ErasureQueries.attest(ledger, existing.record, trainedWithoutErased);
-      ModelRegistrar.Registered reg = registrar.register(spec, file,
+      ModelRegistrar.Registered reg = registrar.register(spec, file.file(),
           existing == null ? null : existing.record, trainedWithoutErased, erasedInEffect,
           tomb == null ? 1 : tomb.getNextVersion());
       ModelEntry entry = existing;

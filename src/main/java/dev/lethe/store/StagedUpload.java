@@ -1,9 +1,6 @@
 package dev.lethe.store;
 
 import dev.lethe.core.LetheException;
-import dev.lethe.core.Memory;
-import dev.lethe.core.MemoryBudget;
-import dev.lethe.core.MemoryPool;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -16,9 +13,10 @@ import java.nio.file.attribute.PosixFilePermissions;
 /**
  * An upload on its way in: the chunks of a PutModel stream go to an owner-only temporary file in
  * {@code <data-dir>/tmp} as they arrive, so a stream holds no more heap than one message however
- * large the model; once the stream is complete, {@link #load} reserves the heap checking it needs
- * and reads it back for {@link ModelStore#put(dev.lethe.core.ModelConfig, byte[], boolean)}. The file is deleted by {@link #close()} and, after a
- * crash, by {@link #sweep} at the next start.
+ * large the model; once the stream is complete, {@link ModelStore#put(dev.lethe.core.ModelConfig,
+ * StagedUpload, boolean)} registers it from the file ({@link UploadScan}: the structure is parsed
+ * on the heap, the weights are read from the file). The file is deleted by {@link #close()} and,
+ * after a crash, by {@link #sweep} at the next start.
  *
  * <p>Not thread-safe (one stream). Owned by the receiver that created it.
  */
@@ -51,8 +49,7 @@ public final class StagedUpload implements AutoCloseable {
     long after = size + chunk.remaining();
     if (after > limit) {
       throw LetheException.tooLarge("chunk", "upload exceeds the limit of " + limit
-          + " bytes (--max-model-bytes, and the heap needed to check it: " + MemoryBudget.UPLOAD_HEAP_FACTOR
-          + " x its size within the upload share of the memory budget; see the sizing guide)");
+          + " bytes (--max-model-bytes)");
     }
     try {
       while (chunk.hasRemaining()) {
@@ -70,33 +67,33 @@ public final class StagedUpload implements AutoCloseable {
   }
 
   /**
-   * Reserves the heap checking the file needs ({@link MemoryBudget#UPLOAD_HEAP_FACTOR} times its
-   * size, from {@link Memory#uploads()}) and reads it; the caller closes the reservation when the
-   * model is registered or refused.
-   *
-   * @throws LetheException RESOURCE_EXHAUSTED (field chunk) when that heap is not available
+   * The staged file, for {@link ModelStore#put(dev.lethe.core.ModelConfig, StagedUpload,
+   * boolean)}: registration scans it where it is ({@link UploadScan}), so checking it holds the
+   * model's structure on the heap, not its weights.
    */
-  public Loaded load() {
-    MemoryPool.Reservation heap = Memory.uploads().reserve(MemoryBudget.UPLOAD_HEAP_FACTOR * size,
-        "chunk", "checking a model of " + size + " bytes (parsed and split on the heap) does", 30_000);
-    try {
-      channel.force(false);
-      byte[] bytes = Files.readAllBytes(file);
-      return new Loaded(bytes, heap);
-    } catch (IOException e) {
-      heap.close();
-      throw new UncheckedIOException("reading the staged upload " + file, e);
-    } catch (OutOfMemoryError e) {
-      heap.close();
-      throw Memory.outOfMemory("reading an upload of " + size + " bytes", e);
-    }
+  public Path file() {
+    return file; // written through the channel: other readers of the file see every byte
   }
 
-  /** The file's bytes and the heap reserved for checking them. */
-  public record Loaded(byte[] bytes, MemoryPool.Reservation heap) implements AutoCloseable {
-    @Override
-    public void close() {
-      heap.close();
+  /**
+   * Stages the rest of {@code in} (not closed) in {@code dir}, refused past {@code limit} as
+   * {@link #append} is: bytes given to the store in memory, or a stored model written out for
+   * ONNX Runtime.
+   */
+  static StagedUpload copyOf(java.io.InputStream in, Path dir, long limit) {
+    StagedUpload staged = new StagedUpload(dir, limit);
+    try {
+      byte[] buffer = new byte[1 << 20];
+      for (int n; (n = in.read(buffer)) > 0; ) {
+        staged.append(ByteBuffer.wrap(buffer, 0, n));
+      }
+      return staged;
+    } catch (IOException e) {
+      staged.close();
+      throw new UncheckedIOException("staging a model file in " + dir, e);
+    } catch (RuntimeException e) {
+      staged.close();
+      throw e;
     }
   }
 

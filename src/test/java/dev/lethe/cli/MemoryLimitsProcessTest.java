@@ -189,12 +189,20 @@ class MemoryLimitsProcessTest {
       assertEquals("RESOURCE_EXHAUSTED", declared.code(), declared.getMessage());
       assertTrue(declared.getMessage().contains("graph input 'x' declares [N, 500000000]"),
           declared.getMessage());
-      // An upload larger than the heap can check (3x its size within the upload share).
-      byte[] big = new byte[40 << 20];
+      // An upload whose structure is larger than the heap can check (3x within the upload
+      // share): 5M int64 values (45 MB as varints) stay in the structure, large weights would not.
+      long[] table = new long[5_000_000];
+      java.util.Arrays.fill(table, 1L << 60);
+      byte[] big = new OnnxBuilder("big").opset(17).floatInput("x", -1, 2)
+          .int64Initializer("table", table, table.length)
+          .node("Identity", "y", "x").floatOutput("y", -1, 2).toBytes();
+      assertTrue(big.length > 40 << 20, big.length + " bytes");
       RemoteException upload = assertThrows(RemoteException.class, () -> client.putModel(
-          Mlp.spec("big", 10, 0), new ByteArrayInputStream(big)));
+          new ModelConfig("big", LossFunction.MEAN_SQUARED_ERROR, "", List.of(), 10, 0, 0, 0, 0, 0),
+          new ByteArrayInputStream(big)));
       assertEquals("RESOURCE_EXHAUSTED", upload.code(), upload.getMessage());
-      assertTrue(upload.getMessage().contains("--max-model-bytes"), upload.getMessage());
+      assertTrue(upload.getMessage().contains("structure") && upload.getMessage().contains("-Xmx"),
+          upload.getMessage());
       // A request larger than the message limit derived from the budget.
       Mlp mlp = Mlp.initial(784, 32, 10, new Random(1));
       client.putModel(Mlp.spec("mlp", 10, 0), new ByteArrayInputStream(mlp.onnx("mlp")));
