@@ -208,7 +208,7 @@ def draw(model, make_inputs, classes, seed):
 
 
 def tensor(name, a):
-    return numpy_helper.from_array(np.ascontiguousarray(a), name)
+    return numpy_helper.from_array(np.array(a, order="C"), name)  # keeps 0-d scalars 0-d
 
 
 def state_entries(model):
