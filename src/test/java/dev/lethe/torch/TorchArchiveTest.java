@@ -152,6 +152,24 @@ class TorchArchiveTest {
   }
 
   @Test
+  void scriptedSubmodulesFrozenParametersAndPlainAttributes() throws IOException {
+    TorchScriptFixtures.Reference ref = TorchScriptFixtures.reference("nested");
+    TorchArchive a = TorchArchive.read(TorchScriptFixtures.path("nested.pt"));
+    assertEquals(ref.state().stream().map(TorchScriptFixtures.StateEntry::name).toList(), names(a.tensors()),
+        "Sequential, ModuleDict and custom submodules in torch's state_dict order; the plain tensor attribute "
+            + "'offset' is not in it");
+    for (TorchScriptFixtures.StateEntry e : ref.state()) {
+      assertEquals(e.kind(), a.tensor(e.name()).orElseThrow().kind(), e.name());
+      assertArrayEquals(e.raw(), a.rawValues(e.name()), e.name());
+    }
+    TorchTensor frozen = a.tensor("frozen").orElseThrow();
+    assertTrue(frozen.isParameter() && !frozen.requiresGrad(), "a frozen parameter is still a parameter");
+    float[] v = changed(a, List.of("frozen", "heads.a.weight"), 9);
+    TorchArchive b = TorchArchive.read(written(a.compose(List.of("frozen", "heads.a.weight"), v)));
+    assertArrayEquals(VersionBytes.of(v), b.weights(List.of("frozen", "heads.a.weight")));
+  }
+
+  @Test
   void disjointViewsOfOneStorageAreReplacedIndependently() throws IOException {
     TorchArchive a = TorchArchive.read(TorchScriptFixtures.path("shared_view.pt"));
     assertEquals(a.tensor("a.weight").orElseThrow().storageKey(), a.tensor("b.weight").orElseThrow().storageKey());

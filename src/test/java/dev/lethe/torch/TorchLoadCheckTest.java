@@ -47,7 +47,7 @@ class TorchLoadCheckTest {
   }
 
   static Stream<String> archives() {
-    return Stream.concat(TorchScriptFixtures.FAMILIES.stream(), Stream.of("tied", "shared_view"));
+    return Stream.concat(TorchScriptFixtures.FAMILIES.stream(), Stream.of("tied", "shared_view", "nested"));
   }
 
   @ParameterizedTest(name = "{0}")
