@@ -55,6 +55,10 @@ Also written, for the archive's refusal and hardening tests:
   shared_view.pt       a scripted model with two parameters that are views into one storage
                        (a.weight = s[0:6], b.weight = s[6:12] of one float32 storage: disjoint)
   overlap.pt           the same with overlapping views (a.weight = s[0:6], b.weight = s[3:9])
+  nested.pt            a scripted model with submodules in a Sequential, a ModuleDict and a custom
+                       module, a frozen parameter, a non-persistent buffer and a plain tensor
+                       attribute, with nested.ref.pb (param:/buffer: of the loaded module's
+                       state_dict, whose named_parameters/named_buffers say which is which)
   transposed.pt        a scripted model whose fc.weight is a non-contiguous view (a transpose)
 """
 import copy
@@ -208,7 +212,7 @@ def draw(model, make_inputs, classes, seed):
 
 
 def tensor(name, a):
-    return numpy_helper.from_array(np.ascontiguousarray(a), name)
+    return numpy_helper.from_array(np.array(a, order="C"), name)  # keeps 0-d scalars 0-d
 
 
 def state_entries(model):
@@ -328,6 +332,25 @@ class Overlap(nn.Module):
         return self.a(x) + self.b(x)
 
 
+class Nested(nn.Module):
+    """Submodules in a Sequential, a ModuleDict and a nested custom module, a frozen parameter, a
+    non-persistent buffer, and a tensor attribute that is neither a parameter nor a buffer."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 5))
+        self.heads = nn.ModuleDict({"b": nn.Linear(5, 2), "a": nn.Linear(5, 2, bias=False)})
+        self.inner = Mlp(5, 2)
+        self.frozen = nn.Parameter(torch.randn(2), requires_grad=False)
+        self.register_buffer("scale", torch.tensor([2.0, 3.0]))
+        self.register_buffer("cache", torch.zeros(3), persistent=False)
+        self.offset = torch.ones(2)
+
+    def forward(self, x):
+        h = self.body(x)
+        return (self.heads["a"](h) + self.heads["b"](h) + self.inner(h)) * self.scale + self.frozen + self.offset
+
+
 class Transposed(nn.Module):
     def __init__(self):
         super().__init__()
@@ -350,8 +373,14 @@ def odd_archives():
         f.write(ref.SerializeToString())
     torch.jit.save(torch.jit.script(SharedView().eval()), "shared_view.pt")
     torch.jit.save(torch.jit.script(Overlap().eval()), "overlap.pt")
+    nested = torch.jit.script(Nested().eval())
+    torch.jit.save(nested, "nested.pt")
+    ref = onnx.GraphProto(name="nested_reference")
+    write_state(ref, torch.jit.load("nested.pt"))  # the state dict a user of the saved module sees
+    with open("nested.ref.pb", "wb") as f:
+        f.write(ref.SerializeToString())
     torch.jit.save(torch.jit.script(Transposed().eval()), "transposed.pt")
-    print("odd archives: state_dict.pth tied.pt shared_view.pt overlap.pt transposed.pt")
+    print("odd archives: state_dict.pth tied.pt shared_view.pt overlap.pt nested.pt transposed.pt")
 
 
 def main(only):
