@@ -26,7 +26,8 @@ import java.util.Random;
  * latter also in torch's [S, N, E] attention layout, which runs one sample at a time; see
  * {@link BenchModels}), and the gradient output rate (bytes/s of the [N, P] result) beside this
  * machine's memory-copy bandwidth, all measured in one run. Usage: {@code GradientBench
- * [seconds per measurement, default 3]}. Note: launch with the class path in the CLASSPATH
+ * [seconds per measurement, default 3]}; then the TorchScript backend beside the ONNX one on the
+ * same models ({@link TorchGradientBench}). Note: launch with the class path in the CLASSPATH
  * variable or an @argfile; ORT 1.29 crashes (SIGSEGV) creating its environment when the java
  * command line is longer than about 4 KiB.
  */
@@ -61,6 +62,7 @@ public final class GradientBench {
         }
       }
     }
+    TorchGradientBench.run(seconds);
   }
 
   private static double memcpyBandwidth(double seconds) {

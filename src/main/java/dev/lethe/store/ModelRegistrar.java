@@ -6,6 +6,7 @@ import dev.lethe.core.Sha256;
 import dev.lethe.core.LossFunction;
 import dev.lethe.core.ModelConfig;
 import dev.lethe.core.Memory;
+import dev.lethe.core.ModelFormat;
 import dev.lethe.onnx.DeclaredSizes;
 import dev.lethe.onnx.ForwardSession;
 import dev.lethe.onnx.GradientEngine;
@@ -30,30 +31,40 @@ import java.util.HexFormat;
 import java.util.List;
 
 /**
- * Checks an uploaded model and commits it: a new model (skeleton, weights, record) or a new
- * version of an existing one, in one synced write. Nothing is written when a check fails.
+ * Checks an uploaded model and commits it: a new model (skeleton or archive, weights, record) or
+ * a new version of an existing one, in one synced write. Nothing is written when a check fails.
+ * The format ({@link FormatChoice}) decides the inspection: ONNX here, TorchScript in
+ * {@link TorchRegistration}; the commit is the same for both.
  * Called under the model's lock by {@link ModelStore}; stateless otherwise.
  */
 final class ModelRegistrar {
   private final LetheDb db;
   private final OrtEnvironment env;
   private final StoreConfig config;
+  private final TorchRegistration torch;
 
   ModelRegistrar(LetheDb db, OrtEnvironment env, StoreConfig config) {
     this.db = db;
     this.env = env;
     this.config = config;
+    this.torch = new TorchRegistration(db);
   }
 
   /**
    * @param record the committed record
    * @param weights the new version's weights (spec order, float32 LE)
-   * @param forward the forward session created for a new model (null for a new version); the
+   * @param backend a new model's backend, its forward and gradient machinery built at the
+   *     resolved l2 so the first Erase is as fast as the next (null for a new version); the
    *     caller takes ownership
-   * @param gradients the gradient engine built for a new model at the resolved l2 (null for a new
-   *     version), so the first Erase is as fast as the next; the caller takes ownership
    */
-  record Registered(ModelRecord record, byte[] weights, ForwardSession forward, GradientEngine gradients) {}
+  record Registered(ModelRecord record, byte[] weights, ModelBackend backend) {}
+
+  /**
+   * What a format's inspection hands to the commit: the record (for a new model: fields of the
+   * graph; for a new version: the existing record), the blob stored under the model (skeleton
+   * or archive; null for a new version) and the new version's weights.
+   */
+  record Inspected(ModelRecord.Builder record, byte[] stored, byte[] weights, ModelBackend backend) {}
 
   /**
    * @param trainedWithoutErased the uploader's attestation, recorded with a new version
@@ -63,43 +74,21 @@ final class ModelRegistrar {
    */
   Registered register(ModelConfig spec, byte[] file, ModelRecord existing,
       boolean trainedWithoutErased, long erasedInEffect, long firstVersion) {
-    ModelGraph graph = ModelGraph.inspect(file, spec.logitsOutput(), spec.erasableParameters(),
-        spec.frozenPrefix(), config.graphLimits());
-    List<ParameterSpec> params = graph.parameters();
-    long[] counts = params.stream().mapToLong(ParameterSpec::elementCount).toArray();
-    WeightSplicer.Split split = WeightSplicer.split(file, graph.parameterNames(), counts);
-    checkFinite(split.weights(), split.parameterOffsets(), params);
-    String graphSha = graphDigest(split, graph);
     long now = System.currentTimeMillis();
-    ForwardSession forward = null;
-    GradientEngine gradients = null;
-    ModelRecord.Builder record;
-    if (existing != null) {
-      if (!existing.getGraphSha256().equals(graphSha)
-          || !existing.getLoss().equals(spec.loss().name())
-          || !existing.getLogitsOutput().equals(graph.logits())) {
-        throw LetheException.alreadyExists("model '" + spec.name() + "' exists with a different "
-            + "graph, loss or logits; a new version needs the identical graph (or use another name)");
-      }
-      record = existing.toBuilder();
-    } else {
-      // Before the probes below allocate samples of the declared shape.
-      DeclaredSizes.check(graph, Memory.budget());
-      // Lethe only keeps models it can erase from: the loss must differentiate to every parameter.
-      // The graph is built here once and its engine kept, so no Erase pays for it.
-      GradientGraph gradientGraph = GradientGraph.build(graph.model(), graph.logits(), spec.loss(),
-          graph.parameterNames(), spec.resolved().l2());
-      forward = ForwardSession.create(env, graph);
-      try {
-        long[] outputDims = forward.probeOutputDims(
-            new VersionWeights(0, split.weights(), split.parameterOffsets()).parameters());
-        checkLossFits(spec.loss(), outputDims);
-        record = newRecord(spec, graph, split, graphSha, outputDims, now).setNextVersion(firstVersion);
-        gradients = new GradientEngine(gradientGraph);
-      } catch (RuntimeException e) {
-        forward.close();
-        throw e;
-      }
+    FormatChoice format = FormatChoice.of(spec.format(), file);
+    if (existing != null && Records.format(existing) != format.format()) {
+      throw LetheException.alreadyExists("model '" + spec.name() + "' exists as "
+          + Records.format(existing) + "; a new version must be the same format, got "
+          + format.format());
+    }
+    Inspected in = format.format() == ModelFormat.TORCHSCRIPT
+        ? torch.inspect(spec, file, existing, now)
+        : onnx(spec, file, existing, now);
+    ModelRecord.Builder record = in.record();
+    if (existing == null) {
+      record.setNextVersion(firstVersion)
+          .setFormat(format.format().name())
+          .setFormatSource(format.source());
     }
     ModelConfig resolved = spec.resolved();
     long version = record.getNextVersion();
@@ -136,20 +125,57 @@ final class ModelRegistrar {
     try {
       db.write(b -> {
         if (isNew) {
-          b.putBlob(Family.GRAPHS, Keys.modelPrefix(spec.name()), split.skeleton());
+          b.putBlob(Family.GRAPHS, Keys.modelPrefix(spec.name()), in.stored());
         }
-        VersionCommit.write(b, existing, committed, version, split.weights(), dropped);
+        VersionCommit.write(b, existing, committed, version, in.weights(), dropped);
       });
     } catch (RuntimeException e) {
-      if (forward != null) {
-        forward.close();
-      }
-      if (gradients != null) {
-        gradients.close();
+      if (in.backend() != null) {
+        in.backend().close();
       }
       throw e;
     }
-    return new Registered(committed, split.weights(), forward, gradients);
+    return new Registered(committed, in.weights(), in.backend());
+  }
+
+  /** The ONNX inspection: graph, splice table, probe and gradient graph (a new model). */
+  private Inspected onnx(ModelConfig spec, byte[] file, ModelRecord existing, long now) {
+    ModelGraph graph = ModelGraph.inspect(file, spec.logitsOutput(), spec.erasableParameters(),
+        spec.frozenPrefix(), config.graphLimits());
+    List<ParameterSpec> params = graph.parameters();
+    long[] counts = params.stream().mapToLong(ParameterSpec::elementCount).toArray();
+    WeightSplicer.Split split = WeightSplicer.split(file, graph.parameterNames(), counts);
+    checkFinite(split.weights(), split.parameterOffsets(), params);
+    String graphSha = graphDigest(split, graph);
+    if (existing != null) {
+      if (!existing.getGraphSha256().equals(graphSha)
+          || !existing.getLoss().equals(spec.loss().name())
+          || !existing.getLogitsOutput().equals(graph.logits())) {
+        throw LetheException.alreadyExists("model '" + spec.name() + "' exists with a different "
+            + "graph, loss or logits; a new version needs the identical graph (or use another name)");
+      }
+      return new Inspected(existing.toBuilder(), null, split.weights(), null);
+    }
+    // Before the probes below allocate samples of the declared shape.
+    DeclaredSizes.check(graph, Memory.budget());
+    // Lethe only keeps models it can erase from: the loss must differentiate to every parameter.
+    // The graph is built here once and its engine kept, so no Erase pays for it.
+    GradientGraph gradientGraph = GradientGraph.build(graph.model(), graph.logits(), spec.loss(),
+        graph.parameterNames(), spec.resolved().l2());
+    ForwardSession forward = ForwardSession.create(env, graph);
+    try {
+      long[] outputDims = forward.probeOutputDims(
+          new VersionWeights(0, split.weights(), split.parameterOffsets()).parameters());
+      checkLossFits(spec.loss(), outputDims);
+      ModelRecord.Builder record = newRecord(spec, graph, split, graphSha, outputDims, now);
+      GradientEngine gradients = new GradientEngine(gradientGraph);
+      OnnxBackend backend = new OnnxBackend(record.build(), db, env, split.parameterOffsets());
+      backend.adopt(forward, gradients, spec.resolved().l2());
+      return new Inspected(record, split.skeleton(), split.weights(), backend);
+    } catch (RuntimeException e) {
+      forward.close();
+      throw e;
+    }
   }
 
   /**
@@ -209,7 +235,7 @@ final class ModelRegistrar {
     return r;
   }
 
-  private static void checkLossFits(LossFunction loss, long[] outputDims) {
+  static void checkLossFits(LossFunction loss, long[] outputDims) {
     long c = 1;
     for (long d : outputDims) {
       c *= d;
@@ -220,7 +246,7 @@ final class ModelRegistrar {
     }
   }
 
-  private static void checkFinite(byte[] weights, long[] offsets, List<ParameterSpec> params) {
+  static void checkFinite(byte[] weights, long[] offsets, List<ParameterSpec> params) {
     var floats = ByteBuffer.wrap(weights).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
     for (int p = 0; p < params.size(); p++) {
       for (long i = offsets[p] / 4; i < offsets[p + 1] / 4; i++) {

@@ -13,7 +13,8 @@ import java.nio.file.Path;
  * property when set (DJL's own setting), else {@code <java.io.tmpdir>/lethe-djl} (a container's
  * /tmp is writable even when its home directory is not). The first start extracts about 500 MB
  * there; later starts reuse it. {@code DJL_OFFLINE=false} in the environment re-enables DJL's
- * downloads (not needed on linux-x86_64).
+ * downloads (not needed on linux-x86_64). libtorch runs one intra-op and one inter-op thread
+ * unless {@code -Dai.djl.pytorch.num_threads} / {@code num_interop_threads} say otherwise.
  *
  * <p>Stateless apart from the system properties it sets once; thread-safe.
  */
@@ -40,6 +41,15 @@ public final class DjlNatives {
     // the default engine is the only one on the class path; naming it skips the engine scan
     if (System.getProperty("ai.djl.default_engine") == null) {
       System.setProperty("ai.djl.default_engine", "PyTorch");
+    }
+    // Per-sample autograd runs many tiny ops: one intra-op thread per call is fastest and does
+    // not oversubscribe the cores that concurrent requests and ONNX Runtime share. Set
+    // -Dai.djl.pytorch.num_threads=K for a large model.
+    if (System.getProperty("ai.djl.pytorch.num_threads") == null) {
+      System.setProperty("ai.djl.pytorch.num_threads", "1");
+    }
+    if (System.getProperty("ai.djl.pytorch.num_interop_threads") == null) {
+      System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
     }
     configured = true;
   }

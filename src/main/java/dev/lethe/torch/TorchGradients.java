@@ -42,8 +42,8 @@ public final class TorchGradients implements AutoCloseable {
   private final long paramCount;
   private final String logits;
   private final LossFunction loss;
-  private final double l2;
   private Object loaded; // identity of the parameter values in the module
+  private final List<String> lastUnreached = new java.util.ArrayList<>();
   private boolean closed;
 
   /**
@@ -53,13 +53,12 @@ public final class TorchGradients implements AutoCloseable {
    * @param logits the output holding the logits ("" = the single output)
    */
   public TorchGradients(TorchModule module, List<String> inputs, List<String> erasable,
-      String logits, LossFunction loss, double l2) {
+      String logits, LossFunction loss) {
     this.module = module;
     this.inputs = List.copyOf(inputs);
     this.erasable = List.copyOf(erasable);
     this.logits = logits;
     this.loss = loss;
-    this.l2 = l2;
     this.sizes = new int[erasable.size()];
     long p = 0;
     for (int i = 0; i < sizes.length; i++) {
@@ -78,10 +77,6 @@ public final class TorchGradients implements AutoCloseable {
     return paramCount;
   }
 
-  public double l2() {
-    return l2;
-  }
-
   /**
    * Per-sample losses (data + μ/2 |θ|²), logits, gradients [N, P] (null unless {@code full}) and
    * gradient norms, for labelled samples already checked against the model.
@@ -89,9 +84,12 @@ public final class TorchGradients implements AutoCloseable {
    * @param params one buffer per erasable parameter (spec order), read, not kept
    * @param identity the values' identity (e.g. the version's weights object): the same identity
    *     as the previous call skips copying them into the module again; null always copies
+   * @param l2 μ, the L2 coefficient of the training loss (μ/2 |θ|² per sample, over the erasable
+   *     parameters)
    */
-  public GradientResult compute(Samples batch, List<FloatBuffer> params, Object identity, boolean full) {
-    return run(batch, params, identity, null, full);
+  public GradientResult compute(Samples batch, List<FloatBuffer> params, Object identity, double l2,
+      boolean full) {
+    return run(batch, params, identity, null, l2, full);
   }
 
   /** Per-sample gradients of ⟨v_n, z_n⟩ (no L2 term) for v [N, C]; losses are null. */
@@ -100,7 +98,7 @@ public final class TorchGradients implements AutoCloseable {
     if (cotangent == null) {
       throw LetheException.invalid("cotangent", "missing");
     }
-    return run(batch, params, identity, cotangent, true);
+    return run(batch, params, identity, cotangent, 0, true);
   }
 
   /** Logits [N, C] of checked samples, without autograd; also their per-sample shape. */
@@ -117,6 +115,7 @@ public final class TorchGradients implements AutoCloseable {
       for (int start = 0; start < n; start += chunk) {
         int len = Math.min(chunk, n - start);
         NDArray z = TorchModule.select(module.forward(scope, data(batch), start, len), logits);
+        checkFloating(z);
         long[] shape = z.getShape().getShape();
         if (shape.length == 0 || shape[0] != len) {
           throw LetheException.invalid("spec.logits_output", "the logits do not have the batch as "
@@ -136,11 +135,21 @@ public final class TorchGradients implements AutoCloseable {
     }
   }
 
+  /**
+   * The erasable parameters the loss of the first sample does not reach (autograd leaves their
+   * gradient undefined): the registration's warm-up, which also builds the backward once.
+   */
+  public synchronized List<String> unreached(Samples labelled, List<FloatBuffer> params, Object identity) {
+    Samples one = labelled;
+    run(one, params, identity, null, 0, false);
+    return List.copyOf(lastUnreached);
+  }
+
   /** Logits [N, C] and their per-sample shape. */
   public record Logits(float[] values, long[] perSampleDims) {}
 
   private synchronized GradientResult run(Samples batch, List<FloatBuffer> params, Object identity,
-      float[] cotangent, boolean full) {
+      float[] cotangent, double l2, boolean full) {
     ensureOpen();
     load(params, identity);
     int n = batch.size();
@@ -166,12 +175,14 @@ public final class TorchGradients implements AutoCloseable {
       decay *= l2 / 2;
     }
     List<DenseTensor> data = data(batch);
+    lastUnreached.clear();
     boolean grad = JniUtils.isGradMode();
     JniUtils.setGradMode(true);
     float[] row = new float[(int) Math.min(paramCount, Integer.MAX_VALUE - 8)];
     try (NDManager scope = module.newScope()) {
       for (int i = 0; i < n; i++) {
         NDArray z = TorchModule.select(module.forward(scope, data, i, 1), logits);
+        checkFloating(z);
         long[] shape = z.getShape().getShape();
         if (shape.length == 0 || shape[0] != 1) {
           throw LetheException.invalid("spec.logits_output", "the logits do not have the batch as "
@@ -205,6 +216,9 @@ public final class TorchGradients implements AutoCloseable {
           PtNDArray g = JniUtils.getGradient(param);
           if (g == null) {
             Arrays.fill(row, off, off + sizes[p], 0f); // not on the path to the logits
+            if (i == 0) {
+              lastUnreached.add(erasable.get(p));
+            }
           } else {
             try (g) {
               float[] gv = g.toFloatArray();
@@ -235,6 +249,14 @@ public final class TorchGradients implements AutoCloseable {
     return new GradientResult(n, paramCount, losses, allLogits, grads, norms);
   }
 
+  /** The logits must be floating point (an index or mask output is not differentiable). */
+  private static void checkFloating(NDArray z) {
+    if (!z.getDataType().isFloating()) {
+      throw LetheException.invalid("spec.logits_output", "the logits output is "
+          + z.getDataType() + "; it must be a floating-point tensor");
+    }
+  }
+
   /** Frees the tensors of one sample before the next (the scope itself is closed at the end). */
   private static void scopeClear(NDManager scope) {
     for (NDArray a : scope.getManagedArrays()) {
@@ -263,6 +285,11 @@ public final class TorchGradients implements AutoCloseable {
       module.setParameter(erasable.get(p), params.get(p));
     }
     loaded = identity;
+  }
+
+  /** Tensors attached to the module's manager (its parameters; per-call tensors are freed). */
+  synchronized int moduleTensors() {
+    return module.managedTensors();
   }
 
   private void ensureOpen() {

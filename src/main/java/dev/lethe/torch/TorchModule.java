@@ -12,7 +12,6 @@ import ai.djl.pytorch.jni.IValueUtils;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.lethe.core.DenseTensor;
 import dev.lethe.core.LetheException;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -40,11 +39,14 @@ public final class TorchModule implements AutoCloseable {
   private final PtNDManager manager;
   private final PtSymbolBlock block;
   private final Map<String, PtNDArray> parameters;
+  private final String declaration;
 
-  private TorchModule(PtNDManager manager, PtSymbolBlock block, Map<String, PtNDArray> parameters) {
+  private TorchModule(PtNDManager manager, PtSymbolBlock block, Map<String, PtNDArray> parameters,
+      String declaration) {
     this.manager = manager;
     this.block = block;
     this.parameters = parameters;
+    this.declaration = declaration;
   }
 
   /**
@@ -55,22 +57,44 @@ public final class TorchModule implements AutoCloseable {
   public static TorchModule load(byte[] archive) {
     DjlNatives.engine(); // a missing native is the server's fault, not the upload's
     PtNDManager manager = (PtNDManager) NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch");
+    java.nio.file.Path file = null;
     try {
-      PtSymbolBlock block = JniUtils.loadModule(manager, new ByteArrayInputStream(archive), true, false);
+      // libtorch reads extra files only when loading from a path
+      file = java.nio.file.Files.createTempFile("lethe-torchscript", ".pt");
+      java.nio.file.Files.write(file, archive);
+      String[] extra = {InputDeclaration.FILE};
+      String[] values = {""};
+      PtSymbolBlock block = JniUtils.loadModule(manager, file, true, extra, values, true);
       JniUtils.enableInferenceMode(block);
       Map<String, PtNDArray> params = new LinkedHashMap<>();
       for (NDArray p : JniUtils.moduleGetParams(block, manager)) {
         params.put(p.getName(), (PtNDArray) p);
       }
-      return new TorchModule(manager, block, params);
-    } catch (IOException | RuntimeException e) {
+      return new TorchModule(manager, block, params, values[0]);
+    } catch (IOException e) {
+      manager.close();
+      throw new java.io.UncheckedIOException("writing the TorchScript archive to a temporary file", e);
+    } catch (RuntimeException e) {
       manager.close();
       if (e instanceof LetheException le) {
         throw le;
       }
       throw LetheException.invalid("chunk", "libtorch cannot load the TorchScript model: "
           + firstLine(e.getMessage()));
+    } finally {
+      if (file != null) {
+        try {
+          java.nio.file.Files.deleteIfExists(file);
+        } catch (IOException ignored) {
+          // a temporary file; the OS cleans its temporary directory
+        }
+      }
     }
+  }
+
+  /** The archive's extra file {@value InputDeclaration#FILE} ("" when absent). */
+  public String declaration() {
+    return declaration;
   }
 
   /** Every parameter's state_dict name, in module order. */
@@ -180,6 +204,11 @@ public final class TorchModule implements AutoCloseable {
       return scope.create(FloatBuffer.wrap(t.floats(), off, count).slice(), new Shape(dims));
     }
     return scope.create(LongBuffer.wrap(t.longs(), off, count).slice(), new Shape(dims), DataType.INT64);
+  }
+
+  /** Tensors attached to the module's manager, sub-managers included. */
+  int managedTensors() {
+    return manager.getManagedArrays().size();
   }
 
   /** The manager scope of one call: closed by the caller, freeing every tensor made in it. */
