@@ -14,6 +14,13 @@ module with
 as a user would. The parameters and buffers are those of ../torchscript/<family>.pt, so the
 references beside those files hold for these archives too.
 
+Also written, for the output-selection and refusal tests (tiny random modules, input x [-1, 6]):
+  tuple_out.pt   forward returns (features [N, 4], logits [N, 3]): logits_output "1"
+  dict_out.pt    forward returns {"logits": [N, 3], "features": [N, 4]}: logits_output "logits"
+  one_logit.pt   forward returns [N, 1] (too few logits for softmax cross-entropy)
+  int_out.pt     forward returns argmax, int64 [N] (not differentiable)
+  unused.pt      a parameter `spare` that forward never reads
+
     /usr/bin/python3 declare_inputs.py
 """
 import json
@@ -41,3 +48,55 @@ for family in ("mlp", "cnn_bn", "gru", "transformer"):
     torch.jit.save(m, os.path.join(HERE, family + ".pt"),
                    _extra_files={"lethe.json": json.dumps({"inputs": inputs})})
     print(family, inputs, {n: p.requires_grad for n, p in list(m.named_parameters())[:2]})
+
+
+class TupleOut(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = torch.nn.Linear(6, 4)
+        self.head = torch.nn.Linear(4, 3)
+
+    def forward(self, x):
+        h = torch.tanh(self.body(x))
+        return h, self.head(h)
+
+
+class DictOut(TupleOut):
+    def forward(self, x):
+        h = torch.tanh(self.body(x))
+        return {"logits": self.head(h), "features": h}
+
+
+class OneLogit(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(6, 1)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+class IntOut(OneLogit):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(6, 3)
+
+    def forward(self, x):
+        return torch.argmax(self.fc(x), dim=1)
+
+
+class Unused(IntOut):
+    def __init__(self):
+        super().__init__()
+        self.spare = torch.nn.Parameter(torch.ones(2))
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+torch.manual_seed(5)
+x6 = {"inputs": [{"name": "x", "element_type": "float", "dims": [-1, 6]}]}
+for name, module in (("tuple_out", TupleOut()), ("dict_out", DictOut()), ("one_logit", OneLogit()),
+                     ("int_out", IntOut()), ("unused", Unused())):
+    torch.jit.save(torch.jit.script(module.eval()), os.path.join(HERE, name + ".pt"),
+                   _extra_files={"lethe.json": json.dumps(x6)})

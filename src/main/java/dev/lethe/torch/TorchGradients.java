@@ -208,12 +208,16 @@ public final class TorchGradients implements AutoCloseable {
         if (z.getDataType() != seed.getDataType()) {
           seed = seed.toType(z.getDataType(), false);
         }
-        JniUtils.backward((PtNDArray) z, (PtNDArray) seed, false, false);
+        // logits that depend on no erasable parameter have no graph to go back through
+        boolean connected = JniUtils.requiresGrad((PtNDArray) z);
+        if (connected) {
+          JniUtils.backward((PtNDArray) z, (PtNDArray) seed, false, false);
+        }
         double sq = 0;
         int off = 0;
         for (int p = 0; p < sizes.length; p++) {
           PtNDArray param = module.parameter(erasable.get(p));
-          PtNDArray g = JniUtils.getGradient(param);
+          PtNDArray g = connected ? JniUtils.getGradient(param) : null;
           if (g == null) {
             Arrays.fill(row, off, off + sizes[p], 0f); // not on the path to the logits
             if (i == 0) {
