@@ -208,10 +208,16 @@ public final class TorchGradients implements AutoCloseable {
         if (z.getDataType() != seed.getDataType()) {
           seed = seed.toType(z.getDataType(), false);
         }
-        // logits that depend on no erasable parameter have no graph to go back through
-        boolean connected = JniUtils.requiresGrad((PtNDArray) z);
-        if (connected) {
+        boolean connected = true;
+        try {
           JniUtils.backward((PtNDArray) z, (PtNDArray) seed, false, false);
+        } catch (ai.djl.engine.EngineException e) {
+          // logits that depend on no erasable parameter have no graph to go back through
+          // (DJL's requiresGrad reads only a leaf's flag, so the backward itself is the test)
+          if (e.getMessage() == null || !e.getMessage().contains("does not require grad")) {
+            throw e;
+          }
+          connected = false;
         }
         double sq = 0;
         int off = 0;
