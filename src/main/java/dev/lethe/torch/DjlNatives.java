@@ -11,7 +11,7 @@ import java.nio.file.Path;
  *
  * <p>The cache directory, in order: the {@code DJL_CACHE_DIR} environment variable or system
  * property when set (DJL's own setting), else {@code <java.io.tmpdir>/lethe-djl} (a container's
- * /tmp is writable even when its home directory is not). The first start extracts about 500 MB
+ * /tmp is writable even when its home directory is not). The first TorchScript model extracts about 430 MB
  * there; later starts reuse it. {@code DJL_OFFLINE=false} in the environment re-enables DJL's
  * downloads (not needed on linux-x86_64). libtorch runs one intra-op and one inter-op thread
  * unless {@code -Dai.djl.pytorch.num_threads} / {@code num_interop_threads} say otherwise.
