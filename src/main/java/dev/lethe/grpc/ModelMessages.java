@@ -111,7 +111,8 @@ public final class ModelMessages {
         .setRegistrationMs(m.registrationMillis())
         .setFisherGradientRatio(m.fisherGradientRatio())
         .setConvergenceWarning(m.convergenceWarning())
-        .setFormat(format(m.spec().format()))
+        .setFormat(format(m.spec().format() == null ? dev.lethe.core.ModelFormat.ONNX
+            : m.spec().format()))
         .setFormatSource(m.formatSource());
     if (m.fisher() != null) {
       b.setFisher(fisher(m.fisher()));

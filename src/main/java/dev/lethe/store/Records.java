@@ -31,7 +31,8 @@ final class Records {
         r.getFeatureMin(),
         r.getFeatureMax(),
         false,
-        format(r));
+        // ONNX stays unset (UNSPECIFIED = ONNX), so an ONNX model's spec reads as before
+        format(r) == dev.lethe.core.ModelFormat.ONNX ? null : format(r));
   }
 
   /** The record's format ("" = ONNX: records made before formats existed). */
