@@ -77,6 +77,14 @@ public final class TorchArchive {
 
   /** Reads the archive in {@code source} within {@code limits}; refuses as the class doc says. */
   public static TorchArchive read(ArchiveSource source, ArchiveLimits limits) {
+    try {
+      return parse(source, limits);
+    } catch (ArithmeticException e) {
+      throw refuse("a tensor's or storage's size overflows 64 bits");
+    }
+  }
+
+  private static TorchArchive parse(ArchiveSource source, ArchiveLimits limits) {
     ZipDirectory zip = ZipDirectory.read(source, limits);
     String root = root(zip);
     String codePrefix = root + "/code/";
@@ -96,6 +104,14 @@ public final class TorchArchive {
       throw refuse("not a TorchScript archive: " + root + "/data.pkl without " + root + "/code/ is a torch.save "
           + "pickle (a state_dict or an eager module), not a TorchScript module; save it with "
           + "torch.jit.save(torch.jit.script(model)) or torch.jit.trace");
+    }
+    ZipDirectory.Entry order = zip.entries().get(root + "/byteorder");
+    if (order != null) {
+      String o = new String(metadata(source, zip, order, limits, budget), StandardCharsets.US_ASCII).trim();
+      if (!o.equals("little")) {
+        throw refuse("the archive's storages are " + o + "-endian (" + root + "/byteorder); Lethe reads "
+            + "little-endian archives only");
+      }
     }
     byte[] pkl = metadata(source, zip, zip.entries().get(root + "/data.pkl"), limits, budget);
     Object module = Unpickler.load(pkl, root + "/data.pkl");

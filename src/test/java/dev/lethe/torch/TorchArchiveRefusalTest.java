@@ -67,6 +67,14 @@ class TorchArchiveRefusalTest {
   }
 
   @Test
+  void aBigEndianArchive() throws IOException {
+    byte[] zip = zip(new String[] {"m/data.pkl", "\u0080\u0002N."}, new String[] {"m/code/__torch__.py", ""},
+        new String[] {"m/byteorder", "big"});
+    assertInvalid(F + "the archive's storages are big-endian (m/byteorder); Lethe reads little-endian archives only",
+        () -> TorchArchive.read(zip));
+  }
+
+  @Test
   void overlappingParameterViews() {
     assertInvalid(F + "parameter 'a.weight' shares elements of storage '0' with parameter 'b.weight' (a different "
         + "view): replacing one would change the other; save the module with separate (cloned) tensors",
