@@ -199,6 +199,9 @@ final class ZipDirectory {
     }
     int localNameLen = local.getShort(26) & 0xFFFF;
     int localExtraLen = local.getShort(28) & 0xFFFF;
+    if (lho + 30 + localNameLen + localExtraLen > fileSize) {
+      throw TorchArchive.refuse("corrupt zip: the local header of entry '" + name + "' runs past the end of the file");
+    }
     ByteBuffer localTail = bytes(src, lho + 30, localNameLen + localExtraLen);
     if (!string(localTail, 0, localNameLen).equals(name) || (local.getShort(8) & 0xFFFF) != method) {
       throw TorchArchive.refuse("corrupt zip: the local header of entry '" + name + "' disagrees with the central directory");
