@@ -49,10 +49,14 @@ public final class TorchArchive {
   private final List<TorchTensor> tensors;
   private final Map<String, TorchTensor> byName;
   private final Map<String, ZipDirectory.Entry> storageEntries;
+  private final String rootClass;
+  private final ForwardSignature forward;
 
   private TorchArchive(ArchiveSource source, ZipDirectory zip, String root, List<TorchTensor> tensors,
-      Map<String, ZipDirectory.Entry> storageEntries) {
+      Map<String, ZipDirectory.Entry> storageEntries, String rootClass, ForwardSignature forward) {
     this.source = source;
+    this.rootClass = rootClass;
+    this.forward = forward;
     this.zip = zip;
     this.root = root;
     this.tensors = tensors;
@@ -118,7 +122,25 @@ public final class TorchArchive {
     ModuleTree.Result tree = ModuleTree.tensors(module, classes, limits.maxModuleDepth());
     Map<String, ZipDirectory.Entry> storages = storages(zip, root, tree);
     checkParameters(tree.tensors(), storages);
-    return new TorchArchive(source, zip, root, tree.tensors(), storages);
+    String rootClass = ((Unpickler.Obj) module).cls.qualified();
+    ModuleClasses.ClassInfo info = classes.get(rootClass);
+    ForwardSignature forward = info == null ? null : ForwardSignature.parse(info.forward());
+    return new TorchArchive(source, zip, root, tree.tensors(), storages, rootClass, forward);
+  }
+
+  /**
+   * Whether {@code source} looks like a TorchScript archive (a zip with {@code <root>/data.pkl}
+   * and {@code <root>/code/}), reading only its central directory: what an upload of the wrong
+   * format can be told ("this is a TorchScript archive"). Says nothing about its validity.
+   */
+  public static boolean looksLikeTorchScript(ArchiveSource source) {
+    try {
+      ZipDirectory zip = ZipDirectory.read(source, ArchiveLimits.defaults());
+      String prefix = root(zip) + "/code/";
+      return zip.entries().keySet().stream().anyMatch(n -> n.startsWith(prefix));
+    } catch (LetheException e) {
+      return false;
+    }
   }
 
   private static String root(ZipDirectory zip) {
@@ -229,6 +251,16 @@ public final class TorchArchive {
   /** The state_dict entry {@code name}. */
   public Optional<TorchTensor> tensor(String name) {
     return Optional.ofNullable(byName.get(name));
+  }
+
+  /** The root module's TorchScript class, e.g. {@code __torch__.Mlp}. */
+  public String rootClass() {
+    return rootClass;
+  }
+
+  /** The root module's {@code forward} signature, when its code declares one Lethe can read. */
+  public Optional<ForwardSignature> forward() {
+    return Optional.ofNullable(forward);
   }
 
   /** The archive's root folder inside the zip ({@code <root>/data.pkl}). */

@@ -1,6 +1,8 @@
 package dev.lethe.torch;
 
 import static dev.lethe.torch.TorchArchiveTest.assertInvalid;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -19,6 +21,16 @@ import org.junit.jupiter.api.Test;
  */
 class TorchArchiveRefusalTest {
   static final String F = TorchArchive.FIELD + ": ";
+
+  @Test
+  void looksLikeTorchScriptReadsOnlyTheDirectory() {
+    assertTrue(TorchArchive.looksLikeTorchScript(ArchiveSource.ofFile(TorchScriptFixtures.path("mlp.pt"))));
+    assertTrue(TorchArchive.looksLikeTorchScript(ArchiveSource.ofFile(TorchScriptFixtures.path("overlap.pt"))),
+        "a refused archive is still TorchScript");
+    assertFalse(TorchArchive.looksLikeTorchScript(ArchiveSource.ofBytes(TorchScriptFixtures.bytes("mlp.onnx"))));
+    assertFalse(TorchArchive.looksLikeTorchScript(ArchiveSource.ofFile(TorchScriptFixtures.path("state_dict.pth"))));
+    assertFalse(TorchArchive.looksLikeTorchScript(ArchiveSource.ofBytes(new byte[0])));
+  }
 
   @Test
   void notAZip() {
