@@ -263,6 +263,17 @@ public final class TorchArchive {
     return Optional.ofNullable(forward);
   }
 
+  /**
+   * The content of the extra file {@code name} ({@code torch.jit.save(m, f, _extra_files=…)},
+   * stored as {@code <root>/extra/<name>}), read and CRC-checked within
+   * {@link ArchiveLimits#DEFAULT_MAX_METADATA_BYTES}; empty when the archive has none.
+   */
+  public Optional<byte[]> extraFile(String name) {
+    ZipDirectory.Entry e = zip.entries().get(root + "/extra/" + name);
+    return e == null ? Optional.empty()
+        : Optional.of(zip.content(source, e, ArchiveLimits.DEFAULT_MAX_METADATA_BYTES));
+  }
+
   /** The archive's root folder inside the zip ({@code <root>/data.pkl}). */
   public String root() {
     return root;

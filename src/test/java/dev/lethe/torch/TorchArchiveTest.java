@@ -82,6 +82,15 @@ class TorchArchiveTest {
   }
 
   @Test
+  void extraFilesAreRead() {
+    TorchArchive a = TorchArchive.read(TorchScriptFixtures.path("extra.pt"));
+    assertEquals("{\"inputs\": [{\"name\": \"x\", \"dims\": [-1, 6]}]}",
+        new String(a.extraFile("lethe.json").orElseThrow(), java.nio.charset.StandardCharsets.UTF_8));
+    assertTrue(a.extraFile("other.json").isEmpty());
+    assertTrue(TorchArchive.read(TorchScriptFixtures.path("mlp.pt")).extraFile("lethe.json").isEmpty());
+  }
+
+  @Test
   void batchNormStatisticsAreBuffers() {
     TorchArchive a = TorchArchive.read(TorchScriptFixtures.path("cnn_bn.pt"));
     for (String b : List.of("bn1.running_mean", "bn1.running_var", "bn1.num_batches_tracked")) {
