@@ -49,6 +49,7 @@ so that no two parameters are equal and the running statistics are not the defau
 
 Also written, for the archive's refusal and hardening tests:
   state_dict.pth       torch.save(mlp.state_dict()): a zip pickle that is not TorchScript
+  extra.pt             a scripted MLP saved with the extra file lethe.json
   tied.pt              a scripted model whose head.weight IS embed.weight (one storage, one
                        entry in named_parameters, two state_dict keys), with tied.ref.pb
                        (param:/buffer: only, state_dict order, both keys)
@@ -365,6 +366,7 @@ def odd_archives():
     torch.manual_seed(7)
     mlp = Mlp().eval()
     torch.save(mlp.state_dict(), "state_dict.pth")
+    torch.jit.save(torch.jit.script(mlp), "extra.pt", _extra_files={"lethe.json": '{"inputs": [{"name": "x", "dims": [-1, 6]}]}'})
     tied = Tied().eval()
     torch.jit.save(torch.jit.script(tied), "tied.pt")
     ref = onnx.GraphProto(name="tied_reference")
@@ -380,7 +382,7 @@ def odd_archives():
     with open("nested.ref.pb", "wb") as f:
         f.write(ref.SerializeToString())
     torch.jit.save(torch.jit.script(Transposed().eval()), "transposed.pt")
-    print("odd archives: state_dict.pth tied.pt shared_view.pt overlap.pt nested.pt transposed.pt")
+    print("odd archives: state_dict.pth extra.pt tied.pt shared_view.pt overlap.pt nested.pt transposed.pt")
 
 
 def main(only):

@@ -18,8 +18,12 @@ import java.util.regex.Pattern;
  * <p>Immutable after parsing; thread-safe.
  */
 final class ModuleClasses {
-  /** A module class's parameter and buffer attribute names. */
-  record ClassInfo(List<String> parameters, List<String> buffers) {}
+  /**
+   * A module class's parameter and buffer attribute names, and the header of its
+   * {@code forward} method as the code writes it ({@code def forward(self: …, x: Tensor) -> Tensor:},
+   * joined into one line), or null when the class defines none.
+   */
+  record ClassInfo(List<String> parameters, List<String> buffers, String forward) {}
 
   private static final Pattern CLASS = Pattern.compile("^class\\s+(\\w+)\\s*\\(.*");
   private static final Pattern LIST = Pattern.compile("^\\s+(__parameters__|__buffers__)\\s*=\\s*\\[(.*)\\]\\s*$");
@@ -31,15 +35,28 @@ final class ModuleClasses {
     String current = null;
     List<String> params = null;
     List<String> buffers = null;
+    StringBuilder forward = null;
+    boolean inForward = false;
     for (String line : source.split("\n", -1)) {
       Matcher c = CLASS.matcher(line);
       if (c.matches()) {
         if (current != null && params != null) {
-          classes.put(current, new ClassInfo(List.copyOf(params), List.copyOf(buffers)));
+          classes.put(current, new ClassInfo(List.copyOf(params), List.copyOf(buffers), header(forward)));
         }
         current = module + "." + c.group(1);
         params = null;
         buffers = new ArrayList<>();
+        forward = null;
+        inForward = false;
+        continue;
+      }
+      if (current != null && forward == null && line.startsWith("  def forward(")) {
+        forward = new StringBuilder();
+        inForward = true;
+      }
+      if (inForward) {
+        forward.append(forward.length() == 0 ? "" : " ").append(line.trim());
+        inForward = !line.trim().endsWith(":") && forward.length() < 65536;
         continue;
       }
       Matcher l = LIST.matcher(line);
@@ -57,8 +74,12 @@ final class ModuleClasses {
       }
     }
     if (current != null && params != null) {
-      classes.put(current, new ClassInfo(List.copyOf(params), List.copyOf(buffers)));
+      classes.put(current, new ClassInfo(List.copyOf(params), List.copyOf(buffers), header(forward)));
     }
+  }
+
+  private static String header(StringBuilder forward) {
+    return forward == null ? null : forward.toString();
   }
 
   /** The module class named {@code qualified}, or null when the code does not define one. */

@@ -49,10 +49,14 @@ public final class TorchArchive {
   private final List<TorchTensor> tensors;
   private final Map<String, TorchTensor> byName;
   private final Map<String, ZipDirectory.Entry> storageEntries;
+  private final String rootClass;
+  private final ForwardSignature forward;
 
   private TorchArchive(ArchiveSource source, ZipDirectory zip, String root, List<TorchTensor> tensors,
-      Map<String, ZipDirectory.Entry> storageEntries) {
+      Map<String, ZipDirectory.Entry> storageEntries, String rootClass, ForwardSignature forward) {
     this.source = source;
+    this.rootClass = rootClass;
+    this.forward = forward;
     this.zip = zip;
     this.root = root;
     this.tensors = tensors;
@@ -77,6 +81,14 @@ public final class TorchArchive {
 
   /** Reads the archive in {@code source} within {@code limits}; refuses as the class doc says. */
   public static TorchArchive read(ArchiveSource source, ArchiveLimits limits) {
+    try {
+      return parse(source, limits);
+    } catch (ArithmeticException e) {
+      throw refuse("a tensor's or storage's size overflows 64 bits");
+    }
+  }
+
+  private static TorchArchive parse(ArchiveSource source, ArchiveLimits limits) {
     ZipDirectory zip = ZipDirectory.read(source, limits);
     String root = root(zip);
     String codePrefix = root + "/code/";
@@ -97,12 +109,38 @@ public final class TorchArchive {
           + "pickle (a state_dict or an eager module), not a TorchScript module; save it with "
           + "torch.jit.save(torch.jit.script(model)) or torch.jit.trace");
     }
+    ZipDirectory.Entry order = zip.entries().get(root + "/byteorder");
+    if (order != null) {
+      String o = new String(metadata(source, zip, order, limits, budget), StandardCharsets.US_ASCII).trim();
+      if (!o.equals("little")) {
+        throw refuse("the archive's storages are " + o + "-endian (" + root + "/byteorder); Lethe reads "
+            + "little-endian archives only");
+      }
+    }
     byte[] pkl = metadata(source, zip, zip.entries().get(root + "/data.pkl"), limits, budget);
     Object module = Unpickler.load(pkl, root + "/data.pkl");
     ModuleTree.Result tree = ModuleTree.tensors(module, classes, limits.maxModuleDepth());
     Map<String, ZipDirectory.Entry> storages = storages(zip, root, tree);
     checkParameters(tree.tensors(), storages);
-    return new TorchArchive(source, zip, root, tree.tensors(), storages);
+    String rootClass = ((Unpickler.Obj) module).cls.qualified();
+    ModuleClasses.ClassInfo info = classes.get(rootClass);
+    ForwardSignature forward = info == null ? null : ForwardSignature.parse(info.forward());
+    return new TorchArchive(source, zip, root, tree.tensors(), storages, rootClass, forward);
+  }
+
+  /**
+   * Whether {@code source} looks like a TorchScript archive (a zip with {@code <root>/data.pkl}
+   * and {@code <root>/code/}), reading only its central directory: what an upload of the wrong
+   * format can be told ("this is a TorchScript archive"). Says nothing about its validity.
+   */
+  public static boolean looksLikeTorchScript(ArchiveSource source) {
+    try {
+      ZipDirectory zip = ZipDirectory.read(source, ArchiveLimits.defaults());
+      String prefix = root(zip) + "/code/";
+      return zip.entries().keySet().stream().anyMatch(n -> n.startsWith(prefix));
+    } catch (LetheException e) {
+      return false;
+    }
   }
 
   private static String root(ZipDirectory zip) {
@@ -213,6 +251,27 @@ public final class TorchArchive {
   /** The state_dict entry {@code name}. */
   public Optional<TorchTensor> tensor(String name) {
     return Optional.ofNullable(byName.get(name));
+  }
+
+  /** The root module's TorchScript class, e.g. {@code __torch__.Mlp}. */
+  public String rootClass() {
+    return rootClass;
+  }
+
+  /** The root module's {@code forward} signature, when its code declares one Lethe can read. */
+  public Optional<ForwardSignature> forward() {
+    return Optional.ofNullable(forward);
+  }
+
+  /**
+   * The content of the extra file {@code name} ({@code torch.jit.save(m, f, _extra_files=…)},
+   * stored as {@code <root>/extra/<name>}), read and CRC-checked within
+   * {@link ArchiveLimits#DEFAULT_MAX_METADATA_BYTES}; empty when the archive has none.
+   */
+  public Optional<byte[]> extraFile(String name) {
+    ZipDirectory.Entry e = zip.entries().get(root + "/extra/" + name);
+    return e == null ? Optional.empty()
+        : Optional.of(zip.content(source, e, ArchiveLimits.DEFAULT_MAX_METADATA_BYTES));
   }
 
   /** The archive's root folder inside the zip ({@code <root>/data.pkl}). */

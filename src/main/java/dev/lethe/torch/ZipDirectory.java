@@ -199,6 +199,9 @@ final class ZipDirectory {
     }
     int localNameLen = local.getShort(26) & 0xFFFF;
     int localExtraLen = local.getShort(28) & 0xFFFF;
+    if (lho + 30 + localNameLen + localExtraLen > fileSize) {
+      throw TorchArchive.refuse("corrupt zip: the local header of entry '" + name + "' runs past the end of the file");
+    }
     ByteBuffer localTail = bytes(src, lho + 30, localNameLen + localExtraLen);
     if (!string(localTail, 0, localNameLen).equals(name) || (local.getShort(8) & 0xFFFF) != method) {
       throw TorchArchive.refuse("corrupt zip: the local header of entry '" + name + "' disagrees with the central directory");
@@ -215,12 +218,14 @@ final class ZipDirectory {
       throw TorchArchive.refuse("corrupt zip: the data of entry '" + name + "' runs past the end of the file");
     }
     long localCrc = local.getInt(14) & U32;
-    long localCrcAt = localCrc == 0 ? -1 : lho + 14;
-    if (localCrc != 0 && localCrc != crc) {
+    boolean deferred = (local.getShort(6) & 8) != 0;
+    // with a data descriptor the local field may be zero (the value deferred); without one it is the CRC
+    long localCrcAt = deferred && localCrc == 0 ? -1 : lho + 14;
+    if (localCrcAt >= 0 && localCrc != crc) {
       throw TorchArchive.refuse("corrupt zip: entry '" + name + "' has two different CRCs");
     }
     long descriptorCrcAt = -1;
-    if ((local.getShort(6) & 8) != 0) {
+    if (deferred) {
       int sizes = zip64 ? 16 : 8;
       int max = (int) Math.min(4 + 4 + sizes, fileSize - end);
       ByteBuffer d = bytes(src, end, Math.max(max, 0));

@@ -1,6 +1,8 @@
 package dev.lethe.torch;
 
 import static dev.lethe.torch.TorchArchiveTest.assertInvalid;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -19,6 +21,16 @@ import org.junit.jupiter.api.Test;
  */
 class TorchArchiveRefusalTest {
   static final String F = TorchArchive.FIELD + ": ";
+
+  @Test
+  void looksLikeTorchScriptReadsOnlyTheDirectory() {
+    assertTrue(TorchArchive.looksLikeTorchScript(ArchiveSource.ofFile(TorchScriptFixtures.path("mlp.pt"))));
+    assertTrue(TorchArchive.looksLikeTorchScript(ArchiveSource.ofFile(TorchScriptFixtures.path("overlap.pt"))),
+        "a refused archive is still TorchScript");
+    assertFalse(TorchArchive.looksLikeTorchScript(ArchiveSource.ofBytes(TorchScriptFixtures.bytes("mlp.onnx"))));
+    assertFalse(TorchArchive.looksLikeTorchScript(ArchiveSource.ofFile(TorchScriptFixtures.path("state_dict.pth"))));
+    assertFalse(TorchArchive.looksLikeTorchScript(ArchiveSource.ofBytes(new byte[0])));
+  }
 
   @Test
   void notAZip() {
@@ -63,6 +75,14 @@ class TorchArchiveRefusalTest {
   void aPickleOutsideTorchScriptsSubset() throws IOException {
     byte[] zip = zip(new String[] {"m/data.pkl", "\u0080\u0002I42\n."}, new String[] {"m/code/__torch__.py", ""});
     assertInvalid(F + "m/data.pkl uses pickle opcode 0x49 at byte 2, which TorchScript does not write",
+        () -> TorchArchive.read(zip));
+  }
+
+  @Test
+  void aBigEndianArchive() throws IOException {
+    byte[] zip = zip(new String[] {"m/data.pkl", "\u0080\u0002N."}, new String[] {"m/code/__torch__.py", ""},
+        new String[] {"m/byteorder", "big"});
+    assertInvalid(F + "the archive's storages are big-endian (m/byteorder); Lethe reads little-endian archives only",
         () -> TorchArchive.read(zip));
   }
 

@@ -65,6 +65,32 @@ class TorchArchiveTest {
   }
 
   @Test
+  void forwardSignatureOfTheRootModule() {
+    TorchArchive gru = TorchArchive.read(TorchScriptFixtures.path("gru.pt"));
+    assertEquals("__torch__.GruClassifier", gru.rootClass());
+    assertEquals(new ForwardSignature(List.of(new ForwardSignature.Argument("tokens", "Tensor")), "Tensor"),
+        gru.forward().orElseThrow());
+    assertEquals(List.of(new ForwardSignature.Argument("x", "Tensor")),
+        TorchArchive.read(TorchScriptFixtures.path("nested.pt")).forward().orElseThrow().arguments(),
+        "the root class, not the Mlp defined in the same code file");
+    ForwardSignature many = ForwardSignature.parse("def forward(self: __torch__.M, a: Tensor, "
+        + "b: Optional[Tensor]=None, c: Tuple[Tensor, Tensor]) -> Tuple[Tensor, Dict[str, Tensor]]:");
+    assertEquals(List.of(new ForwardSignature.Argument("a", "Tensor"),
+        new ForwardSignature.Argument("b", "Optional[Tensor]"), new ForwardSignature.Argument("c", "Tuple[Tensor, Tensor]")),
+        many.arguments());
+    assertEquals("Tuple[Tensor, Dict[str, Tensor]]", many.returns());
+  }
+
+  @Test
+  void extraFilesAreRead() {
+    TorchArchive a = TorchArchive.read(TorchScriptFixtures.path("extra.pt"));
+    assertEquals("{\"inputs\": [{\"name\": \"x\", \"dims\": [-1, 6]}]}",
+        new String(a.extraFile("lethe.json").orElseThrow(), java.nio.charset.StandardCharsets.UTF_8));
+    assertTrue(a.extraFile("other.json").isEmpty());
+    assertTrue(TorchArchive.read(TorchScriptFixtures.path("mlp.pt")).extraFile("lethe.json").isEmpty());
+  }
+
+  @Test
   void batchNormStatisticsAreBuffers() {
     TorchArchive a = TorchArchive.read(TorchScriptFixtures.path("cnn_bn.pt"));
     for (String b : List.of("bn1.running_mean", "bn1.running_var", "bn1.num_batches_tracked")) {
