@@ -2,7 +2,9 @@
 # Lethe sidecar image: build the jar with Maven, run it on a JRE as a non-root user.
 # Tag it lethe:0.1.0 (docker build -t lethe:0.1.0 .), the name README.md and
 # client-examples/kubernetes use. It runs with a read-only root file system: it writes only to
-# the store volume and /tmp (native libraries unpacked by ONNX Runtime and RocksDB).
+# the store volume and /tmp (native libraries unpacked by ONNX Runtime and RocksDB; libtorch,
+# about 430 MB, into /tmp/lethe-djl on the first TorchScript model: set DJL_CACHE_DIR to a
+# directory on the store volume to unpack it once per volume instead).
 # Base images are pinned to exact releases (glibc-based: ONNX Runtime and RocksDB ship glibc
 # native libraries, so no Alpine).
 

@@ -23,9 +23,10 @@ for run in 1 2; do
   echo "== python ($target, run $run)"; /usr/bin/python3 client-examples/python/lethe_example.py --target "$target" --data "$work/digits.csv.gz"
   echo "== node (run $run)";   node client-examples/node/lethe_example.js --target "$target" --data "$work/digits.csv.gz"
   echo "== java (run $run)";   java -cp target/lethe.jar client-examples/java/LetheExample.java "$target" "$work/digits.csv.gz"
+  echo "== torchscript (run $run)"; /usr/bin/python3 client-examples/torchscript/lethe_torchscript.py --target "$target" --data "$work/digits.csv.gz"
 done
 echo "== reflection"; java -cp target/lethe.jar client-examples/java/ReflectionCheck.java "$target"
 kill -TERM "$pid"
 wait "$pid" || true
 grep -q "stopped cleanly" "$work/serve.log" || { echo "sidecar did not stop cleanly"; cat "$work/serve.log"; exit 1; }
-echo "client examples: 4 passed (python, node and java twice), 0 failed"
+echo "client examples: 5 passed (python, node, java and torchscript twice), 0 failed"

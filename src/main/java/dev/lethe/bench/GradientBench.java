@@ -28,7 +28,9 @@ import java.util.Random;
  * machine's memory-copy bandwidth, all measured in one run; then, for a Conv1d text CNN with a
  * symbolic sequence length, the first call at a new length (graph specialised and built) beside
  * warm calls at it. Usage: {@code GradientBench
- * [seconds per measurement, default 3] [lengths: only the text CNN's lengths]}. Note: launch with the class path in the CLASSPATH
+ * [seconds per measurement, default 3] [lengths: only the text CNN's lengths]}; after the
+ * lengths, the TorchScript backend beside the ONNX one on the same models
+ * ({@link TorchGradientBench}). Note: launch with the class path in the CLASSPATH
  * variable or an @argfile; ORT 1.29 crashes (SIGSEGV) creating its environment when the java
  * command line is longer than about 4 KiB.
  */
@@ -68,6 +70,7 @@ public final class GradientBench {
       }
     }
     newLengths(BenchModels.textCnn(rnd), rnd, seconds);
+    TorchGradientBench.run(seconds);
   }
 
   /**

@@ -51,7 +51,8 @@ final class SpecOptions {
         featureScale != null ? featureScale : base.featureScale(),
         featureOffset != null ? featureOffset : base.featureOffset(),
         featureRange != null ? featureRange.get(0) : base.featureMin(),
-        featureRange != null ? featureRange.get(1) : base.featureMax(), base.frozenPrefix());
+        featureRange != null ? featureRange.get(1) : base.featureMax(), base.frozenPrefix())
+        .withFormat(base.format());
   }
 
   /** The proto field names of the options given. */

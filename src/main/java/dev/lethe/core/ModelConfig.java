@@ -22,6 +22,8 @@ import java.util.List;
  * @param frozenPrefix with an empty erasable list: float initializers the default leaves out
  *     (weights of ops Lethe cannot differentiate, upstream of every erasable one) stay frozen on
  *     purpose; without it registration refuses such a model
+ * @param format the file's format; null = not declared (ONNX, unless registration detects a
+ *     TorchScript archive). A registered model's spec always names it.
  */
 public record ModelConfig(
     String name,
@@ -38,7 +40,8 @@ public record ModelConfig(
     double featureOffset,
     double featureMin,
     double featureMax,
-    boolean frozenPrefix) {
+    boolean frozenPrefix,
+    ModelFormat format) {
 
   public static final double DEFAULT_DAMPENING = 1e-4;
   public static final int DEFAULT_BLOCK_SIZE = 1024;
@@ -46,6 +49,15 @@ public record ModelConfig(
   public ModelConfig {
     erasableParameters = List.copyOf(erasableParameters);
     logitsOutput = logitsOutput == null ? "" : logitsOutput;
+  }
+
+  /** A spec without a declared format. */
+  public ModelConfig(String name, LossFunction loss, String logitsOutput,
+      List<String> erasableParameters, long trainSize, double l2, double dampening, double scale,
+      int blockSize, int fisherMinibatch, double featureScale, double featureOffset,
+      double featureMin, double featureMax, boolean frozenPrefix) {
+    this(name, loss, logitsOutput, erasableParameters, trainSize, l2, dampening, scale, blockSize,
+        fisherMinibatch, featureScale, featureOffset, featureMin, featureMax, frozenPrefix, null);
   }
 
   /** A spec without input preprocessing and without {@code frozenPrefix}. */
@@ -90,7 +102,8 @@ public record ModelConfig(
         featureOffset,
         featureMin,
         featureMax,
-        frozenPrefix);
+        frozenPrefix,
+        format);
   }
 
   /** True when the spec declares the preprocessed features' range. */
@@ -101,18 +114,25 @@ public record ModelConfig(
   public ModelConfig withLogitsOutput(String logits) {
     return new ModelConfig(name, loss, logits, erasableParameters, trainSize, l2, dampening, scale,
         blockSize, fisherMinibatch, featureScale, featureOffset, featureMin, featureMax,
-        frozenPrefix);
+        frozenPrefix, format);
   }
 
   public ModelConfig withTrainSize(long n) {
     return new ModelConfig(name, loss, logitsOutput, erasableParameters, n, l2, dampening, scale,
         blockSize, fisherMinibatch, featureScale, featureOffset, featureMin, featureMax,
-        frozenPrefix);
+        frozenPrefix, format);
   }
 
   /** This spec with the input preprocessing and declared range given. */
   public ModelConfig withFeatures(double scale, double offset, double min, double max) {
     return new ModelConfig(name, loss, logitsOutput, erasableParameters, trainSize, l2, dampening,
-        this.scale, blockSize, fisherMinibatch, scale, offset, min, max, frozenPrefix);
+        this.scale, blockSize, fisherMinibatch, scale, offset, min, max, frozenPrefix, format);
+  }
+
+  /** This spec with the format given (null = not declared). */
+  public ModelConfig withFormat(ModelFormat f) {
+    return new ModelConfig(name, loss, logitsOutput, erasableParameters, trainSize, l2, dampening,
+        scale, blockSize, fisherMinibatch, featureScale, featureOffset, featureMin, featureMax,
+        frozenPrefix, f);
   }
 }

@@ -28,6 +28,18 @@ public final class Sha256 {
     return HexFormat.of().formatHex(md.digest());
   }
 
+  /** Lower-case hex of the digest of a file, read in 64 KiB parts (never whole on the heap). */
+  public static String hex(java.nio.file.Path file) throws java.io.IOException {
+    MessageDigest md = digest();
+    byte[] buffer = new byte[1 << 16];
+    try (java.io.InputStream in = java.nio.file.Files.newInputStream(file)) {
+      for (int n; (n = in.read(buffer)) > 0; ) {
+        md.update(buffer, 0, n);
+      }
+    }
+    return hex(md);
+  }
+
   /** Lower-case hex of the digest of {@code text}'s UTF-8 bytes. */
   public static String hex(String text) {
     return hex(text.getBytes(StandardCharsets.UTF_8));

@@ -33,7 +33,29 @@ public final class ModelMessages {
     return new ModelConfig(s.getName(), loss(s.getLoss()), s.getLogitsOutput(),
         s.getErasableParametersList(), s.getTrainSize(), s.getL2(), s.getDampening(),
         s.getScale(), s.getBlockSize(), s.getFisherMinibatch(), s.getFeatureScale(),
-        s.getFeatureOffset(), s.getFeatureMin(), s.getFeatureMax(), s.getFrozenPrefix());
+        s.getFeatureOffset(), s.getFeatureMin(), s.getFeatureMax(), s.getFrozenPrefix(),
+        format(s.getFormat()));
+  }
+
+  /** UNSPECIFIED is null (registration detects); an unknown value is refused naming the field. */
+  static dev.lethe.core.ModelFormat format(dev.lethe.api.v1.ModelFormat f) {
+    return switch (f) {
+      case ONNX -> dev.lethe.core.ModelFormat.ONNX;
+      case TORCHSCRIPT -> dev.lethe.core.ModelFormat.TORCHSCRIPT;
+      case MODEL_FORMAT_UNSPECIFIED -> null;
+      case UNRECOGNIZED -> throw dev.lethe.core.LetheException.invalid("spec.format",
+          "unknown format value; expected ONNX or TORCHSCRIPT (or unspecified)");
+    };
+  }
+
+  static dev.lethe.api.v1.ModelFormat format(dev.lethe.core.ModelFormat f) {
+    if (f == null) {
+      return dev.lethe.api.v1.ModelFormat.MODEL_FORMAT_UNSPECIFIED;
+    }
+    return switch (f) {
+      case ONNX -> dev.lethe.api.v1.ModelFormat.ONNX;
+      case TORCHSCRIPT -> dev.lethe.api.v1.ModelFormat.TORCHSCRIPT;
+    };
   }
 
   public static ModelSpec spec(ModelConfig s) {
@@ -53,6 +75,7 @@ public final class ModelMessages {
         .setFeatureOffset(s.featureOffset())
         .setFeatureMin(s.featureMin())
         .setFeatureMax(s.featureMax())
+        .setFormat(format(s.format()))
         .build();
   }
 
@@ -87,7 +110,10 @@ public final class ModelMessages {
         .setLogitsSource(m.logitsSource())
         .setRegistrationMs(m.registrationMillis())
         .setFisherGradientRatio(m.fisherGradientRatio())
-        .setConvergenceWarning(m.convergenceWarning());
+        .setConvergenceWarning(m.convergenceWarning())
+        .setFormat(format(m.spec().format() == null ? dev.lethe.core.ModelFormat.ONNX
+            : m.spec().format()))
+        .setFormatSource(m.formatSource());
     if (m.fisher() != null) {
       b.setFisher(fisher(m.fisher()));
     }
@@ -127,7 +153,7 @@ public final class ModelMessages {
             i.getElementType().equals("float"), SampleMessages.longs(i.getDimsList()))).toList(),
         m.getLogitsSource(), m.getRegistrationMs(),
         m.getFisherGradientRatio(), m.getConvergenceWarning(),
-        m.hasFisher() ? fisher(m.getFisher()) : null);
+        m.hasFisher() ? fisher(m.getFisher()) : null, m.getFormatSource());
   }
 
   static FisherInfo fisher(AttachedFisher f) {

@@ -18,9 +18,9 @@ import java.util.Set;
 import java.util.stream.Stream;
 
 /**
- * Writes model versions in Triton's model-repository layout: {@code <dir>/<model>/<version>/model.onnx},
- * each written to a temporary name, fsync'd, then renamed, so a polling model server never sees
- * half a file. Also writes {@code <dir>/<model>/config.pbtxt} (atomically) naming the active
+ * Writes model versions in Triton's model-repository layout: {@code <dir>/<model>/<version>/model.onnx}
+ * (or {@code model.pt} for a TorchScript model, see {@link ExportLayout}), each written to a
+ * temporary name, fsync'd, then renamed, so a polling model server never sees half a file. Also writes {@code <dir>/<model>/config.pbtxt} (atomically) naming the active
  * version in a {@code specific} version policy, so Triton serves the active version even after a
  * rollback to an older one. Version directories no longer kept are removed.
  *
@@ -41,10 +41,15 @@ final class ExportDirectory {
    * (or the next start) retries.
    */
   void publishActive(ModelRecord r, ModelRuntime runtime) {
+    publishActive(r, runtime, ExportLayout.onnx());
+  }
+
+  /** {@link #publishActive(ModelRecord, ModelRuntime)} in the layout of the model's format. */
+  void publishActive(ModelRecord r, ModelRuntime runtime, ExportLayout layout) {
     try {
       Set<Long> kept = new java.util.TreeSet<>();
       r.getVersionsList().forEach(v -> kept.add(v.getVersion()));
-      publish(r.getName(), r.getActiveVersion(), runtime.open(r.getActiveVersion()), kept);
+      publish(r.getName(), r.getActiveVersion(), runtime.open(r.getActiveVersion()), kept, layout);
     } catch (RuntimeException ex) {
       LOG.log(java.util.logging.Level.SEVERE,
           "export of model " + r.getName() + " failed; retried at its next change", ex);
@@ -56,13 +61,21 @@ final class ExportDirectory {
    * not in {@code kept}. {@code content} is the active version's file; it is consumed and closed.
    */
   void publish(String model, long active, InputStream content, Set<Long> kept) {
+    publish(model, active, content, kept, ExportLayout.onnx());
+  }
+
+  /**
+   * {@link #publish(String, long, InputStream, Set)} in {@code layout}: the version's file name
+   * and the config's platform and tensors are the layout's.
+   */
+  void publish(String model, long active, InputStream content, Set<Long> kept, ExportLayout layout) {
     try (InputStream in = content) {
       Path modelDir = root.resolve(model);
       Path versionDir = modelDir.resolve(Long.toString(active));
-      Path file = versionDir.resolve("model.onnx");
+      Path file = versionDir.resolve(layout.fileName());
       if (!Files.exists(file)) {
         Files.createDirectories(versionDir);
-        Path tmp = versionDir.resolve(".model.onnx.tmp");
+        Path tmp = versionDir.resolve("." + layout.fileName() + ".tmp");
         try (OutputStream out = Files.newOutputStream(tmp)) {
           in.transferTo(out);
         }
@@ -70,7 +83,7 @@ final class ExportDirectory {
         move(tmp, file);
         fsync(versionDir);
       }
-      writeAtomically(modelDir.resolve("config.pbtxt"), config(model, active));
+      writeAtomically(modelDir.resolve("config.pbtxt"), layout.config(model, active));
       fsync(modelDir);
       prune(modelDir, kept);
     } catch (IOException e) {
@@ -79,11 +92,9 @@ final class ExportDirectory {
     }
   }
 
+  /** The ONNX layout's config.pbtxt ({@link ExportLayout#config}). */
   static String config(String model, long active) {
-    return "# Written by Lethe: the active version of this model.\n"
-        + "name: \"" + model + "\"\n"
-        + "platform: \"onnxruntime_onnx\"\n"
-        + "version_policy: { specific: { versions: [ " + active + " ] } }\n";
+    return ExportLayout.onnx().config(model, active);
   }
 
   private static void writeAtomically(Path target, String text) throws IOException {

@@ -30,7 +30,7 @@ final class GradientWarmer implements AutoCloseable {
       pool.execute(() -> {
         var r = e.record;
         try {
-          e.runtime.gradients(r.getActiveVersion(), LossFunction.valueOf(r.getLoss()), r.getL2());
+          e.runtime.warm(r.getActiveVersion(), LossFunction.valueOf(r.getLoss()), r.getL2());
         } catch (IllegalStateException closed) {
           // the store closed first
         } catch (RuntimeException ex) {

@@ -38,7 +38,7 @@ final class ModelEntry {
     db.scan(dev.lethe.storage.Family.MODELS, new byte[0], (key, value) -> {
       try {
         ModelRecord r = ModelRecord.parseFrom(value);
-        out.put(r.getName(), new ModelEntry(r, new ModelRuntime(r, db, env)));
+        out.put(r.getName(), new ModelEntry(r, new ModelRuntime(r, db, ModelBackends.open(r, db, env))));
       } catch (com.google.protobuf.InvalidProtocolBufferException e) {
         throw new dev.lethe.storage.StorageException("corrupt model record "
             + new String(key, java.nio.charset.StandardCharsets.UTF_8), e);

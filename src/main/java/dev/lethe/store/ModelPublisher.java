@@ -26,7 +26,7 @@ final class ModelPublisher {
   void published(ModelEntry e, ModelRecord updated, ModelState info) {
     try {
       if (export != null) {
-        export.publishActive(updated, e.runtime);
+        export.publishActive(updated, e.runtime, Records.exportLayout(updated));
       }
     } catch (RuntimeException | OutOfMemoryError ex) {
       LOG.log(Level.WARNING, "model " + updated.getName() + " version "

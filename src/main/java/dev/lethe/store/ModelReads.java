@@ -5,8 +5,6 @@ import dev.lethe.core.LossFunction;
 import dev.lethe.core.Samples;
 import dev.lethe.eval.Evaluation;
 import dev.lethe.eval.Metrics;
-import dev.lethe.onnx.ForwardSession;
-import dev.lethe.onnx.GradientEngine;
 import dev.lethe.onnx.GradientResult;
 import dev.lethe.storage.records.ModelRecord;
 import dev.lethe.storage.records.VersionRecord;
@@ -94,8 +92,8 @@ final class ModelReads {
   static Evaluation evaluate(ModelEntry e, ModelRecord r, VersionRecord v, Samples checked,
       VersionWeights w) {
     int n = checked.size();
-    ForwardSession.Logits logits = e.runtime.forward(v.getVersion()).logits(checked, n, w.parameters());
-    return Metrics.evaluate(LossFunction.valueOf(r.getLoss()), logits.values(), n, checked.labels(),
+    float[] logits = e.runtime.logits(checked, w);
+    return Metrics.evaluate(LossFunction.valueOf(r.getLoss()), logits, n, checked.labels(),
         w.version() < 0 ? -1 : v.getVersion());
   }
 
@@ -114,8 +112,7 @@ final class ModelReads {
           + (long) n * p * Float.BYTES + " bytes of gradients exceed the response limit of "
           + maxResponseBytes + "; send fewer samples or ask for norms only (full = false)");
     }
-    GradientEngine engine = e.runtime.gradients(v.getVersion(), LossFunction.valueOf(r.getLoss()), r.getL2());
     VersionWeights w = e.runtime.weights(v.getVersion());
-    return full ? engine.compute(checked, w.parameters()) : engine.norms(checked, w.parameters());
+    return e.runtime.gradients(checked, w, LossFunction.valueOf(r.getLoss()), r.getL2(), full);
   }
 }

@@ -6,6 +6,7 @@ import dev.lethe.core.Sha256;
 import dev.lethe.core.LossFunction;
 import dev.lethe.core.ModelConfig;
 import dev.lethe.core.Memory;
+import dev.lethe.core.ModelFormat;
 import dev.lethe.onnx.DeclaredSizes;
 import dev.lethe.onnx.ForwardSession;
 import dev.lethe.onnx.GradientEngine;
@@ -34,30 +35,61 @@ import java.util.HexFormat;
 import java.util.List;
 
 /**
- * Checks an uploaded model and commits it: a new model (skeleton, weights, record) or a new
- * version of an existing one, in one synced write. Nothing is written when a check fails.
+ * Checks an uploaded model and commits it: a new model (skeleton or archive, weights, record) or
+ * a new version of an existing one, in one synced write. Nothing is written when a check fails.
+ * The format ({@link FormatChoice}) decides the inspection: ONNX here, TorchScript in
+ * {@link TorchRegistration}; the commit is the same for both.
  * Called under the model's lock by {@link ModelStore}; stateless otherwise.
  */
 final class ModelRegistrar {
   private final LetheDb db;
   private final OrtEnvironment env;
   private final StoreConfig config;
+  private final TorchRegistration torch;
 
   ModelRegistrar(LetheDb db, OrtEnvironment env, StoreConfig config) {
     this.db = db;
     this.env = env;
     this.config = config;
+    this.torch = new TorchRegistration(db);
   }
 
   /**
    * @param record the committed record
    * @param weights the new version's weights (spec order, float32 LE)
-   * @param forward the forward session created for a new model (null for a new version); the
+   * @param backend a new model's backend, its forward and gradient machinery built at the
+   *     resolved l2 so the first Erase is as fast as the next (null for a new version); the
    *     caller takes ownership
-   * @param gradients the gradient engine built for a new model at the resolved l2 (null for a new
-   *     version), so the first Erase is as fast as the next; the caller takes ownership
    */
-  record Registered(ModelRecord record, byte[] weights, ForwardSession forward, GradientEngine gradients) {}
+  record Registered(ModelRecord record, byte[] weights, ModelBackend backend) {}
+
+  /**
+   * What a format's inspection hands to the commit: the record (for a new model: fields of the
+   * graph; for a new version: the existing record), the blob stored under the model (skeleton
+   * or archive; null for a new version) and the new version's weights.
+   */
+  record Inspected(ModelRecord.Builder record, Stored stored, byte[] weights, ModelBackend backend) {}
+
+  /** A blob the commit stores, streamed when it is written (ONNX: the skeleton from the staged file). */
+  interface Stored {
+    InputStream open() throws IOException;
+
+    long size();
+
+    static Stored of(byte[] bytes) {
+      return new Stored() {
+        @Override
+        public InputStream open() {
+          return new java.io.ByteArrayInputStream(bytes);
+        }
+
+        @Override
+        public long size() {
+          return bytes.length;
+        }
+      };
+    }
+  }
 
   /**
    * @param trainedWithoutErased the uploader's attestation, recorded with a new version
@@ -67,51 +99,33 @@ final class ModelRegistrar {
    */
   Registered register(ModelConfig spec, Path file, ModelRecord existing,
       boolean trainedWithoutErased, long erasedInEffect, long firstVersion) {
-    // The file is scanned where it is staged: the heap holds its structure and erasable weights.
-    try (UploadScan scan = UploadScan.open(file, config.graphLimits())) {
-      return register(spec, scan, existing, trainedWithoutErased, erasedInEffect, firstVersion);
-    }
-  }
-
-  private Registered register(ModelConfig spec, UploadScan scan, ModelRecord existing,
-      boolean trainedWithoutErased, long erasedInEffect, long firstVersion) {
-    ModelGraph graph = ModelGraph.inspect(scan.model(), spec.logitsOutput(), spec.erasableParameters(),
-        spec.frozenPrefix());
-    List<ParameterSpec> params = graph.parameters();
-    long[] counts = params.stream().mapToLong(ParameterSpec::elementCount).toArray();
-    FileSplit split = scan.split(graph.parameterNames(), counts);
-    checkFinite(split.weights(), split.parameterOffsets(), params);
-    String graphSha = graphDigest(split, graph);
     long now = System.currentTimeMillis();
-    ForwardSession forward = null;
-    GradientEngine gradients = null;
-    ModelRecord.Builder record;
-    if (existing != null) {
-      if (!existing.getGraphSha256().equals(graphSha)
-          || !existing.getLoss().equals(spec.loss().name())
-          || !existing.getLogitsOutput().equals(graph.logits())) {
-        throw LetheException.alreadyExists("model '" + spec.name() + "' exists with a different "
-            + "graph, loss or logits; a new version needs the identical graph (or use another name)");
+    String sha256;
+    long fileSize;
+    byte[] head;
+    try {
+      sha256 = Sha256.hex(file);
+      fileSize = java.nio.file.Files.size(file);
+      try (InputStream in = java.nio.file.Files.newInputStream(file)) {
+        head = in.readNBytes(4);
       }
-      record = existing.toBuilder();
-    } else {
-      // Before the probes below allocate samples of the declared shape.
-      DeclaredSizes.check(graph, Memory.budget());
-      // Lethe only keeps models it can erase from: the loss must differentiate to every parameter.
-      // The graph is built here once and its engine kept, so no Erase pays for it.
-      GradientGraph gradientGraph = GradientGraph.build(graph.model(), graph.logits(), spec.loss(),
-          graph.parameterNames(), spec.resolved().l2());
-      forward = ForwardSession.create(env, graph);
-      try {
-        long[] outputDims = forward.probeOutputDims(
-            new VersionWeights(0, split.weights(), split.parameterOffsets()).parameters());
-        checkLossFits(spec.loss(), outputDims);
-        record = newRecord(spec, graph, split, graphSha, outputDims, now).setNextVersion(firstVersion);
-        gradients = new GradientEngine(gradientGraph);
-      } catch (RuntimeException e) {
-        forward.close();
-        throw e;
-      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("reading the staged model " + file, e);
+    }
+    FormatChoice format = FormatChoice.of(spec.format(), head);
+    if (existing != null && Records.format(existing) != format.format()) {
+      throw LetheException.alreadyExists("model '" + spec.name() + "' exists as "
+          + Records.format(existing) + "; a new version must be the same format, got "
+          + format.format());
+    }
+    Inspected in = format.format() == ModelFormat.TORCHSCRIPT
+        ? torch.inspect(spec, readTorchScript(file), existing, now)
+        : onnx(spec, file, existing, now);
+    ModelRecord.Builder record = in.record();
+    if (existing == null) {
+      record.setNextVersion(firstVersion)
+          .setFormat(format.format().name())
+          .setFormatSource(format.source());
     }
     ModelConfig resolved = spec.resolved();
     long version = record.getNextVersion();
@@ -136,8 +150,8 @@ final class ModelRegistrar {
             .setTrainSize(spec.trainSize())
             .setCreatedUnixMs(now)
             .setOrigin("upload")
-            .setSha256(split.sha256())
-            .setSizeBytes(split.fileSize())
+            .setSha256(sha256)
+            .setSizeBytes(fileSize)
             .setParent(parent == null ? 0 : parent.getVersion())
             .setTrainedWithoutErased(attests)
             .setErasedIdsAttested(attests ? erasedInEffect : 0)
@@ -148,24 +162,90 @@ final class ModelRegistrar {
     try {
       db.write(b -> {
         if (isNew) {
-          try (InputStream skeleton = split.skeleton()) {
-            b.putBlob(Family.GRAPHS, Keys.modelPrefix(spec.name()), skeleton, split.skeletonSize());
+          try (InputStream stored = in.stored().open()) {
+            b.putBlob(Family.GRAPHS, Keys.modelPrefix(spec.name()), stored, in.stored().size());
           } catch (IOException e) {
-            throw new UncheckedIOException("reading the staged model " + split.file(), e);
+            throw new UncheckedIOException("reading the staged model " + file, e);
           }
         }
-        VersionCommit.write(b, existing, committed, version, split.weights(), dropped);
+        VersionCommit.write(b, existing, committed, version, in.weights(), dropped);
       });
     } catch (RuntimeException e) {
-      if (forward != null) {
-        forward.close();
-      }
-      if (gradients != null) {
-        gradients.close();
+      if (in.backend() != null) {
+        in.backend().close();
       }
       throw e;
     }
-    return new Registered(committed, split.weights(), forward, gradients);
+    return new Registered(committed, in.weights(), in.backend());
+  }
+
+  /**
+   * A TorchScript upload, read whole: TorchArchive and libtorch read the archive from memory, so
+   * unlike an ONNX upload its size counts against the heap.
+   */
+  private static byte[] readTorchScript(Path file) {
+    try {
+      return java.nio.file.Files.readAllBytes(file);
+    } catch (IOException e) {
+      throw new UncheckedIOException("reading the staged model " + file, e);
+    }
+  }
+
+  /** The ONNX inspection: graph, splice table, probe and gradient graph (a new model). */
+  private Inspected onnx(ModelConfig spec, Path file, ModelRecord existing, long now) {
+    // The file is scanned where it is staged: the heap holds its structure and erasable weights.
+    try (UploadScan scan = UploadScan.open(file, config.graphLimits())) {
+      return onnx(spec, scan, existing, now);
+    }
+  }
+
+  private Inspected onnx(ModelConfig spec, UploadScan scan, ModelRecord existing, long now) {
+    ModelGraph graph = ModelGraph.inspect(scan.model(), spec.logitsOutput(), spec.erasableParameters(),
+        spec.frozenPrefix());
+    List<ParameterSpec> params = graph.parameters();
+    long[] counts = params.stream().mapToLong(ParameterSpec::elementCount).toArray();
+    FileSplit split = scan.split(graph.parameterNames(), counts);
+    checkFinite(split.weights(), split.parameterOffsets(), params);
+    String graphSha = graphDigest(split, graph);
+    if (existing != null) {
+      if (!existing.getGraphSha256().equals(graphSha)
+          || !existing.getLoss().equals(spec.loss().name())
+          || !existing.getLogitsOutput().equals(graph.logits())) {
+        throw LetheException.alreadyExists("model '" + spec.name() + "' exists with a different "
+            + "graph, loss or logits; a new version needs the identical graph (or use another name)");
+      }
+      return new Inspected(existing.toBuilder(), null, split.weights(), null);
+    }
+    // Before the probes below allocate samples of the declared shape.
+    DeclaredSizes.check(graph, Memory.budget());
+    // Lethe only keeps models it can erase from: the loss must differentiate to every parameter.
+    // The graph is built here once and its engine kept, so no Erase pays for it.
+    GradientGraph gradientGraph = GradientGraph.build(graph.model(), graph.logits(), spec.loss(),
+        graph.parameterNames(), spec.resolved().l2());
+    ForwardSession forward = ForwardSession.create(env, graph);
+    try {
+      long[] outputDims = forward.probeOutputDims(
+          new VersionWeights(0, split.weights(), split.parameterOffsets()).parameters());
+      checkLossFits(spec.loss(), outputDims);
+      ModelRecord.Builder record = newRecord(spec, graph, split, graphSha, outputDims, now);
+      GradientEngine gradients = new GradientEngine(gradientGraph);
+      OnnxBackend backend = new OnnxBackend(record.build(), db, env, split.parameterOffsets());
+      backend.adopt(forward, gradients, spec.resolved().l2());
+      return new Inspected(record, new Stored() {
+        @Override
+        public InputStream open() throws IOException {
+          return split.skeleton();
+        }
+
+        @Override
+        public long size() {
+          return split.skeletonSize();
+        }
+      }, split.weights(), backend);
+    } catch (RuntimeException e) {
+      forward.close();
+      throw e;
+    }
   }
 
   /**
@@ -225,7 +305,7 @@ final class ModelRegistrar {
     return r;
   }
 
-  private static void checkLossFits(LossFunction loss, long[] outputDims) {
+  static void checkLossFits(LossFunction loss, long[] outputDims) {
     long c = 1;
     for (long d : outputDims) {
       c *= d;
@@ -236,7 +316,7 @@ final class ModelRegistrar {
     }
   }
 
-  private static void checkFinite(byte[] weights, long[] offsets, List<ParameterSpec> params) {
+  static void checkFinite(byte[] weights, long[] offsets, List<ParameterSpec> params) {
     var floats = ByteBuffer.wrap(weights).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
     for (int p = 0; p < params.size(); p++) {
       for (long i = offsets[p] / 4; i < offsets[p + 1] / 4; i++) {

@@ -1,63 +1,55 @@
 package dev.lethe.store;
 
-import ai.onnxruntime.OrtEnvironment;
 import dev.lethe.core.LetheException;
 import dev.lethe.core.LossFunction;
-import dev.lethe.onnx.ForwardSession;
-import dev.lethe.onnx.GradientEngine;
-import dev.lethe.onnx.GradientGraph;
+import dev.lethe.core.ModelFormat;
+import dev.lethe.core.Samples;
+import dev.lethe.onnx.GradientResult;
 import dev.lethe.onnx.InputSpec;
-import dev.lethe.onnx.GraphLimits;
-import dev.lethe.onnx.ModelGraph;
 import dev.lethe.onnx.ParameterSpec;
-import dev.lethe.onnx.WeightSplicer;
 import dev.lethe.storage.Family;
 import dev.lethe.storage.Keys;
 import dev.lethe.storage.LetheDb;
 import dev.lethe.storage.StorageException;
 import dev.lethe.storage.records.ModelRecord;
-import dev.lethe.storage.records.Splice;
-import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * The per-model machinery shared by every version: the graph's structure (inputs, parameters,
- * splice table), the forward ONNX Runtime session (created on first use) and a one-entry cache of
- * version weights. The graph never changes for a model, so one runtime serves all its versions.
+ * The per-model machinery shared by every version: the model's structure (inputs, parameters),
+ * its format's {@link ModelBackend} (forward, gradients, file composition) and a one-entry cache
+ * of version weights. The graph never changes for a model, so one runtime serves all its
+ * versions; only the backend knows the format.
  *
- * <p>Thread-safe. Owned by {@link ModelStore}, which closes it.
+ * <p>Thread-safe. Owned by {@link ModelStore}, which closes it (and with it the backend).
  */
 final class ModelRuntime implements AutoCloseable {
   private final String name;
   private final LetheDb db;
-  private final OrtEnvironment env;
-  private final String logits;
   private final List<InputSpec> inputs;
   private final List<ParameterSpec> parameters;
   private final long[] parameterOffsets;
-  private final long[] spliceOffsets;
-  private final int[] spliceParameters;
+  private final ModelBackend backend;
   private final AtomicReference<VersionWeights> cached = new AtomicReference<>();
-  private ForwardSession forward;
-  private GradientEngine gradients;
-  private double gradientsL2 = Double.NaN;
-  private boolean closed;
 
-  ModelRuntime(ModelRecord record, LetheDb db, OrtEnvironment env) {
+  /** A runtime over {@code backend} (which it now owns). */
+  ModelRuntime(ModelRecord record, LetheDb db, ModelBackend backend) {
     this.name = record.getName();
     this.db = db;
-    this.env = env;
-    this.logits = record.getLogitsOutput();
     this.inputs = Records.inputs(record);
     this.parameters = Records.parameters(record);
-    this.parameterOffsets = new long[parameters.size() + 1];
+    this.parameterOffsets = offsets(parameters);
+    this.backend = backend;
+  }
+
+  /** Byte offsets of each parameter in a version's weights (spec order), and the total last. */
+  static long[] offsets(List<ParameterSpec> parameters) {
+    long[] offsets = new long[parameters.size() + 1];
     for (int p = 0; p < parameters.size(); p++) {
-      parameterOffsets[p + 1] = parameterOffsets[p] + parameters.get(p).elementCount() * Float.BYTES;
+      offsets[p + 1] = offsets[p] + parameters.get(p).elementCount() * Float.BYTES;
     }
-    this.spliceOffsets = record.getSplicesList().stream().mapToLong(Splice::getOffset).toArray();
-    this.spliceParameters = record.getSplicesList().stream().mapToInt(Splice::getParameter).toArray();
+    return offsets;
   }
 
   List<InputSpec> inputs() {
@@ -72,70 +64,40 @@ final class ModelRuntime implements AutoCloseable {
     return parameterOffsets;
   }
 
-  /** Adopts an already created session (at registration, where it was used for the probe). */
-  synchronized void adoptForward(ForwardSession session) {
-    if (forward != null) {
-      session.close();
-    } else {
-      forward = session;
-    }
+  ModelFormat format() {
+    return backend.format();
   }
 
-  /** Adopts a gradient engine built at registration for {@code l2}. */
-  synchronized void adoptGradients(GradientEngine engine, double l2) {
-    if (closed || gradients != null) {
-      engine.close();
-    } else {
-      gradients = engine;
-      gradientsL2 = l2;
-    }
+  /** True when the gradient machinery is built (at registration, or by the warm-up at start). */
+  boolean gradientsBuilt() {
+    return backend.warmed();
   }
 
-  /** True when the gradient engine is built (at registration, or by the warm-up at start). */
-  synchronized boolean gradientsBuilt() {
-    return gradients != null;
+  /** As {@link ModelBackend#checkSizes}. */
+  void checkSizes(Samples samples) {
+    backend.checkSizes(samples);
   }
 
-  /** The forward session, created from the file of {@code version} on first use. */
-  synchronized ForwardSession forward(long version) {
-    if (closed) {
-      throw new IllegalStateException("model " + name + " runtime is closed");
-    }
-    if (forward == null) {
-      // The version's file goes to disk and is scanned there: ORT reads the weights from it.
-      try (StagedUpload file = stageFile(version);
-          UploadScan scan = UploadScan.open(file.file(), GraphLimits.unbounded())) {
-        ModelGraph graph = ModelGraph.inspect(scan.model(), logits,
-            parameters.stream().map(ParameterSpec::name).toList(), false);
-        forward = ForwardSession.create(env, graph);
-      }
-    }
-    return forward;
+  /** Logits [N, C] of checked samples at {@code w}. */
+  float[] logits(Samples checked, VersionWeights w) {
+    return backend.logits(checked, w);
   }
 
-  /**
-   * The gradient engine for the model's graph with L2 coefficient {@code l2}, built from the file
-   * of {@code version} on first use (and again if the spec's l2 changed).
-   */
-  synchronized GradientEngine gradients(long version, LossFunction loss, double l2) {
-    if (closed) {
-      throw new IllegalStateException("model " + name + " runtime is closed");
-    }
-    if (gradients == null || gradientsL2 != l2) {
-      // Scanned on disk as in forward(); the scan audits it (a model stored before external
-      // data was refused must not reach ONNX Runtime either).
-      try (StagedUpload file = stageFile(version);
-          UploadScan scan = UploadScan.open(file.file(), GraphLimits.unbounded())) {
-        GradientGraph graph = GradientGraph.build(scan.model().model(), logits, loss,
-            parameters.stream().map(ParameterSpec::name).toList(), l2);
-        if (gradients != null) {
-          gradients.close();
-        }
-        gradients = new GradientEngine(graph);
-        gradientsL2 = l2;
-      }
-    }
-    return gradients;
+  /** Per-sample losses and gradients (norms only unless {@code full}) at {@code w}. */
+  GradientResult gradients(Samples checked, VersionWeights w, LossFunction loss, double l2,
+      boolean full) {
+    return backend.gradients(checked, w, loss, l2, full);
+  }
+
+  /** Per-sample gradients of ⟨v, z⟩ at {@code w}. */
+  GradientResult cotangentGradients(Samples checked, VersionWeights w, LossFunction loss,
+      double l2, float[] cotangent) {
+    return backend.cotangentGradients(checked, w, loss, l2, cotangent);
+  }
+
+  /** Builds the gradient machinery of {@code version}'s model for {@code l2} now. */
+  void warm(long version, LossFunction loss, double l2) {
+    backend.warm(weights(version), loss, l2);
   }
 
   /** The weights of a version (cached while it stays the most recently used). */
@@ -162,39 +124,18 @@ final class ModelRuntime implements AutoCloseable {
     cached.set(w);
   }
 
-  /** The file of a version, written to {@code <data-dir>/tmp} for a session; the caller closes it. */
-  private StagedUpload stageFile(long version) {
-    try (InputStream in = open(version)) {
-      return StagedUpload.copyOf(in, db.directory().resolve("tmp"), Long.MAX_VALUE);
-    } catch (IOException e) {
-      throw new StorageException("reading model " + name + " version " + version, e);
-    }
-  }
-
-  /** Streams the ONNX file of a version: the stored skeleton with the version's weights. */
+  /** Streams the file of a version: the stored file with the version's weights. */
   InputStream open(long version) {
     return compose(weights(version));
   }
 
-  /** Streams the ONNX file the given weights make (committed or not). */
+  /** Streams the file the given weights make (committed or not). */
   InputStream compose(VersionWeights w) {
-    InputStream skeleton = db.openBlob(Family.GRAPHS, Keys.modelPrefix(name));
-    if (skeleton == null) {
-      throw new StorageException("model " + name + ": graph skeleton is missing from the store");
-    }
-    return WeightSplicer.compose(skeleton, spliceOffsets, spliceParameters, w.bytes(), parameterOffsets);
+    return backend.compose(w);
   }
 
   @Override
-  public synchronized void close() {
-    closed = true;
-    if (forward != null) {
-      forward.close();
-      forward = null;
-    }
-    if (gradients != null) {
-      gradients.close();
-      gradients = null;
-    }
+  public void close() {
+    backend.close();
   }
 }

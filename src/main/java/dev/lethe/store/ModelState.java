@@ -19,6 +19,8 @@ import java.util.List;
  *     per-sample gradient (0 = unknown; see {@link dev.lethe.fisher.Convergence})
  * @param convergenceWarning "" or why erasures at ε = 1 will overshoot
  * @param fisher the active version's Fisher, or null when it has none
+ * @param formatSource how {@code spec.format()} was chosen: "" when the upload's spec named it,
+ *     else "detected: ..." or "default: ..."
  */
 public record ModelState(
     String name,
@@ -34,7 +36,18 @@ public record ModelState(
     long registrationMillis,
     double fisherGradientRatio,
     String convergenceWarning,
-    AttachedFisher fisher) {
+    AttachedFisher fisher,
+    String formatSource) {
+
+  /** A state whose format the spec named. */
+  public ModelState(String name, long activeVersion, List<VersionState> versions, long trainSize,
+      long parameterCount, boolean fisherReady, ModelConfig spec, long[] outputDims,
+      List<InputSpec> inputs, String logitsSource, long registrationMillis,
+      double fisherGradientRatio, String convergenceWarning, AttachedFisher fisher) {
+    this(name, activeVersion, versions, trainSize, parameterCount, fisherReady, spec, outputDims,
+        inputs, logitsSource, registrationMillis, fisherGradientRatio, convergenceWarning, fisher,
+        "");
+  }
 
   /** A state without a registration time, a convergence measurement or a Fisher description. */
   public ModelState(String name, long activeVersion, List<VersionState> versions, long trainSize,
@@ -48,6 +61,6 @@ public record ModelState(
   public ModelState withRegistrationMillis(long millis) {
     return new ModelState(name, activeVersion, versions, trainSize, parameterCount, fisherReady,
         spec, outputDims, inputs, logitsSource, millis, fisherGradientRatio, convergenceWarning,
-        fisher);
+        fisher, formatSource);
   }
 }

@@ -32,7 +32,7 @@ import java.util.function.Consumer;
  * under it, in commit order, and must not block.
  *
  * <p>Thread-safe. Does not own the {@link LetheDb} (the caller closes it after this); owns the
- * per-model ONNX Runtime sessions and closes them in {@link #close()}.
+ * per-model backends (ONNX Runtime sessions, TorchScript modules) and closes them in {@link #close()}.
  */
 public final class ModelStore implements AutoCloseable {
   private final LetheDb db;
@@ -73,7 +73,8 @@ public final class ModelStore implements AutoCloseable {
     warmer = GradientWarmer.start(List.copyOf(models.values()));
     // After a crash the export directory may lag the store: bring it up to date.
     if (export != null) {
-      models.values().forEach(e -> export.publishActive(e.record, e.runtime));
+      models.values().forEach(e -> export.publishActive(e.record, e.runtime,
+          Records.exportLayout(e.record)));
     }
   }
 
@@ -129,15 +130,13 @@ public final class ModelStore implements AutoCloseable {
           tomb == null ? 1 : tomb.getNextVersion());
       ModelEntry entry = existing;
       if (entry == null) {
-        entry = new ModelEntry(reg.record(), new ModelRuntime(reg.record(), db, env));
-        entry.runtime.adoptForward(reg.forward());
-        entry.runtime.adoptGradients(reg.gradients(), reg.record().getL2());
+        entry = new ModelEntry(reg.record(), new ModelRuntime(reg.record(), db, reg.backend()));
         models.put(spec.name(), entry);
       }
       entry.runtime.cache(new VersionWeights(reg.record().getActiveVersion(), reg.weights(),
           entry.runtime.parameterOffsets()));
       publish(entry, reg.record());
-      entry.runtime.gradients(reg.record().getActiveVersion(), spec.loss(), reg.record().getL2()); // warm
+      entry.runtime.warm(reg.record().getActiveVersion(), spec.loss(), reg.record().getL2());
       return info(entry.record).withRegistrationMillis((System.nanoTime() - started) / 1_000_000);
     } finally {
       lock.unlock();

@@ -29,7 +29,33 @@ final class Records {
         r.getFeatureScale() != 0 ? r.getFeatureScale() : 1.0,
         r.getFeatureOffset(),
         r.getFeatureMin(),
-        r.getFeatureMax());
+        r.getFeatureMax(),
+        false,
+        // ONNX stays unset (UNSPECIFIED = ONNX), so an ONNX model's spec reads as before
+        format(r) == dev.lethe.core.ModelFormat.ONNX ? null : format(r));
+  }
+
+  /** The record's format ("" = ONNX: records made before formats existed). */
+  static dev.lethe.core.ModelFormat format(ModelRecord r) {
+    return r.getFormat().isEmpty() ? dev.lethe.core.ModelFormat.ONNX
+        : dev.lethe.core.ModelFormat.valueOf(r.getFormat());
+  }
+
+  /**
+   * The export layout of the record's format: ONNX's, or libtorch's with the declared inputs and
+   * the logits (batch first) as the signature Triton needs.
+   */
+  static ExportLayout exportLayout(ModelRecord r) {
+    if (format(r) == dev.lethe.core.ModelFormat.ONNX) {
+      return ExportLayout.onnx();
+    }
+    long[] out = new long[r.getOutputDimsCount() + 1];
+    out[0] = -1;
+    for (int i = 0; i < r.getOutputDimsCount(); i++) {
+      out[i + 1] = r.getOutputDims(i);
+    }
+    return ExportLayout.torchScript(inputs(r).stream().map(ExportLayout.Tensor::of).toList(),
+        List.of(new ExportLayout.Tensor(true, out)));
   }
 
   static List<InputSpec> inputs(ModelRecord r) {
@@ -107,6 +133,7 @@ final class Records {
         0,
         convergence.ratio(),
         convergence.warning(),
-        fisher);
+        fisher,
+        r.getFormatSource());
   }
 }

@@ -3,7 +3,6 @@ package dev.lethe.store;
 import dev.lethe.core.LossFunction;
 import dev.lethe.core.Samples;
 import dev.lethe.fisher.ModelView;
-import dev.lethe.onnx.GradientEngine;
 import dev.lethe.onnx.SampleValidator;
 import dev.lethe.storage.records.ModelRecord;
 import dev.lethe.storage.records.VersionRecord;
@@ -11,7 +10,7 @@ import java.util.List;
 
 /**
  * The store's {@link ModelView}: one kept version of a model, resolved against the record that
- * was current when the view was made, over the model's runtime (gradient engine, forward session,
+ * was current when the view was made, over the model's runtime (its format's backend and the
  * weights). A version dropped by retention while a view of it is in use fails the next call
  * NOT_FOUND. Thread-safe (the runtime is).
  */
@@ -65,32 +64,26 @@ final class VersionView implements ModelView {
   @Override
   public Samples check(Samples samples, boolean needLabels) {
     SampleValidator.check(entry.runtime.inputs(), loss, outputDims, samples, needLabels);
-    if (entry.runtime.gradientsBuilt()) {
-      // inputs sharing a symbolic dimension (a sequence length) agree; the engine checks it again
-      // if it is built later
-      engine().checkSizes(samples);
-    }
+    // inputs sharing a symbolic dimension (a sequence length) agree; the engine checks it again
+    // if it is built later
+    entry.runtime.checkSizes(samples);
     return samples;
-  }
-
-  private GradientEngine engine() {
-    return entry.runtime.gradients(version.getVersion(), loss, record.getL2());
   }
 
   @Override
   public float[] gradients(Samples checked) {
-    return engine().compute(checked, weights().parameters()).gradients();
+    return entry.runtime.gradients(checked, weights(), loss, record.getL2(), true).gradients();
   }
 
   @Override
   public float[] logits(Samples checked) {
-    return entry.runtime.forward(version.getVersion())
-        .logits(checked, checked.size(), weights().parameters()).values();
+    return entry.runtime.logits(checked, weights());
   }
 
   @Override
   public float[] cotangentGradients(Samples checked, float[] cotangent) {
-    return engine().computeWithCotangent(checked, weights().parameters(), cotangent).gradients();
+    return entry.runtime.cotangentGradients(checked, weights(), loss, record.getL2(), cotangent)
+        .gradients();
   }
 
   @Override

@@ -124,7 +124,7 @@ class ReadmeExamplesTest {
     for (String a : args) {
       // Relative file names are the user's working directory: here the test's; the repository's
       // own files (client-examples/...) stay as they are.
-      boolean file = !a.startsWith("-") && a.matches("[\\w./-]+\\.(gz|csv|ids|onnx|md)");
+      boolean file = !a.startsWith("-") && a.matches("[\\w./-]+\\.(gz|csv|ids|onnx|pt|md)");
       effective.add(file && !Files.exists(Path.of(a)) ? dir.resolve(a).toString() : a);
     }
     CommandLine sub = cl.getSubcommands().get(effective.get(0));
