@@ -62,8 +62,16 @@ final class HeldOutCalibration {
           + " removals", measured.toString(), met));
       double moved = t.stream().mapToDouble(x -> Math.abs(testMove(x))).max()
           .orElse(Double.NaN);
+      StringBuilder each = new StringBuilder();
+      for (NoiseFloor n : e.noise()) {
+        TrialResult x = Targets.trial(t, n.removal());
+        each.append(each.length() == 0 ? "" : "; ").append(n.removal().group()).append(' ')
+            .append(String.format(Locale.ROOT, "%+.2f (retrained %+.2f)", testMove(x),
+                retrainedMove(x)));
+      }
       out.add(new Report.Target(at + "test accuracy moves by ≤ " + TEST_POINTS + " point"
-          + " (largest over removals)", Targets.f2(moved) + " points", moved <= TEST_POINTS));
+          + " from θ*'s on each removal (θ̂ ε_h, and θ*₋S's own move beside it)",
+          each + ": largest " + Targets.f2(moved), moved <= TEST_POINTS));
     }
     return out;
   }
@@ -71,6 +79,11 @@ final class HeldOutCalibration {
   /** θ̂(ε_h)'s test accuracy minus θ*'s, points. */
   static double testMove(TrialResult x) {
     return 100 * (x.heldOut().accuracy()[2] - x.accuracyStar()[2]);
+  }
+
+  /** θ*₋S's test accuracy minus θ*'s, points: what retraining itself moves. */
+  static double retrainedMove(TrialResult x) {
+    return 100 * (x.accuracyRetrained()[2] - x.accuracyStar()[2]);
   }
 
   /** The section (Markdown). */
@@ -138,8 +151,8 @@ final class HeldOutCalibration {
         e.noise().isEmpty() ? 0 : e.noise().get(0).seeds().length,
         e.noise().isEmpty() ? "-" : java.util.Arrays.toString(e.noise().get(0).seeds())));
     md.append("| step | removal | k | S's loss θ* | θ̂ ε = 1 | θ̂ ε* | θ̂ ε_h | retrained"
-        + " (min – max) | ε_h within | test acc θ* → θ̂ ε_h (points) |\n"
-        + "|---|---|---|---|---|---|---|---|---|---|\n");
+        + " (min – max) | ε_h within | test acc θ* → θ̂ ε_h (points) | θ*₋S's test move |\n"
+        + "|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (FisherSetting s : e.settings()) {
       List<TrialResult> t = Plots.reported(e, s);
       for (NoiseFloor n : e.noise()) {
@@ -147,10 +160,10 @@ final class HeldOutCalibration {
         double[] range = n.forgetLossRange();
         double loss = x.heldOut().forgetMeanLoss();
         md.append(String.format(Locale.ROOT, "| %s | %s | %d | %.3f | %.3f | %.3f | %.3f |"
-            + " %.3f – %.3f | %s | %.4f → %.4f (%+.2f) |%n", s.step(), n.removal().label(),
+            + " %.3f – %.3f | %s | %.4f → %.4f (%+.2f) | %+.2f |%n", s.step(), n.removal().label(),
             x.k(), x.forgetLoss()[0], x.forgetLoss()[1], x.forgetLoss()[2], loss, range[0],
             range[1], loss >= range[0] && loss <= range[1] ? "yes" : "**no**",
-            x.accuracyStar()[2], x.heldOut().accuracy()[2], testMove(x)));
+            x.accuracyStar()[2], x.heldOut().accuracy()[2], testMove(x), retrainedMove(x)));
       }
     }
     return md.append('\n').toString();
