@@ -155,8 +155,8 @@ public final class GradientBench {
     }, b.size(), seconds);
   }
 
-  /** Samples per second over repeated calls after a warm-up. */
-  private static double timed(Runnable call, int samples, double seconds) {
+  /** Samples per second over repeated calls after a warm-up (also {@link TorchGradientBench}'s). */
+  static double timed(Runnable call, int samples, double seconds) {
     for (int i = 0; i < 3; i++) {
       call.run();
     }

@@ -63,8 +63,8 @@ public final class TorchGradientBench {
           for (int batch : BATCHES) {
             Samples b = batch(rnd, graph.inputs().get(0).dims(), batch);
             float[] into = new float[(int) (batch * g.parameterCount())];
-            double onnxRate = timed(() -> ort.computeInto(b, values, into), batch, seconds);
-            double djlRate = timed(() -> djl.compute(b, values, values, 1e-4, true), batch, seconds);
+            double onnxRate = GradientBench.timed(() -> ort.computeInto(b, values, into), batch, seconds);
+            double djlRate = GradientBench.timed(() -> djl.compute(b, values, values, 1e-4, true), batch, seconds);
             System.out.printf("%-10s %5d %9d %14.0f %14.0f %10.2f%n", name, batch, g.parameterCount(),
                 onnxRate, djlRate, onnxRate / djlRate);
           }
@@ -116,22 +116,7 @@ public final class TorchGradientBench {
         DenseTensor.ofLongs(new long[] {n}, y));
   }
 
-  /** Samples per second over repeated calls after a warm-up. */
-  private static double timed(Runnable call, int samples, double seconds) {
-    for (int i = 0; i < 3; i++) {
-      call.run();
-    }
-    long start = System.nanoTime();
-    long end = start + (long) (seconds * 1e9);
-    long calls = 0;
-    long now;
-    do {
-      call.run();
-      calls++;
-      now = System.nanoTime();
-    } while (now < end);
-    return calls * (double) samples / ((now - start) / 1e9);
-  }
+
 
   private static byte[] resource(String file) {
     try (InputStream in = TorchGradientBench.class.getResourceAsStream("torch/" + file)) {

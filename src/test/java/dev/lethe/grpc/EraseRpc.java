@@ -68,6 +68,13 @@ final class EraseRpc {
   /** As {@link #buildFisher(ModelStoreGrpc.ModelStoreStub, String, Samples)}, one message per part. */
   static BuildFisherProgress buildFisher(ModelStoreGrpc.ModelStoreStub async, String name,
       Samples... parts) throws Exception {
+    return buildFisher(async, FisherOptions.newBuilder().setName(name).setBlockSize(10)
+        .setFisherKind(dev.lethe.api.v1.FisherKind.EMPIRICAL).build(), parts);
+  }
+
+  /** BuildFisher with {@code options}, then one samples message per part; asserts it finished. */
+  static BuildFisherProgress buildFisher(ModelStoreGrpc.ModelStoreStub async, FisherOptions options,
+      Samples... parts) throws Exception {
     CompletableFuture<BuildFisherProgress> done = new CompletableFuture<>();
     StreamObserver<BuildFisherRequest> up = async.buildFisher(new StreamObserver<>() {
       BuildFisherProgress last;
@@ -87,9 +94,7 @@ final class EraseRpc {
         done.complete(last);
       }
     });
-    up.onNext(BuildFisherRequest.newBuilder()
-        .setOptions(FisherOptions.newBuilder().setName(name).setBlockSize(10)
-            .setFisherKind(dev.lethe.api.v1.FisherKind.EMPIRICAL)).build());
+    up.onNext(BuildFisherRequest.newBuilder().setOptions(options).build());
     for (Samples part : parts) {
       up.onNext(BuildFisherRequest.newBuilder().setSamples(SampleMessages.batch(part)).build());
     }

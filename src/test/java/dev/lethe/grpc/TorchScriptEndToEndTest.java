@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lethe.api.v1.BuildFisherProgress;
-import dev.lethe.api.v1.BuildFisherRequest;
 import dev.lethe.api.v1.EraseRequest;
 import dev.lethe.api.v1.EraseResponse;
 import dev.lethe.api.v1.EraseStep;
@@ -27,13 +26,11 @@ import dev.lethe.torch.DeclaredFixtures;
 import dev.lethe.torch.TorchArchive;
 import dev.lethe.torch.TorchGradientsAccess;
 import dev.lethe.torch.TorchScriptFixtures;
-import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -127,36 +124,10 @@ class TorchScriptEndToEndTest {
   /** Streams BuildFisher of {@code kind} (options, then the batch in two messages). */
   static BuildFisherProgress buildFisher(ServerHarness h, String name, Samples train, FisherKind kind)
       throws Exception {
-    CompletableFuture<BuildFisherProgress> done = new CompletableFuture<>();
-    StreamObserver<BuildFisherRequest> up = h.async.buildFisher(new StreamObserver<>() {
-      BuildFisherProgress last;
-
-      @Override
-      public void onNext(BuildFisherProgress value) {
-        last = value;
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        done.completeExceptionally(t);
-      }
-
-      @Override
-      public void onCompleted() {
-        done.complete(last);
-      }
-    });
     int half = train.size() / 2;
-    up.onNext(BuildFisherRequest.newBuilder().setOptions(FisherOptions.newBuilder().setName(name)
-        .setFisherKind(kind).setSeed(3)).build());
-    up.onNext(BuildFisherRequest.newBuilder()
-        .setSamples(SampleMessages.batch(Batches.range(train, 0, half))).build());
-    up.onNext(BuildFisherRequest.newBuilder()
-        .setSamples(SampleMessages.batch(Batches.range(train, half, train.size()))).build());
-    up.onCompleted();
-    BuildFisherProgress last = EraseRpc.await(done);
-    assertTrue(last.getDone(), last.toString());
-    return last;
+    return EraseRpc.buildFisher(h.async, FisherOptions.newBuilder().setName(name)
+        .setFisherKind(kind).setSeed(3).build(), Batches.range(train, 0, half),
+        Batches.range(train, half, train.size()));
   }
 
   /** N samples of the model's declared inputs (Gaussian floats, token ids), labels over C. */
