@@ -13,11 +13,13 @@ import java.util.logging.Logger;
  * arrives first waits on the runtime's lock and gets the same engine). A model whose engine
  * cannot be built is logged and left to fail on use, as before.
  *
- * <p>Owned by {@link ModelStore}; {@link #close()} stops the thread (the runtimes refuse work
- * once closed).
+ * <p>Owned by {@link ModelStore}; {@link #close()} stops the thread and waits for a build in
+ * progress, before the store closes its runtimes and its owner the database.
  */
 final class GradientWarmer implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(GradientWarmer.class.getName());
+  /** How long closing waits for a warm-up in progress. */
+  static final long CLOSE_WAIT_MINUTES = 5;
   private final ExecutorService pool;
 
   private GradientWarmer(ExecutorService pool) {
@@ -47,8 +49,20 @@ final class GradientWarmer implements AutoCloseable {
     return pool.awaitTermination(millis, java.util.concurrent.TimeUnit.MILLISECONDS);
   }
 
+  /**
+   * Stops the warm-up and waits for a build in progress to end: it reads the store's RocksDB,
+   * which its owner closes next (a read after that crashes the process in native code).
+   */
   @Override
   public void close() {
     pool.shutdownNow();
+    try {
+      if (!pool.awaitTermination(CLOSE_WAIT_MINUTES, java.util.concurrent.TimeUnit.MINUTES)) {
+        LOG.warning("a gradient warm-up was still running " + CLOSE_WAIT_MINUTES
+            + " minutes after the store began to close");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 }

@@ -39,6 +39,26 @@ class GradientWarmTest {
   }
 
   @Test
+  void closingWaitsForTheWarmUpBeforeTheDatabaseCloses() throws Exception {
+    try (LetheDb db = LetheDb.open(dir);
+        ModelStore store = new ModelStore(db, OrtEnvironment.getEnvironment(), new StoreConfig(3, 1 << 20))) {
+      for (int i = 0; i < 4; i++) {
+        store.put(Fixtures.spec("m" + i), Fixtures.mlp(i + 1).onnx());
+      }
+    }
+    for (int round = 0; round < 5; round++) {
+      ModelStore closedAtOnce;
+      try (LetheDb db = LetheDb.open(dir);
+          ModelStore store = new ModelStore(db, OrtEnvironment.getEnvironment(), new StoreConfig(3, 1 << 20))) {
+        closedAtOnce = store;
+      }
+      // the store closed (and then the database) while four warm-ups were queued: none may
+      // still be running, or its RocksDB read after the close crashes the process (CI did)
+      assertTrue(closedAtOnce.warmer.await(0), "a warm-up outlived the store's close");
+    }
+  }
+
+  @Test
   void aStoreWithoutModelsHasNothingToWarm() throws Exception {
     try (LetheDb db = LetheDb.open(dir);
         ModelStore store = new ModelStore(db, OrtEnvironment.getEnvironment(), new StoreConfig(3, 1 << 20))) {
