@@ -236,4 +236,45 @@ final class EraseRpc {
     }
     return theta;
   }
+
+  /**
+   * {@code n} random samples of a model's declared inputs (Gaussian floats, token ids below
+   * {@code vocab}; {@code length} for every symbolic dimension after the batch), ids "s0"…,
+   * labels over its classes.
+   */
+  static Samples randomSamples(ModelInfo info, java.util.Random rnd, int n, int vocab, long length) {
+    java.util.Map<String, dev.lethe.core.DenseTensor> inputs = new java.util.HashMap<>();
+    for (dev.lethe.api.v1.InputInfo in : info.getInputsList()) {
+      long[] dims = in.getDimsList().stream().mapToLong(Long::longValue).toArray();
+      dims[0] = n;
+      for (int i = 1; i < dims.length; i++) {
+        dims[i] = dims[i] < 0 ? length : dims[i];
+      }
+      int count = 1;
+      for (long d : dims) {
+        count *= (int) d;
+      }
+      if (in.getElementType().equals("int64")) {
+        long[] tokens = new long[count];
+        for (int i = 0; i < count; i++) {
+          tokens[i] = rnd.nextInt(vocab);
+        }
+        inputs.put(in.getName(), dev.lethe.core.DenseTensor.ofLongs(dims, tokens));
+        continue;
+      }
+      float[] v = new float[count];
+      for (int i = 0; i < count; i++) {
+        v[i] = (float) rnd.nextGaussian();
+      }
+      inputs.put(in.getName(), dev.lethe.core.DenseTensor.ofFloats(dims, v));
+    }
+    long classes = info.getOutputDims(0);
+    long[] y = new long[n];
+    java.util.List<String> ids = new java.util.ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      y[i] = rnd.nextInt((int) classes);
+      ids.add("s" + i);
+    }
+    return new Samples(ids, inputs, dev.lethe.core.DenseTensor.ofLongs(new long[] {n}, y));
+  }
 }

@@ -19,7 +19,6 @@ import dev.lethe.onnx.TorchFixtures;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -179,38 +178,6 @@ class TorchFamiliesEraseTest {
 
   /** As {@link #samples(ModelInfo, Random)} with {@code length} for every symbolic dimension after the batch. */
   private static Samples samples(ModelInfo info, Random rnd, long length) {
-    Map<String, DenseTensor> inputs = new java.util.HashMap<>();
-    for (InputInfo in : info.getInputsList()) {
-      long[] dims = in.getDimsList().stream().mapToLong(Long::longValue).toArray();
-      dims[0] = N;
-      for (int i = 1; i < dims.length; i++) {
-        dims[i] = dims[i] < 0 ? length : dims[i];
-      }
-      int count = 1;
-      for (long d : dims) {
-        count *= (int) d;
-      }
-      if (in.getElementType().equals("int64")) {
-        long[] tokens = new long[count];
-        for (int i = 0; i < count; i++) {
-          tokens[i] = rnd.nextInt(VOCAB);
-        }
-        inputs.put(in.getName(), DenseTensor.ofLongs(dims, tokens));
-        continue;
-      }
-      float[] v = new float[count];
-      for (int i = 0; i < count; i++) {
-        v[i] = (float) rnd.nextGaussian();
-      }
-      inputs.put(in.getName(), DenseTensor.ofFloats(dims, v));
-    }
-    long classes = info.getOutputDims(0);
-    long[] y = new long[N];
-    List<String> ids = new ArrayList<>();
-    for (int i = 0; i < N; i++) {
-      y[i] = rnd.nextInt((int) classes);
-      ids.add("s" + i);
-    }
-    return new Samples(ids, inputs, DenseTensor.ofLongs(new long[] {N}, y));
+    return EraseRpc.randomSamples(info, rnd, N, VOCAB, length);
   }
 }

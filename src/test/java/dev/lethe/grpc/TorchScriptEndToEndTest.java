@@ -13,13 +13,11 @@ import dev.lethe.api.v1.FisherKind;
 import dev.lethe.api.v1.FisherOptions;
 import dev.lethe.api.v1.GradientsRequest;
 import dev.lethe.api.v1.GradientsResponse;
-import dev.lethe.api.v1.InputInfo;
 import dev.lethe.api.v1.Loss;
 import dev.lethe.api.v1.ModelFormat;
 import dev.lethe.api.v1.ModelInfo;
 import dev.lethe.api.v1.ModelSpec;
 import dev.lethe.core.Batches;
-import dev.lethe.core.DenseTensor;
 import dev.lethe.core.LossFunction;
 import dev.lethe.core.Samples;
 import dev.lethe.torch.DeclaredFixtures;
@@ -27,9 +25,7 @@ import dev.lethe.torch.TorchArchive;
 import dev.lethe.torch.TorchGradientsAccess;
 import dev.lethe.torch.TorchScriptFixtures;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -132,35 +128,7 @@ class TorchScriptEndToEndTest {
 
   /** N samples of the model's declared inputs (Gaussian floats, token ids), labels over C. */
   static Samples samples(ModelInfo info, Random rnd) {
-    Map<String, DenseTensor> inputs = new java.util.HashMap<>();
-    for (InputInfo in : info.getInputsList()) {
-      long[] dims = in.getDimsList().stream().mapToLong(Long::longValue).toArray();
-      dims[0] = N;
-      int count = 1;
-      for (long d : dims) {
-        count *= (int) d;
-      }
-      if (in.getElementType().equals("int64")) {
-        long[] tokens = new long[count];
-        for (int i = 0; i < count; i++) {
-          tokens[i] = rnd.nextInt(VOCAB);
-        }
-        inputs.put(in.getName(), DenseTensor.ofLongs(dims, tokens));
-        continue;
-      }
-      float[] v = new float[count];
-      for (int i = 0; i < count; i++) {
-        v[i] = (float) rnd.nextGaussian();
-      }
-      inputs.put(in.getName(), DenseTensor.ofFloats(dims, v));
-    }
-    long[] y = new long[N];
-    List<String> ids = new ArrayList<>();
-    for (int i = 0; i < N; i++) {
-      y[i] = rnd.nextInt((int) info.getOutputDims(0));
-      ids.add("s" + i);
-    }
-    return new Samples(ids, inputs, DenseTensor.ofLongs(new long[] {N}, y));
+    return EraseRpc.randomSamples(info, rnd, N, VOCAB, -1);
   }
 
   static LossFunction loss() {
