@@ -147,6 +147,9 @@ final class CalibrateCommand extends ClientCommand {
       }
       out.printf("chosen epsilon %.4g: %s%s%n", r.scale(), r.reason(),
           r.applied() ? "; written into the spec" : " (not applied: --apply writes it)");
+      for (String w : r.warnings()) {
+        out.printf("warning: %s%n", w);
+      }
     }
     if (h.plot != null) {
       CalibrationPlot.write(r, h.plot);

@@ -22,7 +22,8 @@ import java.util.List;
  * request's retained samples, or on the holdout when none are given), the one whose erased
  * samples' mean loss is closest to the holdout's mean loss at the same θ̂(ε). The curve also
  * reports the loss-threshold membership AUC between erased and held-out samples (0.5 = a
- * membership test is at chance). Nothing is erased; with {@code apply} the chosen ε is written
+ * membership test is at chance), and {@link CalibrationWarnings} says when the criterion cannot
+ * place ε on this curve (a sub-population, samples not memorised, no crossing). Nothing is erased; with {@code apply} the chosen ε is written
  * into the spec as SetScale does.
  *
  * <p>Holds the model's lock while it computes (like a dry run of an erase). Thread-safe.
@@ -65,9 +66,15 @@ public record ScaleCalibration(Eraser eraser) {
    * @param curve every ε tried, ascending
    * @param stepNote why the default step fell back to FULL_FISHER ("" when it did not)
    * @param reason how ε was chosen
+   * @param warnings why the criterion may not place ε well on this curve
+   *     ({@link CalibrationWarnings}); empty when it can
    */
   public record Result(double scale, List<Point> curve, ErasureStep step, String stepNote,
-      boolean applied, long version, String reason) {}
+      boolean applied, long version, String reason, List<String> warnings) {
+    public Result {
+      warnings = List.copyOf(warnings);
+    }
+  }
 
   /**
    * @throws LetheException INVALID_ARGUMENT naming {@code samples}, {@code holdout},
@@ -118,9 +125,11 @@ public record ScaleCalibration(Eraser eraser) {
             membershipAuc(erased.losses(), held.losses()), 100 * (accuracy - accuracyBefore)));
       }
       Point best = null;
-      for (Point p : curve) {
-        if (p.retainedAccuracyChange() >= -maxDrop && Double.isFinite(p.erasedMeanLoss())
-            && (best == null || gap(p) < gap(best))) {
+      boolean[] admissible = new boolean[curve.size()];
+      for (int i = 0; i < curve.size(); i++) {
+        Point p = curve.get(i);
+        admissible[i] = p.retainedAccuracyChange() >= -maxDrop && Double.isFinite(p.erasedMeanLoss());
+        if (admissible[i] && (best == null || gap(p) < gap(best))) {
           best = p;
         }
       }
@@ -134,12 +143,12 @@ public record ScaleCalibration(Eraser eraser) {
           + " falls by at most %.2f points", best.erasedMeanLoss(), best.holdoutMeanLoss(),
           best.scale(), best.membershipAuc(), retained != null ? "retained" : "holdout", maxDrop);
       result = new Result(best.scale(), curve, plan.step(), plan.note(), false, session.version(),
-          reason);
+          reason, CalibrationWarnings.of(curve, best, admissible));
     }
     if (r.apply()) {
       eraser.store().setScale(r.name(), result.scale());
       result = new Result(result.scale(), result.curve(), result.step(), result.stepNote(), true,
-          result.version(), result.reason());
+          result.version(), result.reason(), result.warnings());
     }
     return result;
   }

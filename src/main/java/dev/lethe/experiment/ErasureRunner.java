@@ -255,9 +255,10 @@ final class ErasureRunner {
         curve.append(String.format(" %.3g:%.3f/%.3f/%.2f/%+.1f", p.scale(), p.erasedMeanLoss(),
             p.holdoutMeanLoss(), p.membershipAuc(), p.retainedAccuracyChange()));
       }
-      log.accept(String.format("%s %s %s: CalibrateScale chose %.3g (%s); curve ε:erased/holdout"
+      log.accept(String.format("%s %s %s: CalibrateScale chose %.3g (%s)%s; curve ε:erased/holdout"
           + " mean loss/AUC/retained Δ points:%s", family.key(), setting.label(), r.label(),
-          c.scale(), c.reason(), curve));
+          c.scale(), c.reason(), c.warnings().isEmpty() ? "" : "; warnings: "
+          + String.join("; ", c.warnings()), curve));
       chosen.add(String.format("%s %.3g", r.label(), c.scale()));
     }
     double epsilon = Math.exp(logSum / count);

@@ -51,7 +51,8 @@ public final class CalibrationMessages {
         .setStepNote(r.stepNote())
         .setApplied(r.applied())
         .setVersion(r.version())
-        .setReason(r.reason());
+        .setReason(r.reason())
+        .addAllWarnings(r.warnings());
     for (ScaleCalibration.Point p : r.curve()) {
       b.addCurve(CalibrationPoint.newBuilder().setScale(p.scale())
           .setErasedMeanLoss(p.erasedMeanLoss()).setHoldoutMeanLoss(p.holdoutMeanLoss())
@@ -67,6 +68,6 @@ public final class CalibrationMessages {
         .map(p -> new ScaleCalibration.Point(p.getScale(), p.getErasedMeanLoss(),
             p.getHoldoutMeanLoss(), p.getMembershipAuc(), p.getRetainedAccuracyChange()))
         .toList(), new EraseStepField(r.getStep(), r.getStepValue()).domain(), r.getStepNote(),
-        r.getApplied(), r.getVersion(), r.getReason());
+        r.getApplied(), r.getVersion(), r.getReason(), r.getWarningsList());
   }
 }

@@ -99,6 +99,13 @@ class CalibrateScaleTest {
         // the loss of the erased samples rises with ε (the step removes their influence)
         assertTrue(r.getCurve(30).getErasedMeanLoss() > r.getCurve(0).getErasedMeanLoss());
       }
+      // a "holdout" that is the erased samples themselves: their losses never differ, the
+      // response says the samples are not fitted more closely than the holdout
+      CalibrateScaleResponse same = h.blocking.calibrateScale(request(EraseStep.LEAVE_OUT)
+          .toBuilder().setHoldout(SampleMessages.batch(Batches.range(train, 0, 4))).build());
+      assertEquals(1, same.getWarningsCount(), same.getWarningsList().toString());
+      assertTrue(same.getWarnings(0).startsWith("not memorised: "), same.getWarnings(0));
+      assertEquals(0.01, same.getScale(), 1e-12, "the smallest ε");
       h.blocking.setScale(SetScaleRequest.newBuilder().setName("mlp").setScale(1).build());
       ModelInfo before = EraseRpc.info(h.blocking, "mlp");
       CalibrateScaleResponse applied = h.blocking.calibrateScale(request(EraseStep.LEAVE_OUT)
