@@ -1,8 +1,13 @@
 package dev.lethe.fisher;
 
 import dev.lethe.core.LetheException;
+import java.util.ArrayDeque;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A block-diagonal Fisher finished from sums computed elsewhere (the Spark job
@@ -10,15 +15,17 @@ import java.util.Random;
  * against the model version first ({@link #start}); then each block's Gram A_b = Σ r rᵀ arrives as
  * its packed upper triangle in chunks ({@link #accept}) and is finished as a build finishes it —
  * F_b = λI + A_b/N ({@link BlockGrams#fisher}, N = n · rows per sample), {@link BlockInversion},
- * both written to the {@link FisherSink} — as soon as its last chunk is in, so one block is held
- * at a time. {@link #finish} checks that every block came exactly once, commits the header and
+ * both written to the {@link FisherSink} — on the Fisher pool as soon as its last chunk is in;
+ * at most as many blocks are in flight as the reserved Fisher memory holds (one per pool thread
+ * when it fits), so the sidecar never holds the whole Fisher. {@link #finish} checks that every block came exactly once, commits the header and
  * attaches the Fisher to its version ({@link FisherTarget#attach}) as BuildFisher does. Any
  * failure, or {@link #close()} before {@link #finish}, removes what was written: nothing attached.
  *
  * <p>Structures: block-diagonal only. A header naming {@code kfac} or {@code ekfac} is
  * UNIMPLEMENTED here until those structures exist on the sidecar.
  *
- * <p>Not thread-safe (one stream); progress is reported on the calling thread.
+ * <p>Not thread-safe (one stream); progress is reported on the calling thread, block work runs on
+ * the pool.
  */
 public final class FisherSums implements AutoCloseable {
 
@@ -61,12 +68,19 @@ public final class FisherSums implements AutoCloseable {
   private int open = -1;
   private double[] openBlock;
   private int openFilled;
-  private int blocksDone;
+  private final AtomicInteger blocksDone = new AtomicInteger();
+  private final ExecutorService pool;
+  private final int maxInFlight;
+  private final ArrayDeque<Future<?>> inFlight = new ArrayDeque<>();
   private boolean closed;
+  private int reported;
 
   private FisherSums(FisherTarget target, Header h, BlockLayout layout, int perSample,
-      FisherSink.Factory sinks, AutoCloseable memory) {
+      FisherSink.Factory sinks, dev.lethe.core.MemoryPool.Reservation memory, long blockBytes,
+      ExecutorService pool) {
     this.target = target;
+    this.pool = pool;
+    this.maxInFlight = (int) Math.max(1, memory.bytes() / blockBytes);
     this.header = h;
     this.layout = layout;
     this.dampening = target.config().dampening();
@@ -87,13 +101,16 @@ public final class FisherSums implements AutoCloseable {
    * Checks {@code h} against {@code target} (before anything is written) and opens the Fisher's
    * sink.
    *
-   * @param memory the Fisher memory a block in progress (its sums, F and F⁻¹) is reserved from
+   * @param memory the Fisher memory the blocks in progress (each: its sums, F and F⁻¹) are
+   *     reserved from: one per pool thread, or as many as are free (at least one)
+   * @param pool where blocks are inverted and stored, or null for the calling thread
+   * @param threads the pool's size
    * @throws LetheException INVALID_ARGUMENT naming the header field that does not match the
    *     model version; UNIMPLEMENTED for a structure other than block-diagonal;
    *     RESOURCE_EXHAUSTED when the largest block does not fit the Fisher memory
    */
   static FisherSums start(FisherTarget target, Header h, FisherSink.Factory sinks,
-      dev.lethe.core.MemoryPool memory) {
+      dev.lethe.core.MemoryPool memory, ExecutorService pool, int threads) {
     String structure = h.structure() == null ? "" : h.structure().toLowerCase(java.util.Locale.ROOT);
     if (structure.equals("kfac") || structure.equals("ekfac")) {
       throw new LetheException(LetheException.Kind.UNIMPLEMENTED, "header.structure: '"
@@ -147,11 +164,13 @@ public final class FisherSums implements AutoCloseable {
           "must be finite and >= 0, got " + h.gradientSquaredNorms());
     }
     long largest = layout.largestBlock();
-    dev.lethe.core.MemoryPool.Reservation held = memory.reserve(3 * 8 * largest * largest,
-        "header.block_size", "a Fisher block of " + largest + " entries (its sums, F and F⁻¹)",
-        30_000);
+    long blockBytes = 3 * 8 * largest * largest;
+    int parallel = pool == null ? 1 : Math.max(1, Math.min(threads, layout.blockCount()));
+    dev.lethe.core.MemoryPool.Reservation held = memory.reserveUpTo(parallel * blockBytes,
+        blockBytes, "header.block_size",
+        "Fisher blocks of up to " + largest + " entries (their sums, F and F⁻¹)");
     try {
-      return new FisherSums(target, h, layout, perSample, sinks, held);
+      return new FisherSums(target, h, layout, perSample, sinks, held, blockBytes, pool);
     } catch (RuntimeException | Error e) {
       held.close();
       throw e;
@@ -164,7 +183,7 @@ public final class FisherSums implements AutoCloseable {
 
   /** Progress so far (n samples summed, blocks finished). */
   public FisherProgress progress() {
-    return new FisherProgress(header.samples(), blocksDone, blocksTotal(), false, null);
+    return new FisherProgress(header.samples(), blocksDone.get(), blocksTotal(), false, null);
   }
 
   /**
@@ -172,7 +191,7 @@ public final class FisherSums implements AutoCloseable {
    * starting at {@code offset}; a block's chunks come in order, one block at a time. The chunk
    * that completes a block inverts and stores it.
    *
-   * @return progress when a block was finished, else null
+   * @return progress when more blocks are finished than last reported, else null
    * @throws LetheException INVALID_ARGUMENT naming block.block, block.offset or block.values;
    *     INVALID_ARGUMENT (dampening) for a block that is not positive definite
    */
@@ -215,27 +234,55 @@ public final class FisherSums implements AutoCloseable {
       return null;
     }
     finishBlock(block, size);
+    int now = blocksDone.get();
+    if (now == reported) {
+      return null;
+    }
+    reported = now;
     return progress();
   }
 
+  /** Checks a complete block here and inverts and stores it on the pool. */
   private void finishBlock(int block, int size) {
-    double[] a = new double[size * size];
-    for (int i = 0, o = 0; i < size; i++) {
-      if (!(openBlock[o] >= 0)) {
+    double[] packed = openBlock;
+    for (int i = 0, o = 0; i < size; o += size - i, i++) {
+      if (!(packed[o] >= 0)) {
         throw LetheException.invalid("block.values", "block " + block + " has a negative sum of"
             + " squares on its diagonal (entry " + i + "): not a Gram of rows");
       }
-      System.arraycopy(openBlock, o, a, i * size + i, size - i);
-      o += size - i;
     }
     openBlock = null;
     open = -1;
+    done[block] = true;
+    while (inFlight.size() >= maxInFlight
+        || (!inFlight.isEmpty() && inFlight.peekFirst().isDone())) {
+      Futures.awaitAll(List.of(inFlight.removeFirst()), "finishing the Fisher's blocks");
+    }
+    Runnable work = () -> store(block, size, packed);
+    if (pool == null) {
+      work.run();
+    } else {
+      inFlight.add(pool.submit(work));
+    }
+  }
+
+  private void store(int block, int size, double[] packed) {
+    double[] a = new double[size * size];
+    for (int i = 0, o = 0; i < size; o += size - i, i++) {
+      System.arraycopy(packed, o, a, i * size + i, size - i);
+    }
     double[] f = BlockGrams.fisher(a, size, size, vectors, dampening);
     writer.acceptFisher(block, f);
     writer.accept(block, BlockInversion.invert(f, size,
         FisherAccumulator.describe(layout, block), dampening));
-    done[block] = true;
-    blocksDone++;
+    blocksDone.incrementAndGet();
+  }
+
+  /** Waits for the blocks in flight; rethrows the first failure. */
+  private void awaitBlocks() {
+    List<Future<?>> all = List.copyOf(inFlight);
+    inFlight.clear();
+    Futures.awaitAll(all, "finishing the Fisher's blocks");
   }
 
   /**
@@ -272,16 +319,17 @@ public final class FisherSums implements AutoCloseable {
    *     (gradient_sum) when the announced gradient sum is incomplete; nothing is attached then
    */
   public FisherProgress finish() {
+    awaitBlocks();
     if (open >= 0) {
       throw LetheException.invalid("block.values", "block " + open + " ended after " + openFilled
           + " of its " + BlockGrams.packedLength(layout.size(open)) + " sums");
     }
-    if (blocksDone != done.length) {
+    if (blocksDone.get() != done.length) {
       int missing = 0;
       while (done[missing]) {
         missing++;
       }
-      throw LetheException.invalid("block", blocksDone + " of " + done.length
+      throw LetheException.invalid("block", blocksDone.get() + " of " + done.length
           + " blocks were sent (block " + missing + " is missing): each block exactly once");
     }
     if (gradientSum != null && gradientFilled != gradientSum.length) {
@@ -292,7 +340,7 @@ public final class FisherSums implements AutoCloseable {
     FisherHeader stored = writer.commit(rowsMade);
     target.attach(fisherId, convergence);
     close();
-    return new FisherProgress(header.samples(), blocksDone, blocksTotal(), true,
+    return new FisherProgress(header.samples(), blocksDone.get(), blocksTotal(), true,
         new FisherProgress.Summary(fisherId, target.version(), header.samples(), blocksTotal(),
             stored.totalBytes(), header.kind(), InversionMethod.GRAM,
             (System.nanoTime() - startNanos) / 1e9, 0, convergence));
@@ -318,6 +366,17 @@ public final class FisherSums implements AutoCloseable {
     }
     closed = true;
     openBlock = null;
+    // Blocks still being stored must finish before the writer removes what was written.
+    for (Future<?> f : inFlight) {
+      try {
+        f.get();
+      } catch (java.util.concurrent.ExecutionException e) {
+        // the stream already failed or is being dropped: the first failure was answered
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    inFlight.clear();
     try {
       writer.close();
     } finally {

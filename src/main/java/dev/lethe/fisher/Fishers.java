@@ -80,7 +80,7 @@ public final class Fishers implements AutoCloseable {
    * @throws LetheException as {@link FisherSums#start}
    */
   public FisherSums startSums(FisherTarget target, FisherSums.Header header) {
-    return FisherSums.start(target, header, store::create, buildMemory);
+    return FisherSums.start(target, header, store::create, buildMemory, pool, threads);
   }
 
   /** The Fisher memory (--fisher-memory-bytes) and what builds hold of it now. */

@@ -69,10 +69,11 @@ public final class FisherSumsMessages {
     return out;
   }
 
-  static double[] values(List<Double> values) {
-    double[] out = new double[values.size()];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = values.get(i);
+  /** The {@code count} values {@code get} reads by index, unboxed. */
+  static double[] values(int count, java.util.function.IntToDoubleFunction get) {
+    double[] out = new double[count];
+    for (int i = 0; i < count; i++) {
+      out[i] = get.applyAsDouble(i);
     }
     return out;
   }

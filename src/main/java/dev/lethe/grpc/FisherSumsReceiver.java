@@ -45,7 +45,7 @@ final class FisherSumsReceiver extends StreamReceiver<PutFisherSumsRequest, Buil
       case BLOCK -> {
         BlockSum b = request.getBlock();
         FisherProgress p = started("block").accept(b.getBlock(), b.getOffset(),
-            FisherSumsMessages.values(b.getValuesList()));
+            FisherSumsMessages.values(b.getValuesCount(), b::getValues));
         if (p != null) {
           send(p);
         }
@@ -53,7 +53,7 @@ final class FisherSumsReceiver extends StreamReceiver<PutFisherSumsRequest, Buil
       case GRADIENT_SUM -> {
         GradientSum g = request.getGradientSum();
         started("gradient_sum").acceptGradient(g.getOffset(),
-            FisherSumsMessages.values(g.getValuesList()));
+            FisherSumsMessages.values(g.getValuesCount(), g::getValues));
       }
       default -> throw LetheException.invalid("part",
           "each message must set header, block or gradient_sum");

@@ -58,6 +58,7 @@ final class JobDriver {
       List<JavaPairRDD<Integer, double[]>> sums = sum(data, o, version, layout, groups, kind,
           draws);
       try {
+        long t0 = System.nanoTime();
         double[] stats = sums.get(0).lookup(PartitionSums.STATS).get(0);
         for (JavaPairRDD<Integer, double[]> g : sums) {
           double[] s = g.lookup(PartitionSums.STATS).get(0);
@@ -76,7 +77,15 @@ final class JobDriver {
           throw new IllegalStateException(header.rows() + " rows were summed for " + n
               + " samples of " + perSample + " rows");
         }
-        return client.putFisherSums(header, blocks(sums), gradient, progress);
+        long t1 = System.nanoTime();
+        long[] fetching = {0};
+        FisherProgress done = client.putFisherSums(header, blocks(sums, fetching), gradient,
+            progress);
+        System.err.printf(java.util.Locale.ROOT, "FisherJob: %d samples summed in %d stage(s)"
+            + " in %.2f s; sums sent and the Fisher finished by the sidecar in %.2f s (%.2f s of"
+            + " it fetching the combined sums to the driver)%n", n, groups.size(),
+            (t1 - t0) / 1e9, (System.nanoTime() - t1) / 1e9, fetching[0] / 1e9);
+        return done;
       } finally {
         sums.forEach(JavaPairRDD::unpersist);
         if (groups.size() > 1) {
@@ -141,8 +150,12 @@ final class JobDriver {
     return offsets;
   }
 
-  /** The combined blocks of every group, one partition of blocks at a time. */
-  private static Iterator<FisherSums.Block> blocks(List<JavaPairRDD<Integer, double[]>> sums) {
+  /**
+   * The combined blocks of every group, one partition of blocks at a time; adds the time spent
+   * fetching them to {@code nanos[0]}.
+   */
+  private static Iterator<FisherSums.Block> blocks(List<JavaPairRDD<Integer, double[]>> sums,
+      long[] nanos) {
     return new Iterator<>() {
       private int group = -1;
       private Iterator<Tuple2<Integer, double[]>> current = java.util.Collections.emptyIterator();
@@ -150,6 +163,15 @@ final class JobDriver {
 
       @Override
       public boolean hasNext() {
+        long t = System.nanoTime();
+        try {
+          return fetch();
+        } finally {
+          nanos[0] += System.nanoTime() - t;
+        }
+      }
+
+      private boolean fetch() {
         while (next == null) {
           while (!current.hasNext()) {
             if (++group >= sums.size()) {
