@@ -32,9 +32,30 @@ import scala.Tuple2;
 final class JobDriver {
   private JobDriver() {}
 
+  /**
+   * Wraps the batch maker the tasks use: the tests' seam for failing a task attempt (to show
+   * that a retried task is counted once). {@link #NONE} in the job.
+   */
+  interface TaskHook extends java.io.Serializable {
+    <T> BatchMaker<T> wrap(BatchMaker<T> maker);
+  }
+
+  static final TaskHook NONE = new TaskHook() {
+    @Override
+    public <T> BatchMaker<T> wrap(BatchMaker<T> maker) {
+      return maker;
+    }
+  };
+
   /** Runs the job in {@code spark}; returns the sidecar's last progress message. */
   static FisherProgress run(SparkSession spark, JobOptions o, Consumer<FisherProgress> progress)
       throws IOException, InterruptedException {
+    return run(spark, o, progress, NONE);
+  }
+
+  /** As {@link #run(SparkSession, JobOptions, Consumer)} with the tasks' makers wrapped. */
+  static FisherProgress run(SparkSession spark, JobOptions o, Consumer<FisherProgress> progress,
+      TaskHook hook) throws IOException, InterruptedException {
     String structure = o.structure() == null ? "block_diagonal" : o.structure();
     if (!structure.equalsIgnoreCase("block_diagonal")) {
       throw new IllegalArgumentException("--structure: '" + structure + "' is not taken yet: the"
@@ -56,7 +77,7 @@ final class JobDriver {
       }
       List<int[]> groups = groups(layout, o.groupBytes());
       List<JavaPairRDD<Integer, double[]>> sums = sum(data, o, version, layout, groups, kind,
-          draws);
+          draws, hook);
       try {
         long t0 = System.nanoTime();
         double[] stats = sums.get(0).lookup(PartitionSums.STATS).get(0);
@@ -109,7 +130,8 @@ final class JobDriver {
   }
 
   private static <T> List<JavaPairRDD<Integer, double[]>> sum(JobData<T> data, JobOptions o,
-      long version, BlockLayout layout, List<int[]> groups, CurvatureKind kind, int draws) {
+      long version, BlockLayout layout, List<int[]> groups, CurvatureKind kind, int draws,
+      TaskHook hook) {
     JavaRDD<T> rdd = data.rdd();
     if (groups.size() > 1) {
       rdd = rdd.persist(StorageLevel.MEMORY_AND_DISK());
@@ -120,7 +142,7 @@ final class JobDriver {
     for (int g = 0; g < groups.size(); g++) {
       PartitionSums<T> task = new PartitionSums<>(o.sidecar(), o.model(), version, layout.encode(),
           groups.get(g)[0], groups.get(g)[1], kind, draws, o.seed(), g == 0, o.batchSamples(),
-          data.maker());
+          hook.wrap(data.maker()));
       JavaPairRDD<Integer, double[]> sums = rdd.mapPartitionsWithIndex(
               (index, elements) -> task.sum(elements, offsets == null ? 0 : offsets[index]), true)
           .mapToPair(t -> t)
