@@ -134,8 +134,9 @@ public final class FisherJob implements Callable<Integer> {
           + " %.1f MB, %s, %.2f s on the sidecar%n", s.fisherId(), model, s.version(), s.samples(),
           s.blocks(), s.bytes() / 1e6, s.kind(), s.buildSeconds());
       return 0;
-    } catch (RuntimeException e) {
-      System.err.println("FisherJob: " + e.getMessage() + " (nothing was attached)");
+    } catch (Exception e) {
+      // A Spark job failure carries the executor's message (e.g. the sample check's field).
+      System.err.println("FisherJob: " + e + " (nothing was attached)");
       return 1;
     } finally {
       spark.stop();

@@ -30,7 +30,8 @@ import org.apache.spark.sql.SparkSession;
  * loopback; BuildFisher of model "a" streamed by the Java client, then the job for model "b" in
  * local[N]; prints both wall times and their ratio. Not part of lethe.jar's {@code bench}
  * commands because Spark is not in lethe.jar: run it with Spark on the classpath
- * (docs/fisher.md gives the command). Arguments: [n (2000)] [master (local[2])] [kind (EMPIRICAL)].
+ * (docs/fisher.md gives the command). Arguments: [n (2000)] [master (local[2])] [kind (EMPIRICAL)]
+ * [task memory bytes (the job's default, 256 MiB)].
  */
 public final class FisherJobBench {
   private FisherJobBench() {}
@@ -39,6 +40,7 @@ public final class FisherJobBench {
     int n = args.length > 0 ? Integer.parseInt(args[0]) : 2000;
     String master = args.length > 1 ? args[1] : "local[2]";
     CurvatureKind kind = CurvatureKind.valueOf(args.length > 2 ? args[2] : "EMPIRICAL");
+    long taskBytes = args.length > 3 ? Long.parseLong(args[3]) : 256L << 20;
     Path dir = Files.createTempDirectory("lethe-spark-bench");
     Random rnd = new Random(1);
     byte[] onnx = mlp(rnd);
@@ -59,7 +61,8 @@ public final class FisherJobBench {
     Samples all = new Samples(List.of(), Map.of("x", DenseTensor.ofFloats(new long[] {n, 784}, x)),
         DenseTensor.ofLongs(new long[] {n}, y));
     System.out.printf(Locale.ROOT, "FisherJobBench: MLP 784-64-10 (50890 parameters, blocks of"
-        + " 1024), n=%d, %s, Spark %s; linear algebra: %s%n", n, kind, master, Linalg.describe());
+        + " 1024), n=%d, %s, Spark %s, %d MiB of sums per task; linear algebra: %s%n", n, kind,
+        master, taskBytes >> 20, Linalg.describe());
     LetheServer server = LetheServer.netty(new ServerConfig("127.0.0.1:0", dir.resolve("store"),
         new StoreConfig(10, 1L << 30), 64 << 20, false, 5), s -> {}).start();
     SparkSession spark = SparkSession.builder().master(master).appName("lethe-fisher-bench")
@@ -75,7 +78,7 @@ public final class FisherJobBench {
           batches(all, 256), p -> {});
       double build = (System.nanoTime() - t0) / 1e9;
       JobOptions o = JobOptions.of(new Sidecar("127.0.0.1:" + server.port(), null, null, null),
-          "b", List.of(file.toString())).withKind(kind, 0, 0).withBlocks(1024, 256L << 20);
+          "b", List.of(file.toString())).withKind(kind, 0, 0).withBlocks(1024, taskBytes);
       long t1 = System.nanoTime();
       FisherJob.run(spark, o);
       double job = (System.nanoTime() - t1) / 1e9;
