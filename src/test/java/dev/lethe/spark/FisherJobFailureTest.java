@@ -130,6 +130,23 @@ class FisherJobFailureTest {
   }
 
   @Test
+  void kroneckerStructuresAndUnknownKindsAreRefusedBeforeAnyWork() throws Exception {
+    JobOptions kfac = new JobOptions(new Sidecar("127.0.0.1:1", null, null, null), "b", 0,
+        List.of("unused.csv"), null, null, null, CurvatureKind.TRUE, "kfac", 0, 0, 0, 0,
+        "features", "label", java.util.Map.of(), 256L << 20, 256);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> FisherJob.run(spark, kfac));
+    assertTrue(e.getMessage().startsWith("--structure: 'kfac'"), e.getMessage());
+    FisherJob job = new FisherJob();
+    picocli.CommandLine.populateCommand(job, "--sidecar", "h:1", "--model", "m", "--data", "d.csv",
+        "--kind", "FISHY");
+    e = assertThrows(IllegalArgumentException.class, job::options);
+    assertTrue(e.getMessage().startsWith("--kind: 'FISHY'"), e.getMessage());
+    assertEquals(2, new picocli.CommandLine(new FisherJob()).execute("--sidecar", "h:1",
+        "--model", "m", "--data", "d.csv", "--kind", "FISHY"));
+  }
+
+  @Test
   void aFailedJobOrRefusedSumsAttachNothing() throws Exception {
     Path data = Files.createDirectories(dir.resolve("data"));
     Samples bad = Batches.range(train, 0, N);

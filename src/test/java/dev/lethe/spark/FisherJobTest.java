@@ -36,7 +36,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Frobenius), and the erase after it gives the same update (within {@link #UPDATE} relative to
  * the update). Two identical models, one built each way; blocks of 10 over the 27 parameters
  * (four blocks), 300 samples in three partitions. MONTE_CARLO draws are seeded by stream
- * position, so the CSV case (row order kept) reproduces BuildFisher's draws exactly.
+ * position, so the CSV case (row order kept) reproduces BuildFisher's draws exactly. The IDX case
+ * sends bytes scaled by --feature-scale 1/255, as BuildFisher's samples are made here.
  */
 class FisherJobTest {
   private static final double BLOCK = 1e-6;
@@ -58,12 +59,19 @@ class FisherJobTest {
   }
 
   @ParameterizedTest
-  @CsvSource({"TRUE, parquet", "EMPIRICAL, parquet", "EMPIRICAL, csv", "MONTE_CARLO, csv"})
+  @CsvSource({"TRUE, parquet", "EMPIRICAL, parquet", "EMPIRICAL, csv", "MONTE_CARLO, csv",
+      "TRUE, idx"})
   void theJobsFisherEqualsBuildFishersAndErasesTheSame(CurvatureKind kind, String format)
       throws Exception {
     Path data = Files.createDirectories(dir.resolve("data"));
-    String path = format.equals("csv") ? SparkFixture.csv(train, data)
-        : SparkFixture.parquet(spark, train, data);
+    Samples[] fromBytes = new Samples[1];
+    float scale = 1f / 255;
+    List<String> paths = switch (format) {
+      case "csv" -> List.of(SparkFixture.csv(train, data));
+      case "idx" -> SparkFixture.idx(43, N, scale, data, fromBytes);
+      default -> List.of(SparkFixture.parquet(spark, train, data));
+    };
+    Samples train = format.equals("idx") ? withIds(fromBytes[0]) : this.train;
     LetheServer server = SparkFixture.sidecar(dir.resolve("store"));
     try (LetheClient client = new LetheClient("127.0.0.1:" + server.port())) {
       for (String model : List.of("a", "b")) {
@@ -74,8 +82,9 @@ class FisherJobTest {
           List.of(Batches.range(train, 0, 128), Batches.range(train, 128, N)).stream()
               .map(FisherJobTest::withoutIds).iterator(), p -> {});
       JobOptions o = JobOptions.of(new Sidecar("127.0.0.1:" + server.port(), null, null, null),
-          "b", List.of(path)).withKind(kind, draws, 7).withBlocks(10, 256L << 20)
-          .withPartitions(format.equals("csv") ? 3 : 0);
+          "b", paths).withKind(kind, draws, 7).withBlocks(10, 256L << 20)
+          .withPartitions(format.equals("parquet") ? 0 : 3)
+          .withFeatureScale(format.equals("idx") ? (double) scale : null);
       FisherProgress done = FisherJob.run(spark, o);
       assertTrue(done.done());
       assertEquals(N, done.summary().samples());
@@ -126,6 +135,11 @@ class FisherJobTest {
     } finally {
       server.stop();
     }
+  }
+
+  private static Samples withIds(Samples s) {
+    return new Samples(java.util.stream.IntStream.range(0, s.size()).mapToObj(i -> "s" + i)
+        .toList(), s.inputs(), s.labels());
   }
 
   private static Samples withoutIds(Samples s) {

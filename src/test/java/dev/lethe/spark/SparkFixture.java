@@ -56,6 +56,39 @@ final class SparkFixture {
     return path;
   }
 
+  /**
+   * {@code n} samples of 2 × 2 unsigned-byte "images" (the MLP's 4 features) and labels in
+   * [0, 3), written as the IDX images and labels files the CLI reads; returns their paths and,
+   * through {@code out}, the samples as the job sends them (x · scale, float arithmetic).
+   */
+  static List<String> idx(long seed, int n, float scale, Path dir, Samples[] out)
+      throws IOException {
+    java.util.Random r = new java.util.Random(seed);
+    byte[] pixels = new byte[n * Fixtures.IN];
+    r.nextBytes(pixels);
+    byte[] labels = new byte[n];
+    float[] x = new float[n * Fixtures.IN];
+    long[] y = new long[n];
+    for (int i = 0; i < n; i++) {
+      labels[i] = (byte) r.nextInt(Fixtures.CLASSES);
+      y[i] = labels[i];
+    }
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (float) (pixels[i] & 0xff) * scale + 0f;
+    }
+    out[0] = new Samples(List.of(), java.util.Map.of("x", dev.lethe.core.DenseTensor.ofFloats(
+        new long[] {n, Fixtures.IN}, x)), dev.lethe.core.DenseTensor.ofLongs(new long[] {n}, y));
+    Path images = dir.resolve("train-images-idx3-ubyte");
+    Path labelFile = dir.resolve("train-labels-idx1-ubyte");
+    java.nio.ByteBuffer img = java.nio.ByteBuffer.allocate(16 + pixels.length);
+    img.putInt(0x00000803).putInt(n).putInt(2).putInt(2).put(pixels);
+    Files.write(images, img.array());
+    java.nio.ByteBuffer lab = java.nio.ByteBuffer.allocate(8 + n);
+    lab.putInt(0x00000801).putInt(n).put(labels);
+    Files.write(labelFile, lab.array());
+    return List.of(images.toString(), labelFile.toString());
+  }
+
   /** The samples as a CSV file as the CLI reads it (features, then the label). */
   static String csv(Samples s, Path dir) throws IOException {
     float[] x = s.inputs().get("x").floats();
