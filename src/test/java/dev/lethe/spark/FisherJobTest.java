@@ -38,6 +38,8 @@ import org.junit.jupiter.api.io.TempDir;
  * (four blocks), 300 samples in three partitions. MONTE_CARLO draws are seeded by stream
  * position, so the CSV case (row order kept) reproduces BuildFisher's draws exactly. The IDX case
  * sends bytes scaled by --feature-scale 1/255, as BuildFisher's samples are made here.
+ * One Parquet case keeps a one-input model's features in the default "features" column and has
+ * no label column (then the convergence moments are not measured).
  */
 class FisherJobTest {
   private static final double BLOCK = 1e-6;
@@ -59,8 +61,8 @@ class FisherJobTest {
   }
 
   @ParameterizedTest
-  @CsvSource({"TRUE, parquet", "EMPIRICAL, parquet", "EMPIRICAL, csv", "MONTE_CARLO, csv",
-      "TRUE, idx"})
+  @CsvSource({"TRUE, parquet", "TRUE, parquet-unlabelled", "EMPIRICAL, parquet",
+      "EMPIRICAL, csv", "MONTE_CARLO, csv", "TRUE, idx"})
   void theJobsFisherEqualsBuildFishersAndErasesTheSame(CurvatureKind kind, String format)
       throws Exception {
     Path data = Files.createDirectories(dir.resolve("data"));
@@ -69,6 +71,8 @@ class FisherJobTest {
     List<String> paths = switch (format) {
       case "csv" -> List.of(SparkFixture.csv(train, data));
       case "idx" -> SparkFixture.idx(43, N, scale, data, fromBytes);
+      // a one-input model's features in the default column "features", no labels (TRUE needs none)
+      case "parquet-unlabelled" -> List.of(SparkFixture.parquet(spark, train, data, "features", false));
       default -> List.of(SparkFixture.parquet(spark, train, data));
     };
     Samples train = format.equals("idx") ? withIds(fromBytes[0]) : this.train;
@@ -78,17 +82,28 @@ class FisherJobTest {
         client.putModel(Fixtures.spec(model).withTrainSize(N), new ByteArrayInputStream(mlp.onnx()));
       }
       int draws = kind == CurvatureKind.MONTE_CARLO ? 3 : 0;
-      client.buildFisher(new FisherRequest("a", kind, InversionMethod.GRAM, 10, 1, draws, 7, 0, 0),
+      FisherProgress built = client.buildFisher(new FisherRequest("a", kind, InversionMethod.GRAM,
+          10, 1, draws, 7, 0, 0),
           List.of(Batches.range(train, 0, 128), Batches.range(train, 128, N)).stream()
               .map(FisherJobTest::withoutIds).iterator(), p -> {});
       JobOptions o = JobOptions.of(new Sidecar("127.0.0.1:" + server.port(), null, null, null),
           "b", paths).withKind(kind, draws, 7).withBlocks(10, 256L << 20)
-          .withPartitions(format.equals("parquet") ? 0 : 3)
+          .withPartitions(format.startsWith("parquet") ? 0 : 3)
           .withFeatureScale(format.equals("idx") ? (double) scale : null);
       FisherProgress done = FisherJob.run(spark, o);
       assertTrue(done.done());
       assertEquals(N, done.summary().samples());
       assertEquals(4, done.summary().blocks());
+      // the convergence check from the sums of the per-sample gradients, as the build measures it
+      if (format.equals("parquet-unlabelled")) {
+        assertEquals(0, done.summary().convergence().gradientRms());
+      } else {
+        dev.lethe.fisher.Convergence want = built.summary().convergence();
+        dev.lethe.fisher.Convergence got = done.summary().convergence();
+        assertTrue(want.gradientRms() > 0 && want.meanGradientNorm() > 0, want.toString());
+        assertEquals(want.meanGradientNorm(), got.meanGradientNorm(), 1e-5 * want.meanGradientNorm());
+        assertEquals(want.gradientRms(), got.gradientRms(), 1e-5 * want.gradientRms());
+      }
 
       String fa = client.describe("a").fisher().fisherId();
       String fb = client.describe("b").fisher().fisherId();

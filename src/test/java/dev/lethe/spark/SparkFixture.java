@@ -38,9 +38,16 @@ final class SparkFixture {
 
   /** The samples as one Parquet file: column "x" (array of 4 floats) and "label" (long). */
   static String parquet(SparkSession spark, Samples s, Path dir) {
+    return parquet(spark, s, dir, "x", true);
+  }
+
+  /** The same with the features in {@code column}, and with or without the label column. */
+  static String parquet(SparkSession spark, Samples s, Path dir, String column, boolean labels) {
     StructType schema = new StructType()
-        .add("x", DataTypes.createArrayType(DataTypes.FloatType, false), false)
-        .add("label", DataTypes.LongType, false);
+        .add(column, DataTypes.createArrayType(DataTypes.FloatType, false), false);
+    if (labels) {
+      schema = schema.add("label", DataTypes.LongType, false);
+    }
     float[] x = s.inputs().get("x").floats();
     long[] y = s.labels().longs();
     List<Row> rows = new ArrayList<>();
@@ -49,7 +56,7 @@ final class SparkFixture {
       for (int j = 0; j < Fixtures.IN; j++) {
         f.add(x[i * Fixtures.IN + j]);
       }
-      rows.add(RowFactory.create(f, y[i]));
+      rows.add(labels ? RowFactory.create(f, y[i]) : RowFactory.create(f));
     }
     String path = dir.resolve("train.parquet").toString();
     spark.createDataFrame(rows, schema).coalesce(1).write().parquet(path);
