@@ -12,7 +12,7 @@ jar=target/lethe.jar
 work=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 mvn -B -ntp -q dependency:build-classpath -Dmdep.includeScope=provided -Dmdep.outputFile="$work/cp"
-unzip -p "$jar" dev/lethe/demo/digits.csv.gz > "$work/digits.csv.gz"
+(cd "$work" && jar xf "$OLDPWD/$jar" dev/lethe/demo/digits.csv.gz && mv dev/lethe/demo/digits.csv.gz .)
 port=$((20000 + RANDOM % 20000))
 java -jar "$jar" serve --listen "127.0.0.1:$port" --data-dir "$work/store" > "$work/server.log" 2>&1 &
 server=$!
