@@ -101,7 +101,7 @@ public final class FisherSums implements AutoCloseable {
    * Checks {@code h} against {@code target} (before anything is written) and opens the Fisher's
    * sink.
    *
-   * @param memory the Fisher memory the blocks in progress (each: its sums, F and F⁻¹) are
+   * @param memory the Fisher memory the blocks in progress (each: its sums, Gram, F and F⁻¹) are
    *     reserved from: one per pool thread, or as many as are free (at least one)
    * @param pool where blocks are inverted and stored, or null for the calling thread
    * @param threads the pool's size
@@ -164,11 +164,12 @@ public final class FisherSums implements AutoCloseable {
           "must be finite and >= 0, got " + h.gradientSquaredNorms());
     }
     long largest = layout.largestBlock();
-    long blockBytes = 3 * 8 * largest * largest;
+    // packed sums (b²/2), the unpacked Gram, F and F⁻¹ (b² each): about 4 · 8 · b² bytes
+    long blockBytes = 4 * 8 * largest * largest;
     int parallel = pool == null ? 1 : Math.max(1, Math.min(threads, layout.blockCount()));
     dev.lethe.core.MemoryPool.Reservation held = memory.reserveUpTo(parallel * blockBytes,
         blockBytes, "header.block_size",
-        "Fisher blocks of up to " + largest + " entries (their sums, F and F⁻¹)");
+        "Fisher blocks of up to " + largest + " entries (their sums, Gram, F and F⁻¹)");
     try {
       return new FisherSums(target, h, layout, perSample, sinks, held, blockBytes, pool);
     } catch (RuntimeException | Error e) {
