@@ -1,26 +1,25 @@
 package dev.lethe.client;
 
 import dev.lethe.api.v1.BuildFisherProgress;
-import dev.lethe.api.v1.BuildFisherRequest;
-import dev.lethe.api.v1.ModelStoreGrpc;
-import dev.lethe.core.Samples;
 import dev.lethe.fisher.FisherProgress;
-import dev.lethe.fisher.FisherRequest;
 import dev.lethe.grpc.FisherMessages;
-import dev.lethe.grpc.SampleMessages;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
+import io.grpc.stub.StreamObserver;
 import java.util.Iterator;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
- * One BuildFisher call from the client's side: the options, then every batch of an iterator,
- * consumed lazily and sent only while the transport is ready, so a large training set is never
- * buffered whole. {@link #run} blocks the calling thread; progress arrives on a gRPC thread.
- * Used once, by {@link LetheClient#buildFisher}.
+ * One call that streams requests and answers with Fisher progress (BuildFisher, PutFisherSums)
+ * from the client's side: every message of an iterator, consumed lazily and sent only while the
+ * transport is ready, so a large training set (or a large Fisher's sums) is never buffered
+ * whole. {@link #run} blocks the calling thread; progress arrives on a gRPC thread. Used once.
+ *
+ * @param <T> the request message
  */
-final class FisherStream implements ClientResponseObserver<BuildFisherRequest, BuildFisherProgress> {
+final class FisherStream<T> implements ClientResponseObserver<T, BuildFisherProgress> {
   private final CompletableFuture<FisherProgress> result = new CompletableFuture<>();
   private final Object ready = new Object();
   private final Consumer<FisherProgress> onProgress;
@@ -31,22 +30,18 @@ final class FisherStream implements ClientResponseObserver<BuildFisherRequest, B
   }
 
   /** Sends the stream and returns the last progress message (done, with the summary). */
-  FisherProgress run(ModelStoreGrpc.ModelStoreStub async, FisherRequest options,
-      Iterator<Samples> batches) {
-    ClientCallStreamObserver<BuildFisherRequest> upload =
-        (ClientCallStreamObserver<BuildFisherRequest>) async.buildFisher(this);
+  FisherProgress run(Function<StreamObserver<BuildFisherProgress>, StreamObserver<T>> call,
+      Iterator<T> messages) {
+    ClientCallStreamObserver<T> upload = (ClientCallStreamObserver<T>) call.apply(this);
     try {
-      upload.onNext(BuildFisherRequest.newBuilder()
-          .setOptions(FisherMessages.options(options)).build());
-      while (batches.hasNext() && !result.isDone()) {
+      while (messages.hasNext() && !result.isDone()) {
         synchronized (ready) {
           while (!upload.isReady() && !result.isDone()) {
             ready.wait();
           }
         }
         if (!result.isDone()) {
-          upload.onNext(BuildFisherRequest.newBuilder()
-              .setSamples(SampleMessages.batch(batches.next())).build());
+          upload.onNext(messages.next());
         }
       }
       if (!result.isDone()) {
@@ -63,7 +58,7 @@ final class FisherStream implements ClientResponseObserver<BuildFisherRequest, B
   }
 
   @Override
-  public void beforeStart(ClientCallStreamObserver<BuildFisherRequest> requests) {
+  public void beforeStart(ClientCallStreamObserver<T> requests) {
     requests.setOnReadyHandler(this::wake);
   }
 

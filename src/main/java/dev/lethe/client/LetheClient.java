@@ -11,6 +11,8 @@ import dev.lethe.api.v1.ListModelsRequest;
 import dev.lethe.api.v1.ModelChunk;
 import dev.lethe.api.v1.ModelInfo;
 import dev.lethe.api.v1.ModelStoreGrpc;
+import dev.lethe.api.v1.BuildFisherRequest;
+import dev.lethe.api.v1.PutFisherSumsRequest;
 import dev.lethe.api.v1.PutModelRequest;
 import dev.lethe.api.v1.SetActiveVersionRequest;
 import dev.lethe.api.v1.SetScaleRequest;
@@ -23,6 +25,9 @@ import dev.lethe.core.EraseOutcome;
 import dev.lethe.eval.Evaluation;
 import dev.lethe.fisher.FisherProgress;
 import dev.lethe.fisher.FisherRequest;
+import dev.lethe.fisher.FisherSums;
+import dev.lethe.grpc.FisherMessages;
+import dev.lethe.grpc.FisherSumsMessages;
 import dev.lethe.grpc.EraseMessages;
 import dev.lethe.grpc.ModelMessages;
 import dev.lethe.grpc.SampleMessages;
@@ -277,7 +282,69 @@ public final class LetheClient implements AutoCloseable {
    */
   public FisherProgress buildFisher(FisherRequest options, Iterator<Samples> batches,
       Consumer<FisherProgress> onProgress) {
-    return new FisherStream(onProgress).run(async, options, batches);
+    Iterator<BuildFisherRequest> messages = new Iterator<>() {
+      private boolean optionsSent;
+
+      @Override
+      public boolean hasNext() {
+        return !optionsSent || batches.hasNext();
+      }
+
+      @Override
+      public BuildFisherRequest next() {
+        if (!optionsSent) {
+          optionsSent = true;
+          return BuildFisherRequest.newBuilder().setOptions(FisherMessages.options(options)).build();
+        }
+        return BuildFisherRequest.newBuilder().setSamples(SampleMessages.batch(batches.next())).build();
+      }
+    };
+    return new FisherStream<BuildFisherRequest>(onProgress).run(async::buildFisher, messages);
+  }
+
+  /**
+   * Finishes and attaches a Fisher from sums computed elsewhere by one PutFisherSums stream: the
+   * header, every block of {@code blocks} (consumed lazily, in chunks, sent only while the
+   * transport is ready), then the gradient sum when the header announces it. Blocks until the
+   * server has stored the Fisher.
+   *
+   * @param gradientSum Σ∇l_i (P doubles) when {@code header.gradientMoments()}, else null
+   * @param onProgress called with each progress message, on a gRPC thread (keep it short)
+   * @throws RemoteException with the server's status when it refuses the sums (nothing attached)
+   */
+  public FisherProgress putFisherSums(FisherSums.Header header, Iterator<FisherSums.Block> blocks,
+      double[] gradientSum, Consumer<FisherProgress> onProgress) {
+    Iterator<PutFisherSumsRequest> messages = new Iterator<>() {
+      private final java.util.ArrayDeque<PutFisherSumsRequest> queue = new java.util.ArrayDeque<>(
+          List.of(FisherSumsMessages.header(header)));
+      private boolean gradientQueued = gradientSum == null;
+
+      @Override
+      public boolean hasNext() {
+        refill();
+        return !queue.isEmpty();
+      }
+
+      @Override
+      public PutFisherSumsRequest next() {
+        refill();
+        return queue.remove();
+      }
+
+      private void refill() {
+        if (!queue.isEmpty()) {
+          return;
+        }
+        if (blocks.hasNext()) {
+          FisherSums.Block b = blocks.next();
+          queue.addAll(FisherSumsMessages.block(b.index(), b.packedUpper()));
+        } else if (!gradientQueued) {
+          gradientQueued = true;
+          queue.addAll(FisherSumsMessages.gradientSum(gradientSum));
+        }
+      }
+    };
+    return new FisherStream<PutFisherSumsRequest>(onProgress).run(async::putFisherSums, messages);
   }
 
   /** One page of a model's erasure ledger ({@code pageToken} "" for the first). */

@@ -261,16 +261,7 @@ public final class FisherAccumulator {
     @Override
     public double[] inverse(int block, BlockLayout layout, double dampening, long vectors,
         BlockSink sink) {
-      double[] f = new double[b * b];
-      double scale = 1.0 / vectors;
-      for (int i = 0; i < b; i++) {
-        for (int j = i; j < b; j++) {
-          double v = a[i * b4 + j] * scale;
-          f[i * b + j] = v;
-          f[j * b + i] = v;
-        }
-        f[i * b + i] += dampening;
-      }
+      double[] f = BlockGrams.fisher(a, b4, b, vectors, dampening);
       sink.acceptFisher(block, f);
       return BlockInversion.invert(f, b, describe(layout, block), dampening);
     }

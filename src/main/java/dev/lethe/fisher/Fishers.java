@@ -72,6 +72,17 @@ public final class Fishers implements AutoCloseable {
     }
   }
 
+  /**
+   * Starts finishing a Fisher from sums computed elsewhere (PutFisherSums; see
+   * {@link FisherSums}) for {@code target}: the blocks in progress are reserved from the Fisher
+   * memory builds use.
+   *
+   * @throws LetheException as {@link FisherSums#start}
+   */
+  public FisherSums startSums(FisherTarget target, FisherSums.Header header) {
+    return FisherSums.start(target, header, store::create, buildMemory, pool, threads);
+  }
+
   /** The Fisher memory (--fisher-memory-bytes) and what builds hold of it now. */
   public MemoryPool buildMemory() {
     return buildMemory;

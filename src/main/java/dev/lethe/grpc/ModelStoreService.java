@@ -23,6 +23,7 @@ import dev.lethe.api.v1.ListModelsResponse;
 import dev.lethe.api.v1.ModelChunk;
 import dev.lethe.api.v1.ModelInfo;
 import dev.lethe.api.v1.ModelStoreGrpc;
+import dev.lethe.api.v1.PutFisherSumsRequest;
 import dev.lethe.api.v1.PutModelRequest;
 import dev.lethe.api.v1.SetActiveVersionRequest;
 import dev.lethe.api.v1.SetScaleRequest;
@@ -33,6 +34,7 @@ import dev.lethe.erase.Eraser;
 import dev.lethe.erase.ScaleCalibration;
 import dev.lethe.fisher.FisherBuild;
 import dev.lethe.fisher.FisherRequest;
+import dev.lethe.fisher.FisherSums;
 import dev.lethe.metrics.LetheMetrics;
 import dev.lethe.store.ModelFile;
 import dev.lethe.store.ModelState;
@@ -54,6 +56,7 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
   private final ModelStore store;
   private final Eraser eraser;
   private final Function<FisherRequest, FisherBuild> fisherBuilds;
+  private final Function<FisherSums.Header, FisherSums> fisherSums;
   private final long maxResponseBytes;
   private final LetheMetrics metrics;
   private final int maxWatchBehind;
@@ -65,16 +68,28 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
     this(store, eraser, fisherBuilds, maxResponseBytes, metrics, 1000);
   }
 
+  /** Without PutFisherSums (answered UNIMPLEMENTED). */
+  public ModelStoreService(ModelStore store, Eraser eraser,
+      Function<FisherRequest, FisherBuild> fisherBuilds, long maxResponseBytes,
+      LetheMetrics metrics, int maxWatchBehind) {
+    this(store, eraser, fisherBuilds, header -> {
+      throw new LetheException(LetheException.Kind.UNIMPLEMENTED, "this server takes no Fisher sums");
+    }, maxResponseBytes, metrics, maxWatchBehind);
+  }
+
   /**
    * @param fisherBuilds starts a Fisher build for a request's options
+   * @param fisherSums starts finishing a Fisher from sums (PutFisherSums) for their header
    * @param maxResponseBytes largest Gradients response (the [N, P] matrix) served
    * @param metrics where erases, builds, gradients and model versions are recorded
    * @param maxWatchBehind changes a WatchModel subscriber may fall behind before it is cancelled
    */
   public ModelStoreService(ModelStore store, Eraser eraser,
-      Function<FisherRequest, FisherBuild> fisherBuilds, long maxResponseBytes,
+      Function<FisherRequest, FisherBuild> fisherBuilds,
+      Function<FisherSums.Header, FisherSums> fisherSums, long maxResponseBytes,
       LetheMetrics metrics, int maxWatchBehind) {
     this.store = store;
+    this.fisherSums = fisherSums;
     this.eraser = eraser;
     this.fisherBuilds = fisherBuilds;
     this.maxResponseBytes = maxResponseBytes;
@@ -220,6 +235,12 @@ public final class ModelStoreService extends ModelStoreGrpc.ModelStoreImplBase {
   public StreamObserver<BuildFisherRequest> buildFisher(
       StreamObserver<BuildFisherProgress> response) {
     return new BuildFisherReceiver(fisherBuilds, response, metrics);
+  }
+
+  @Override
+  public StreamObserver<PutFisherSumsRequest> putFisherSums(
+      StreamObserver<BuildFisherProgress> response) {
+    return new FisherSumsReceiver(fisherSums, response, metrics);
   }
 
   @Override

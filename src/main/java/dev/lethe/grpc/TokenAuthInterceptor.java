@@ -11,7 +11,7 @@ import java.security.MessageDigest;
 import java.util.Set;
 
 /**
- * Bearer-token access control for the ModelStore service: mutating RPCs (PutModel, BuildFisher,
+ * Bearer-token access control for the ModelStore service: mutating RPCs (PutModel, BuildFisher, PutFisherSums,
  * Erase, SetActiveVersion, SetScale, DeleteModel, UpdateSpec) need a write token, answering UNAUTHENTICATED without a valid token
  * and PERMISSION_DENIED with a read-only one; the sensitive reads (Gradients, ListErasures,
  * CheckErasure, CalibrateScale, whose {@code apply} also needs a write token) always need a read or write token; other reads only when configured so. Health and reflection stay open (Kubernetes probes, grpcurl list). Tokens are
@@ -24,6 +24,7 @@ public final class TokenAuthInterceptor implements ServerInterceptor {
   private static final Set<String> MUTATING = Set.of(
       ModelStoreGrpc.getPutModelMethod().getFullMethodName(),
       ModelStoreGrpc.getBuildFisherMethod().getFullMethodName(),
+      ModelStoreGrpc.getPutFisherSumsMethod().getFullMethodName(),
       ModelStoreGrpc.getEraseMethod().getFullMethodName(),
       ModelStoreGrpc.getSetActiveVersionMethod().getFullMethodName(),
       ModelStoreGrpc.getSetScaleMethod().getFullMethodName(),

@@ -141,6 +141,8 @@ public final class LetheServer {
               new Eraser(store, fishers, config.erase()),
               request -> fishers.startBuild(store.fisherTarget(request.name(), request.version()),
                   request),
+              header -> fishers.startSums(store.fisherTarget(header.model(), header.version()),
+                  header),
               config.maxMessageBytes(), metrics, config.maxWatchBehind()))
           .addService(health.getHealthService())
           .addService(ProtoReflectionServiceV1.newInstance())

@@ -82,7 +82,8 @@ class ReflectionTest {
           "Gradients(lethe.v1.GradientsRequest)", "BuildFisher(lethe.v1.BuildFisherRequest)",
           "Erase(lethe.v1.EraseRequest)", "ListErasures(lethe.v1.ListErasuresRequest)",
           "CheckErasure(lethe.v1.CheckErasureRequest)", "DeleteModel(lethe.v1.DeleteModelRequest)",
-          "UpdateSpec(lethe.v1.UpdateSpecRequest)"), methods);
+          "UpdateSpec(lethe.v1.UpdateSpecRequest)",
+          "PutFisherSums(lethe.v1.PutFisherSumsRequest)"), methods);
       assertEquals("samples",
           api.findMessageTypeByName("EvaluateRequest").findFieldByNumber(3).getName());
     }
