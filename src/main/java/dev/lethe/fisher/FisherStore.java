@@ -101,6 +101,56 @@ public final class FisherStore {
     }
   }
 
+  static byte[] partKey(byte[] prefix, int layer, byte part) {
+    return Keys.concat(prefix, ByteBuffer.allocate(6).put((byte) 'k').putInt(layer).put(part).array());
+  }
+
+  /**
+   * Reads part {@code part} of Kronecker layer {@code layer} in double: square parts
+   * row-major, packed ones ({@link Kronecker#A}, {@link Kronecker#G}) unpacked into the full
+   * symmetric matrix; the CRC32C checked.
+   *
+   * @throws StorageException naming model, Fisher, layer and part when missing or corrupt
+   */
+  double[] readPart(String model, String fisherId, FisherHeader h, int layer, byte part) {
+    KroneckerLayer l = h.kronecker().layers().get(layer);
+    long count = Kronecker.floats(l, part);
+    String where = "Fisher " + fisherId + " of model " + model + ": layer " + layer + " part "
+        + (char) part;
+    byte[] v = db.get(Family.FISHER, partKey(prefix(model, fisherId), layer, part));
+    if (v == null) {
+      throw new StorageException(where + " is missing");
+    }
+    if (v.length != count * Float.BYTES + Integer.BYTES) {
+      throw new StorageException(where + " is corrupt: " + v.length + " bytes");
+    }
+    CRC32C crc = new CRC32C();
+    crc.update(v, 0, v.length - Integer.BYTES);
+    ByteBuffer in = ByteBuffer.wrap(v).order(ByteOrder.LITTLE_ENDIAN);
+    if ((int) crc.getValue() != in.getInt(v.length - Integer.BYTES)) {
+      throw new StorageException(where + " is corrupt: checksum mismatch");
+    }
+    java.nio.FloatBuffer f = in.asFloatBuffer();
+    if (part == Kronecker.A || part == Kronecker.G) {
+      int b = part == Kronecker.A ? l.columns() : l.out();
+      double[] out = new double[b * b];
+      int pos = 0;
+      for (int i = 0; i < b; i++) {
+        for (int j = i; j < b; j++) {
+          double x = f.get(pos++);
+          out[i * b + j] = x;
+          out[j * b + i] = x;
+        }
+      }
+      return out;
+    }
+    double[] out = new double[(int) count];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = f.get(i);
+    }
+    return out;
+  }
+
   /** Adds the deletion of Fisher {@code fisherId} (header and every block) to {@code batch}. */
   public static void deleteIn(LetheDb.Batch batch, String model, String fisherId) {
     batch.deletePrefix(Family.FISHER, prefix(model, fisherId));
@@ -226,7 +276,55 @@ public final class FisherStore {
     private final AtomicIntegerArray crc;
     private final AtomicIntegerArray written;
     private final AtomicIntegerArray fisherWritten;
+    private final java.util.concurrent.atomic.AtomicInteger parts =
+        new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.Set<Long> partsWritten = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile boolean committed;
+
+    /**
+     * Stores part {@code part} of Kronecker layer {@code layer} ({@link Kronecker}): the values
+     * as float32 little-endian with a CRC32C trailer, one synced write. For packed parts
+     * ({@link Kronecker#A}, {@link Kronecker#G}) {@code values} is the full row-major square
+     * matrix and its upper triangle is stored. Thread-safe; each part once.
+     */
+    public void putPart(int layer, byte part, double[] values) {
+      Kronecker k = header.kronecker();
+      if (k == null || layer < 0 || layer >= k.layers().size()) {
+        throw new IllegalArgumentException("no Kronecker layer " + layer);
+      }
+      if (committed) {
+        throw new IllegalStateException("Fisher " + fisherId + " already committed");
+      }
+      if (!partsWritten.add(((long) layer << 8) | part)) {
+        throw new IllegalStateException("layer " + layer + " part " + (char) part + " written twice");
+      }
+      KroneckerLayer l = k.layers().get(layer);
+      long count = Kronecker.floats(l, part);
+      byte[] value = new byte[Math.toIntExact(count * Float.BYTES + Integer.BYTES)];
+      ByteBuffer out = ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN);
+      if (part == Kronecker.A || part == Kronecker.G) {
+        int b = part == Kronecker.A ? l.columns() : l.out();
+        for (int i = 0; i < b; i++) {
+          for (int j = i; j < b; j++) {
+            out.putFloat((float) values[i * b + j]);
+          }
+        }
+      } else {
+        if (values.length < count) {
+          throw new IllegalArgumentException("layer " + layer + " part " + (char) part + ": "
+              + values.length + " values, expected " + count);
+        }
+        for (int i = 0; i < count; i++) {
+          out.putFloat((float) values[i]);
+        }
+      }
+      CRC32C c = new CRC32C();
+      c.update(value, 0, value.length - Integer.BYTES);
+      out.putInt((int) c.getValue());
+      byte[] key = partKey(prefix, layer, part);
+      db.write(w -> w.put(Family.FISHER, key, value));
+      parts.incrementAndGet();
+    }
 
     private Writer(String model, String fisherId, FisherHeader header) {
       this.model = model;
@@ -332,10 +430,12 @@ public final class FisherStore {
         throw new IllegalStateException("Fisher " + fisherId + ": F stored for " + withF + " of "
             + sums.length + " blocks");
       }
-      FisherHeader h = rows == null ? header : new FisherHeader(header.layout(),
-          header.dampening(), header.samples(), header.miniBatch(), header.kind(),
-          header.method(), header.downdated(), header.modelVersion(), null, header.storage(),
-          rows, false);
+      Kronecker k = header.kronecker();
+      if (k != null && parts.get() != k.layers().size() * k.parts().length) {
+        throw new IllegalStateException("Fisher " + fisherId + ": " + parts.get() + " of "
+            + k.layers().size() * k.parts().length + " layer factors were written");
+      }
+      FisherHeader h = rows == null ? header : header.withRows(rows).withFisher(false);
       FisherHeader done = h.withChecksums(sums).withFisher(withF == sums.length && sums.length > 0);
       byte[] meta = done.encode();
       db.write(b -> b.put(Family.FISHER, Keys.concat(prefix, META), meta));

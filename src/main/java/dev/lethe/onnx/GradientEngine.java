@@ -199,6 +199,117 @@ public final class GradientEngine implements AutoCloseable {
     return run(batch, params, cotangent, true, null);
   }
 
+  /**
+   * The Kronecker factors' inputs for the cotangents v [N, C]: each {@link DenseLayer}'s inputs
+   * and output cotangents, and the other parameters' per-sample gradients of ⟨v_n, z_n⟩ (no L2
+   * term), in runs of as many samples as the chunk bytes hold.
+   *
+   * @throws IllegalStateException when the graph has no {@link GradientGraph#layers()}
+   */
+  public LayerFactors factors(Samples batch, List<FloatBuffer> params, float[] cotangent) {
+    lock.readLock().lock();
+    try {
+      if (closed) {
+        throw new IllegalStateException("gradient engine is closed");
+      }
+      int n = batch.size();
+      int c = (int) graph.classes();
+      if (cotangent == null || cotangent.length != (long) n * c) {
+        throw LetheException.invalid("cotangent", "expected " + n + " x " + c + " values");
+      }
+      SampleValidator.checkFinite("cotangent", cotangent);
+      SymbolicDims symbolic = graph.symbolic();
+      GradientSessions specialised = sessions.acquire(symbolic.isEmpty() ? List.of() : symbolic.sizesOf(batch));
+      try {
+        return factors(specialised, batch, params, cotangent);
+      } catch (OrtException e) {
+        throw new IllegalStateException("ONNX Runtime failed computing layer factors: " + e.getMessage(), e);
+      } finally {
+        specialised.release();
+      }
+    } finally {
+      lock.readLock().unlock();
+    }
+  }
+
+  private LayerFactors factors(GradientSessions specialised, Samples batch, List<FloatBuffer> params,
+      float[] cotangent) throws OrtException {
+    GradientGraph g = specialised.graph();
+    List<DenseLayer> layers = g.layers();
+    int[] others = g.otherParameters();
+    int otherColumns = 0;
+    for (int i : others) {
+      otherColumns += paramSizes[i];
+    }
+    long perSample = otherColumns;
+    for (DenseLayer l : layers) {
+      perSample += l.in() + l.out();
+    }
+    int n = batch.size();
+    int c = (int) g.classes();
+    int rows = g.perSample() ? 1 : (int) Math.max(1, Math.min(n, chunkBytes / (4 * perSample * RUN_BLOCKS)));
+    float[][] inputs = new float[layers.size()][];
+    float[][] deltas = new float[layers.size()][];
+    for (int i = 0; i < layers.size(); i++) {
+      inputs[i] = new float[n * layers.get(i).in()];
+      deltas[i] = new float[n * layers.get(i).out()];
+    }
+    float[] other = new float[n * otherColumns];
+    OrtSession session = specialised.factorsSession();
+    List<OnnxTensor> paramTensors = new ArrayList<>();
+    try (MemoryPool.Reservation held = pool.reserve(RUN_BLOCKS * perSample * rows * Float.BYTES, "samples",
+        "layer factors of " + rows + " samples", WAIT_MILLIS)) {
+      feedParams(params, paramTensors);
+      for (int start = 0; start < n; start += rows) {
+        int len = Math.min(rows, n - start);
+        Map<String, OnnxTensor> feeds = new HashMap<>();
+        try {
+          for (int i = 0; i < params.size(); i++) {
+            feeds.put(g.parameters().get(i), paramTensors.get(i));
+          }
+          for (GradientGraph.Input in : g.inputs()) {
+            feeds.put(in.name(), slice(batch.inputs().get(in.name()), start, len));
+          }
+          feeds.put(GradientGraph.COTANGENT,
+              OnnxTensor.createTensor(env, FloatBuffer.wrap(cotangent, start * c, len * c), new long[] {len, c}));
+          Set<String> wanted = new java.util.HashSet<>();
+          for (int i = 0; i < layers.size(); i++) {
+            wanted.add(GradientGraph.LAYER_INPUT_PREFIX + i);
+            wanted.add(GradientGraph.LAYER_COTANGENT_PREFIX + i);
+          }
+          for (int i : others) {
+            wanted.add(GradientGraph.GRAD_PREFIX + i);
+          }
+          try (OrtSession.Result r = session.run(feeds, wanted)) {
+            for (int i = 0; i < layers.size(); i++) {
+              DenseLayer l = layers.get(i);
+              floats(r, GradientGraph.LAYER_INPUT_PREFIX + i).get(inputs[i], start * l.in(), len * l.in());
+              floats(r, GradientGraph.LAYER_COTANGENT_PREFIX + i).get(deltas[i], start * l.out(), len * l.out());
+            }
+            int offset = 0;
+            for (int i : others) {
+              int size = paramSizes[i];
+              FloatBuffer b = floats(r, GradientGraph.GRAD_PREFIX + i);
+              for (int s = 0; s < len; s++) {
+                b.get(s * size, other, (start + s) * otherColumns + offset, size);
+              }
+              offset += size;
+            }
+          }
+        } finally {
+          for (Map.Entry<String, OnnxTensor> e : feeds.entrySet()) {
+            if (!g.parameters().contains(e.getKey())) {
+              e.getValue().close();
+            }
+          }
+        }
+      }
+    } finally {
+      paramTensors.forEach(OnnxTensor::close);
+    }
+    return new LayerFactors(n, inputs, deltas, other, otherColumns);
+  }
+
   private GradientResult run(Samples batch, List<FloatBuffer> params, float[] cotangent, boolean full,
       float[] into) {
     lock.readLock().lock();

@@ -59,11 +59,22 @@ public final class GradientGraph {
   public static final String LOGITS = "lethe_logits";
   public static final String SQ_NORMS = "lethe_grad_sq_norms";
   public static final String GRAD_PREFIX = "lethe_grad_";
+  /** Outputs of the {@link Seed#FACTORS} graph: layer i's input a [N, in]. */
+  public static final String LAYER_INPUT_PREFIX = "lethe_kin_";
+  /** Outputs of the {@link Seed#FACTORS} graph: the cotangent δ [N, out] at layer i's output. */
+  public static final String LAYER_COTANGENT_PREFIX = "lethe_kout_";
 
   /** Where the backward pass starts. */
   public enum Seed {
     LOSS,
-    COTANGENT
+    COTANGENT,
+    /**
+     * As {@link #COTANGENT}, but instead of the per-sample outer products of the
+     * {@link #layers()} it outputs each layer's input ({@value #LAYER_INPUT_PREFIX}i) and output
+     * cotangent ({@value #LAYER_COTANGENT_PREFIX}i), and the gradients ({@value #GRAD_PREFIX}i)
+     * of the other erasable parameters only; nodes no output needs are pruned.
+     */
+    FACTORS
   }
 
   /**
@@ -82,6 +93,8 @@ public final class GradientGraph {
   private final boolean perSample;
   private final OnnxMl.ModelProto lossModel;
   private final OnnxMl.ModelProto cotangentModel;
+  private final List<DenseLayer> layers;
+  private final OnnxMl.ModelProto factorsModel;
   // the symbolic dims after the batch: source and logits rebuild the graph for other sizes
   private final SymbolicDims symbolic;
   private final List<Long> sizes;
@@ -128,6 +141,8 @@ public final class GradientGraph {
     this.perSample = fa.perSample;
     this.lossModel = emit(fa, logits, Seed.LOSS);
     this.cotangentModel = emit(fa, logits, Seed.COTANGENT);
+    this.layers = DenseLayers.find(fa, params);
+    this.factorsModel = layers.isEmpty() ? null : emit(fa, logits, Seed.FACTORS);
   }
 
   /**
@@ -260,7 +275,36 @@ public final class GradientGraph {
   }
 
   public OnnxMl.ModelProto model(Seed seed) {
-    return seed == Seed.LOSS ? lossModel : cotangentModel;
+    return switch (seed) {
+      case LOSS -> lossModel;
+      case COTANGENT -> cotangentModel;
+      case FACTORS -> {
+        if (factorsModel == null) {
+          throw new IllegalStateException("the model has no Kronecker-factored layers");
+        }
+        yield factorsModel;
+      }
+    };
+  }
+
+  /**
+   * The erasable Gemm/MatMul weights whose per-sample gradients are outer products (see
+   * {@link DenseLayer}), in the order of their weights; empty when there are none.
+   */
+  public List<DenseLayer> layers() {
+    return layers;
+  }
+
+  /** Indices (spec order) of the erasable parameters no {@link #layers()} entry covers. */
+  public int[] otherParameters() {
+    boolean[] covered = new boolean[params.size()];
+    for (DenseLayer l : layers) {
+      covered[l.weight()] = true;
+      if (l.bias() >= 0) {
+        covered[l.bias()] = true;
+      }
+    }
+    return java.util.stream.IntStream.range(0, params.size()).filter(i -> !covered[i]).toArray();
   }
 
   public LossFunction loss() {
@@ -348,6 +392,15 @@ public final class GradientGraph {
       g.addInput(OnnxBuilder.valueInfo(COTANGENT, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1, classes}));
       gz = COTANGENT;
     }
+    Set<Integer> skipped = new java.util.HashSet<>();
+    if (seed == Seed.FACTORS) {
+      for (DenseLayer l : layers) {
+        skipped.add(l.weight());
+        if (l.bias() >= 0) {
+          skipped.add(l.bias());
+        }
+      }
+    }
     GradContext ctx = new GradContext(fa.meta, fa.needsGrad, fa.constants, e, fa.opset);
     Map<String, String> grads = fa.needsGrad.contains(logits)
         ? Backward.gradients(fa.path, logits, ctx.reshapeToSample(gz, lm), ctx)
@@ -355,7 +408,24 @@ public final class GradientGraph {
     String batchDim = e.op("Slice", new String[] {e.op("Shape", new String[] {z}), e.ints(0), e.ints(1)});
     Map<String, String> renamed = new HashMap<>();
     String sqNorms = null;
+    if (seed == Seed.FACTORS) {
+      for (int i = 0; i < layers.size(); i++) {
+        DenseLayer l = layers.get(i);
+        OnnxMl.NodeProto node = fa.nodes.stream().filter(n -> n.getOutput(0).equals(l.node())).findFirst()
+            .orElseThrow();
+        String delta = grads.get(l.node());
+        e.node("Identity", new String[] {node.getInput(0)}, new String[] {LAYER_INPUT_PREFIX + i});
+        e.node("Identity", new String[] {e.reshape(delta, -1, l.out())}, new String[] {LAYER_COTANGENT_PREFIX + i});
+        g.addOutput(OnnxBuilder.valueInfo(LAYER_INPUT_PREFIX + i, OnnxMl.TensorProto.DataType.FLOAT_VALUE,
+            new long[] {-1, l.in()}));
+        g.addOutput(OnnxBuilder.valueInfo(LAYER_COTANGENT_PREFIX + i, OnnxMl.TensorProto.DataType.FLOAT_VALUE,
+            new long[] {-1, l.out()}));
+      }
+    }
     for (int i = 0; i < params.size(); i++) {
+      if (skipped.contains(i)) {
+        continue;
+      }
       String p = params.get(i);
       long[] shape = paramShapes.get(i);
       String gp = grads.get(p);
@@ -385,9 +455,15 @@ public final class GradientGraph {
           : e.op("ReduceSumSquare", new String[] {flat}, "axes", new long[] {1}, "keepdims", 0L);
       sqNorms = sqNorms == null ? sq : e.add(sqNorms, sq);
     }
-    e.node("Identity", new String[] {sqNorms}, new String[] {SQ_NORMS});
+    if (seed != Seed.FACTORS) {
+      e.node("Identity", new String[] {sqNorms}, new String[] {SQ_NORMS});
+    }
     g.addAllNode(e.nodes());
     g.addAllInitializer(e.initializers());
+    if (seed == Seed.FACTORS) {
+      g.addOutput(OnnxBuilder.valueInfo(LOGITS, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1, classes}));
+      return fa.model.toBuilder().clearGraph().setGraph(DenseLayers.prune(g)).build();
+    }
     if (seed == Seed.LOSS) {
       g.addOutput(OnnxBuilder.valueInfo(LOSS, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1}));
     }

@@ -1,0 +1,109 @@
+package dev.lethe.onnx;
+
+import ai.onnx.proto.OnnxMl;
+import dev.lethe.onnx.grad.GradContext;
+import dev.lethe.onnx.grad.ValueMeta;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Finds the {@link DenseLayer}s of a forward graph, and prunes an emitted graph to what its
+ * outputs need. Stateless.
+ */
+final class DenseLayers {
+  private DenseLayers() {}
+
+  /**
+   * The erasable Gemm/MatMul weights whose per-sample gradient is δ aᵀ: a weight of rank 2,
+   * unbatched, used by exactly one node (as its second input) and by nothing else; the first
+   * input batched of rank 2 ([N, in], the batch its row axis: Gemm transA = 0); the node's output
+   * on the way to the logits. A Gemm's C joins as the folded bias when it is erasable, of shape
+   * [out] or [1, out], and used nowhere else. Ordered by weight index.
+   */
+  static List<DenseLayer> find(ForwardAnalysis fa, List<String> params) {
+    Map<String, Integer> uses = new HashMap<>();
+    for (OnnxMl.NodeProto n : fa.nodes) {
+      for (String in : n.getInputList()) {
+        uses.merge(in, 1, Integer::sum);
+      }
+    }
+    Set<OnnxMl.NodeProto> onPath = new HashSet<>(fa.path);
+    List<DenseLayer> out = new ArrayList<>();
+    for (OnnxMl.NodeProto n : fa.nodes) {
+      boolean gemm = n.getOpType().equals("Gemm") && n.getDomain().isEmpty();
+      boolean matmul = n.getOpType().equals("MatMul") && n.getDomain().isEmpty();
+      if ((!gemm && !matmul) || !onPath.contains(n)
+          || n.getInputCount() < 2 || !fa.ancestors.contains(n.getOutput(0))) {
+        continue;
+      }
+      int w = params.indexOf(n.getInput(1));
+      ValueMeta x = fa.meta.get(n.getInput(0));
+      ValueMeta wm = fa.meta.get(n.getInput(1));
+      if (w < 0 || x == null || wm == null || !x.batched() || x.rank() != 2 || wm.batched()
+          || wm.rank() != 2 || uses.getOrDefault(n.getInput(1), 0) != 1
+          || params.contains(n.getInput(0))) {
+        continue;
+      }
+      boolean transB = gemm && GradContext.attrInt(n, "transB", 0) != 0;
+      if (gemm && GradContext.attrInt(n, "transA", 0) != 0) {
+        continue;
+      }
+      long[] s = wm.shape();
+      int in = (int) (transB ? s[1] : s[0]);
+      int outDim = (int) (transB ? s[0] : s[1]);
+      int bias = -1;
+      if (gemm && n.getInputCount() > 2 && !n.getInput(2).isEmpty()) {
+        String c = n.getInput(2);
+        int ci = params.indexOf(c);
+        ValueMeta cm = fa.meta.get(c);
+        boolean shape = cm != null && !cm.batched() && ((cm.rank() == 1 && cm.shape()[0] == outDim)
+            || (cm.rank() == 2 && cm.shape()[0] == 1 && cm.shape()[1] == outDim));
+        if (ci >= 0 && shape && uses.getOrDefault(c, 0) == 1) {
+          bias = ci;
+        }
+      }
+      float alpha = gemm ? GradContext.attrFloat(n, "alpha", 1f) : 1f;
+      float beta = gemm ? GradContext.attrFloat(n, "beta", 1f) : 1f;
+      out.add(new DenseLayer(w, bias, outDim, in, transB, alpha, beta, n.getOutput(0)));
+    }
+    out.sort(java.util.Comparator.comparingInt(DenseLayer::weight));
+    return List.copyOf(out);
+  }
+
+  /** The graph with only the nodes (and initializers) its outputs need. */
+  static OnnxMl.GraphProto prune(OnnxMl.GraphProto.Builder g) {
+    Set<String> needed = new HashSet<>();
+    g.getOutputList().forEach(o -> needed.add(o.getName()));
+    List<OnnxMl.NodeProto> nodes = g.getNodeList();
+    boolean[] keep = new boolean[nodes.size()];
+    // nodes are in topological order: one backward sweep finds every needed producer
+    for (int i = nodes.size() - 1; i >= 0; i--) {
+      OnnxMl.NodeProto n = nodes.get(i);
+      if (n.getOutputList().stream().anyMatch(needed::contains)) {
+        keep[i] = true;
+        needed.addAll(n.getInputList());
+        for (OnnxMl.AttributeProto a : n.getAttributeList()) {
+          if (a.hasG()) {
+            a.getG().getNodeList().forEach(sub -> needed.addAll(sub.getInputList()));
+          }
+        }
+      }
+    }
+    OnnxMl.GraphProto.Builder out = g.clone().clearNode().clearInitializer();
+    for (int i = 0; i < nodes.size(); i++) {
+      if (keep[i]) {
+        out.addNode(nodes.get(i));
+      }
+    }
+    for (OnnxMl.TensorProto t : g.getInitializerList()) {
+      if (needed.contains(t.getName())) {
+        out.addInitializer(t);
+      }
+    }
+    return out.build();
+  }
+}
