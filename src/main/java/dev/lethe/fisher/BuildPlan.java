@@ -52,8 +52,10 @@ public record BuildPlan(String model, long version, CurvatureKind kind, BlockLay
    * F beside it, as the summary's bytes count) against {@code storageBudgetBytes} (the request's
    * own when it gives one).
    *
-   * @throws LetheException INVALID_ARGUMENT naming options.structure for KFAC/EKFAC on a model
-   *     without dense layers, with mini-batches, or with λ = 0; options.storage_budget_bytes &lt; 0
+   * @throws LetheException FAILED_PRECONDITION naming options.structure for KFAC/EKFAC on a
+   *     model without dense layers (TorchScript, or no Gemm/MatMul) or with λ = 0;
+   *     INVALID_ARGUMENT naming options.minibatch for KFAC/EKFAC with mini-batches, or
+   *     options.storage_budget_bytes &lt; 0
    */
   static BuildPlan resolve(FisherTarget target, FisherRequest r, long budgetBytes, int threads,
       long storageBudgetBytes) {
@@ -91,7 +93,13 @@ public record BuildPlan(String model, long version, CurvatureKind kind, BlockLay
       structure = wanted;
       reason = "requested";
       if (structure.kronecker() && !cannot.isEmpty()) {
-        throw LetheException.invalid("options.structure", structure + " is not possible: " + cannot);
+        if (blocks.options().miniBatch() > 1 && !layers.isEmpty()) {
+          throw LetheException.invalid("options.minibatch", "options.structure " + structure
+              + ": " + cannot);
+        }
+        // the model (its format, its layers, its spec's λ) rules it out, not the request
+        throw LetheException.precondition("options.structure " + structure + " is not possible"
+            + " for model " + target.model() + ": " + cannot + "; build BLOCK_DIAGONAL (or AUTO)");
       }
     }
     if (!structure.kronecker()) {

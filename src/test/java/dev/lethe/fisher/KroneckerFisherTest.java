@@ -448,7 +448,7 @@ class KroneckerFisherTest {
         new FisherRequest("mlp", CurvatureKind.EMPIRICAL, InversionMethod.GRAM, 0, 4, 0, 0, 0, N,
             FisherStructure.KFAC, 0), 1 << 28, 2, 1L << 30));
     assertEquals(LetheException.Kind.INVALID_ARGUMENT, minibatch.kind());
-    assertTrue(minibatch.getMessage().contains("options.structure"), minibatch.getMessage());
+    assertTrue(minibatch.getMessage().contains("options.minibatch"), minibatch.getMessage());
     LetheException budget = assertThrows(LetheException.class, () -> BuildPlan.resolve(target,
         new FisherRequest("mlp", null, InversionMethod.GRAM, 0, 0, 0, 0, 0, N, null, -1),
         1 << 28, 2, 1L << 30));
