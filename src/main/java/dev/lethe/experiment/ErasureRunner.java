@@ -182,7 +182,9 @@ final class ErasureRunner {
     int n = all.length;
     FisherProgress fisher = client.buildFisher(
         new FisherRequest(name, setting.kind(), InversionMethod.GRAM, setting.blockSize(),
-            setting.minibatch(), setting.kind() == CurvatureKind.MONTE_CARLO ? 1 : 0, 7, 1, n),
+            setting.minibatch(), setting.kind() == CurvatureKind.MONTE_CARLO ? 1 : 0, 7, 1, n,
+            setting.structure() == null ? dev.lethe.fisher.FisherStructure.BLOCK_DIAGONAL
+                : setting.structure(), 0),
         java.util.stream.IntStream.iterate(0, i -> i < n, i -> i + FISHER_BATCH)
             .mapToObj(i -> Batches.range(samples, i, Math.min(n, i + FISHER_BATCH))).iterator(),
         p -> { });

@@ -289,6 +289,55 @@ public final class Fishers implements AutoCloseable {
     }
   }
 
+  /**
+   * Σ_S ∇l_i of the data loss (no L2 term) at {@code model}'s weights, [P] in double, for a
+   * KFAC/EKFAC Fisher's model: each layer's sum is Σ_i Σ_t δ_it ā_itᵀ — one matrix product over
+   * the layer inputs and output cotangents of the FACTORS graph — instead of k per-sample
+   * outer products; the other parameters' per-sample gradients are summed. Labels required.
+   */
+  public static double[] layerGradientSum(ModelView model, FisherHeader h, dev.lethe.core.Samples s) {
+    Kronecker k = h.kronecker();
+    double[] g = new double[(int) h.parameterCount()];
+    double[] others = new double[(int) k.otherEntries()];
+    FisherRows rows = new FisherRows(model, CurvatureKind.EMPIRICAL, 1, 0, false);
+    int step = 1024;
+    double[][] sums = new double[k.layers().size()][];
+    for (int from = 0; from < s.size(); from += step) {
+      int to = Math.min(s.size(), from + step);
+      dev.lethe.core.Samples part = from == 0 && to == s.size() ? s
+          : dev.lethe.core.Batches.range(s, from, to);
+      FisherRows.Cotangents ct = rows.cotangents(part, 0);
+      LayerInputs in = model.layerInputs(ct.rows(), ct.cotangent());
+      int m = to - from;
+      for (int l = 0; l < sums.length; l++) {
+        KroneckerLayer layer = k.layers().get(l);
+        int t = layer.positions();
+        double[] d = new double[(int) layer.entries()];
+        Linalg.multiply(true, false, layer.out(), layer.columns(), m * t,
+            layer.cotangentRows(in.cotangents()[l], m), layer.augmentedInputs(in.inputs()[l], m), d);
+        if (sums[l] == null) {
+          sums[l] = d;
+        } else {
+          for (int i = 0; i < d.length; i++) {
+            sums[l][i] += d[i];
+          }
+        }
+      }
+      for (int i = 0; i < m; i++) {
+        for (int j = 0; j < others.length; j++) {
+          others[j] += in.others()[i * in.otherColumns() + j];
+        }
+      }
+    }
+    for (int l = 0; l < sums.length; l++) {
+      if (sums[l] != null) {
+        k.layers().get(l).scatter(sums[l], k.offsets(), g);
+      }
+    }
+    k.scatterOthers(others, g);
+    return g;
+  }
+
   private static String downdatedId(String fisherId) {
     byte[] tag = new byte[4];
     new Random().nextBytes(tag);

@@ -125,6 +125,7 @@ public record Kronecker(FisherStructure structure, long[] offsets, int[] others,
       out.writeBoolean(l.outMajor());
       out.writeDouble(l.alpha());
       out.writeDouble(l.beta());
+      out.writeInt(l.positions());
     }
   }
 
@@ -142,7 +143,7 @@ public record Kronecker(FisherStructure structure, long[] offsets, int[] others,
     List<KroneckerLayer> layers = new ArrayList<>();
     for (int i = 0; i < count; i++) {
       layers.add(new KroneckerLayer(in.getInt(), in.getInt(), in.getInt(), in.getInt(),
-          in.get() != 0, in.getDouble(), in.getDouble()));
+          in.get() != 0, in.getDouble(), in.getDouble(), in.getInt()));
     }
     return new Kronecker(s, offsets, others, layers);
   }

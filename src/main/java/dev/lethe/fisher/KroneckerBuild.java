@@ -14,14 +14,15 @@ import java.util.function.Consumer;
  * layer, from the rows' layer inputs a and output cotangents δ ({@link ModelView#layerInputs}):
  *
  * <pre>
- *   A = (1/n) Σ_i ā_i ā_iᵀ            (ā = (alpha·a, beta): the bias folded in; once per sample)
- *   G = (1/(n·r)) Σ_i Σ_j δ_ij δ_ijᵀ  (r rows per sample, as the block-diagonal rows)
+ *   A = (1/n) Σ_i Σ_t ā_it ā_itᵀ          (ā = (alpha·a, beta): the bias folded in; once per sample)
+ *   G = (1/(n·r·T)) Σ_i Σ_j Σ_t δ_ijt δ_ijtᵀ  (r rows per sample, T positions: KFC's Ω and Γ)
  *   A = Q_A Λ_A Q_Aᵀ,  G = Q_G Λ_G Q_Gᵀ
- *   EKFAC: Λ*[o][j] = (1/(n·r)) Σ_i Σ_j' ((Q_Gᵀ δ_ij')_o)² ((Q_Aᵀ ā_i)_j)²
+ *   EKFAC: Λ*[o][j] = (1/(n·r)) Σ_i Σ_j' ((Q_Gᵀ D_ij' Q_A)[o][j])²,  D_ij' = Σ_t δ_ij't ā_itᵀ
  * </pre>
  *
  * The last is the diagonal of (Q_A ⊗ Q_G)ᵀ F (Q_A ⊗ Q_G) for F the layer's exact Fisher
- * (1/(n r)) Σ vec(δ āᵀ) vec(δ āᵀ)ᵀ: a second pass over the samples, replayed from a
+ * (1/(n r)) Σ vec(D) vec(D)ᵀ (for T = 1, D = δ āᵀ and the square is an outer product of
+ * squares): a second pass over the samples, replayed from a
  * {@link SampleSpill}. The other erasable parameters get block-diagonal blocks
  * ({@link FisherAccumulator}) in the first pass. Everything is written to the
  * {@link FisherStore.Writer} as soon as it is computed (a layer's parts, then it is dropped).
@@ -99,9 +100,11 @@ final class KroneckerBuild implements AutoCloseable {
     List<KroneckerLayer> layers = k.layers();
     for (int l = 0; l < layers.size(); l++) {
       KroneckerLayer layer = layers.get(l);
-      double[] abar = layer.augmentedInputs(firstRows(in.inputs()[l], n, layer.in()), n);
-      Linalg.rankUpdateUpper(abar, n, 1.0, a[l], layer.columns());
-      Linalg.rankUpdateUpper(toDouble(in.cotangents()[l]), n * perSample, 1.0, g[l], layer.out());
+      int t = layer.positions();
+      double[] abar = layer.augmentedInputs(firstRows(in.inputs()[l], n, layer.in() * t), n);
+      Linalg.rankUpdateUpper(abar, n * t, 1.0, a[l], layer.columns());
+      Linalg.rankUpdateUpper(layer.cotangentRows(in.cotangents()[l], n * perSample),
+          n * perSample * t, 1.0 / t, g[l], layer.out());
     }
     if (others != null) {
       others.accept(in.others(), n * perSample);
@@ -227,6 +230,10 @@ final class KroneckerBuild implements AutoCloseable {
       float[] cotangents, int k, int r, double scale, double[] e) {
     int c = layer.columns();
     int o = layer.out();
+    if (layer.positions() > 1) {
+      addProjectedSquaresOverPositions(layer, qa, qg, inputs, cotangents, k, r, scale, e);
+      return;
+    }
     double[] abar = layer.augmentedInputs(firstRowsOf(inputs, k, r, layer.in()), k);
     double[] at = new double[k * c];
     Linalg.multiply(false, false, k, c, c, abar, qa, at);
@@ -249,6 +256,36 @@ final class KroneckerBuild implements AutoCloseable {
     Linalg.multiply(true, false, o, c, k, s, at, sum);
     for (int i = 0; i < sum.length; i++) {
       e[i] += scale * sum[i];
+    }
+  }
+
+  /**
+   * The T &gt; 1 case: per row D̃ = (Q_Gᵀ Δ)(Â Q_A) with Δ [out × T] the row's cotangents and
+   * Â [T × c] its sample's patches, e += scale · D̃².
+   */
+  private static void addProjectedSquaresOverPositions(KroneckerLayer layer, double[] qa,
+      double[] qg, float[] inputs, float[] cotangents, int k, int r, double scale, double[] e) {
+    int c = layer.columns();
+    int o = layer.out();
+    int t = layer.positions();
+    double[] abar = layer.augmentedInputs(firstRowsOf(inputs, k, r, layer.in() * t), k);
+    double[] delta = layer.cotangentRows(cotangents, k * r); // [(k r) T, o]
+    double[] y = new double[t * c];
+    double[] x = new double[o * t];
+    double[] d = new double[o * c];
+    for (int i = 0; i < k; i++) {
+      Linalg.multiply(false, false, t, c, c, java.util.Arrays.copyOfRange(abar, i * t * c,
+          (i + 1) * t * c), qa, y);
+      for (int j = 0; j < r; j++) {
+        int row = i * r + j;
+        // X = Q_Gᵀ Δ with Δ = (δ rows [T, o])ᵀ: X = Q_Gᵀ · rowsᵀ
+        Linalg.multiply(true, true, o, t, o, qg, java.util.Arrays.copyOfRange(delta,
+            row * t * o, (row + 1) * t * o), x);
+        Linalg.multiply(false, false, o, c, t, x, y, d);
+        for (int q = 0; q < d.length; q++) {
+          e[q] += scale * d[q] * d[q];
+        }
+      }
     }
   }
 

@@ -3,10 +3,14 @@ package dev.lethe.fisher;
 import java.util.List;
 
 /**
- * A layer whose per-sample gradient is an outer product δ aᵀ (a Gemm/MatMul weight, its bias
- * folded in as a constant input), as a Kronecker-factored Fisher sees it: the gradient is the
- * out × c matrix D with c = in (+1 with the bias), D[o][j] = δ_o·ā_j where
- * ā = (alpha·a, beta). Immutable.
+ * A layer whose per-sample gradient is a sum of outer products Σ_t δ_t ā_tᵀ over its T
+ * positions (a Gemm/MatMul weight: T = 1; a Conv weight: the T output positions, ā_t the
+ * im2col patch of position t, as in KFC, Grosse &amp; Martens 2016), its bias folded in as a
+ * constant input: the gradient is the out × c matrix D with c = in (+1 with the bias),
+ * D[o][j] = Σ_t δ_{o,t}·ā_{t,j} where ā_t = (alpha·a_t, beta). Immutable.
+ *
+ * <p>Layer inputs per row are [in, T] (channel-major patches for a Conv: j = ch·K + k, K the
+ * kernel's size), output cotangents [out, T].
  *
  * <p>Index convention: D[o][j] (j &lt; in) is the weight's flattened entry {@code o·in + j} when
  * {@code outMajor} (Gemm transB = 1, weight [out, in]), else {@code j·out + o} (MatMul or Gemm
@@ -20,9 +24,16 @@ import java.util.List;
  * @param outMajor weight stored [out, in]
  * @param alpha the input's scale (Gemm alpha)
  * @param beta the bias's constant input (Gemm beta)
+ * @param positions T, the positions summed over (1 for Gemm/MatMul)
  */
 public record KroneckerLayer(int weight, int bias, int out, int in, boolean outMajor, double alpha,
-    double beta) {
+    double beta, int positions) {
+
+  /** A Gemm/MatMul layer (one position). */
+  public KroneckerLayer(int weight, int bias, int out, int in, boolean outMajor, double alpha,
+      double beta) {
+    this(weight, bias, out, in, outMajor, alpha, beta, 1);
+  }
 
   /** c, the columns of D and A's size: in, plus one for the bias. */
   public int columns() {
@@ -35,18 +46,36 @@ public record KroneckerLayer(int weight, int bias, int out, int in, boolean outM
   }
 
   /**
-   * ā rows [k, c] in double from the layer's inputs a [k, in]: alpha·a, and beta in the last
-   * column when the bias is folded in.
+   * ā rows [k·T, c] in double (position-major per sample) from the layer's inputs a [k, in, T]:
+   * alpha·a_t, and beta in the last column when the bias is folded in.
    */
   double[] augmentedInputs(float[] a, int k) {
     int c = columns();
-    double[] out = new double[k * c];
+    int t = positions;
+    double[] out = new double[k * t * c];
     for (int s = 0; s < k; s++) {
-      for (int j = 0; j < in; j++) {
-        out[s * c + j] = alpha * a[s * in + j];
+      for (int p = 0; p < t; p++) {
+        int row = (s * t + p) * c;
+        for (int j = 0; j < in; j++) {
+          out[row + j] = alpha * a[(s * in + j) * t + p];
+        }
+        if (bias >= 0) {
+          out[row + in] = beta;
+        }
       }
-      if (bias >= 0) {
-        out[s * c + in] = beta;
+    }
+    return out;
+  }
+
+  /** δ rows [m·T, out] in double (position-major per row) from cotangents [m, out, T]. */
+  double[] cotangentRows(float[] d, int m) {
+    int t = positions;
+    double[] out = new double[m * t * this.out];
+    for (int s = 0; s < m; s++) {
+      for (int p = 0; p < t; p++) {
+        for (int o = 0; o < this.out; o++) {
+          out[(s * t + p) * this.out + o] = d[(s * this.out + o) * t + p];
+        }
       }
     }
     return out;

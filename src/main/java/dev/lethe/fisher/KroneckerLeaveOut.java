@@ -89,10 +89,12 @@ final class KroneckerLeaveOut {
         qg = inverse.part(l, Kronecker.G);
         scale(qa, n);
         scale(qg, nr);
+        int t = layer.positions();
         double[] abar = layer.augmentedInputs(
-            KroneckerBuild.firstRowsOf(in.inputs()[l], k, r, layer.in()), k);
-        Linalg.rankUpdateUpper(abar, k, -1.0, qa, c);
-        Linalg.rankUpdateUpper(KroneckerBuild.toDouble(in.cotangents()[l]), k * r, -1.0, qg, o);
+            KroneckerBuild.firstRowsOf(in.inputs()[l], k, r, layer.in() * t), k);
+        Linalg.rankUpdateUpper(abar, k * t, -1.0, qa, c);
+        Linalg.rankUpdateUpper(layer.cotangentRows(in.cotangents()[l], k * r), k * r * t,
+            -1.0 / t, qg, o);
         KroneckerBuild.mirrorScale(qa, c, 1.0 / (n - k));
         KroneckerBuild.mirrorScale(qg, o, 1.0 / kept);
         if (downdate != null) {

@@ -34,6 +34,11 @@ final class DenseLayers {
     Set<OnnxMl.NodeProto> onPath = new HashSet<>(fa.path);
     List<DenseLayer> out = new ArrayList<>();
     for (OnnxMl.NodeProto n : fa.nodes) {
+      DenseLayer conv = conv(n, fa, params, uses, onPath);
+      if (conv != null) {
+        out.add(conv);
+        continue;
+      }
       boolean gemm = n.getOpType().equals("Gemm") && n.getDomain().isEmpty();
       boolean matmul = n.getOpType().equals("MatMul") && n.getDomain().isEmpty();
       if ((!gemm && !matmul) || !onPath.contains(n)
@@ -72,6 +77,50 @@ final class DenseLayers {
     }
     out.sort(java.util.Comparator.comparingInt(DenseLayer::weight));
     return List.copyOf(out);
+  }
+
+  /**
+   * A Conv (group 1, 1 to 3 spatial axes) whose erasable kernel [M, C, k...] is used only by it,
+   * with X batched [N, C, ...]: in = C·K, out = M, T = the output positions; its erasable B [M]
+   * (used nowhere else) folds in as the constant input 1. Null otherwise.
+   */
+  private static DenseLayer conv(OnnxMl.NodeProto n, ForwardAnalysis fa, List<String> params,
+      Map<String, Integer> uses, Set<OnnxMl.NodeProto> onPath) {
+    if (!n.getOpType().equals("Conv") || !n.getDomain().isEmpty() || !onPath.contains(n)
+        || n.getInputCount() < 2 || !fa.ancestors.contains(n.getOutput(0))
+        || GradContext.attrInt(n, "group", 1) != 1) {
+      return null;
+    }
+    int w = params.indexOf(n.getInput(1));
+    ValueMeta x = fa.meta.get(n.getInput(0));
+    ValueMeta wm = fa.meta.get(n.getInput(1));
+    ValueMeta y = fa.meta.get(n.getOutput(0));
+    if (w < 0 || x == null || wm == null || y == null || !x.batched() || x.rank() < 3
+        || x.rank() > 5 || wm.batched() || wm.rank() != x.rank() || !y.batched()
+        || uses.getOrDefault(n.getInput(1), 0) != 1 || params.contains(n.getInput(0))) {
+      return null;
+    }
+    long[] s = wm.shape();
+    long k = 1;
+    for (int i = 2; i < s.length; i++) {
+      k *= s[i];
+    }
+    long t = 1;
+    long[] ys = y.shape();
+    for (int i = 2; i < ys.length; i++) {
+      t *= ys[i];
+    }
+    int bias = -1;
+    if (n.getInputCount() > 2 && !n.getInput(2).isEmpty()) {
+      int bi = params.indexOf(n.getInput(2));
+      ValueMeta bm = fa.meta.get(n.getInput(2));
+      if (bi >= 0 && bm != null && !bm.batched() && bm.rank() == 1 && bm.shape()[0] == s[0]
+          && uses.getOrDefault(n.getInput(2), 0) == 1) {
+        bias = bi;
+      }
+    }
+    return new DenseLayer(w, bias, (int) s[0], (int) (s[1] * k), true, 1f, 1f, n.getOutput(0),
+        (int) t);
   }
 
   /** The graph with only the nodes (and initializers) its outputs need. */

@@ -243,7 +243,7 @@ public final class GradientEngine implements AutoCloseable {
     }
     long perSample = otherColumns;
     for (DenseLayer l : layers) {
-      perSample += l.in() + l.out();
+      perSample += (long) (l.in() + l.out()) * l.positions();
     }
     int n = batch.size();
     int c = (int) g.classes();
@@ -251,8 +251,8 @@ public final class GradientEngine implements AutoCloseable {
     float[][] inputs = new float[layers.size()][];
     float[][] deltas = new float[layers.size()][];
     for (int i = 0; i < layers.size(); i++) {
-      inputs[i] = new float[n * layers.get(i).in()];
-      deltas[i] = new float[n * layers.get(i).out()];
+      inputs[i] = new float[n * layers.get(i).in() * layers.get(i).positions()];
+      deltas[i] = new float[n * layers.get(i).out() * layers.get(i).positions()];
     }
     float[] other = new float[n * otherColumns];
     OrtSession session = specialised.factorsSession();
@@ -283,8 +283,10 @@ public final class GradientEngine implements AutoCloseable {
           try (OrtSession.Result r = session.run(feeds, wanted)) {
             for (int i = 0; i < layers.size(); i++) {
               DenseLayer l = layers.get(i);
-              floats(r, GradientGraph.LAYER_INPUT_PREFIX + i).get(inputs[i], start * l.in(), len * l.in());
-              floats(r, GradientGraph.LAYER_COTANGENT_PREFIX + i).get(deltas[i], start * l.out(), len * l.out());
+              int a = l.in() * l.positions();
+              int d = l.out() * l.positions();
+              floats(r, GradientGraph.LAYER_INPUT_PREFIX + i).get(inputs[i], start * a, len * a);
+              floats(r, GradientGraph.LAYER_COTANGENT_PREFIX + i).get(deltas[i], start * d, len * d);
             }
             int offset = 0;
             for (int i : others) {

@@ -414,12 +414,16 @@ public final class GradientGraph {
         OnnxMl.NodeProto node = fa.nodes.stream().filter(n -> n.getOutput(0).equals(l.node())).findFirst()
             .orElseThrow();
         String delta = grads.get(l.node());
-        e.node("Identity", new String[] {node.getInput(0)}, new String[] {LAYER_INPUT_PREFIX + i});
-        e.node("Identity", new String[] {e.reshape(delta, -1, l.out())}, new String[] {LAYER_COTANGENT_PREFIX + i});
+        long t = l.positions();
+        String input = node.getOpType().equals("Conv")
+            ? e.reshape(dev.lethe.onnx.grad.GradRules.convPatches(node, ctx), -1, l.in() * t)
+            : node.getInput(0);
+        e.node("Identity", new String[] {input}, new String[] {LAYER_INPUT_PREFIX + i});
+        e.node("Identity", new String[] {e.reshape(delta, -1, l.out() * t)}, new String[] {LAYER_COTANGENT_PREFIX + i});
         g.addOutput(OnnxBuilder.valueInfo(LAYER_INPUT_PREFIX + i, OnnxMl.TensorProto.DataType.FLOAT_VALUE,
-            new long[] {-1, l.in()}));
+            new long[] {-1, l.in() * t}));
         g.addOutput(OnnxBuilder.valueInfo(LAYER_COTANGENT_PREFIX + i, OnnxMl.TensorProto.DataType.FLOAT_VALUE,
-            new long[] {-1, l.out()}));
+            new long[] {-1, l.out() * t}));
       }
     }
     for (int i = 0; i < params.size(); i++) {

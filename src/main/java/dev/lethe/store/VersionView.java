@@ -90,7 +90,7 @@ final class VersionView implements ModelView {
   public List<dev.lethe.fisher.KroneckerLayer> kroneckerLayers() {
     dev.lethe.onnx.GradientGraph g = graph();
     return g == null ? List.of() : g.layers().stream().map(l -> new dev.lethe.fisher.KroneckerLayer(
-        l.weight(), l.bias(), l.out(), l.in(), l.outMajor(), l.alpha(), l.beta())).toList();
+        l.weight(), l.bias(), l.out(), l.in(), l.outMajor(), l.alpha(), l.beta(), l.positions())).toList();
   }
 
   @Override

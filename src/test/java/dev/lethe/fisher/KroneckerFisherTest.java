@@ -404,6 +404,22 @@ class KroneckerFisherTest {
   }
 
   @Test
+  void theErasesGradientSumThroughTheFactorsEqualsThePerSampleGradients() {
+    String id = build(FisherStructure.EKFAC, CurvatureKind.TRUE);
+    ModelView view = store.fisherTarget("mlp", 0).view();
+    Samples s = Batches.range(batch, 5, 25);
+    float[] per = view.gradients(view.check(s, true)); // l2 = 0: the data loss's gradients
+    double[] expected = new double[P];
+    for (int i = 0; i < s.size(); i++) {
+      for (int j = 0; j < P; j++) {
+        expected[j] += per[i * P + j];
+      }
+    }
+    assertClose(expected, Fishers.layerGradientSum(view, header(id), s), TOLERANCE,
+        "Σ gradients through the layers");
+  }
+
+  @Test
   void kfacDowndateSubtractsTheErasedTermsFromBothFactors() {
     String id = build(FisherStructure.KFAC, CurvatureKind.TRUE);
     float[] rows = rows(CurvatureKind.TRUE, batch, true);
