@@ -67,8 +67,10 @@ public record BuildPlan(String model, long version, CurvatureKind kind, BlockLay
     long budget = r.storageBudgetBytes() > 0 ? r.storageBudgetBytes() : storageBudgetBytes;
     FisherStructure wanted = r.structure() == null ? FisherStructure.AUTO : r.structure();
     ModelView view = target.view();
-    java.util.List<KroneckerLayer> layers = wanted == FisherStructure.BLOCK_DIAGONAL
-        ? java.util.List.of() : view.kroneckerLayers();
+    long blockBytes = blockDiagonalBytes(blocks.layout());
+    // a block-diagonal build (asked for, or AUTO within the budget) never looks at the layers
+    boolean needLayers = wanted.kronecker() || (wanted == FisherStructure.AUTO && blockBytes > budget);
+    java.util.List<KroneckerLayer> layers = needLayers ? view.kroneckerLayers() : java.util.List.of();
     String cannot = layers.isEmpty()
         ? "the model has no dense layers to factor (Gemm/MatMul weights of [N, in] inputs, ONNX"
             + " models only)"
@@ -78,7 +80,7 @@ public record BuildPlan(String model, long version, CurvatureKind kind, BlockLay
     FisherStructure structure;
     String reason;
     if (wanted == FisherStructure.AUTO) {
-      long bytes = blockDiagonalBytes(blocks.layout());
+      long bytes = blockBytes;
       if (bytes <= budget || !cannot.isEmpty()) {
         structure = FisherStructure.BLOCK_DIAGONAL;
         reason = "AUTO: the block-diagonal Fisher takes " + bytes + " bytes"

@@ -169,4 +169,29 @@ class KroneckerEraseTest {
       assertEquals(ekfac, EraseRpc.info(h.blocking, "m"));
     }
   }
+
+  @Test
+  void torchScriptModelsRefuseKroneckerStructuresAndAutoStaysBlockDiagonal() throws Exception {
+    String family = TorchScriptFixtures.FAMILIES.get(0);
+    try (ServerHarness h = new ServerHarness(dir, 1 << 24)) {
+      ModelInfo info = h.put(TorchScriptEndToEndTest.spec(family).build(),
+          DeclaredFixtures.archive(family));
+      Samples samples = TorchScriptEndToEndTest.samples(info, new java.util.Random(7));
+      java.util.function.Function<FisherOptions.Builder, List<BuildFisherRequest>> stream = o -> List.of(
+          BuildFisherRequest.newBuilder().setOptions(o.setSamples(samples.size())).build(),
+          BuildFisherRequest.newBuilder().setSamples(SampleMessages.batch(samples)).build());
+      ModelInfo before = EraseRpc.info(h.blocking, family);
+      Exception refused = assertThrows(Exception.class, () -> new FisherStreams(h).buildFisher(
+          stream.apply(FisherOptions.newBuilder().setName(family).setStructure(FisherStructure.EKFAC))));
+      assertEquals(Status.Code.FAILED_PRECONDITION, code(refused));
+      assertTrue(refused.getMessage().contains("options.structure"), refused.getMessage());
+      assertEquals(before, EraseRpc.info(h.blocking, family));
+      BuildFisherProgress auto = new FisherStreams(h).buildFisher(stream.apply(FisherOptions
+          .newBuilder().setName(family).setStructure(FisherStructure.AUTO).setStorageBudgetBytes(1)));
+      assertEquals(FisherStructure.BLOCK_DIAGONAL, auto.getSummary().getStructure());
+      assertTrue(auto.getSummary().getStructureReason().contains("EKFAC is not possible"),
+          auto.getSummary().getStructureReason());
+      assertEquals("block_diagonal", EraseRpc.info(h.blocking, family).getFisher().getStructure());
+    }
+  }
 }
