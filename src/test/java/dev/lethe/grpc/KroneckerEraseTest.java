@@ -24,6 +24,8 @@ import dev.lethe.fisher.FisherStore;
 import dev.lethe.server.ServerConfig;
 import dev.lethe.store.StoreConfig;
 import dev.lethe.testing.Fixtures;
+import dev.lethe.torch.DeclaredFixtures;
+import dev.lethe.torch.TorchScriptFixtures;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
