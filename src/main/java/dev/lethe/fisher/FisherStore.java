@@ -101,54 +101,10 @@ public final class FisherStore {
     }
   }
 
-  static byte[] partKey(byte[] prefix, int layer, byte part) {
-    return Keys.concat(prefix, ByteBuffer.allocate(6).put((byte) 'k').putInt(layer).put(part).array());
-  }
-
-  /**
-   * Reads part {@code part} of Kronecker layer {@code layer} in double: square parts
-   * row-major, packed ones ({@link Kronecker#A}, {@link Kronecker#G}) unpacked into the full
-   * symmetric matrix; the CRC32C checked.
-   *
-   * @throws StorageException naming model, Fisher, layer and part when missing or corrupt
-   */
+  /** Part {@code part} of Kronecker layer {@code layer}, verified ({@link KroneckerParts#read}). */
   double[] readPart(String model, String fisherId, FisherHeader h, int layer, byte part) {
-    KroneckerLayer l = h.kronecker().layers().get(layer);
-    long count = Kronecker.floats(l, part);
-    String where = "Fisher " + fisherId + " of model " + model + ": layer " + layer + " part "
-        + (char) part;
-    byte[] v = db.get(Family.FISHER, partKey(prefix(model, fisherId), layer, part));
-    if (v == null) {
-      throw new StorageException(where + " is missing");
-    }
-    if (v.length != count * Float.BYTES + Integer.BYTES) {
-      throw new StorageException(where + " is corrupt: " + v.length + " bytes");
-    }
-    CRC32C crc = new CRC32C();
-    crc.update(v, 0, v.length - Integer.BYTES);
-    ByteBuffer in = ByteBuffer.wrap(v).order(ByteOrder.LITTLE_ENDIAN);
-    if ((int) crc.getValue() != in.getInt(v.length - Integer.BYTES)) {
-      throw new StorageException(where + " is corrupt: checksum mismatch");
-    }
-    java.nio.FloatBuffer f = in.asFloatBuffer();
-    if (part == Kronecker.A || part == Kronecker.G) {
-      int b = part == Kronecker.A ? l.columns() : l.out();
-      double[] out = new double[b * b];
-      int pos = 0;
-      for (int i = 0; i < b; i++) {
-        for (int j = i; j < b; j++) {
-          double x = f.get(pos++);
-          out[i * b + j] = x;
-          out[j * b + i] = x;
-        }
-      }
-      return out;
-    }
-    double[] out = new double[(int) count];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = f.get(i);
-    }
-    return out;
+    return KroneckerParts.read(db, prefix(model, fisherId), "Fisher " + fisherId + " of model "
+        + model, h, layer, part);
   }
 
   /** Adds the deletion of Fisher {@code fisherId} (header and every block) to {@code batch}. */
@@ -298,30 +254,8 @@ public final class FisherStore {
       if (!partsWritten.add(((long) layer << 8) | part)) {
         throw new IllegalStateException("layer " + layer + " part " + (char) part + " written twice");
       }
-      KroneckerLayer l = k.layers().get(layer);
-      long count = Kronecker.floats(l, part);
-      byte[] value = new byte[Math.toIntExact(count * Float.BYTES + Integer.BYTES)];
-      ByteBuffer out = ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN);
-      if (part == Kronecker.A || part == Kronecker.G) {
-        int b = part == Kronecker.A ? l.columns() : l.out();
-        for (int i = 0; i < b; i++) {
-          for (int j = i; j < b; j++) {
-            out.putFloat((float) values[i * b + j]);
-          }
-        }
-      } else {
-        if (values.length < count) {
-          throw new IllegalArgumentException("layer " + layer + " part " + (char) part + ": "
-              + values.length + " values, expected " + count);
-        }
-        for (int i = 0; i < count; i++) {
-          out.putFloat((float) values[i]);
-        }
-      }
-      CRC32C c = new CRC32C();
-      c.update(value, 0, value.length - Integer.BYTES);
-      out.putInt((int) c.getValue());
-      byte[] key = partKey(prefix, layer, part);
+      byte[] value = KroneckerParts.encode(k.layers().get(layer), part, values);
+      byte[] key = KroneckerParts.key(prefix, layer, part);
       db.write(w -> w.put(Family.FISHER, key, value));
       parts.incrementAndGet();
     }

@@ -155,4 +155,41 @@ final class DenseLayers {
     }
     return out.build();
   }
+
+  /**
+   * Emits the FACTORS graph's outputs of each layer: its input (a Conv's im2col patches)
+   * [N, in·T] and the cotangent at its output [N, out·T].
+   */
+  static void emitOutputs(List<DenseLayer> layers, ForwardAnalysis fa, Map<String, String> grads,
+      GradContext ctx, OnnxMl.GraphProto.Builder g) {
+    dev.lethe.onnx.grad.Emitter e = ctx.emit();
+    for (int i = 0; i < layers.size(); i++) {
+      DenseLayer l = layers.get(i);
+      OnnxMl.NodeProto node = fa.nodes.stream().filter(n -> n.getOutput(0).equals(l.node())).findFirst()
+          .orElseThrow();
+      String delta = grads.get(l.node());
+      long t = l.positions();
+      String input = node.getOpType().equals("Conv")
+          ? e.reshape(dev.lethe.onnx.grad.GradRules.convPatches(node, ctx), -1, l.in() * t)
+          : node.getInput(0);
+      e.node("Identity", new String[] {input}, new String[] {GradientGraph.LAYER_INPUT_PREFIX + i});
+      e.node("Identity", new String[] {e.reshape(delta, -1, l.out() * t)}, new String[] {GradientGraph.LAYER_COTANGENT_PREFIX + i});
+      g.addOutput(OnnxBuilder.valueInfo(GradientGraph.LAYER_INPUT_PREFIX + i, OnnxMl.TensorProto.DataType.FLOAT_VALUE,
+          new long[] {-1, l.in() * t}));
+      g.addOutput(OnnxBuilder.valueInfo(GradientGraph.LAYER_COTANGENT_PREFIX + i, OnnxMl.TensorProto.DataType.FLOAT_VALUE,
+          new long[] {-1, l.out() * t}));
+    }
+  }
+
+  /** Indices below {@code count} of the parameters no layer covers (spec order). */
+  static int[] others(List<DenseLayer> layers, int count) {
+    boolean[] covered = new boolean[count];
+    for (DenseLayer l : layers) {
+      covered[l.weight()] = true;
+      if (l.bias() >= 0) {
+        covered[l.bias()] = true;
+      }
+    }
+    return java.util.stream.IntStream.range(0, count).filter(i -> !covered[i]).toArray();
+  }
 }

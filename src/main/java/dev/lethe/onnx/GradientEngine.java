@@ -60,14 +60,14 @@ public final class GradientEngine implements AutoCloseable {
   /** How many sizes of the symbolic dims are kept built at once (least recently used retired). */
   public static final int SIZES_KEPT = GradientSessionCache.CAPACITY;
 
-  private final GradientGraph graph;
-  private final OrtEnvironment env = OrtEnvironment.getEnvironment();
-  private final GradientSessionCache sessions;
+  final GradientGraph graph;
+  final OrtEnvironment env = OrtEnvironment.getEnvironment();
+  final GradientSessionCache sessions;
   private final int chunk;
-  private final long chunkBytes;
+  final long chunkBytes;
   private final int paramCount;
-  private final int[] paramSizes;
-  private final MemoryPool pool;
+  final int[] paramSizes;
+  final MemoryPool pool;
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
   private boolean closed;
 
@@ -212,104 +212,10 @@ public final class GradientEngine implements AutoCloseable {
       if (closed) {
         throw new IllegalStateException("gradient engine is closed");
       }
-      int n = batch.size();
-      int c = (int) graph.classes();
-      if (cotangent == null || cotangent.length != (long) n * c) {
-        throw LetheException.invalid("cotangent", "expected " + n + " x " + c + " values");
-      }
-      SampleValidator.checkFinite("cotangent", cotangent);
-      SymbolicDims symbolic = graph.symbolic();
-      GradientSessions specialised = sessions.acquire(symbolic.isEmpty() ? List.of() : symbolic.sizesOf(batch));
-      try {
-        return factors(specialised, batch, params, cotangent);
-      } catch (OrtException e) {
-        throw new IllegalStateException("ONNX Runtime failed computing layer factors: " + e.getMessage(), e);
-      } finally {
-        specialised.release();
-      }
+      return LayerFactorRun.run(this, batch, params, cotangent);
     } finally {
       lock.readLock().unlock();
     }
-  }
-
-  private LayerFactors factors(GradientSessions specialised, Samples batch, List<FloatBuffer> params,
-      float[] cotangent) throws OrtException {
-    GradientGraph g = specialised.graph();
-    List<DenseLayer> layers = g.layers();
-    int[] others = g.otherParameters();
-    int otherColumns = 0;
-    for (int i : others) {
-      otherColumns += paramSizes[i];
-    }
-    long perSample = otherColumns;
-    for (DenseLayer l : layers) {
-      perSample += (long) (l.in() + l.out()) * l.positions();
-    }
-    int n = batch.size();
-    int c = (int) g.classes();
-    int rows = g.perSample() ? 1 : (int) Math.max(1, Math.min(n, chunkBytes / (4 * perSample * RUN_BLOCKS)));
-    float[][] inputs = new float[layers.size()][];
-    float[][] deltas = new float[layers.size()][];
-    for (int i = 0; i < layers.size(); i++) {
-      inputs[i] = new float[n * layers.get(i).in() * layers.get(i).positions()];
-      deltas[i] = new float[n * layers.get(i).out() * layers.get(i).positions()];
-    }
-    float[] other = new float[n * otherColumns];
-    OrtSession session = specialised.factorsSession();
-    List<OnnxTensor> paramTensors = new ArrayList<>();
-    try (MemoryPool.Reservation held = pool.reserve(RUN_BLOCKS * perSample * rows * Float.BYTES, "samples",
-        "layer factors of " + rows + " samples", WAIT_MILLIS)) {
-      feedParams(params, paramTensors);
-      for (int start = 0; start < n; start += rows) {
-        int len = Math.min(rows, n - start);
-        Map<String, OnnxTensor> feeds = new HashMap<>();
-        try {
-          for (int i = 0; i < params.size(); i++) {
-            feeds.put(g.parameters().get(i), paramTensors.get(i));
-          }
-          for (GradientGraph.Input in : g.inputs()) {
-            feeds.put(in.name(), slice(batch.inputs().get(in.name()), start, len));
-          }
-          feeds.put(GradientGraph.COTANGENT,
-              OnnxTensor.createTensor(env, FloatBuffer.wrap(cotangent, start * c, len * c), new long[] {len, c}));
-          Set<String> wanted = new java.util.HashSet<>();
-          for (int i = 0; i < layers.size(); i++) {
-            wanted.add(GradientGraph.LAYER_INPUT_PREFIX + i);
-            wanted.add(GradientGraph.LAYER_COTANGENT_PREFIX + i);
-          }
-          for (int i : others) {
-            wanted.add(GradientGraph.GRAD_PREFIX + i);
-          }
-          try (OrtSession.Result r = session.run(feeds, wanted)) {
-            for (int i = 0; i < layers.size(); i++) {
-              DenseLayer l = layers.get(i);
-              int a = l.in() * l.positions();
-              int d = l.out() * l.positions();
-              floats(r, GradientGraph.LAYER_INPUT_PREFIX + i).get(inputs[i], start * a, len * a);
-              floats(r, GradientGraph.LAYER_COTANGENT_PREFIX + i).get(deltas[i], start * d, len * d);
-            }
-            int offset = 0;
-            for (int i : others) {
-              int size = paramSizes[i];
-              FloatBuffer b = floats(r, GradientGraph.GRAD_PREFIX + i);
-              for (int s = 0; s < len; s++) {
-                b.get(s * size, other, (start + s) * otherColumns + offset, size);
-              }
-              offset += size;
-            }
-          }
-        } finally {
-          for (Map.Entry<String, OnnxTensor> e : feeds.entrySet()) {
-            if (!g.parameters().contains(e.getKey())) {
-              e.getValue().close();
-            }
-          }
-        }
-      }
-    } finally {
-      paramTensors.forEach(OnnxTensor::close);
-    }
-    return new LayerFactors(n, inputs, deltas, other, otherColumns);
   }
 
   private GradientResult run(Samples batch, List<FloatBuffer> params, float[] cotangent, boolean full,
@@ -384,7 +290,7 @@ public final class GradientEngine implements AutoCloseable {
     return result;
   }
 
-  private void feedParams(List<FloatBuffer> params, List<OnnxTensor> into) throws OrtException {
+  void feedParams(List<FloatBuffer> params, List<OnnxTensor> into) throws OrtException {
     List<long[]> shapes = graph.parameterShapes();
     if (params.size() != shapes.size()) {
       throw new IllegalArgumentException("expected " + shapes.size() + " parameter buffers, got " + params.size());
@@ -472,12 +378,12 @@ public final class GradientEngine implements AutoCloseable {
     }
   }
 
-  private static FloatBuffer floats(OrtSession.Result r, String name) {
+  static FloatBuffer floats(OrtSession.Result r, String name) {
     OnnxValue v = r.get(name).orElseThrow(() -> new IllegalStateException("no output " + name));
     return ((OnnxTensor) v).getFloatBuffer();
   }
 
-  private OnnxTensor slice(DenseTensor t, int start, int len) throws OrtException {
+  OnnxTensor slice(DenseTensor t, int start, int len) throws OrtException {
     long[] dims = t.dims().clone();
     long per = 1;
     for (int i = 1; i < dims.length; i++) {

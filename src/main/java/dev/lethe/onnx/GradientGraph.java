@@ -274,21 +274,16 @@ public final class GradientGraph {
     build(model, logits, loss, erasable, 0);
   }
 
+  /** @throws IllegalStateException for FACTORS when there are no {@link #layers()} */
   public OnnxMl.ModelProto model(Seed seed) {
-    return switch (seed) {
-      case LOSS -> lossModel;
-      case COTANGENT -> cotangentModel;
-      case FACTORS -> {
-        if (factorsModel == null) {
-          throw new IllegalStateException("the model has no Kronecker-factored layers");
-        }
-        yield factorsModel;
-      }
-    };
+    if (seed == Seed.FACTORS && factorsModel == null) {
+      throw new IllegalStateException("the model has no Kronecker-factored layers");
+    }
+    return seed == Seed.LOSS ? lossModel : seed == Seed.COTANGENT ? cotangentModel : factorsModel;
   }
 
   /**
-   * The erasable Gemm/MatMul weights whose per-sample gradients are outer products (see
+   * The erasable Gemm/MatMul/Conv weights whose per-sample gradients are outer products (see
    * {@link DenseLayer}), in the order of their weights; empty when there are none.
    */
   public List<DenseLayer> layers() {
@@ -297,14 +292,7 @@ public final class GradientGraph {
 
   /** Indices (spec order) of the erasable parameters no {@link #layers()} entry covers. */
   public int[] otherParameters() {
-    boolean[] covered = new boolean[params.size()];
-    for (DenseLayer l : layers) {
-      covered[l.weight()] = true;
-      if (l.bias() >= 0) {
-        covered[l.bias()] = true;
-      }
-    }
-    return java.util.stream.IntStream.range(0, params.size()).filter(i -> !covered[i]).toArray();
+    return DenseLayers.others(layers, params.size());
   }
 
   public LossFunction loss() {
@@ -348,7 +336,7 @@ public final class GradientGraph {
   // ---- emission ----------------------------------------------------------------------------
 
   private OnnxMl.ModelProto emit(ForwardAnalysis fa, String logits, Seed seed) {
-    Emitter e = new Emitter(freshPrefix(fa));
+    Emitter e = new Emitter(LossEmission.freshPrefix(fa));
     OnnxMl.GraphProto src = fa.model.getGraph();
     OnnxMl.GraphProto.Builder g = OnnxMl.GraphProto.newBuilder().setName(src.getName() + "_lethe_grad");
     // only what the logits need: nodes after them (a final Softmax, ZipMap, ArgMax) would run
@@ -376,7 +364,7 @@ public final class GradientGraph {
       boolean classLabels = loss.hasClassLabels();
       g.addInput(OnnxBuilder.valueInfo(LABELS, classLabels ? OnnxMl.TensorProto.DataType.INT64_VALUE
           : OnnxMl.TensorProto.DataType.FLOAT_VALUE, classLabels ? new long[] {-1} : new long[] {-1, classes}));
-      String[] lossAndGrad = lossHead(e, z);
+      String[] lossAndGrad = LossEmission.lossHead(e, z, loss, classes);
       String total = lossAndGrad[0];
       if (l2 > 0) {
         String sq = null;
@@ -392,15 +380,9 @@ public final class GradientGraph {
       g.addInput(OnnxBuilder.valueInfo(COTANGENT, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1, classes}));
       gz = COTANGENT;
     }
-    Set<Integer> skipped = new java.util.HashSet<>();
-    if (seed == Seed.FACTORS) {
-      for (DenseLayer l : layers) {
-        skipped.add(l.weight());
-        if (l.bias() >= 0) {
-          skipped.add(l.bias());
-        }
-      }
-    }
+    // the FACTORS graph outputs the other parameters' gradients only
+    Set<Integer> kept = seed != Seed.FACTORS ? null
+        : java.util.Arrays.stream(otherParameters()).boxed().collect(java.util.stream.Collectors.toSet());
     GradContext ctx = new GradContext(fa.meta, fa.needsGrad, fa.constants, e, fa.opset);
     Map<String, String> grads = fa.needsGrad.contains(logits)
         ? Backward.gradients(fa.path, logits, ctx.reshapeToSample(gz, lm), ctx)
@@ -409,25 +391,10 @@ public final class GradientGraph {
     Map<String, String> renamed = new HashMap<>();
     String sqNorms = null;
     if (seed == Seed.FACTORS) {
-      for (int i = 0; i < layers.size(); i++) {
-        DenseLayer l = layers.get(i);
-        OnnxMl.NodeProto node = fa.nodes.stream().filter(n -> n.getOutput(0).equals(l.node())).findFirst()
-            .orElseThrow();
-        String delta = grads.get(l.node());
-        long t = l.positions();
-        String input = node.getOpType().equals("Conv")
-            ? e.reshape(dev.lethe.onnx.grad.GradRules.convPatches(node, ctx), -1, l.in() * t)
-            : node.getInput(0);
-        e.node("Identity", new String[] {input}, new String[] {LAYER_INPUT_PREFIX + i});
-        e.node("Identity", new String[] {e.reshape(delta, -1, l.out() * t)}, new String[] {LAYER_COTANGENT_PREFIX + i});
-        g.addOutput(OnnxBuilder.valueInfo(LAYER_INPUT_PREFIX + i, OnnxMl.TensorProto.DataType.FLOAT_VALUE,
-            new long[] {-1, l.in() * t}));
-        g.addOutput(OnnxBuilder.valueInfo(LAYER_COTANGENT_PREFIX + i, OnnxMl.TensorProto.DataType.FLOAT_VALUE,
-            new long[] {-1, l.out() * t}));
-      }
+      DenseLayers.emitOutputs(layers, fa, grads, ctx, g);
     }
     for (int i = 0; i < params.size(); i++) {
-      if (skipped.contains(i)) {
+      if (kept != null && !kept.contains(i)) {
         continue;
       }
       String p = params.get(i);
@@ -474,49 +441,5 @@ public final class GradientGraph {
     g.addOutput(OnnxBuilder.valueInfo(LOGITS, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1, classes}));
     g.addOutput(OnnxBuilder.valueInfo(SQ_NORMS, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1}));
     return fa.model.toBuilder().clearGraph().setGraph(g).build();
-  }
-
-  /**
-   * Emits the per-sample data loss [N] and its gradient at the flattened logits z [N, C], in
-   * numerically stable forms (log-softmax; softplus of −|z|).
-   */
-  private String[] lossHead(Emitter e, String z) {
-    switch (loss) {
-      case SOFTMAX_CROSS_ENTROPY: {
-        String ls = e.op("LogSoftmax", new String[] {z}, "axis", 1L);
-        String picked = e.op("GatherElements", new String[] {ls, e.unsqueeze(LABELS, 1)}, "axis", 1L);
-        String data = e.neg(e.reshape(picked, -1));
-        String onehot = e.op("OneHot", new String[] {LABELS, e.ints(classes), e.floats(new float[] {0, 1}, 2)},
-            "axis", -1L);
-        return new String[] {data, e.sub(e.op("Exp", new String[] {ls}), onehot)};
-      }
-      case SIGMOID_BINARY_CROSS_ENTROPY: {
-        String softplus = e.op("Log", new String[] {e.add(e.scalar(1),
-            e.op("Exp", new String[] {e.neg(e.op("Abs", new String[] {z}))}))});
-        String l = e.add(e.sub(e.op("Relu", new String[] {z}), e.mul(z, LABELS)), softplus);
-        String data = e.op("ReduceSum", new String[] {l, e.ints(1)}, "keepdims", 0L);
-        return new String[] {data, e.sub(e.op("Sigmoid", new String[] {z}), LABELS)};
-      }
-      case MEAN_SQUARED_ERROR: {
-        String d = e.sub(z, LABELS);
-        String data = e.scale(e.op("ReduceSum", new String[] {e.mul(d, d), e.ints(1)}, "keepdims", 0L), 1.0 / classes);
-        return new String[] {data, e.scale(d, 2.0 / classes)};
-      }
-      default:
-        throw new IllegalArgumentException("unknown loss " + loss);
-    }
-  }
-
-  private static String freshPrefix(ForwardAnalysis fa) {
-    String prefix = "lethe_bwd/";
-    while (true) {
-      final String p = prefix;
-      boolean clash = fa.meta.keySet().stream().anyMatch(n -> n.startsWith(p))
-          || fa.nodes.stream().anyMatch(n -> n.getOutputList().stream().anyMatch(o -> o.startsWith(p)));
-      if (!clash) {
-        return prefix;
-      }
-      prefix = "_" + prefix;
-    }
   }
 }

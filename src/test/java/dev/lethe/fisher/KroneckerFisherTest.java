@@ -158,30 +158,6 @@ class KroneckerFisherTest {
     return d;
   }
 
-  private static DMatrixRMaj outerMean(List<double[]> vs) {
-    int m = vs.get(0).length;
-    DMatrixRMaj out = new DMatrixRMaj(m, m);
-    for (double[] v : vs) {
-      for (int i = 0; i < m; i++) {
-        for (int j = 0; j < m; j++) {
-          out.add(i, j, v[i] * v[j] / vs.size());
-        }
-      }
-    }
-    return out;
-  }
-
-  private static void assertClose(double[] expected, double[] actual, double tolerance, String what) {
-    assertEquals(expected.length, actual.length, what);
-    double max = 0;
-    for (double e : expected) {
-      max = Math.max(max, Math.abs(e));
-    }
-    for (int i = 0; i < expected.length; i++) {
-      assertEquals(expected[i], actual[i], tolerance * max, what + " entry " + i);
-    }
-  }
-
   private FisherHeader header(String id) {
     return fishers.header("mlp", id);
   }
@@ -220,10 +196,10 @@ class KroneckerFisherTest {
             expected[o * layer.columns() + j] = in.cotangents()[l][row * layer.out() + o] * abar[j];
           }
         }
-        assertClose(layerEntries(rows, row, l), expected, TOLERANCE, "row " + row + " layer " + l);
+        DenseKronecker.assertClose(layerEntries(rows, row, l), expected, TOLERANCE, "row " + row + " layer " + l);
         double[] gathered = new double[(int) layer.entries()];
         layer.gather(v, offsets, gathered);
-        assertClose(layerEntries(rows, row, l), gathered, 0, "gather of layer " + l);
+        DenseKronecker.assertClose(layerEntries(rows, row, l), gathered, 0, "gather of layer " + l);
       }
       for (int i = 0; i < C; i++) {
         assertEquals(rows[row * P + 40 + i], in.others()[row * C + i], 1e-6);
@@ -252,10 +228,10 @@ class KroneckerFisherTest {
           deltas.add(delta(rows, s * C + j, l));
         }
       }
-      DMatrixRMaj a = outerMean(inputs);
-      DMatrixRMaj g = outerMean(deltas);
-      assertClose(a.data, part(id, l, Kronecker.A), TOLERANCE, "A of layer " + l);
-      assertClose(g.data, part(id, l, Kronecker.G), TOLERANCE, "G of layer " + l);
+      DMatrixRMaj a = DenseKronecker.outerMean(inputs);
+      DMatrixRMaj g = DenseKronecker.outerMean(deltas);
+      DenseKronecker.assertClose(a.data, part(id, l, Kronecker.A), TOLERANCE, "A of layer " + l);
+      DenseKronecker.assertClose(g.data, part(id, l, Kronecker.G), TOLERANCE, "G of layer " + l);
       // dense λI + G ⊗ A over vec(D) row-major (o outer), inverted, against the apply
       DMatrixRMaj f = new DMatrixRMaj(1, 1);
       CommonOps_DDRM.kron(g, a, f);
@@ -266,7 +242,7 @@ class KroneckerFisherTest {
       double[] d = layerEntries(toFloat(v), 0, l);
       DMatrixRMaj x = new DMatrixRMaj(d.length, 1);
       CommonOps_DDRM.mult(f, DMatrixRMaj.wrap(d.length, 1, d), x);
-      assertClose(x.data, layerEntries(toFloat(applied), 0, l), TOLERANCE, "F^-1 v of layer " + l);
+      DenseKronecker.assertClose(x.data, layerEntries(toFloat(applied), 0, l), TOLERANCE, "F^-1 v of layer " + l);
     }
     // b2, the fallback block: (λI + (1/(n r)) Σ rows rowsᵀ)⁻¹ on its 3 entries
     DMatrixRMaj block = new DMatrixRMaj(C, C);
@@ -283,7 +259,7 @@ class KroneckerFisherTest {
     CommonOps_DDRM.invert(block);
     DMatrixRMaj xb = new DMatrixRMaj(C, 1);
     CommonOps_DDRM.mult(block, DMatrixRMaj.wrap(C, 1, java.util.Arrays.copyOfRange(v, 40, 43)), xb);
-    assertClose(xb.data, java.util.Arrays.copyOfRange(applied, 40, 43), TOLERANCE, "b2 block");
+    DenseKronecker.assertClose(xb.data, java.util.Arrays.copyOfRange(applied, 40, 43), TOLERANCE, "b2 block");
   }
 
   private static float[] toFloat(double[] v) {
@@ -317,24 +293,6 @@ class KroneckerFisherTest {
     return e;
   }
 
-  /** x = (Q_A ⊗ Q_G) diag(Λ + λ)⁻¹ (Q_A ⊗ Q_G)ᵀ d, dense. */
-  private static double[] denseEigenSolve(double[] qa, double[] qg, double[] e, double[] d, int o,
-      int c) {
-    DMatrixRMaj q = new DMatrixRMaj(1, 1);
-    CommonOps_DDRM.kron(DMatrixRMaj.wrap(o, o, qg), DMatrixRMaj.wrap(c, c, qa), q);
-    DMatrixRMaj m = new DMatrixRMaj(o * c, o * c);
-    for (int i = 0; i < o * c; i++) {
-      m.set(i, i, 1 / (e[i] + LAMBDA));
-    }
-    DMatrixRMaj t = new DMatrixRMaj(1, 1);
-    DMatrixRMaj f = new DMatrixRMaj(o * c, o * c);
-    CommonOps_DDRM.mult(q, m, t);
-    CommonOps_DDRM.multTransB(t, q, f);
-    DMatrixRMaj x = new DMatrixRMaj(o * c, 1);
-    CommonOps_DDRM.mult(f, DMatrixRMaj.wrap(o * c, 1, d), x);
-    return x.data;
-  }
-
   @Test
   void ekfacEigenvaluesAndLeaveOutEqualTheirDefinitions() {
     String id = build(FisherStructure.EKFAC, CurvatureKind.MONTE_CARLO);
@@ -347,7 +305,7 @@ class KroneckerFisherTest {
     for (int l = 0; l < 2; l++) {
       double[] e = correctedEigenvalues(rows, all, r, part(id, l, Kronecker.Q_A),
           part(id, l, Kronecker.Q_G), l);
-      assertClose(e, part(id, l, Kronecker.LAMBDA_E), TOLERANCE, "Λ* of layer " + l);
+      DenseKronecker.assertClose(e, part(id, l, Kronecker.LAMBDA_E), TOLERANCE, "Λ* of layer " + l);
     }
     // leave S = samples 3, 7, 20 out: Λ*₋S over the others in the same basis; b2's block exact
     int[] erased = {3, 7, 20};
@@ -370,10 +328,11 @@ class KroneckerFisherTest {
       double[] qa = part(id, l, Kronecker.Q_A);
       double[] qg = part(id, l, Kronecker.Q_G);
       double[] e = correctedEigenvalues(rows, keep, r, qa, qg, l);
-      double[] expected = denseEigenSolve(qa, qg, e, layerEntries(toFloat(g), 0, l), o, c);
-      assertClose(expected, layerEntries(toFloat(x), 0, l), TOLERANCE, "leave-out of layer " + l);
+      double[] expected = DenseKronecker.eigenSolve(qa, qg, e, LAMBDA,
+          layerEntries(toFloat(g), 0, l), o, c);
+      DenseKronecker.assertClose(expected, layerEntries(toFloat(x), 0, l), TOLERANCE, "leave-out of layer " + l);
       // the downdate stores Λ*₋S in the same basis
-      assertClose(e, part(run.downdatedId(), l, Kronecker.LAMBDA_E), TOLERANCE, "downdated Λ*");
+      DenseKronecker.assertClose(e, part(run.downdatedId(), l, Kronecker.LAMBDA_E), TOLERANCE, "downdated Λ*");
     }
     DMatrixRMaj block = new DMatrixRMaj(C, C);
     for (int s : keep) {
@@ -392,7 +351,7 @@ class KroneckerFisherTest {
     CommonOps_DDRM.invert(block);
     DMatrixRMaj xb = new DMatrixRMaj(C, 1);
     CommonOps_DDRM.mult(block, DMatrixRMaj.wrap(C, 1, java.util.Arrays.copyOfRange(g, 40, 43)), xb);
-    assertClose(xb.data, java.util.Arrays.copyOfRange(x, 40, 43), TOLERANCE, "b2 leave-out");
+    DenseKronecker.assertClose(xb.data, java.util.Arrays.copyOfRange(x, 40, 43), TOLERANCE, "b2 leave-out");
     FisherHeader down = header(run.downdatedId());
     assertEquals(N - 3, down.samples());
     assertTrue(down.downdated());
@@ -400,7 +359,7 @@ class KroneckerFisherTest {
     // the downdated Fisher's apply is the leave-out solve
     double[] again = new double[P];
     fishers.solver("mlp", run.downdatedId()).apply(g, again);
-    assertClose(x, again, TOLERANCE, "apply of the downdated Fisher");
+    DenseKronecker.assertClose(x, again, TOLERANCE, "apply of the downdated Fisher");
   }
 
   @Test
@@ -415,7 +374,7 @@ class KroneckerFisherTest {
         expected[j] += per[i * P + j];
       }
     }
-    assertClose(expected, Fishers.layerGradientSum(view, header(id), s), TOLERANCE,
+    DenseKronecker.assertClose(expected, Fishers.layerGradientSum(view, header(id), s), TOLERANCE,
         "Σ gradients through the layers");
   }
 
@@ -438,8 +397,8 @@ class KroneckerFisherTest {
           deltas.add(delta(rows, s * C + j, l));
         }
       }
-      assertClose(outerMean(inputs).data, part(run.downdatedId(), l, Kronecker.A), TOLERANCE, "A-S");
-      assertClose(outerMean(deltas).data, part(run.downdatedId(), l, Kronecker.G), TOLERANCE, "G-S");
+      DenseKronecker.assertClose(DenseKronecker.outerMean(inputs).data, part(run.downdatedId(), l, Kronecker.A), TOLERANCE, "A-S");
+      DenseKronecker.assertClose(DenseKronecker.outerMean(deltas).data, part(run.downdatedId(), l, Kronecker.G), TOLERANCE, "G-S");
     }
   }
 
