@@ -181,6 +181,10 @@ public final class FisherStore {
     FisherHeader header =
         header(model, fisherId)
             .orElseThrow(() -> LetheException.precondition("model " + model + " has no Fisher " + fisherId));
+    if (header.kronecker() != null) {
+      throw new IllegalArgumentException("Fisher " + fisherId + " is " + header.structure()
+          + ": open it through Fishers.solver");
+    }
     return new FisherInverse(this, model, fisherId, header, pool, parallelism, verify);
   }
 

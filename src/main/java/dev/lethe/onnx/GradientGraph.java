@@ -141,7 +141,9 @@ public final class GradientGraph {
     this.perSample = fa.perSample;
     this.lossModel = emit(fa, logits, Seed.LOSS);
     this.cotangentModel = emit(fa, logits, Seed.COTANGENT);
-    this.layers = DenseLayers.find(fa, params);
+    // a Conv's positions follow symbolic input dims: only fixed-size layers are factored there
+    this.layers = DenseLayers.find(fa, params).stream()
+        .filter(l -> symbolic.isEmpty() || l.positions() == 1).toList();
     this.factorsModel = layers.isEmpty() ? null : emit(fa, logits, Seed.FACTORS);
   }
 
