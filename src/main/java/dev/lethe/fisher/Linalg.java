@@ -198,6 +198,15 @@ public final class Linalg {
       return;
     }
     if (NATIVE) {
+      symmetricEigenLapack(a, n, w);
+    } else {
+      symmetricEigenEjml(a, n, w);
+    }
+  }
+
+  /** {@link #symmetricEigen} by LAPACK's DSYEVD (netlib's; native when one loads). */
+  static void symmetricEigenLapack(double[] a, int n, double[] w) {
+    {
       LAPACK lapack = LAPACK.getInstance();
       intW info = new intW(0);
       double[] work = new double[1];
@@ -217,8 +226,11 @@ public final class Linalg {
           a[j * n + i] = t;
         }
       }
-      return;
     }
+  }
+
+  /** {@link #symmetricEigen} by EJML's symmetric QR algorithm (the Java fallback). */
+  static void symmetricEigenEjml(double[] a, int n, double[] w) {
     org.ejml.data.DMatrixRMaj m = org.ejml.data.DMatrixRMaj.wrap(n, n, a);
     org.ejml.interfaces.decomposition.EigenDecomposition_F64<org.ejml.data.DMatrixRMaj> eig =
         org.ejml.dense.row.factory.DecompositionFactory_DDRM.eig(n, true, true);
