@@ -206,25 +206,23 @@ public final class Linalg {
 
   /** {@link #symmetricEigen} by LAPACK's DSYEVD (netlib's; native when one loads). */
   static void symmetricEigenLapack(double[] a, int n, double[] w) {
-    {
-      LAPACK lapack = LAPACK.getInstance();
-      intW info = new intW(0);
-      double[] work = new double[1];
-      int[] iwork = new int[1];
-      lapack.dsyevd("V", "L", n, a, n, w, work, -1, iwork, -1, info);
-      work = new double[(int) work[0]];
-      iwork = new int[iwork[0]];
-      lapack.dsyevd("V", "L", n, a, n, w, work, work.length, iwork, iwork.length, info);
-      if (info.val != 0) {
-        throw new IllegalStateException("dsyevd did not converge (info " + info.val + ")");
-      }
-      // column-major Z (vector k in column k) read row-major is Zᵀ: transpose in place
-      for (int i = 0; i < n; i++) {
-        for (int j = i + 1; j < n; j++) {
-          double t = a[i * n + j];
-          a[i * n + j] = a[j * n + i];
-          a[j * n + i] = t;
-        }
+    LAPACK lapack = LAPACK.getInstance();
+    intW info = new intW(0);
+    double[] work = new double[1];
+    int[] iwork = new int[1];
+    lapack.dsyevd("V", "L", n, a, n, w, work, -1, iwork, -1, info);
+    work = new double[(int) work[0]];
+    iwork = new int[iwork[0]];
+    lapack.dsyevd("V", "L", n, a, n, w, work, work.length, iwork, iwork.length, info);
+    if (info.val != 0) {
+      throw new IllegalStateException("dsyevd did not converge (info " + info.val + ")");
+    }
+    // column-major Z (vector k in column k) read row-major is Zᵀ: transpose in place
+    for (int i = 0; i < n; i++) {
+      for (int j = i + 1; j < n; j++) {
+        double t = a[i * n + j];
+        a[i * n + j] = a[j * n + i];
+        a[j * n + i] = t;
       }
     }
   }
