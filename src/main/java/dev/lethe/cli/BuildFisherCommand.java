@@ -36,6 +36,14 @@ final class BuildFisherCommand extends ClientCommand {
   @Option(names = "--method", defaultValue = "GRAM", description = "GRAM or SHERMAN_MORRISON; default ${DEFAULT-VALUE}.")
   String method;
 
+  @Option(names = "--structure", defaultValue = "AUTO",
+      description = "AUTO, BLOCK_DIAGONAL, KFAC or EKFAC (KFAC/EKFAC: ONNX models); default ${DEFAULT-VALUE}: block-diagonal while it fits the server's --fisher-storage-budget-bytes, else EKFAC.")
+  String structure;
+
+  @Option(names = "--storage-budget-bytes", defaultValue = "0",
+      description = "AUTO's budget for the block-diagonal Fisher (0 = the server's --fisher-storage-budget-bytes).")
+  long storageBudgetBytes;
+
   @Option(names = "--block-size", defaultValue = "0", description = "Fisher block size (0 = the spec's).")
   int blockSize;
 
@@ -81,6 +89,16 @@ final class BuildFisherCommand extends ClientCommand {
         throw new IllegalArgumentException("--kind: '" + kind + "' is not one of "
             + java.util.Arrays.toString(CurvatureKind.values()));
       }
+    }
+    dev.lethe.fisher.FisherStructure shape;
+    try {
+      shape = dev.lethe.fisher.FisherStructure.valueOf(structure.toUpperCase(java.util.Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--structure: '" + structure + "' is not one of "
+          + java.util.Arrays.toString(dev.lethe.fisher.FisherStructure.values()));
+    }
+    if (storageBudgetBytes < 0) {
+      throw new IllegalArgumentException("--storage-budget-bytes must be >= 0, got " + storageBudgetBytes);
     }
     ModelState model = lethe.describe(name);
     long trainSize = trainSize(model);
@@ -136,7 +154,8 @@ final class BuildFisherCommand extends ClientCommand {
     ProgressBar bar = new ProgressBar(spec.commandLine().getErr(), n);
     FisherRequest request = new FisherRequest(name,
         curvature,
-        InversionMethod.of(method.replace('_', '-')), blockSize, minibatch, draws, seed, version, n);
+        InversionMethod.of(method.replace('_', '-')), blockSize, minibatch, draws, seed, version, n,
+        shape, storageBudgetBytes);
     FisherProgress done = lethe.buildFisher(request, batches,
         p -> bar.update(p.samplesSeen(), p.blocksDone(), p.blocksTotal()));
     bar.finish();
@@ -144,6 +163,7 @@ final class BuildFisherCommand extends ClientCommand {
     out.printf("fisher %s of %s version %d: %d samples, %d blocks, %.1f MB, %s %s, %d pass(es), %.1f s%n",
         s.fisherId(), name, s.version(), s.samples(), s.blocks(), s.bytes() / 1e6, s.kind(),
         s.method().id(), s.passes(), s.buildSeconds());
+    out.printf("structure %s (%s)%n", s.structure().id(), s.structureReason());
   }
 
   private String versionLabel(ModelState model) {

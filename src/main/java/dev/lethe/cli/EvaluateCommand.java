@@ -53,6 +53,10 @@ final class EvaluateCommand implements Callable<Integer> {
       description = "Train the MLP for this many epochs instead of the plan's (20 full, 4 quick).")
   int mlpEpochs;
 
+  @Option(names = "--kronecker",
+      description = "Only the MLP experiment, TRUE block-diagonal (B = 256, 1024) beside TRUE KFAC and EKFAC at ε = 1: prints a table (a few minutes; see docs/fisher.md).")
+  boolean kronecker;
+
   @Option(names = "--fisher-memory-mb", defaultValue = "4096",
       description = "Fisher build memory budget of the embedded sidecar, MiB (default ${DEFAULT-VALUE}).")
   long fisherMemoryMb;
@@ -60,6 +64,11 @@ final class EvaluateCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     long t0 = System.nanoTime();
+    if (kronecker) {
+      System.out.println(dev.lethe.experiment.KroneckerComparison.run(data, fisherMemoryMb << 20,
+          line -> System.err.printf("[%6.1f s] %s%n", (System.nanoTime() - t0) / 1e9, line)));
+      return 0;
+    }
     String command = "java -jar target/lethe.jar evaluate" + (quick ? " --quick" : "")
         + (mlpEpochs > 0 ? " --mlp-epochs " + mlpEpochs : "")
         + (referenceOnly ? " --reference-only" : "") + " --data " + data + " --out " + out;

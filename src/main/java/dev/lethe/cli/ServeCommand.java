@@ -57,6 +57,11 @@ final class ServeCommand implements Callable<Integer> {
           + MemoryBudget.FISHER_PERCENT + "% of the heap budget after the server's reserve).")
   long fisherMemoryBytes;
 
+  @Option(names = "--fisher-storage-budget-bytes",
+      defaultValue = "${env:LETHE_FISHER_STORAGE_BUDGET_BYTES:-4294967296}",
+      description = "AUTO Fisher structure: a build is block-diagonal while that Fisher's stored bytes (F^-1 and F beside it) fit this budget, else EKFAC (env LETHE_FISHER_STORAGE_BUDGET_BYTES; default 4294967296 = 4 GiB).")
+  long fisherStorageBudgetBytes;
+
   @Option(names = "--gradient-memory-bytes", defaultValue = "${env:LETHE_GRADIENT_MEMORY_BYTES:-0}",
       description = "Direct memory for the gradient buffers of all models' ONNX Runtime runs, one pool (env LETHE_GRADIENT_MEMORY_BYTES; default 0 = "
           + MemoryBudget.GRADIENT_PERCENT + "% of the direct budget).")
@@ -176,7 +181,8 @@ final class ServeCommand implements Callable<Integer> {
         config.maxMessageBytes(), config.demo(), config.shutdownGraceSeconds(), config.erase(),
         config.fisherMemoryBytes(),
         new Security(tlsCert, tlsKey, tlsClientCa, write, read, readTokenRequired, insecure),
-        metricsListen, ledgerSecretFile, fisherThreads, budget, maxWatchBehind);
+        metricsListen, ledgerSecretFile, fisherThreads, budget, maxWatchBehind,
+        fisherStorageBudgetBytes);
     OrtSessions.setMaxMillis(Math.max(1, Math.round(maxSessionSeconds * 1000)));
     LetheServer server = LetheServer.netty(config, Demo.initializer(config.demo()));
     java.util.concurrent.atomic.AtomicBoolean failed = new java.util.concurrent.atomic.AtomicBoolean();

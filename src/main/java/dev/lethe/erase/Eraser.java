@@ -78,7 +78,10 @@ public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
       Plan plan = plan(c, session, todo.k());
 
       long t0 = System.nanoTime();
-      double[] g = gradientSum(model, todo.samples());
+      FisherHeader fisher = fishers.header(c.name(), session.fisherId());
+      double[] g = fisher.kronecker() != null
+          ? kroneckerGradientSum(model, fisher, session, todo.samples())
+          : gradientSum(model, todo.samples());
       long t1 = System.nanoTime();
       double[] full = plan.step() == ErasureStep.FULL_FISHER || c.dryRun() ? apply(c, session, g)
           : null;
@@ -283,6 +286,24 @@ public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
     }
     return new Selection(Batches.rows(samples, rows.stream().mapToInt(Integer::intValue).toArray()),
         hashes, already);
+  }
+
+  /**
+   * Σ∇l_i in double, [P], for a model whose Fisher is KFAC/EKFAC: the data-loss sum through the
+   * layers' factors ({@link Fishers#layerGradientSum}), plus k·μθ, the L2 term of every sample.
+   */
+  private static double[] kroneckerGradientSum(ModelView model, FisherHeader fisher,
+      dev.lethe.store.EraseSession session, Samples erase) {
+    double[] g = Fishers.layerGradientSum(model, fisher, erase);
+    double mu = session.config().l2();
+    if (mu > 0) {
+      float[] theta = session.weights();
+      double scale = mu * erase.size();
+      for (int j = 0; j < g.length; j++) {
+        g[j] += scale * theta[j];
+      }
+    }
+    return g;
   }
 
   /** Σ∇l_i in double, [P], from gradients in chunks of at most the configured bytes. */

@@ -150,6 +150,9 @@ final class ErasureRunner {
     return gradientRatio;
   }
 
+  /** The summary of each Fisher built so far, by {@link FisherSetting#fisherLabel()}. */
+  final java.util.Map<String, FisherProgress.Summary> builds = new java.util.LinkedHashMap<>();
+
   /** Retrains the gold standard of every removal (from scratch, timed). */
   void retrainAll(List<Removal> removals) {
     for (Removal r : removals) {
@@ -182,11 +185,14 @@ final class ErasureRunner {
     int n = all.length;
     FisherProgress fisher = client.buildFisher(
         new FisherRequest(name, setting.kind(), InversionMethod.GRAM, setting.blockSize(),
-            setting.minibatch(), setting.kind() == CurvatureKind.MONTE_CARLO ? 1 : 0, 7, 1, n),
+            setting.minibatch(), setting.kind() == CurvatureKind.MONTE_CARLO ? 1 : 0, 7, 1, n,
+            setting.structure() == null ? dev.lethe.fisher.FisherStructure.BLOCK_DIAGONAL
+                : setting.structure(), 0),
         java.util.stream.IntStream.iterate(0, i -> i < n, i -> i + FISHER_BATCH)
             .mapToObj(i -> Batches.range(samples, i, Math.min(n, i + FISHER_BATCH))).iterator(),
         p -> { });
     FisherProgress.Summary s = fisher.summary();
+    builds.put(setting.fisherLabel(), s);
     log.accept(String.format("%s %s: Fisher built in %.1f s (%d blocks, %.0f MB)", family.key(),
         setting.label(), s.buildSeconds(), s.blocks(), s.bytes() / 1e6));
     if (Double.isNaN(gradientRatio)) {

@@ -1,6 +1,7 @@
 package dev.lethe.experiment;
 
 import dev.lethe.fisher.CurvatureKind;
+import dev.lethe.fisher.FisherStructure;
 import dev.lethe.train.MlpConfig;
 import java.util.List;
 
@@ -23,7 +24,8 @@ import java.util.List;
  * @param mlp the MLP's training settings
  * @param calibrationClass the class whose removals choose the MLP's ε*
  * @param reportClass the class whose removals are reported
- * @param mlpSettings Fisher settings of the MLP experiment (the first is the reference)
+ * @param mlpSettings Fisher settings of the MLP experiment (the first is the reference; the full
+ *     plan has TRUE block-diagonal at B = 256 and 1024 beside TRUE KFAC and EKFAC)
  * @param noiseSeeds SGD seeds the MLP is retrained with per reported removal to measure the
  *     retraining noise floor (the first is the MLP's own seed)
  * @param shards SISA shard counts
@@ -64,6 +66,9 @@ record EvaluationPlan(
         5000, 5000, new MlpConfig(64, 20, 64, 0.05, 0.9, 5e-4, 1), 0, 3,
         List.of(
             new FisherSetting(CurvatureKind.TRUE, 256, 1),
+            new FisherSetting(CurvatureKind.TRUE, 1024, 1),
+            FisherSetting.kronecker(CurvatureKind.TRUE, FisherStructure.KFAC, 256),
+            FisherSetting.kronecker(CurvatureKind.TRUE, FisherStructure.EKFAC, 256),
             new FisherSetting(CurvatureKind.EMPIRICAL, 256, 1),
             new FisherSetting(CurvatureKind.MONTE_CARLO, 256, 1),
             new FisherSetting(CurvatureKind.EMPIRICAL, 256, 10)),

@@ -17,9 +17,21 @@ import java.util.List;
  * @param samples n, how many samples the stream must send
  * @param draws labels drawn per sample (MONTE_CARLO; 1 otherwise)
  * @param seed the MONTE_CARLO seed
+ * @param structure BLOCK_DIAGONAL, KFAC or EKFAC (AUTO resolved)
+ * @param structureReason why this structure (what AUTO compared, or "requested")
+ * @param kronecker the dense layers of a KFAC/EKFAC plan ({@code layout} then covers only the
+ *     other parameters), null for block-diagonal
  */
 public record BuildPlan(String model, long version, CurvatureKind kind, BlockLayout layout,
-    BuildOptions options, long samples, int draws, long seed) {
+    BuildOptions options, long samples, int draws, long seed, FisherStructure structure,
+    String structureReason, Kronecker kronecker) {
+
+  /** A block-diagonal plan. */
+  public BuildPlan(String model, long version, CurvatureKind kind, BlockLayout layout,
+      BuildOptions options, long samples, int draws, long seed) {
+    this(model, version, kind, layout, options, samples, draws, seed,
+        FisherStructure.BLOCK_DIAGONAL, "requested", null);
+  }
 
   /** Rows handed to the accumulation kernels at a time. */
   static final int KERNEL_ROWS = 256;
@@ -32,6 +44,94 @@ public record BuildPlan(String model, long version, CurvatureKind kind, BlockLay
    * @throws LetheException INVALID_ARGUMENT naming the option ({@code options.…})
    */
   static BuildPlan resolve(FisherTarget target, FisherRequest r, long budgetBytes, int threads) {
+    return resolve(target, r, budgetBytes, threads, Long.MAX_VALUE);
+  }
+
+  /**
+   * As above, with AUTO's storage budget: the stored size of the block-diagonal Fisher (F⁻¹ and
+   * F beside it, as the summary's bytes count) against {@code storageBudgetBytes} (the request's
+   * own when it gives one).
+   *
+   * @throws LetheException FAILED_PRECONDITION naming options.structure for KFAC/EKFAC on a
+   *     model without dense layers (TorchScript, or no Gemm/MatMul) or with λ = 0;
+   *     INVALID_ARGUMENT naming options.minibatch for KFAC/EKFAC with mini-batches, or
+   *     options.storage_budget_bytes &lt; 0
+   */
+  static BuildPlan resolve(FisherTarget target, FisherRequest r, long budgetBytes, int threads,
+      long storageBudgetBytes) {
+    BuildPlan blocks = resolveBlocks(target, r, budgetBytes, threads);
+    if (r.storageBudgetBytes() < 0) {
+      throw LetheException.invalid("options.storage_budget_bytes", "must be >= 0 (0 = the"
+          + " server's --fisher-storage-budget-bytes), got " + r.storageBudgetBytes());
+    }
+    long budget = r.storageBudgetBytes() > 0 ? r.storageBudgetBytes() : storageBudgetBytes;
+    FisherStructure wanted = r.structure() == null ? FisherStructure.AUTO : r.structure();
+    ModelView view = target.view();
+    long blockBytes = blockDiagonalBytes(blocks.layout());
+    // a block-diagonal build (asked for, or AUTO within the budget) never looks at the layers
+    boolean needLayers = wanted.kronecker() || (wanted == FisherStructure.AUTO && blockBytes > budget);
+    java.util.List<KroneckerLayer> layers = needLayers ? view.kroneckerLayers() : java.util.List.of();
+    String cannot = layers.isEmpty()
+        ? "the model has no dense layers to factor (Gemm/MatMul weights of [N, in] inputs, ONNX"
+            + " models only)"
+        : blocks.options().miniBatch() > 1 ? "Kronecker factors are per sample (minibatch must be 1)"
+        : !(blocks.options().dampening() > 0) ? "the eigenvalues need dampening λ > 0 (spec.dampening)"
+        : "";
+    FisherStructure structure;
+    String reason;
+    if (wanted == FisherStructure.AUTO) {
+      long bytes = blockBytes;
+      if (bytes <= budget || !cannot.isEmpty()) {
+        structure = FisherStructure.BLOCK_DIAGONAL;
+        reason = "AUTO: the block-diagonal Fisher takes " + bytes + " bytes"
+            + (bytes <= budget ? ", within the storage budget of " + budget
+                : ", over the storage budget of " + budget + ", but EKFAC is not possible: " + cannot);
+      } else {
+        structure = FisherStructure.EKFAC;
+        reason = "AUTO: the block-diagonal Fisher would take " + bytes + " bytes, over the storage"
+            + " budget of " + budget + " bytes";
+      }
+    } else {
+      structure = wanted;
+      reason = "requested";
+      if (structure.kronecker() && !cannot.isEmpty()) {
+        if (blocks.options().miniBatch() > 1 && !layers.isEmpty()) {
+          throw LetheException.invalid("options.minibatch", "options.structure " + structure
+              + ": " + cannot);
+        }
+        // the model (its format, its layers, its spec's λ) rules it out, not the request
+        throw LetheException.precondition("options.structure " + structure + " is not possible"
+            + " for model " + target.model() + ": " + cannot + "; build BLOCK_DIAGONAL (or AUTO)");
+      }
+    }
+    if (!structure.kronecker()) {
+      return new BuildPlan(blocks.model, blocks.version, blocks.kind, blocks.layout, blocks.options,
+          blocks.samples, blocks.draws, blocks.seed, FisherStructure.BLOCK_DIAGONAL, reason, null);
+    }
+    java.util.List<long[]> shapes = view.parameterShapes();
+    int[] others = view.otherParameters();
+    java.util.List<long[]> otherShapes = new ArrayList<>();
+    for (int i : others) {
+      otherShapes.add(shapes.get(i));
+    }
+    BlockLayout layout = BlockLayout.forParameters(otherShapes, blocks.layout().maxBlock());
+    Kronecker k = new Kronecker(structure, KroneckerLayer.offsets(shapes), others, layers);
+    return new BuildPlan(blocks.model, blocks.version, blocks.kind, layout, blocks.options,
+        blocks.samples, blocks.draws, blocks.seed, structure, reason, k);
+  }
+
+  /** Bytes of the block-diagonal Fisher of {@code layout}: packed F⁻¹ and F, float32. */
+  static long blockDiagonalBytes(BlockLayout layout) {
+    long sum = 0;
+    for (int b = 0; b < layout.blockCount(); b++) {
+      long s = layout.size(b);
+      sum += s * (s + 1) / 2 * Float.BYTES * 2;
+    }
+    return sum;
+  }
+
+  private static BuildPlan resolveBlocks(FisherTarget target, FisherRequest r, long budgetBytes,
+      int threads) {
     if (r.method() == null) {
       throw LetheException.invalid("options.method", "must be a known value");
     }
@@ -107,7 +207,24 @@ public record BuildPlan(String model, long version, CurvatureKind kind, BlockLay
   /** The same plan with passes that fit {@code bytes} of accumulators. */
   BuildPlan withMemoryBudget(long bytes) {
     return new BuildPlan(model, version, kind, layout, options.withMemoryBudget(bytes), samples,
-        draws, seed);
+        draws, seed, structure, structureReason, kronecker);
+  }
+
+  /**
+   * Heap of a Kronecker build's factors, all layers at once: A (c × c) and G (out × out) in
+   * double, and for EKFAC the corrected eigenvalues (out × c); 0 for block-diagonal.
+   */
+  long factorBytes() {
+    if (kronecker == null) {
+      return 0;
+    }
+    long sum = 0;
+    for (KroneckerLayer l : kronecker.layers()) {
+      long c = l.columns();
+      sum += (c * c + (long) l.out() * l.out()
+          + (structure == FisherStructure.EKFAC ? (long) l.out() * c : 0)) * Double.BYTES;
+    }
+    return sum;
   }
 
   static List<int[]> passes(BlockLayout layout, InversionMethod method, long budget) {

@@ -45,11 +45,57 @@ public final class FisherBuild implements AutoCloseable {
   private final long startNanos = System.nanoTime();
   private final Convergence.Moments moments;
   private FisherAccumulator first;
+  private final KroneckerBuild kronecker;
   private long seen;
   private int blocksDone;
+  private int pass = 1;
 
   private FisherBuild(BuildPlan plan, RowSource rows, FisherSink.Factory sinks,
       ExecutorService pool, Path spillDir, BiConsumer<String, Convergence> attach) {
+    this(plan, rows, null, sinks, pool, spillDir, attach);
+  }
+
+  /**
+   * @param view the model, for a Kronecker-factored plan (its rows are then a {@link FisherRows}
+   *     and the sinks make {@link FisherStore.Writer}s); null otherwise
+   */
+  private FisherBuild(BuildPlan plan, RowSource rows, ModelView view, FisherSink.Factory sinks,
+      ExecutorService pool, Path spillDir, BiConsumer<String, Convergence> attach) {
+    Kronecker k = plan.kronecker();
+    if (k != null) {
+      if (!(rows instanceof FisherRows) || view == null) {
+        throw new IllegalArgumentException("a Kronecker-factored build needs a model's rows");
+      }
+      if (rows.columns() != k.offsets()[k.offsets().length - 1]) {
+        throw new IllegalArgumentException("rows have " + rows.columns() + " columns, the model "
+            + k.offsets()[k.offsets().length - 1]);
+      }
+      this.plan = plan;
+      this.rows = rows;
+      this.pool = pool;
+      this.attach = attach;
+      this.passes = List.of();
+      this.fisherId = newId(plan);
+      BuildOptions o = plan.options();
+      FisherSink sink = sinks.create(plan.model(), fisherId, new FisherHeader(plan.layout(),
+          o.dampening(), plan.samples(), 1, plan.kind(), o.method(), false, plan.version(), null,
+          FisherHeader.PACKED_UPPER_F32_LE, rows.header(), true, k));
+      this.writer = sink;
+      this.spill = null;
+      this.moments = null;
+      if (!(sink instanceof FisherStore.Writer w)) {
+        sink.close();
+        throw new IllegalArgumentException("a Kronecker-factored Fisher is written to a FisherStore");
+      }
+      try {
+        this.kronecker = new KroneckerBuild(plan, (FisherRows) rows, view, w, pool, spillDir);
+      } catch (RuntimeException e) {
+        sink.close();
+        throw e;
+      }
+      return;
+    }
+    this.kronecker = null;
     if (rows.columns() != plan.layout().parameterCount()) {
       throw new IllegalArgumentException("rows have " + rows.columns() + " columns, the layout "
           + plan.layout().parameterCount());
@@ -59,10 +105,7 @@ public final class FisherBuild implements AutoCloseable {
     this.pool = pool;
     this.attach = attach;
     this.passes = plan.passes();
-    byte[] tag = new byte[4];
-    new Random().nextBytes(tag);
-    this.fisherId = "v" + plan.version() + "-" + plan.kind().name().toLowerCase() + "-"
-        + HexFormat.of().formatHex(tag);
+    this.fisherId = newId(plan);
     BuildOptions o = plan.options();
     this.writer = sinks.create(plan.model(), fisherId, new FisherHeader(plan.layout(),
         o.dampening(), plan.samples(), o.miniBatch(), plan.kind(), o.method(), false,
@@ -75,6 +118,24 @@ public final class FisherBuild implements AutoCloseable {
     }
     this.moments = new Convergence.Moments(rows.columns());
     this.first = accumulator(passes.get(0));
+  }
+
+  private static String newId(BuildPlan plan) {
+    byte[] tag = new byte[4];
+    new Random().nextBytes(tag);
+    String structure = plan.kronecker() == null ? "" : plan.structure().id() + "-";
+    return "v" + plan.version() + "-" + structure + plan.kind().name().toLowerCase() + "-"
+        + HexFormat.of().formatHex(tag);
+  }
+
+  /**
+   * Starts a KFAC or EKFAC build of {@code plan} (its {@link BuildPlan#kronecker()} set) over
+   * {@code view}'s layers, written to {@code store}.
+   */
+  static FisherBuild startKronecker(BuildPlan plan, FisherRows rows, ModelView view,
+      FisherStore store, ExecutorService pool, Path spillDir,
+      BiConsumer<String, Convergence> attach) {
+    return new FisherBuild(plan, rows, view, store::create, pool, spillDir, attach);
   }
 
   /**
@@ -102,7 +163,7 @@ public final class FisherBuild implements AutoCloseable {
   }
 
   public int blocksTotal() {
-    return plan.layout().blockCount();
+    return kronecker != null ? kronecker.unitsTotal() : plan.layout().blockCount();
   }
 
   /**
@@ -117,6 +178,11 @@ public final class FisherBuild implements AutoCloseable {
     if (seen + n > plan.samples()) {
       throw LetheException.invalid("samples", "the stream sent more than the " + plan.samples()
           + " samples announced (options.samples, or the version's train_size)");
+    }
+    if (kronecker != null) {
+      kronecker.accept(checked, seen);
+      seen += n;
+      return progress(blocksDone, false, null);
     }
     feed(first, checked, seen, true);
     if (spill != null) {
@@ -138,9 +204,13 @@ public final class FisherBuild implements AutoCloseable {
       throw LetheException.invalid("samples", "the stream sent " + seen + " samples, "
           + plan.samples() + " were announced (options.samples, or the version's train_size)");
     }
+    if (kronecker != null) {
+      return finishKronecker(progress);
+    }
     invert(first, progress);
     first = null;
     for (int g = 1; g < passes.size(); g++) {
+      pass = g + 1;
       FisherAccumulator acc = accumulator(passes.get(g));
       long[] position = {0};
       spill.replay(batch -> {
@@ -156,11 +226,32 @@ public final class FisherBuild implements AutoCloseable {
     BuildOptions o = plan.options();
     return progress(blocksDone, true, new FisherProgress.Summary(fisherId, plan.version(),
         plan.samples(), blocksTotal(), header.totalBytes(), plan.kind(), o.method(),
-        (System.nanoTime() - startNanos) / 1e9, passes.size(), convergence));
+        (System.nanoTime() - startNanos) / 1e9, passes.size(), convergence,
+        FisherStructure.BLOCK_DIAGONAL, plan.structureReason()));
+  }
+
+  private FisherProgress finishKronecker(Consumer<FisherProgress> progress) {
+    kronecker.finish(plan.samples(), done -> {
+      synchronized (this) {
+        blocksDone = Math.max(blocksDone, done);
+      }
+      progress.accept(progress(done, false, null));
+    });
+    FisherHeader header = writer.commit(rows.header());
+    attach.accept(fisherId, Convergence.UNKNOWN);
+    int passesMade = kronecker.passes();
+    close();
+    BuildOptions o = plan.options();
+    return progress(blocksTotal(), true, new FisherProgress.Summary(fisherId, plan.version(),
+        plan.samples(), blocksTotal(), header.totalBytes(), plan.kind(), o.method(),
+        (System.nanoTime() - startNanos) / 1e9, passesMade, Convergence.UNKNOWN, plan.structure(),
+        plan.structureReason()));
   }
 
   private FisherProgress progress(int done, boolean finished, FisherProgress.Summary summary) {
-    return new FisherProgress(seen, done, blocksTotal(), finished, summary);
+    int current = kronecker != null ? kronecker.pass() : pass;
+    int total = kronecker != null ? kronecker.passes() : Math.max(1, passes.size());
+    return new FisherProgress(seen, done, blocksTotal(), finished, summary, current, total);
   }
 
   private FisherAccumulator accumulator(int[] group) {
@@ -229,6 +320,13 @@ public final class FisherBuild implements AutoCloseable {
   @Override
   public void close() {
     RuntimeException failure = null;
+    if (kronecker != null) {
+      try {
+        kronecker.close();
+      } catch (RuntimeException e) {
+        failure = e;
+      }
+    }
     if (spill != null) {
       try {
         spill.close();

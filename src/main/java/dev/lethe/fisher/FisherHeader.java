@@ -29,6 +29,9 @@ import java.util.Arrays;
  *     null for Fishers written before it was recorded
  * @param withFisher true when every block's F (not only F⁻¹) is stored beside it, packed like
  *     the inverse, so a leave-out erase refactors F₋S without inverting F⁻¹ first
+ * @param kronecker for a KFAC or EKFAC Fisher, its dense layers (the blocks then cover only the
+ *     other parameters, {@link Kronecker#others()}); null for a block-diagonal one. Stored with
+ *     magic "LFI3"; block-diagonal headers keep "LFI2", and LFI1/LFI2 headers still load
  */
 public record FisherHeader(
     BlockLayout layout,
@@ -42,10 +45,13 @@ public record FisherHeader(
     int[] blockCrc,
     byte storage,
     Rows rows,
-    boolean withFisher) {
+    boolean withFisher,
+    Kronecker kronecker) {
   private static final int MAGIC = 0x4C464931; // "LFI1"
   /** Version 2 adds the rows' description and the stored-F flag. */
   private static final int MAGIC2 = 0x4C464932; // "LFI2"
+  /** Version 3 adds the Kronecker-factored layers of a KFAC or EKFAC Fisher. */
+  private static final int MAGIC3 = 0x4C464933; // "LFI3"
   /** Storage of a block: the dense b × b inverse, float32 little-endian, row-major. */
   public static final byte DENSE_F32_LE = 1;
   /**
@@ -73,7 +79,20 @@ public record FisherHeader(
     }
   }
 
+  /** A block-diagonal Fisher's header (no Kronecker layers). */
+  public FisherHeader(BlockLayout layout, double dampening, long samples, int miniBatch,
+      CurvatureKind kind, InversionMethod method, boolean downdated, long modelVersion,
+      int[] blockCrc, byte storage, Rows rows, boolean withFisher) {
+    this(layout, dampening, samples, miniBatch, kind, method, downdated, modelVersion, blockCrc,
+        storage, rows, withFisher, null);
+  }
+
   public FisherHeader {
+    if (kronecker != null && kronecker.others().length > 0
+        && layout.parameterCount() != kronecker.otherEntries()) {
+      throw new IllegalArgumentException("the blocks cover " + layout.parameterCount()
+          + " entries, the other parameters have " + kronecker.otherEntries());
+    }
     if (blockCrc != null && blockCrc.length != layout.blockCount()) {
       throw new IllegalArgumentException(
           "checksums for " + blockCrc.length + " blocks, layout has " + layout.blockCount());
@@ -121,20 +140,43 @@ public record FisherHeader(
     return total;
   }
 
-  /** Bytes on disk: the inverse blocks, and F's blocks when stored beside them. */
+  /** Bytes on disk: the inverse blocks, and F's blocks when stored beside them, and the layers' factors. */
   public long totalBytes() {
-    return totalStoredBytes() * (withFisher ? 2 : 1);
+    return totalStoredBytes() * (withFisher ? 2 : 1)
+        + (kronecker == null ? 0 : kronecker.storedBytes());
+  }
+
+  /** How F is approximated: BLOCK_DIAGONAL, or the Kronecker section's KFAC / EKFAC. */
+  public FisherStructure structure() {
+    return kronecker == null ? FisherStructure.BLOCK_DIAGONAL : kronecker.structure();
+  }
+
+  /** P, every erasable entry (the blocks' and the layers'). */
+  public long parameterCount() {
+    return kronecker == null ? layout.parameterCount() : kronecker.offsets()[kronecker.offsets().length - 1];
   }
 
   public FisherHeader withChecksums(int[] crc) {
     return new FisherHeader(layout, dampening, samples, miniBatch, kind, method, downdated,
-        modelVersion, crc, storage, rows, withFisher);
+        modelVersion, crc, storage, rows, withFisher, kronecker);
   }
 
   /** The same header saying whether F's blocks are stored (the writer knows at commit). */
   public FisherHeader withFisher(boolean stored) {
     return new FisherHeader(layout, dampening, samples, miniBatch, kind, method, downdated,
-        modelVersion, blockCrc, storage, rows, stored);
+        modelVersion, blockCrc, storage, rows, stored, kronecker);
+  }
+
+  /** The same header with {@code r} as its rows' description. */
+  public FisherHeader withRows(Rows r) {
+    return new FisherHeader(layout, dampening, samples, miniBatch, kind, method, downdated,
+        modelVersion, blockCrc, storage, r, withFisher, kronecker);
+  }
+
+  /** The header of the same Fisher over {@code n} samples, downdated, without checksums yet. */
+  public FisherHeader downdatedTo(long n) {
+    return new FisherHeader(layout, dampening, n, 1, kind, method, true, modelVersion, null,
+        PACKED_UPPER_F32_LE, rows, true, kronecker);
   }
 
   byte[] encode() {
@@ -143,7 +185,7 @@ public record FisherHeader(
     }
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     try (DataOutputStream out = new DataOutputStream(bytes)) {
-      out.writeInt(MAGIC2);
+      out.writeInt(kronecker == null ? MAGIC2 : MAGIC3);
       out.writeByte(storage);
       out.writeDouble(dampening);
       out.writeLong(samples);
@@ -165,6 +207,9 @@ public record FisherHeader(
         out.writeBoolean(rows.keyedById());
       }
       out.writeBoolean(withFisher);
+      if (kronecker != null) {
+        kronecker.encode(out);
+      }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -177,7 +222,7 @@ public record FisherHeader(
       ByteBuffer in = ByteBuffer.wrap(bytes);
       int magic = in.getInt();
       byte storage;
-      if ((magic != MAGIC && magic != MAGIC2)
+      if ((magic != MAGIC && magic != MAGIC2 && magic != MAGIC3)
           || ((storage = in.get()) != DENSE_F32_LE && storage != PACKED_UPPER_F32_LE)) {
         throw new IllegalArgumentException("not a Fisher header of a known format");
       }
@@ -199,17 +244,21 @@ public record FisherHeader(
       }
       Rows rows = null;
       boolean withFisher = false;
-      if (magic == MAGIC2) {
+      Kronecker kronecker = null;
+      if (magic == MAGIC2 || magic == MAGIC3) {
         if (in.get() != 0) {
           rows = new Rows(in.getInt(), in.getInt(), in.getLong(), in.get() != 0);
         }
         withFisher = in.get() != 0;
       }
+      if (magic == MAGIC3) {
+        kronecker = Kronecker.decode(in);
+      }
       if (in.hasRemaining()) {
         throw new IllegalArgumentException("trailing bytes");
       }
       return new FisherHeader(layout, dampening, samples, miniBatch, kind, method, downdated,
-          modelVersion, crc, storage, rows, withFisher);
+          modelVersion, crc, storage, rows, withFisher, kronecker);
     } catch (java.nio.BufferUnderflowException | IndexOutOfBoundsException e) {
       throw new IllegalArgumentException("truncated Fisher header", e);
     }
@@ -245,6 +294,7 @@ public record FisherHeader(
         && h.storage == storage
         && java.util.Objects.equals(h.rows, rows)
         && h.withFisher == withFisher
+        && java.util.Objects.equals(h.kronecker, kronecker)
         && Arrays.equals(h.blockCrc, blockCrc);
   }
 

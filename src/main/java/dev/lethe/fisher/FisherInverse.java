@@ -23,7 +23,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * (size, CRC32C) fails the call with a {@link dev.lethe.storage.StorageException} naming the
  * model, the Fisher and the block; no partial result is used.
  */
-public final class FisherInverse implements AutoCloseable {
+public final class FisherInverse implements OpenFisher {
   private final FisherStore store;
   private final String model;
   private final String fisherId;

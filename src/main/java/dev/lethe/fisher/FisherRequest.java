@@ -11,6 +11,10 @@ package dev.lethe.fisher;
  * @param minibatch 0 = the spec's (averaging applies to the EMPIRICAL kind only)
  * @param draws labels drawn per sample for MONTE_CARLO (0 = 1)
  * @param samples how many samples the stream will send (0 = the version's train_size)
+ * @param structure how F is approximated (null or AUTO: block-diagonal while it fits the
+ *     storage budget, else EKFAC)
+ * @param storageBudgetBytes AUTO's budget for the stored block-diagonal Fisher (0 = the
+ *     server's {@code --fisher-storage-budget-bytes})
  */
 public record FisherRequest(
     String name,
@@ -21,4 +25,19 @@ public record FisherRequest(
     int draws,
     long seed,
     long version,
-    long samples) {}
+    long samples,
+    FisherStructure structure,
+    long storageBudgetBytes) {
+
+  /** A request with the structure left to AUTO and the server's storage budget. */
+  public FisherRequest(String name, CurvatureKind kind, InversionMethod method, int blockSize,
+      int minibatch, int draws, long seed, long version, long samples) {
+    this(name, kind, method, blockSize, minibatch, draws, seed, version, samples, null, 0);
+  }
+
+  /** The same request with {@code s} as its structure. */
+  public FisherRequest withStructure(FisherStructure s) {
+    return new FisherRequest(name, kind, method, blockSize, minibatch, draws, seed, version,
+        samples, s, storageBudgetBytes);
+  }
+}

@@ -139,6 +139,66 @@ final class FisherRows implements RowSource {
     return model.cotangentGradients(Batches.rows(batch, repeat), cotangent);
   }
 
+  /**
+   * The rows' cotangents at the logits for a checked batch: the batch with each sample repeated
+   * {@link #rowsPerSample()} times and the cotangents v [N·r, C] whose ⟨v, z⟩ gradients are the
+   * rows (no L2 term): for EMPIRICAL dl/dz at the true label; TRUE and MONTE_CARLO as
+   * {@link #rows}. What a Kronecker-factored Fisher feeds its layers' factors with.
+   */
+  Cotangents cotangents(Samples batch, long firstSample) {
+    int n = batch.size();
+    int r = rowsPerSample();
+    float[] z = model.logits(batch);
+    int c = model.classes();
+    LossFunction loss = model.loss();
+    int[] repeat = new int[n * r];
+    float[] cotangent = new float[n * r * c];
+    for (int i = 0; i < n; i++) {
+      Random random = kind != CurvatureKind.MONTE_CARLO ? null
+          : new Random(mix(seed, Boolean.TRUE.equals(keyedById)
+              ? idKey(batch.ids().get(i)) : firstSample + i));
+      for (int j = 0; j < r; j++) {
+        repeat[i * r + j] = i;
+        if (kind == CurvatureKind.EMPIRICAL) {
+          empirical(z, batch, i, cotangent, i * c, c, loss);
+        } else {
+          fill(z, i, j, cotangent, (i * r + j) * c, c, loss, random);
+        }
+      }
+    }
+    return new Cotangents(r == 1 ? batch : Batches.rows(batch, repeat), cotangent);
+  }
+
+  /** A batch's rows as cotangents: the samples (repeated per row) and v [rows, C]. */
+  record Cotangents(Samples rows, float[] cotangent) {}
+
+  /** dl/dz of sample i at its label, the loss's closed form. */
+  private static void empirical(float[] z, Samples batch, int i, float[] out, int offset, int c,
+      LossFunction loss) {
+    dev.lethe.core.DenseTensor y = batch.labels();
+    switch (loss) {
+      case SOFTMAX_CROSS_ENTROPY -> {
+        double[] p = softmax(z, i * c, c);
+        long label = y.longs()[i];
+        for (int k = 0; k < c; k++) {
+          out[offset + k] = (float) (p[k] - (k == label ? 1 : 0));
+        }
+      }
+      case SIGMOID_BINARY_CROSS_ENTROPY -> {
+        for (int k = 0; k < c; k++) {
+          double s = 1 / (1 + Math.exp(-z[i * c + k]));
+          out[offset + k] = (float) (s - y.floats()[i * c + k]);
+        }
+      }
+      case MEAN_SQUARED_ERROR -> {
+        for (int k = 0; k < c; k++) {
+          out[offset + k] = (float) (2.0 / c * (z[i * c + k] - y.floats()[i * c + k]));
+        }
+      }
+      default -> throw new IllegalArgumentException("loss " + loss);
+    }
+  }
+
   /** A sample id as the 64 bits its draws are keyed by: the first 8 bytes of SHA-256(UTF-8). */
   static long idKey(String id) {
     byte[] h = dev.lethe.core.Sha256.digest().digest(id.getBytes(java.nio.charset.StandardCharsets.UTF_8));

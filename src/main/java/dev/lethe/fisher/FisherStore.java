@@ -101,6 +101,12 @@ public final class FisherStore {
     }
   }
 
+  /** Part {@code part} of Kronecker layer {@code layer}, verified ({@link KroneckerParts#read}). */
+  double[] readPart(String model, String fisherId, FisherHeader h, int layer, byte part) {
+    return KroneckerParts.read(db, prefix(model, fisherId), "Fisher " + fisherId + " of model "
+        + model, h, layer, part);
+  }
+
   /** Adds the deletion of Fisher {@code fisherId} (header and every block) to {@code batch}. */
   public static void deleteIn(LetheDb.Batch batch, String model, String fisherId) {
     batch.deletePrefix(Family.FISHER, prefix(model, fisherId));
@@ -175,6 +181,10 @@ public final class FisherStore {
     FisherHeader header =
         header(model, fisherId)
             .orElseThrow(() -> LetheException.precondition("model " + model + " has no Fisher " + fisherId));
+    if (header.kronecker() != null) {
+      throw new IllegalArgumentException("Fisher " + fisherId + " is " + header.structure()
+          + ": open it through Fishers.solver");
+    }
     return new FisherInverse(this, model, fisherId, header, pool, parallelism, verify);
   }
 
@@ -226,7 +236,33 @@ public final class FisherStore {
     private final AtomicIntegerArray crc;
     private final AtomicIntegerArray written;
     private final AtomicIntegerArray fisherWritten;
+    private final java.util.concurrent.atomic.AtomicInteger parts =
+        new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.Set<Long> partsWritten = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile boolean committed;
+
+    /**
+     * Stores part {@code part} of Kronecker layer {@code layer} ({@link Kronecker}): the values
+     * as float32 little-endian with a CRC32C trailer, one synced write. For packed parts
+     * ({@link Kronecker#A}, {@link Kronecker#G}) {@code values} is the full row-major square
+     * matrix and its upper triangle is stored. Thread-safe; each part once.
+     */
+    public void putPart(int layer, byte part, double[] values) {
+      Kronecker k = header.kronecker();
+      if (k == null || layer < 0 || layer >= k.layers().size()) {
+        throw new IllegalArgumentException("no Kronecker layer " + layer);
+      }
+      if (committed) {
+        throw new IllegalStateException("Fisher " + fisherId + " already committed");
+      }
+      if (!partsWritten.add(((long) layer << 8) | part)) {
+        throw new IllegalStateException("layer " + layer + " part " + (char) part + " written twice");
+      }
+      byte[] value = KroneckerParts.encode(k.layers().get(layer), part, values);
+      byte[] key = KroneckerParts.key(prefix, layer, part);
+      db.write(w -> w.put(Family.FISHER, key, value));
+      parts.incrementAndGet();
+    }
 
     private Writer(String model, String fisherId, FisherHeader header) {
       this.model = model;
@@ -332,10 +368,12 @@ public final class FisherStore {
         throw new IllegalStateException("Fisher " + fisherId + ": F stored for " + withF + " of "
             + sums.length + " blocks");
       }
-      FisherHeader h = rows == null ? header : new FisherHeader(header.layout(),
-          header.dampening(), header.samples(), header.miniBatch(), header.kind(),
-          header.method(), header.downdated(), header.modelVersion(), null, header.storage(),
-          rows, false);
+      Kronecker k = header.kronecker();
+      if (k != null && parts.get() != k.layers().size() * k.parts().length) {
+        throw new IllegalStateException("Fisher " + fisherId + ": " + parts.get() + " of "
+            + k.layers().size() * k.parts().length + " layer factors were written");
+      }
+      FisherHeader h = rows == null ? header : header.withRows(rows).withFisher(false);
       FisherHeader done = h.withChecksums(sums).withFisher(withF == sums.length && sums.length > 0);
       byte[] meta = done.encode();
       db.write(b -> b.put(Family.FISHER, Keys.concat(prefix, META), meta));

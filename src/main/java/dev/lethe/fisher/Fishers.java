@@ -27,7 +27,11 @@ public final class Fishers implements AutoCloseable {
   private final MemoryPool buildMemory;
   private final Path spillDir;
   private final ExecutorService pool;
-  private final ConcurrentHashMap<String, FisherInverse> open = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, OpenFisher> open = new ConcurrentHashMap<>();
+  private final long storageBudgetBytes;
+
+  /** AUTO's default storage budget for a block-diagonal Fisher (F⁻¹ and F): 4 GiB. */
+  public static final long DEFAULT_STORAGE_BUDGET = 4L << 30;
 
   /**
    * @param threads the pool's size: tasks per build pass, apply and downdate
@@ -37,6 +41,19 @@ public final class Fishers implements AutoCloseable {
    * @param spillDir where multi-pass builds keep their temporary sample files
    */
   public Fishers(FisherStore store, int threads, long buildBudgetBytes, Path spillDir) {
+    this(store, threads, buildBudgetBytes, spillDir, DEFAULT_STORAGE_BUDGET);
+  }
+
+  /**
+   * As above, with AUTO's storage budget ({@code --fisher-storage-budget-bytes}): a build whose
+   * structure is AUTO is block-diagonal while that Fisher's stored bytes fit it, else EKFAC.
+   */
+  public Fishers(FisherStore store, int threads, long buildBudgetBytes, Path spillDir,
+      long storageBudgetBytes) {
+    if (storageBudgetBytes < 1) {
+      throw new IllegalArgumentException("--fisher-storage-budget-bytes must be >= 1");
+    }
+    this.storageBudgetBytes = storageBudgetBytes;
     this.store = store;
     this.threads = threads;
     this.buildBudgetBytes = buildBudgetBytes;
@@ -57,7 +74,11 @@ public final class Fishers implements AutoCloseable {
    *     the Fisher memory left free by builds in progress
    */
   public FisherBuild startBuild(FisherTarget target, FisherRequest request) {
-    BuildPlan wanted = BuildPlan.resolve(target, request, buildBudgetBytes, threads);
+    BuildPlan wanted = BuildPlan.resolve(target, request, buildBudgetBytes, threads,
+        storageBudgetBytes);
+    if (wanted.kronecker() != null) {
+      return startKronecker(target, wanted);
+    }
     wanted.passes(); // refuses a block larger than the whole Fisher memory
     MemoryPool.Reservation memory = buildMemory.reserveUpTo(wanted.accumulatorBytes(),
         wanted.largestAccumulatorBytes(), "options.block_size",
@@ -83,6 +104,30 @@ public final class Fishers implements AutoCloseable {
     return FisherSums.start(target, header, store::create, buildMemory, pool, threads);
   }
 
+  /**
+   * A KFAC/EKFAC build: its factors and the other parameters' accumulators must fit the Fisher
+   * memory at once (one pass for the factors; EKFAC's second replays a spill).
+   */
+  private FisherBuild startKronecker(FisherTarget target, BuildPlan plan) {
+    long need = plan.factorBytes() + plan.accumulatorBytes();
+    MemoryPool.Reservation memory = buildMemory.reserveUpTo(need, need, "options.structure",
+        "the Kronecker factors of " + plan.kronecker().layers().size() + " layers and the other"
+        + " parameters' blocks");
+    try {
+      FisherRows rows = new FisherRows(target.view(), plan.kind(), plan.draws(), plan.seed());
+      return FisherBuild.startKronecker(plan, rows, target.view(), store, pool, spillDir,
+          target::attach).holding(memory);
+    } catch (RuntimeException | Error e) {
+      memory.close();
+      throw e;
+    }
+  }
+
+  /** AUTO's storage budget (bytes of a block-diagonal Fisher). */
+  public long storageBudgetBytes() {
+    return storageBudgetBytes;
+  }
+
   /** The Fisher memory (--fisher-memory-bytes) and what builds hold of it now. */
   public MemoryPool buildMemory() {
     return buildMemory;
@@ -96,7 +141,7 @@ public final class Fishers implements AutoCloseable {
     return inverse(model, fisherId)::apply;
   }
 
-  private FisherInverse inverse(String model, String fisherId) {
+  private OpenFisher inverse(String model, String fisherId) {
     return open.compute(model, (k, current) -> {
       if (current != null && current.fisherId().equals(fisherId)) {
         return current;
@@ -104,7 +149,10 @@ public final class Fishers implements AutoCloseable {
       if (current != null) {
         current.close();
       }
-      return store.open(model, fisherId, pool, threads, true);
+      FisherHeader h = header(model, fisherId);
+      return h.kronecker() != null
+          ? new KroneckerInverse(store, model, fisherId, h, pool, threads)
+          : store.open(model, fisherId, pool, threads, true);
     });
   }
 
@@ -168,12 +216,16 @@ public final class Fishers implements AutoCloseable {
    */
   public LeaveOutRun leaveOut(String model, String fisherId, ModelView fisherView,
       dev.lethe.core.Samples erased, double[] g, boolean downdate) {
-    FisherInverse inverse = inverse(model, fisherId);
-    FisherHeader h = inverse.header();
+    OpenFisher opened = inverse(model, fisherId);
+    FisherHeader h = opened.header();
     String why = leaveOutUnavailable(h, erased.size());
     if (!why.isEmpty()) {
       throw LetheException.precondition("leave-out step on Fisher " + fisherId + ": " + why);
     }
+    if (opened instanceof KroneckerInverse kron) {
+      return kroneckerLeaveOut(model, fisherId, kron, fisherView, erased, g, downdate);
+    }
+    FisherInverse inverse = (FisherInverse) opened;
     RowSource source = FisherRows.recomputing(fisherView, h);
     if (source.rowsPerSample() != h.rows().perSample() || source.columns() != h.layout().parameterCount()) {
       throw LetheException.precondition("Fisher " + fisherId + " has " + h.rows().perSample()
@@ -220,6 +272,89 @@ public final class Fishers implements AutoCloseable {
     }
   }
 
+  private LeaveOutRun kroneckerLeaveOut(String model, String fisherId, KroneckerInverse inverse,
+      ModelView fisherView, dev.lethe.core.Samples erased, double[] g, boolean downdate) {
+    FisherHeader h = inverse.header();
+    long t = System.nanoTime();
+    LayerInputs in = KroneckerLeaveOut.inputs(fisherView, h, erased);
+    double rowsMs = (System.nanoTime() - t) / 1e6;
+    int largest = h.layout().largestBlock();
+    long taskBytes = (long) largest * largest * Double.BYTES;
+    long rows = (long) in.rows() * in.otherColumns() * Float.BYTES;
+    try (MemoryPool.Reservation memory = buildMemory.reserveUpTo(rows + threads * taskBytes,
+        rows + taskBytes, "samples", "the leave-out rows of " + erased.size() + " erased samples")) {
+      int tasks = taskBytes == 0 ? 1 : (int) Math.max(1, Math.min(threads,
+          (memory.bytes() - rows) / taskBytes));
+      long rowBudget = Math.max(1, memory.bytes() - tasks * taskBytes);
+      if (!downdate) {
+        return new LeaveOutRun(KroneckerLeaveOut.solve(inverse, in, erased.size(), g, null, pool,
+            tasks, rowBudget), null, rowsMs);
+      }
+      String to = downdatedId(fisherId);
+      try (FisherStore.Writer writer = store.create(model, to, h.downdatedTo(h.samples() - erased.size()))) {
+        LeaveOut.Result result = KroneckerLeaveOut.solve(inverse, in, erased.size(), g, writer,
+            pool, tasks, rowBudget);
+        writer.commit();
+        return new LeaveOutRun(result, to, rowsMs);
+      }
+    }
+  }
+
+  /**
+   * Σ_S ∇l_i of the data loss (no L2 term) at {@code model}'s weights, [P] in double, for a
+   * KFAC/EKFAC Fisher's model: each layer's sum is Σ_i Σ_t δ_it ā_itᵀ — one matrix product over
+   * the layer inputs and output cotangents of the FACTORS graph — instead of k per-sample
+   * outer products; the other parameters' per-sample gradients are summed. Labels required.
+   */
+  public static double[] layerGradientSum(ModelView model, FisherHeader h, dev.lethe.core.Samples s) {
+    Kronecker k = h.kronecker();
+    double[] g = new double[(int) h.parameterCount()];
+    double[] others = new double[(int) k.otherEntries()];
+    FisherRows rows = new FisherRows(model, CurvatureKind.EMPIRICAL, 1, 0, false);
+    int step = 1024;
+    double[][] sums = new double[k.layers().size()][];
+    for (int from = 0; from < s.size(); from += step) {
+      int to = Math.min(s.size(), from + step);
+      dev.lethe.core.Samples part = from == 0 && to == s.size() ? s
+          : dev.lethe.core.Batches.range(s, from, to);
+      FisherRows.Cotangents ct = rows.cotangents(part, 0);
+      LayerInputs in = model.layerInputs(ct.rows(), ct.cotangent());
+      int m = to - from;
+      for (int l = 0; l < sums.length; l++) {
+        KroneckerLayer layer = k.layers().get(l);
+        int t = layer.positions();
+        double[] d = new double[(int) layer.entries()];
+        Linalg.multiply(true, false, layer.out(), layer.columns(), m * t,
+            layer.cotangentRows(in.cotangents()[l], m), layer.augmentedInputs(in.inputs()[l], m), d);
+        if (sums[l] == null) {
+          sums[l] = d;
+        } else {
+          for (int i = 0; i < d.length; i++) {
+            sums[l][i] += d[i];
+          }
+        }
+      }
+      for (int i = 0; i < m; i++) {
+        for (int j = 0; j < others.length; j++) {
+          others[j] += in.others()[i * in.otherColumns() + j];
+        }
+      }
+    }
+    for (int l = 0; l < sums.length; l++) {
+      if (sums[l] != null) {
+        k.layers().get(l).scatter(sums[l], k.offsets(), g);
+      }
+    }
+    k.scatterOthers(others, g);
+    return g;
+  }
+
+  private static String downdatedId(String fisherId) {
+    byte[] tag = new byte[4];
+    new Random().nextBytes(tag);
+    return fisherId.replaceAll("-d[0-9a-f]{8}$", "") + "-d" + HexFormat.of().formatHex(tag);
+  }
+
   /** Gradient bytes held at once while making an erase's rows. */
   private static final long CHUNK_BYTES = 64L << 20;
 
@@ -238,7 +373,7 @@ public final class Fishers implements AutoCloseable {
   /** Closes every open Fisher and stops the pool. Idempotent. */
   @Override
   public void close() {
-    open.values().forEach(FisherInverse::close);
+    open.values().forEach(OpenFisher::close);
     open.clear();
     pool.shutdownNow();
   }

@@ -184,4 +184,85 @@ public final class Linalg {
     }
     return true;
   }
+
+  /**
+   * Eigendecomposition of the symmetric n × n matrix {@code a} (row-major, both triangles set):
+   * on return {@code a} holds Q row-major with the eigenvectors in its columns (Q[i][k] is entry
+   * i of eigenvector k) and {@code w} the eigenvalues, ascending. LAPACK's divide and conquer
+   * DSYEVD with a native library, else EJML's symmetric QR algorithm.
+   *
+   * @throws IllegalStateException when the algorithm does not converge
+   */
+  static void symmetricEigen(double[] a, int n, double[] w) {
+    if (n == 0) {
+      return;
+    }
+    if (NATIVE) {
+      symmetricEigenLapack(a, n, w);
+    } else {
+      symmetricEigenEjml(a, n, w);
+    }
+  }
+
+  /** {@link #symmetricEigen} by LAPACK's DSYEVD (netlib's; native when one loads). */
+  static void symmetricEigenLapack(double[] a, int n, double[] w) {
+    LAPACK lapack = LAPACK.getInstance();
+    intW info = new intW(0);
+    double[] work = new double[1];
+    int[] iwork = new int[1];
+    lapack.dsyevd("V", "L", n, a, n, w, work, -1, iwork, -1, info);
+    work = new double[(int) work[0]];
+    iwork = new int[iwork[0]];
+    lapack.dsyevd("V", "L", n, a, n, w, work, work.length, iwork, iwork.length, info);
+    if (info.val != 0) {
+      throw new IllegalStateException("dsyevd did not converge (info " + info.val + ")");
+    }
+    // column-major Z (vector k in column k) read row-major is Zᵀ: transpose in place
+    for (int i = 0; i < n; i++) {
+      for (int j = i + 1; j < n; j++) {
+        double t = a[i * n + j];
+        a[i * n + j] = a[j * n + i];
+        a[j * n + i] = t;
+      }
+    }
+  }
+
+  /** {@link #symmetricEigen} by EJML's symmetric QR algorithm (the Java fallback). */
+  static void symmetricEigenEjml(double[] a, int n, double[] w) {
+    org.ejml.data.DMatrixRMaj m = org.ejml.data.DMatrixRMaj.wrap(n, n, a);
+    org.ejml.interfaces.decomposition.EigenDecomposition_F64<org.ejml.data.DMatrixRMaj> eig =
+        org.ejml.dense.row.factory.DecompositionFactory_DDRM.eig(n, true, true);
+    if (!eig.decompose(m.copy())) {
+      throw new IllegalStateException("the symmetric eigendecomposition did not converge");
+    }
+    Integer[] order = new Integer[n];
+    double[] values = new double[n];
+    for (int k = 0; k < n; k++) {
+      order[k] = k;
+      values[k] = eig.getEigenvalue(k).getReal();
+    }
+    java.util.Arrays.sort(order, java.util.Comparator.comparingDouble(k -> values[k]));
+    for (int k = 0; k < n; k++) {
+      int src = order[k];
+      w[k] = values[src];
+      org.ejml.data.DMatrixRMaj v = eig.getEigenVector(src);
+      for (int i = 0; i < n; i++) {
+        a[i * n + k] = v.get(i, 0);
+      }
+    }
+  }
+
+  /**
+   * C = op(A)·op(B) for row-major matrices (DGEMM): op(A) is m × k, op(B) k × n, C m × n;
+   * {@code transA}/{@code transB} say whether A is stored k × m / B n × k.
+   */
+  static void multiply(boolean transA, boolean transB, int m, int n, int k, double[] a,
+      double[] b, double[] c) {
+    if (m == 0 || n == 0) {
+      return;
+    }
+    // row-major C = op(A)op(B) is column-major Cᵀ = op(B)ᵀ op(A)ᵀ
+    BLAS.getInstance().dgemm(transB ? "T" : "N", transA ? "T" : "N", n, m, k, 1.0, b,
+        transB ? k : n, a, transA ? m : k, 0.0, c, n);
+  }
 }

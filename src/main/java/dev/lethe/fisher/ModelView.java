@@ -56,4 +56,30 @@ public interface ModelView {
    * {@code weights} (P floats, spec order), or at the version's own weights when null.
    */
   dev.lethe.eval.Evaluation evaluate(Samples checked, float[] weights);
+
+  /**
+   * The dense layers a Kronecker-factored Fisher can factor (empty when the model's format
+   * offers none: then KFAC and EKFAC builds are refused).
+   */
+  default List<KroneckerLayer> kroneckerLayers() {
+    return List.of();
+  }
+
+  /** Indices (spec order) of the erasable parameters no {@link #kroneckerLayers()} entry covers. */
+  default int[] otherParameters() {
+    return java.util.stream.IntStream.range(0, parameterShapes().size()).toArray();
+  }
+
+  /**
+   * Each layer's inputs and output cotangents, and the other parameters' gradients of
+   * ⟨v_i, z_i⟩, for the cotangents v [N, C] (no L2 term).
+   *
+   * @throws dev.lethe.core.LetheException FAILED_PRECONDITION when the model has no
+   *     {@link #kroneckerLayers()}
+   */
+  default LayerInputs layerInputs(Samples checked, float[] cotangent) {
+    throw dev.lethe.core.LetheException.precondition("this model's format does not expose its"
+        + " layers' inputs and cotangents: Kronecker-factored Fishers (KFAC, EKFAC) need an ONNX"
+        + " model; build a BLOCK_DIAGONAL Fisher");
+  }
 }

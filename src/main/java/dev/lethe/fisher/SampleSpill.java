@@ -67,6 +67,11 @@ final class SampleSpill implements AutoCloseable {
       if (batch.labels() != null) {
         batch.labels().writeTo(out);
       }
+      // ids key MONTE_CARLO draws: a replayed pass must draw what the first drew
+      out.writeInt(batch.ids().size());
+      for (String id : batch.ids()) {
+        out.writeUTF(id);
+      }
     } catch (IOException e) {
       throw new UncheckedIOException("spilling samples to " + file, e);
     }
@@ -93,7 +98,12 @@ final class SampleSpill implements AutoCloseable {
             map.put(name, DenseTensor.readFrom(in));
           }
           DenseTensor labels = in.readBoolean() ? DenseTensor.readFrom(in) : null;
-          visitor.accept(new Samples(List.of(), map, labels));
+          int count = in.readInt();
+          List<String> ids = new java.util.ArrayList<>(count);
+          for (int i = 0; i < count; i++) {
+            ids.add(in.readUTF());
+          }
+          visitor.accept(new Samples(ids, map, labels));
         }
       }
     } catch (IOException e) {

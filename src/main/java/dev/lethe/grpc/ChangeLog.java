@@ -43,9 +43,9 @@ final class ChangeLog {
   }
 
   static void fisherBuilt(String model, FisherProgress.Summary s) {
-    info("build-fisher %s version %d: %s %s, %d samples, %d blocks, %.1f MB, %d pass(es), %.1f s",
-        model, s.version(), s.kind(), s.method().id(), s.samples(), s.blocks(), s.bytes() / 1e6,
-        s.passes(), s.buildSeconds());
+    info("build-fisher %s version %d: %s %s %s (%s), %d samples, %d blocks, %.1f MB, %d pass(es), %.1f s",
+        model, s.version(), s.structure().id(), s.kind(), s.method().id(), s.structureReason(),
+        s.samples(), s.blocks(), s.bytes() / 1e6, s.passes(), s.buildSeconds());
   }
 
   static void erased(String model, String requestId, boolean dryRun, boolean downdate,

@@ -4,6 +4,7 @@ import dev.lethe.api.v1.BuildFisherProgress;
 import dev.lethe.api.v1.FisherKind;
 import dev.lethe.api.v1.FisherMethod;
 import dev.lethe.api.v1.FisherOptions;
+import dev.lethe.api.v1.FisherStructure;
 import dev.lethe.api.v1.FisherSummary;
 import dev.lethe.core.LetheException;
 import dev.lethe.fisher.CurvatureKind;
@@ -26,7 +27,32 @@ public final class FisherMessages {
         kind("options.fisher_kind", o.getFisherKind(), o.getFisherKindValue()),
         method("options.method", o.getMethod(), o.getMethodValue()),
         o.getBlockSize(), o.getMinibatch(), o.getMonteCarloDraws(), o.getSeed(), o.getVersion(),
-        o.getSamples());
+        o.getSamples(), structure("options.structure", o.getStructure(), o.getStructureValue()),
+        o.getStorageBudgetBytes());
+  }
+
+  /** Null for FISHER_STRUCTURE_UNSPECIFIED (= AUTO). */
+  static dev.lethe.fisher.FisherStructure structure(String field, FisherStructure s, int value) {
+    return switch (s) {
+      case FISHER_STRUCTURE_UNSPECIFIED -> null;
+      case BLOCK_DIAGONAL -> dev.lethe.fisher.FisherStructure.BLOCK_DIAGONAL;
+      case KFAC -> dev.lethe.fisher.FisherStructure.KFAC;
+      case EKFAC -> dev.lethe.fisher.FisherStructure.EKFAC;
+      case AUTO -> dev.lethe.fisher.FisherStructure.AUTO;
+      case UNRECOGNIZED -> throw LetheException.invalid(field, "unknown value " + value);
+    };
+  }
+
+  static FisherStructure structure(dev.lethe.fisher.FisherStructure s) {
+    if (s == null) {
+      return FisherStructure.FISHER_STRUCTURE_UNSPECIFIED;
+    }
+    return switch (s) {
+      case BLOCK_DIAGONAL -> FisherStructure.BLOCK_DIAGONAL;
+      case KFAC -> FisherStructure.KFAC;
+      case EKFAC -> FisherStructure.EKFAC;
+      case AUTO -> FisherStructure.AUTO;
+    };
   }
 
   /** The client's side of {@link #request(FisherOptions)}. */
@@ -41,6 +67,8 @@ public final class FisherMessages {
         .setSeed(r.seed())
         .setVersion(r.version())
         .setSamples(r.samples())
+        .setStructure(structure(r.structure()))
+        .setStorageBudgetBytes(r.storageBudgetBytes())
         .build();
   }
 
@@ -49,7 +77,9 @@ public final class FisherMessages {
         .setSamplesSeen(p.samplesSeen())
         .setBlocksDone(p.blocksDone())
         .setBlocksTotal(p.blocksTotal())
-        .setDone(p.done());
+        .setDone(p.done())
+        .setPass(p.pass())
+        .setPasses(p.passes());
     FisherProgress.Summary s = p.summary();
     if (s != null) {
       b.setSummary(FisherSummary.newBuilder()
@@ -64,7 +94,9 @@ public final class FisherMessages {
           .setPasses(s.passes())
           .setMeanGradientNorm(s.convergence().meanGradientNorm())
           .setGradientRms(s.convergence().gradientRms())
-          .setConvergenceWarning(s.convergence().warning()));
+          .setConvergenceWarning(s.convergence().warning())
+          .setStructure(structure(s.structure()))
+          .setStructureReason(s.structureReason()));
     }
     return b.build();
   }
@@ -79,10 +111,12 @@ public final class FisherMessages {
           kind("summary.fisher_kind", s.getFisherKind(), s.getFisherKindValue()),
           method("summary.method", s.getMethod(), s.getMethodValue()),
           s.getBuildSeconds(), s.getPasses(),
-          new dev.lethe.fisher.Convergence(s.getMeanGradientNorm(), s.getGradientRms()));
+          new dev.lethe.fisher.Convergence(s.getMeanGradientNorm(), s.getGradientRms()),
+          structure("summary.structure", s.getStructure(), s.getStructureValue()),
+          s.getStructureReason());
     }
     return new FisherProgress(p.getSamplesSeen(), p.getBlocksDone(), p.getBlocksTotal(),
-        p.getDone(), summary);
+        p.getDone(), summary, p.getPass(), p.getPasses());
   }
 
   /** Null for FISHER_KIND_UNSPECIFIED: the build's default. */

@@ -170,6 +170,7 @@ public final class ModelMessages {
         .setDowndated(f.downdated())
         .setMinibatch(f.minibatch())
         .setDampening(f.dampening())
+        .setKroneckerLayers(f.kroneckerLayers())
         .build();
   }
 
@@ -178,7 +179,7 @@ public final class ModelMessages {
         FisherMessages.kind("fisher.fisher_kind", f.getFisherKind(), f.getFisherKindValue()),
         f.getStructure(), f.getSamples(), f.getBlockSize(), f.getBlocks(), f.getVersion(),
         f.getBytes(), FisherMessages.method("fisher.method", f.getMethod(), f.getMethodValue()),
-        f.getDowndated(), f.getMinibatch(), f.getDampening());
+        f.getDowndated(), f.getMinibatch(), f.getDampening(), f.getKroneckerLayers());
   }
 
   static EvaluateResponse evaluateResponse(Evaluation e) {

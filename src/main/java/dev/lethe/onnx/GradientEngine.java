@@ -60,14 +60,14 @@ public final class GradientEngine implements AutoCloseable {
   /** How many sizes of the symbolic dims are kept built at once (least recently used retired). */
   public static final int SIZES_KEPT = GradientSessionCache.CAPACITY;
 
-  private final GradientGraph graph;
-  private final OrtEnvironment env = OrtEnvironment.getEnvironment();
-  private final GradientSessionCache sessions;
+  final GradientGraph graph;
+  final OrtEnvironment env = OrtEnvironment.getEnvironment();
+  final GradientSessionCache sessions;
   private final int chunk;
-  private final long chunkBytes;
+  final long chunkBytes;
   private final int paramCount;
-  private final int[] paramSizes;
-  private final MemoryPool pool;
+  final int[] paramSizes;
+  final MemoryPool pool;
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
   private boolean closed;
 
@@ -199,6 +199,25 @@ public final class GradientEngine implements AutoCloseable {
     return run(batch, params, cotangent, true, null);
   }
 
+  /**
+   * The Kronecker factors' inputs for the cotangents v [N, C]: each {@link DenseLayer}'s inputs
+   * and output cotangents, and the other parameters' per-sample gradients of ⟨v_n, z_n⟩ (no L2
+   * term), in runs of as many samples as the chunk bytes hold.
+   *
+   * @throws IllegalStateException when the graph has no {@link GradientGraph#layers()}
+   */
+  public LayerFactors factors(Samples batch, List<FloatBuffer> params, float[] cotangent) {
+    lock.readLock().lock();
+    try {
+      if (closed) {
+        throw new IllegalStateException("gradient engine is closed");
+      }
+      return LayerFactorRun.run(this, batch, params, cotangent);
+    } finally {
+      lock.readLock().unlock();
+    }
+  }
+
   private GradientResult run(Samples batch, List<FloatBuffer> params, float[] cotangent, boolean full,
       float[] into) {
     lock.readLock().lock();
@@ -271,7 +290,7 @@ public final class GradientEngine implements AutoCloseable {
     return result;
   }
 
-  private void feedParams(List<FloatBuffer> params, List<OnnxTensor> into) throws OrtException {
+  void feedParams(List<FloatBuffer> params, List<OnnxTensor> into) throws OrtException {
     List<long[]> shapes = graph.parameterShapes();
     if (params.size() != shapes.size()) {
       throw new IllegalArgumentException("expected " + shapes.size() + " parameter buffers, got " + params.size());
@@ -359,12 +378,12 @@ public final class GradientEngine implements AutoCloseable {
     }
   }
 
-  private static FloatBuffer floats(OrtSession.Result r, String name) {
+  static FloatBuffer floats(OrtSession.Result r, String name) {
     OnnxValue v = r.get(name).orElseThrow(() -> new IllegalStateException("no output " + name));
     return ((OnnxTensor) v).getFloatBuffer();
   }
 
-  private OnnxTensor slice(DenseTensor t, int start, int len) throws OrtException {
+  OnnxTensor slice(DenseTensor t, int start, int len) throws OrtException {
     long[] dims = t.dims().clone();
     long per = 1;
     for (int i = 1; i < dims.length; i++) {

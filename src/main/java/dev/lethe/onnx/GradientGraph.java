@@ -59,11 +59,22 @@ public final class GradientGraph {
   public static final String LOGITS = "lethe_logits";
   public static final String SQ_NORMS = "lethe_grad_sq_norms";
   public static final String GRAD_PREFIX = "lethe_grad_";
+  /** Outputs of the {@link Seed#FACTORS} graph: layer i's input a [N, in]. */
+  public static final String LAYER_INPUT_PREFIX = "lethe_kin_";
+  /** Outputs of the {@link Seed#FACTORS} graph: the cotangent δ [N, out] at layer i's output. */
+  public static final String LAYER_COTANGENT_PREFIX = "lethe_kout_";
 
   /** Where the backward pass starts. */
   public enum Seed {
     LOSS,
-    COTANGENT
+    COTANGENT,
+    /**
+     * As {@link #COTANGENT}, but instead of the per-sample outer products of the
+     * {@link #layers()} it outputs each layer's input ({@value #LAYER_INPUT_PREFIX}i) and output
+     * cotangent ({@value #LAYER_COTANGENT_PREFIX}i), and the gradients ({@value #GRAD_PREFIX}i)
+     * of the other erasable parameters only; nodes no output needs are pruned.
+     */
+    FACTORS
   }
 
   /**
@@ -82,6 +93,8 @@ public final class GradientGraph {
   private final boolean perSample;
   private final OnnxMl.ModelProto lossModel;
   private final OnnxMl.ModelProto cotangentModel;
+  private final List<DenseLayer> layers;
+  private final OnnxMl.ModelProto factorsModel;
   // the symbolic dims after the batch: source and logits rebuild the graph for other sizes
   private final SymbolicDims symbolic;
   private final List<Long> sizes;
@@ -128,6 +141,10 @@ public final class GradientGraph {
     this.perSample = fa.perSample;
     this.lossModel = emit(fa, logits, Seed.LOSS);
     this.cotangentModel = emit(fa, logits, Seed.COTANGENT);
+    // a Conv's positions follow symbolic input dims: only fixed-size layers are factored there
+    this.layers = DenseLayers.find(fa, params).stream()
+        .filter(l -> symbolic.isEmpty() || l.positions() == 1).toList();
+    this.factorsModel = layers.isEmpty() ? null : emit(fa, logits, Seed.FACTORS);
   }
 
   /**
@@ -259,8 +276,25 @@ public final class GradientGraph {
     build(model, logits, loss, erasable, 0);
   }
 
+  /** @throws IllegalStateException for FACTORS when there are no {@link #layers()} */
   public OnnxMl.ModelProto model(Seed seed) {
-    return seed == Seed.LOSS ? lossModel : cotangentModel;
+    if (seed == Seed.FACTORS && factorsModel == null) {
+      throw new IllegalStateException("the model has no Kronecker-factored layers");
+    }
+    return seed == Seed.LOSS ? lossModel : seed == Seed.COTANGENT ? cotangentModel : factorsModel;
+  }
+
+  /**
+   * The erasable Gemm/MatMul/Conv weights whose per-sample gradients are outer products (see
+   * {@link DenseLayer}), in the order of their weights; empty when there are none.
+   */
+  public List<DenseLayer> layers() {
+    return layers;
+  }
+
+  /** Indices (spec order) of the erasable parameters no {@link #layers()} entry covers. */
+  public int[] otherParameters() {
+    return DenseLayers.others(layers, params.size());
   }
 
   public LossFunction loss() {
@@ -304,7 +338,7 @@ public final class GradientGraph {
   // ---- emission ----------------------------------------------------------------------------
 
   private OnnxMl.ModelProto emit(ForwardAnalysis fa, String logits, Seed seed) {
-    Emitter e = new Emitter(freshPrefix(fa));
+    Emitter e = new Emitter(LossEmission.freshPrefix(fa));
     OnnxMl.GraphProto src = fa.model.getGraph();
     OnnxMl.GraphProto.Builder g = OnnxMl.GraphProto.newBuilder().setName(src.getName() + "_lethe_grad");
     // only what the logits need: nodes after them (a final Softmax, ZipMap, ArgMax) would run
@@ -332,7 +366,7 @@ public final class GradientGraph {
       boolean classLabels = loss.hasClassLabels();
       g.addInput(OnnxBuilder.valueInfo(LABELS, classLabels ? OnnxMl.TensorProto.DataType.INT64_VALUE
           : OnnxMl.TensorProto.DataType.FLOAT_VALUE, classLabels ? new long[] {-1} : new long[] {-1, classes}));
-      String[] lossAndGrad = lossHead(e, z);
+      String[] lossAndGrad = LossEmission.lossHead(e, z, loss, classes);
       String total = lossAndGrad[0];
       if (l2 > 0) {
         String sq = null;
@@ -348,6 +382,9 @@ public final class GradientGraph {
       g.addInput(OnnxBuilder.valueInfo(COTANGENT, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1, classes}));
       gz = COTANGENT;
     }
+    // the FACTORS graph outputs the other parameters' gradients only
+    Set<Integer> kept = seed != Seed.FACTORS ? null
+        : java.util.Arrays.stream(otherParameters()).boxed().collect(java.util.stream.Collectors.toSet());
     GradContext ctx = new GradContext(fa.meta, fa.needsGrad, fa.constants, e, fa.opset);
     Map<String, String> grads = fa.needsGrad.contains(logits)
         ? Backward.gradients(fa.path, logits, ctx.reshapeToSample(gz, lm), ctx)
@@ -355,7 +392,13 @@ public final class GradientGraph {
     String batchDim = e.op("Slice", new String[] {e.op("Shape", new String[] {z}), e.ints(0), e.ints(1)});
     Map<String, String> renamed = new HashMap<>();
     String sqNorms = null;
+    if (seed == Seed.FACTORS) {
+      DenseLayers.emitOutputs(layers, fa, grads, ctx, g);
+    }
     for (int i = 0; i < params.size(); i++) {
+      if (kept != null && !kept.contains(i)) {
+        continue;
+      }
       String p = params.get(i);
       long[] shape = paramShapes.get(i);
       String gp = grads.get(p);
@@ -385,58 +428,20 @@ public final class GradientGraph {
           : e.op("ReduceSumSquare", new String[] {flat}, "axes", new long[] {1}, "keepdims", 0L);
       sqNorms = sqNorms == null ? sq : e.add(sqNorms, sq);
     }
-    e.node("Identity", new String[] {sqNorms}, new String[] {SQ_NORMS});
+    if (seed != Seed.FACTORS) {
+      e.node("Identity", new String[] {sqNorms}, new String[] {SQ_NORMS});
+    }
     g.addAllNode(e.nodes());
     g.addAllInitializer(e.initializers());
+    if (seed == Seed.FACTORS) {
+      g.addOutput(OnnxBuilder.valueInfo(LOGITS, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1, classes}));
+      return fa.model.toBuilder().clearGraph().setGraph(DenseLayers.prune(g)).build();
+    }
     if (seed == Seed.LOSS) {
       g.addOutput(OnnxBuilder.valueInfo(LOSS, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1}));
     }
     g.addOutput(OnnxBuilder.valueInfo(LOGITS, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1, classes}));
     g.addOutput(OnnxBuilder.valueInfo(SQ_NORMS, OnnxMl.TensorProto.DataType.FLOAT_VALUE, new long[] {-1}));
     return fa.model.toBuilder().clearGraph().setGraph(g).build();
-  }
-
-  /**
-   * Emits the per-sample data loss [N] and its gradient at the flattened logits z [N, C], in
-   * numerically stable forms (log-softmax; softplus of −|z|).
-   */
-  private String[] lossHead(Emitter e, String z) {
-    switch (loss) {
-      case SOFTMAX_CROSS_ENTROPY: {
-        String ls = e.op("LogSoftmax", new String[] {z}, "axis", 1L);
-        String picked = e.op("GatherElements", new String[] {ls, e.unsqueeze(LABELS, 1)}, "axis", 1L);
-        String data = e.neg(e.reshape(picked, -1));
-        String onehot = e.op("OneHot", new String[] {LABELS, e.ints(classes), e.floats(new float[] {0, 1}, 2)},
-            "axis", -1L);
-        return new String[] {data, e.sub(e.op("Exp", new String[] {ls}), onehot)};
-      }
-      case SIGMOID_BINARY_CROSS_ENTROPY: {
-        String softplus = e.op("Log", new String[] {e.add(e.scalar(1),
-            e.op("Exp", new String[] {e.neg(e.op("Abs", new String[] {z}))}))});
-        String l = e.add(e.sub(e.op("Relu", new String[] {z}), e.mul(z, LABELS)), softplus);
-        String data = e.op("ReduceSum", new String[] {l, e.ints(1)}, "keepdims", 0L);
-        return new String[] {data, e.sub(e.op("Sigmoid", new String[] {z}), LABELS)};
-      }
-      case MEAN_SQUARED_ERROR: {
-        String d = e.sub(z, LABELS);
-        String data = e.scale(e.op("ReduceSum", new String[] {e.mul(d, d), e.ints(1)}, "keepdims", 0L), 1.0 / classes);
-        return new String[] {data, e.scale(d, 2.0 / classes)};
-      }
-      default:
-        throw new IllegalArgumentException("unknown loss " + loss);
-    }
-  }
-
-  private static String freshPrefix(ForwardAnalysis fa) {
-    String prefix = "lethe_bwd/";
-    while (true) {
-      final String p = prefix;
-      boolean clash = fa.meta.keySet().stream().anyMatch(n -> n.startsWith(p))
-          || fa.nodes.stream().anyMatch(n -> n.getOutputList().stream().anyMatch(o -> o.startsWith(p)));
-      if (!clash) {
-        return prefix;
-      }
-      prefix = "_" + prefix;
-    }
   }
 }

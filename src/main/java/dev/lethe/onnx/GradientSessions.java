@@ -17,6 +17,7 @@ final class GradientSessions {
   private final OrtEnvironment env;
   private final OrtSession loss;
   private OrtSession cotangent; // guarded by this
+  private OrtSession factors; // guarded by this
   private int users; // guarded by this
   private boolean retired; // guarded by this
 
@@ -83,6 +84,14 @@ final class GradientSessions {
     }
   }
 
+  /** The {@link GradientGraph.Seed#FACTORS} session, created on first use; as {@link #session}. */
+  synchronized OrtSession factorsSession() {
+    if (factors == null) {
+      factors = create(GradientGraph.Seed.FACTORS);
+    }
+    return factors;
+  }
+
   private OrtSession create(GradientGraph.Seed seed) {
     try {
       return OrtSessions.create(env, graph.model(seed), 0);
@@ -97,6 +106,10 @@ final class GradientSessions {
       if (cotangent != null) {
         cotangent.close();
         cotangent = null;
+      }
+      if (factors != null) {
+        factors.close();
+        factors = null;
       }
     } catch (OrtException e) {
       throw new IllegalStateException("closing the gradient sessions failed: " + e.getMessage(), e);

@@ -108,7 +108,7 @@ public final class LetheServer {
               : LedgerKeys.load(config.ledgerSecretFile()));
       java.nio.file.Files.createDirectories(config.dataDir().resolve("tmp"));
       fishers = new Fishers(new FisherStore(db), config.fisherPoolThreads(),
-          budget.fisherBytes(), config.dataDir().resolve("tmp"));
+          budget.fisherBytes(), config.dataDir().resolve("tmp"), config.fisherStorageBudgetBytes());
       LOG.info(() -> "Fisher pool of " + config.fisherPoolThreads() + " threads; linear algebra: "
           + Linalg.describe());
       // Before serving: debris of a crash (orphaned Fishers and weight sets, spill files of

@@ -26,6 +26,9 @@ import java.nio.file.Path;
  *     null = this JVM's limits split by default, with {@code fisherMemoryBytes} as the Fisher
  *     share
  * @param maxWatchBehind changes a WatchModel subscriber may fall behind before it is cancelled
+ * @param fisherStorageBudgetBytes AUTO's storage budget ({@code --fisher-storage-budget-bytes}):
+ *     a build whose structure is AUTO is block-diagonal while that Fisher's stored bytes (F⁻¹
+ *     and F) fit it, else EKFAC
  */
 public record ServerConfig(
     String listen,
@@ -41,7 +44,8 @@ public record ServerConfig(
     Path ledgerSecretFile,
     int fisherThreads,
     MemoryBudget memory,
-    int maxWatchBehind) {
+    int maxWatchBehind,
+    long fisherStorageBudgetBytes) {
 
   /** Default {@link #maxWatchBehind}. */
   public static final int DEFAULT_MAX_WATCH_BEHIND = 1000;
@@ -54,6 +58,20 @@ public record ServerConfig(
     if (maxWatchBehind < 1) {
       throw new IllegalArgumentException("--max-watch-behind must be >= 1, got " + maxWatchBehind);
     }
+    if (fisherStorageBudgetBytes < 1) {
+      throw new IllegalArgumentException("--fisher-storage-budget-bytes must be >= 1, got "
+          + fisherStorageBudgetBytes);
+    }
+  }
+
+  /** The default AUTO storage budget ({@link dev.lethe.fisher.Fishers#DEFAULT_STORAGE_BUDGET}). */
+  public ServerConfig(String listen, Path dataDir, StoreConfig store, int maxMessageBytes,
+      boolean demo, int shutdownGraceSeconds, EraseConfig erase, long fisherMemoryBytes,
+      Security security, String metricsListen, Path ledgerSecretFile, int fisherThreads,
+      MemoryBudget memory, int maxWatchBehind) {
+    this(listen, dataDir, store, maxMessageBytes, demo, shutdownGraceSeconds, erase,
+        fisherMemoryBytes, security, metricsListen, ledgerSecretFile, fisherThreads, memory,
+        maxWatchBehind, dev.lethe.fisher.Fishers.DEFAULT_STORAGE_BUDGET);
   }
 
   /** This JVM's limits split by default; the default watch limit. */

@@ -34,6 +34,21 @@ interface ModelBackend extends AutoCloseable {
   GradientResult cotangentGradients(Samples checked, VersionWeights w, LossFunction loss, double l2,
       float[] cotangent);
 
+  /**
+   * The dense layers of the gradient graph at {@code l2} (empty when the format has none) and,
+   * with {@code cotangent}, their inputs and output cotangents and the other parameters'
+   * gradients; null inputs when {@code cotangent} is null.
+   */
+  default dev.lethe.onnx.GradientGraph gradientGraph(VersionWeights w, LossFunction loss, double l2) {
+    return null;
+  }
+
+  /** Layer inputs for the cotangents v [N, C] at {@code w} (ONNX only; see {@link #gradientGraph}). */
+  default dev.lethe.onnx.LayerFactors layerFactors(Samples checked, VersionWeights w, LossFunction loss,
+      double l2, float[] cotangent) {
+    throw dev.lethe.core.LetheException.precondition("Kronecker-factored Fishers need an ONNX model");
+  }
+
   /** Builds the gradient machinery for {@code l2} now, at {@code w} (start-up warm-up). */
   void warm(VersionWeights w, LossFunction loss, double l2);
 

@@ -95,6 +95,17 @@ final class ModelRuntime implements AutoCloseable {
     return backend.cotangentGradients(checked, w, loss, l2, cotangent);
   }
 
+  /** The gradient graph at {@code l2}, or null for a format without one (TorchScript). */
+  dev.lethe.onnx.GradientGraph gradientGraph(VersionWeights w, LossFunction loss, double l2) {
+    return backend.gradientGraph(w, loss, l2);
+  }
+
+  /** Layer inputs and cotangents at {@code w} (ONNX only). */
+  dev.lethe.onnx.LayerFactors layerFactors(Samples checked, VersionWeights w, LossFunction loss,
+      double l2, float[] cotangent) {
+    return backend.layerFactors(checked, w, loss, l2, cotangent);
+  }
+
   /** Builds the gradient machinery of {@code version}'s model for {@code l2} now. */
   void warm(long version, LossFunction loss, double l2) {
     backend.warm(weights(version), loss, l2);

@@ -97,6 +97,17 @@ final class OnnxBackend implements ModelBackend {
   }
 
   @Override
+  public GradientGraph gradientGraph(VersionWeights w, LossFunction loss, double l2) {
+    return engine(w, loss, l2).graph();
+  }
+
+  @Override
+  public dev.lethe.onnx.LayerFactors layerFactors(Samples checked, VersionWeights w, LossFunction loss,
+      double l2, float[] cotangent) {
+    return engine(w, loss, l2).factors(checked, w.parameters(), cotangent);
+  }
+
+  @Override
   public void warm(VersionWeights w, LossFunction loss, double l2) {
     engine(w, loss, l2);
   }

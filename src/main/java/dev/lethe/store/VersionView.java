@@ -87,6 +87,34 @@ final class VersionView implements ModelView {
   }
 
   @Override
+  public List<dev.lethe.fisher.KroneckerLayer> kroneckerLayers() {
+    dev.lethe.onnx.GradientGraph g = graph();
+    return g == null ? List.of() : g.layers().stream().map(l -> new dev.lethe.fisher.KroneckerLayer(
+        l.weight(), l.bias(), l.out(), l.in(), l.outMajor(), l.alpha(), l.beta(), l.positions())).toList();
+  }
+
+  @Override
+  public int[] otherParameters() {
+    dev.lethe.onnx.GradientGraph g = graph();
+    return g == null ? ModelView.super.otherParameters() : g.otherParameters();
+  }
+
+  @Override
+  public dev.lethe.fisher.LayerInputs layerInputs(Samples checked, float[] cotangent) {
+    if (kroneckerLayers().isEmpty()) {
+      return ModelView.super.layerInputs(checked, cotangent);
+    }
+    dev.lethe.onnx.LayerFactors f = entry.runtime.layerFactors(checked, weights(), loss,
+        record.getL2(), cotangent);
+    return new dev.lethe.fisher.LayerInputs(f.samples(), f.inputs(), f.cotangents(), f.others(),
+        f.otherColumns());
+  }
+
+  private dev.lethe.onnx.GradientGraph graph() {
+    return entry.runtime.gradientGraph(weights(), loss, record.getL2());
+  }
+
+  @Override
   public double meanLoss(Samples checked, float[] weights) {
     return evaluate(checked, weights).meanLoss();
   }

@@ -120,4 +120,13 @@ public final class GradRules {
   public static Set<String> supported() {
     return Collections.unmodifiableSet(RULES.keySet());
   }
+
+  /**
+   * Emits the im2col patches [N, C·K, O1..Os] of a Conv node's input (channel-major, then the
+   * kernel offsets: the order of the weight's flattened [M, C, k1..ks] entries after M), as its
+   * weight-gradient rule unfolds them; for Kronecker factors (KFC).
+   */
+  public static String convPatches(ai.onnx.proto.OnnxMl.NodeProto node, GradContext ctx) {
+    return WindowRules.patches(node, ctx);
+  }
 }

@@ -202,10 +202,21 @@ final class WindowRules {
     return grads;
   }
 
-  private static String weightGrad(Emitter e, String x, String g, long c, long[] ws, long group, Windows win) {
+  /**
+   * The im2col patches of a Conv node's X: [N, C·K, O1..Os] (channel-major, then the kernel's
+   * offsets), by a depthwise Conv with one-hot kernels.
+   */
+  static String patches(OnnxMl.NodeProto node, GradContext ctx) {
+    ValueMeta mx = ctx.meta(node.getInput(0));
+    long[] ws = ctx.meta(node.getInput(1)).shape();
+    Windows win = Windows.of(node, Arrays.copyOfRange(ws, 2, ws.length), mx.shape(),
+        ctx.meta(node.getOutput(0)).shape());
+    return patches(ctx.emit(), node.getInput(0), mx.shape()[1], ws, win);
+  }
+
+  private static String patches(Emitter e, String x, long c, long[] ws, Windows win) {
     long[] kernel = Arrays.copyOfRange(ws, 2, ws.length);
     long kk = win.kernelSize();
-    long m = ws[0];
     float[] eye = new float[(int) (c * kk * kk)];
     for (int ch = 0; ch < c; ch++) {
       for (int k = 0; k < kk; k++) {
@@ -213,8 +224,14 @@ final class WindowRules {
       }
     }
     String unfoldKernel = e.floats(eye, dims(c * kk, 1, kernel));
-    String patches = e.op("Conv", new String[] {x, unfoldKernel}, "strides", win.strides(),
+    return e.op("Conv", new String[] {x, unfoldKernel}, "strides", win.strides(),
         "dilations", win.dilations(), "pads", win.pads(), "group", c, "kernel_shape", kernel);
+  }
+
+  private static String weightGrad(Emitter e, String x, String g, long c, long[] ws, long group, Windows win) {
+    long kk = win.kernelSize();
+    long m = ws[0];
+    String patches = patches(e, x, c, ws, win);
     long l = 1;
     for (long o : win.out()) {
       l *= o;

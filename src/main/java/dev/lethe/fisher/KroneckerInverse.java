@@ -1,0 +1,135 @@
+package dev.lethe.fisher;
+
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+
+/**
+ * A stored KFAC or EKFAC Fisher applied: per dense layer, with D the layer's entries of v as an
+ * out × c matrix ({@link KroneckerLayer}),
+ *
+ * <pre>
+ *   F⁻¹v = (Q_A ⊗ Q_G)(Λ + λ)⁻¹(Q_A ⊗ Q_G)ᵀ v   ⇔   D' = Q_G [(Q_Gᵀ D Q_A) ⊘ (Λ + λ)] Q_Aᵀ
+ * </pre>
+ *
+ * with Λ[o][j] = Λ_G[o]·Λ_A[j] (KFAC) or the corrected eigenvalues Λ* (EKFAC): four matrix
+ * products per layer (DGEMM). The other parameters go through their blocks
+ * ({@link FisherInverse}). Each apply reads the layer's parts from RocksDB (CRC32C checked) and
+ * holds one layer's at a time; nothing is cached.
+ *
+ * <p>Thread-safe. Does not own the pool; close before the database closes.
+ */
+final class KroneckerInverse implements OpenFisher {
+  private final FisherStore store;
+  private final String model;
+  private final String fisherId;
+  private final FisherHeader header;
+  private final FisherInverse blocks;
+
+  KroneckerInverse(FisherStore store, String model, String fisherId, FisherHeader header,
+      ExecutorService pool, int parallelism) {
+    this.store = store;
+    this.model = model;
+    this.fisherId = fisherId;
+    this.header = header;
+    this.blocks = header.layout().blockCount() == 0 ? null
+        : new FisherInverse(store, model, fisherId, header, pool, parallelism, true);
+  }
+
+  @Override
+  public String fisherId() {
+    return fisherId;
+  }
+
+  @Override
+  public FisherHeader header() {
+    return header;
+  }
+
+  /** The other parameters' blocks, or null when every parameter is in a layer. */
+  FisherInverse blocks() {
+    return blocks;
+  }
+
+  String model() {
+    return model;
+  }
+
+  FisherStore store() {
+    return store;
+  }
+
+  /** Part {@code part} of layer {@code l} (verified). */
+  double[] part(int l, byte part) {
+    return store.readPart(model, fisherId, header, l, part);
+  }
+
+  /** Λ of layer l, out × c: Λ_G ⊗ Λ_A for KFAC, Λ* for EKFAC. */
+  double[] eigenvalues(int l) {
+    KroneckerLayer layer = header.kronecker().layers().get(l);
+    if (header.structure() == FisherStructure.EKFAC) {
+      return part(l, Kronecker.LAMBDA_E);
+    }
+    return outer(part(l, Kronecker.LAMBDA_G), part(l, Kronecker.LAMBDA_A), layer.out(),
+        layer.columns());
+  }
+
+  static double[] outer(double[] lg, double[] la, int o, int c) {
+    double[] e = new double[o * c];
+    for (int x = 0; x < o; x++) {
+      for (int j = 0; j < c; j++) {
+        e[x * c + j] = lg[x] * la[j];
+      }
+    }
+    return e;
+  }
+
+  @Override
+  public void apply(double[] v, double[] out) {
+    Kronecker k = header.kronecker();
+    long p = header.parameterCount();
+    if (v.length != p || out.length != p) {
+      throw new IllegalArgumentException("vectors must have " + p + " entries, got " + v.length
+          + " and " + out.length);
+    }
+    if (blocks != null) {
+      double[] x = k.gatherOthers(v);
+      double[] y = new double[x.length];
+      blocks.apply(x, y);
+      k.scatterOthers(y, out);
+    }
+    List<KroneckerLayer> layers = k.layers();
+    for (int l = 0; l < layers.size(); l++) {
+      KroneckerLayer layer = layers.get(l);
+      double[] d = new double[(int) layer.entries()];
+      layer.gather(v, k.offsets(), d);
+      solve(layer, part(l, Kronecker.Q_A), part(l, Kronecker.Q_G), eigenvalues(l),
+          header.dampening(), d);
+      layer.scatter(d, k.offsets(), out);
+    }
+  }
+
+  /**
+   * d ← Q_G [(Q_Gᵀ d Q_A) ⊘ (Λ + λ)] Q_Aᵀ in place, d out × c row-major, Q_A c × c, Q_G
+   * out × out (eigenvectors in columns), Λ out × c.
+   */
+  static void solve(KroneckerLayer layer, double[] qa, double[] qg, double[] lambda, double damp,
+      double[] d) {
+    int o = layer.out();
+    int c = layer.columns();
+    double[] t = new double[o * c];
+    Linalg.multiply(true, false, o, c, o, qg, d, t);
+    Linalg.multiply(false, false, o, c, c, t, qa, d);
+    for (int i = 0; i < d.length; i++) {
+      d[i] /= lambda[i] + damp;
+    }
+    Linalg.multiply(false, false, o, c, o, qg, d, t);
+    Linalg.multiply(false, true, o, c, c, t, qa, d);
+  }
+
+  @Override
+  public void close() {
+    if (blocks != null) {
+      blocks.close();
+    }
+  }
+}
