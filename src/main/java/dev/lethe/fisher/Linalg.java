@@ -265,4 +265,14 @@ public final class Linalg {
     BLAS.getInstance().dgemm(transB ? "T" : "N", transA ? "T" : "N", n, m, k, 1.0, b,
         transB ? k : n, a, transA ? m : k, 0.0, c, n);
   }
+
+  /** {@link #multiply(boolean, boolean, int, int, int, double[], double[], double[])} in float32 (SGEMM). */
+  static void multiply(boolean transA, boolean transB, int m, int n, int k, float[] a,
+      float[] b, float[] c) {
+    if (m == 0 || n == 0) {
+      return;
+    }
+    BLAS.getInstance().sgemm(transB ? "T" : "N", transA ? "T" : "N", n, m, k, 1.0f, b,
+        transB ? k : n, a, transA ? m : k, 0.0f, c, n);
+  }
 }
