@@ -101,7 +101,7 @@ class FisherJobFailureTest {
       BATCHES.set(0);
       JobOptions o = new JobOptions(options(server, csv).sidecar(), "b", 0, List.of(csv), null,
           null, null, CurvatureKind.EMPIRICAL, "block_diagonal", 10, 0, 0, 3, "features", "label",
-          java.util.Map.of(), 256L << 20, 16);
+          java.util.Map.of(), 256L << 20, 16, 4L << 30);
       assertEquals(N, JobDriver.run(spark, o, p -> {}, FLAKY).summary().samples());
       // 3 partitions of 40 samples in batches of 16 = 9 batches, plus the failed attempt's 2
       assertEquals(11, BATCHES.get());
@@ -133,7 +133,7 @@ class FisherJobFailureTest {
   void kroneckerStructuresAndUnknownKindsAreRefusedBeforeAnyWork() throws Exception {
     JobOptions kfac = new JobOptions(new Sidecar("127.0.0.1:1", null, null, null), "b", 0,
         List.of("unused.csv"), null, null, null, CurvatureKind.TRUE, "kfac", 0, 0, 0, 0,
-        "features", "label", java.util.Map.of(), 256L << 20, 256);
+        "features", "label", java.util.Map.of(), 256L << 20, 256, 4L << 30);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> FisherJob.run(spark, kfac));
     assertTrue(e.getMessage().startsWith("--structure: 'kfac'"), e.getMessage());
