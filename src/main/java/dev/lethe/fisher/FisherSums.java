@@ -226,7 +226,7 @@ public final class FisherSums implements AutoCloseable {
   }
 
   public int blocksTotal() {
-    return layout.blockCount() + (kronecker == null ? 0 : kronecker.layerCount());
+    return layout.blockCount() + (kronecker == null ? 0 : kronecker.units());
   }
 
   /** Progress so far (n samples summed, blocks finished). */
@@ -386,7 +386,7 @@ public final class FisherSums implements AutoCloseable {
     }
     if (kronecker != null) {
       kronecker.finish((FisherStore.Writer) writer, header.samples(), (double) header.rows());
-      blocksDone.addAndGet(kronecker.layerCount());
+      blocksDone.addAndGet(kronecker.units());
     }
     Convergence convergence = convergence();
     FisherHeader stored = writer.commit(rowsMade);

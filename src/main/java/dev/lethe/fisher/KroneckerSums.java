@@ -37,8 +37,9 @@ public final class KroneckerSums {
     this.filled = new long[layers.size()][Part.values().length];
   }
 
-  int layerCount() {
-    return layers.size();
+  /** Progress units, as a build counts them: one per layer (two for EKFAC: factors, second moments). */
+  int units() {
+    return layers.size() * (ekfac ? 2 : 1);
   }
 
   private long length(int l, Part p) {

@@ -130,13 +130,14 @@ class FisherJobFailureTest {
   }
 
   @Test
-  void kroneckerStructuresAndUnknownKindsAreRefusedBeforeAnyWork() throws Exception {
-    JobOptions kfac = new JobOptions(new Sidecar("127.0.0.1:1", null, null, null), "b", 0,
-        List.of("unused.csv"), null, null, null, CurvatureKind.TRUE, "kfac", 0, 0, 0, 0,
+  void unknownStructuresAndKindsAreRefusedBeforeAnyWork() throws Exception {
+    JobOptions diagonal = new JobOptions(new Sidecar("127.0.0.1:1", null, null, null), "b", 0,
+        List.of("unused.csv"), null, null, null, CurvatureKind.TRUE, "diagonal", 0, 0, 0, 0,
         "features", "label", java.util.Map.of(), 256L << 20, 256, 4L << 30);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> FisherJob.run(spark, kfac));
-    assertTrue(e.getMessage().startsWith("--structure: 'kfac'"), e.getMessage());
+        () -> FisherJob.run(spark, diagonal));
+    assertTrue(e.getMessage().startsWith("--structure: must be block_diagonal, kfac, ekfac or"
+        + " auto, got 'diagonal'"), e.getMessage());
     FisherJob job = new FisherJob();
     picocli.CommandLine.populateCommand(job, "--sidecar", "h:1", "--model", "m", "--data", "d.csv",
         "--kind", "FISHY");
