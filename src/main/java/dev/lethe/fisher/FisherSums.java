@@ -173,15 +173,9 @@ public final class FisherSums implements AutoCloseable {
     BlockLayout layout = BlockLayout.forParameters(target.view().parameterShapes(), b);
     long total = layout.parameterCount();
     if (kron) {
-      // the plan BuildFisher would make: its layers, and the blocks of the other parameters
-      plan = BuildPlan.resolve(target, new FisherRequest(h.model(), h.kind(), InversionMethod.GRAM,
-          b, 1, h.draws(), h.seed(), h.version(), h.samples(), structure.equals("kfac")
-          ? FisherStructure.KFAC : FisherStructure.EKFAC, 0), Long.MAX_VALUE, 1);
+      plan = KroneckerSums.plan(target, h, b, structure.equals("kfac")
+          ? FisherStructure.KFAC : FisherStructure.EKFAC);
       layout = plan.layout();
-      if (h.layers() != plan.kronecker().layers().size()) {
-        throw LetheException.invalid("header.kronecker_layers", h.layers() + " layers announced;"
-            + " the model has " + plan.kronecker().layers().size() + " dense layers to factor");
-      }
     } else if (h.layers() != 0) {
       throw LetheException.invalid("header.kronecker_layers", "must be 0 for a block-diagonal"
           + " Fisher, got " + h.layers());

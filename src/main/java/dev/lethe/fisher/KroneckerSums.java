@@ -37,6 +37,25 @@ public final class KroneckerSums {
     this.filled = new long[layers.size()][Part.values().length];
   }
 
+  /**
+   * The plan BuildFisher would make for the header's structure (its layers, and the blocks of
+   * the other parameters, split by {@code blockSize}).
+   *
+   * @throws LetheException as {@link BuildPlan#resolve}; INVALID_ARGUMENT naming
+   *     header.kronecker_layers when the header's layer count is not the model's
+   */
+  static BuildPlan plan(FisherTarget target, FisherSums.Header h, int blockSize,
+      FisherStructure structure) {
+    BuildPlan plan = BuildPlan.resolve(target, new FisherRequest(h.model(), h.kind(),
+        InversionMethod.GRAM, blockSize, 1, h.draws(), h.seed(), h.version(), h.samples(),
+        structure, 0), Long.MAX_VALUE, 1);
+    if (h.layers() != plan.kronecker().layers().size()) {
+      throw LetheException.invalid("header.kronecker_layers", h.layers() + " layers announced;"
+          + " the model has " + plan.kronecker().layers().size() + " dense layers to factor");
+    }
+    return plan;
+  }
+
   /** Progress units, as a build counts them: one per layer (two for EKFAC: factors, second moments). */
   int units() {
     return layers.size() * (ekfac ? 2 : 1);
