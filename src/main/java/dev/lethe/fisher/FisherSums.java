@@ -177,8 +177,7 @@ public final class FisherSums implements AutoCloseable {
           ? FisherStructure.KFAC : FisherStructure.EKFAC);
       layout = plan.layout();
     } else if (h.layers() != 0) {
-      throw LetheException.invalid("header.kronecker_layers", "must be 0 for a block-diagonal"
-          + " Fisher, got " + h.layers());
+      throw LetheException.invalid("header.kronecker_layers", "must be 0 here, got " + h.layers());
     }
     if (h.parameters() != total) {
       throw LetheException.invalid("header.parameters", "the sums are over " + h.parameters()
@@ -204,8 +203,7 @@ public final class FisherSums implements AutoCloseable {
     // packed sums (b²/2), the unpacked Gram, F and F⁻¹ (b² each): about 4 · 8 · b² bytes
     long blockBytes = 4 * 8 * largest * largest;
     int parallel = pool == null ? 1 : Math.max(1, Math.min(threads, layout.blockCount()));
-    // a Kronecker Fisher's parts are held at once, as a build holds its factors (twice: the
-    // sums and their normalised copies, plus an EKFAC basis)
+    // the layers' parts are held at once, as a build holds its factors (sums and copies)
     long factors = plan == null ? 0 : 2 * plan.factorBytes();
     dev.lethe.core.MemoryPool.Reservation held = memory.reserveUpTo(factors + parallel * blockBytes,
         factors + blockBytes, kron ? "header.structure" : "header.block_size", kron
@@ -395,10 +393,8 @@ public final class FisherSums implements AutoCloseable {
   }
 
   /**
-   * Takes a chunk of a dense layer's part of a KFAC/EKFAC Fisher ({@link KroneckerSums#accept}).
-   *
-   * @throws LetheException INVALID_ARGUMENT naming kronecker_sum when the header's structure is
-   *     block-diagonal, else as {@link KroneckerSums#accept}
+   * A chunk of a dense layer's part ({@link KroneckerSums#accept}); INVALID_ARGUMENT naming
+   * kronecker_sum after a block-diagonal header.
    */
   public void acceptKronecker(int layer, KroneckerSums.Part part, long offset, double[] values) {
     if (kronecker == null) {
