@@ -160,7 +160,8 @@ public final class FisherJob implements Callable<Integer> {
       int tenth = p.blocksTotal() == 0 ? 0 : 10 * p.blocksDone() / p.blocksTotal();
       if (tenth != last[0]) {
         last[0] = tenth;
-        System.err.printf(Locale.ROOT, "FisherJob: %d/%d blocks (and Kronecker layer units) finished on the sidecar%n",
+        System.err.printf(Locale.ROOT,
+            "FisherJob: %d/%d blocks (and Kronecker layer units) finished on the sidecar%n",
             p.blocksDone(), p.blocksTotal());
       }
     });
