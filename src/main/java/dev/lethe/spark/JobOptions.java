@@ -76,6 +76,12 @@ public record JobOptions(Sidecar sidecar, String model, long version, List<Strin
         groupBytes, batchSamples, storageBudgetBytes);
   }
 
+  public JobOptions withStorageBudget(long bytes) {
+    return new JobOptions(sidecar, model, version, data, format, featureScale, featureOffset, kind,
+        structure, blockSize, draws, seed, partitions, featuresColumn, labelColumn, inputColumns,
+        groupBytes, batchSamples, bytes);
+  }
+
   /** The format named, or the one the first path's name says. */
   String resolvedFormat() {
     if (format != null) {

@@ -141,6 +141,25 @@ class FisherJobKroneckerTest {
     }
   }
 
+  /** --structure auto: BuildPlan's rule against the storage budget, as the sidecar's AUTO. */
+  @org.junit.jupiter.api.Test
+  void autoPicksBlockDiagonalWithinTheBudgetAndEkfacBeyondIt() throws Exception {
+    Path data = Files.createDirectories(dir.resolve("data"));
+    List<String> paths = List.of(SparkFixture.csv(train, data));
+    LetheServer server = SparkFixture.sidecar(dir.resolve("store"));
+    try (LetheClient client = new LetheClient("127.0.0.1:" + server.port())) {
+      client.putModel(Fixtures.spec("b").withTrainSize(N), new ByteArrayInputStream(mlp.onnx()));
+      JobOptions o = JobOptions.of(new Sidecar("127.0.0.1:" + server.port(), null, null, null),
+          "b", paths).withBlocks(10, 256L << 20).withPartitions(2).withStructure("auto");
+      assertEquals(FisherStructure.BLOCK_DIAGONAL, FisherJob.run(spark, o).summary().structure());
+      // the block-diagonal Fisher of 27 parameters takes more than 100 bytes
+      assertEquals(FisherStructure.EKFAC,
+          FisherJob.run(spark, o.withStorageBudget(100)).summary().structure());
+    } finally {
+      server.stop();
+    }
+  }
+
   static double relative(double[] x, double[] y) {
     double diff = 0;
     double norm = 0;
