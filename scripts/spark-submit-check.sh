@@ -4,8 +4,9 @@
 # started from the same jar: the check that lethe.jar's classes and Spark's jars agree, which only
 # spark-submit shows. Spark is Maven's spark-sql_2.13 (scope provided) and its dependencies; the
 # data is the demo model's own training set (digits.csv.gz inside lethe.jar), so the job's
-# Fisher (EMPIRICAL, n = 1797 = train_size) is attached to the demo model "digits".
-# Needs: mvn -DskipTests package first. Exit 0 when the Fisher is attached.
+# Fisher (EMPIRICAL, n = 1797 = train_size) is attached to the demo model "digits"; then an
+# EKFAC job on the same data replaces it.
+# Needs: mvn -DskipTests package first. Exit 0 when both Fishers were attached.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jar=target/lethe.jar
@@ -31,3 +32,12 @@ java $opens @"$work/args" org.apache.spark.deploy.SparkSubmit --master 'local[2]
   --sidecar "127.0.0.1:$port" --model digits --data "$work/digits.csv.gz" --kind EMPIRICAL
 java -jar "$jar" models --target "127.0.0.1:$port" | grep -q '"fisher_id"' \
   && echo "spark-submit check: the job's Fisher is attached to digits"
+# The same data as an EKFAC Fisher: pass 1 sums the dense layers' factors, the driver
+# eigendecomposes them and broadcasts the bases, pass 2 sums the second moments in them.
+java $opens @"$work/args" org.apache.spark.deploy.SparkSubmit --master 'local[2]' \
+  --conf spark.ui.enabled=false --conf spark.driver.host=127.0.0.1 \
+  --class dev.lethe.spark.FisherJob "$jar" \
+  --sidecar "127.0.0.1:$port" --model digits --data "$work/digits.csv.gz" --kind EMPIRICAL \
+  --structure ekfac
+java -jar "$jar" models --target "127.0.0.1:$port" | grep -q '"fisher_id": *"v[0-9]*-ekfac-' \
+  && echo "spark-submit check: the job's EKFAC Fisher is attached to digits"

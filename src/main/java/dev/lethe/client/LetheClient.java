@@ -314,6 +314,17 @@ public final class LetheClient implements AutoCloseable {
    */
   public FisherProgress putFisherSums(FisherSums.Header header, Iterator<FisherSums.Block> blocks,
       double[] gradientSum, Consumer<FisherProgress> onProgress) {
+    return putFisherSums(header, blocks, gradientSum, java.util.Collections.emptyIterator(),
+        onProgress);
+  }
+
+  /**
+   * As above, for a KFAC/EKFAC header: after the other parameters' blocks and the gradient sum,
+   * each dense layer's parts ({@code layerParts}, streamed one at a time).
+   */
+  public FisherProgress putFisherSums(FisherSums.Header header, Iterator<FisherSums.Block> blocks,
+      double[] gradientSum, Iterator<FisherSums.LayerPart> layerParts,
+      Consumer<FisherProgress> onProgress) {
     Iterator<PutFisherSumsRequest> messages = new Iterator<>() {
       private final java.util.ArrayDeque<PutFisherSumsRequest> queue = new java.util.ArrayDeque<>(
           List.of(FisherSumsMessages.header(header)));
@@ -341,6 +352,9 @@ public final class LetheClient implements AutoCloseable {
         } else if (!gradientQueued) {
           gradientQueued = true;
           queue.addAll(FisherSumsMessages.gradientSum(gradientSum));
+        } else if (layerParts.hasNext()) {
+          FisherSums.LayerPart p = layerParts.next();
+          queue.addAll(FisherSumsMessages.kronecker(p.layer(), p.part(), p.values()));
         }
       }
     };

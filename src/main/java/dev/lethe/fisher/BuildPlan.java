@@ -120,8 +120,18 @@ public record BuildPlan(String model, long version, CurvatureKind kind, BlockLay
         blocks.samples, blocks.draws, blocks.seed, structure, reason, k);
   }
 
+  /**
+   * AUTO's rule, for callers that resolve it away from a build (the Spark job): BLOCK_DIAGONAL
+   * while the block-diagonal Fisher of {@code layout} takes at most {@code budget} stored bytes,
+   * or when {@code cannotFactor} is non-empty (why EKFAC is impossible); EKFAC otherwise.
+   */
+  public static FisherStructure auto(BlockLayout layout, long budget, String cannotFactor) {
+    return blockDiagonalBytes(layout) <= budget || !cannotFactor.isEmpty()
+        ? FisherStructure.BLOCK_DIAGONAL : FisherStructure.EKFAC;
+  }
+
   /** Bytes of the block-diagonal Fisher of {@code layout}: packed F⁻¹ and F, float32. */
-  static long blockDiagonalBytes(BlockLayout layout) {
+  public static long blockDiagonalBytes(BlockLayout layout) {
     long sum = 0;
     for (int b = 0; b < layout.blockCount(); b++) {
       long s = layout.size(b);

@@ -21,8 +21,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * attaches the Fisher to its version ({@link FisherTarget#attach}) as BuildFisher does. Any
  * failure, or {@link #close()} before {@link #finish}, removes what was written: nothing attached.
  *
- * <p>Structures: block-diagonal only. A header naming {@code kfac} or {@code ekfac} is
- * UNIMPLEMENTED here until those structures exist on the sidecar.
+ * <p>Structures: block-diagonal, and {@code kfac}/{@code ekfac}: then the plan is resolved as
+ * BuildFisher resolves it ({@link BuildPlan}), the blocks are those of the parameters no dense
+ * layer covers, and each layer's factor sums (for EKFAC also the basis the second pass used and
+ * its second-moment sums) arrive as {@link KroneckerSums} parts ({@link #acceptKronecker}),
+ * stored by the build's own code at {@link #finish}.
  *
  * <p>Not thread-safe (one stream); progress is reported on the calling thread, block work runs on
  * the pool.
@@ -34,7 +37,7 @@ public final class FisherSums implements AutoCloseable {
    *
    * @param version the version whose weights the rows were computed at (required, not 0)
    * @param kind the rows' kind (required)
-   * @param structure "" or "block_diagonal"
+   * @param structure "", "block_diagonal", "kfac" or "ekfac"
    * @param samples n, the samples summed (must be the version's train_size)
    * @param blockSize B the layout was split with (0 = the spec's)
    * @param blocks the layout's block count
@@ -44,13 +47,25 @@ public final class FisherSums implements AutoCloseable {
    * @param rows rows summed, n · rows per sample
    * @param gradientMoments true when Σ∇l_i follows ({@link #acceptGradient}) for the convergence check
    * @param gradientSquaredNorms Σ|∇l_i|² (with gradientMoments)
+   * @param layers KFAC/EKFAC: the dense layers whose parts follow (0 for block-diagonal)
    */
   public record Header(String model, long version, CurvatureKind kind, String structure,
       long samples, int blockSize, int blocks, long parameters, int draws, long seed, long rows,
-      boolean gradientMoments, double gradientSquaredNorms) {}
+      boolean gradientMoments, double gradientSquaredNorms, int layers) {
+    /** A block-diagonal header. */
+    public Header(String model, long version, CurvatureKind kind, String structure,
+        long samples, int blockSize, int blocks, long parameters, int draws, long seed, long rows,
+        boolean gradientMoments, double gradientSquaredNorms) {
+      this(model, version, kind, structure, samples, blockSize, blocks, parameters, draws, seed,
+          rows, gradientMoments, gradientSquaredNorms, 0);
+    }
+  }
 
   /** One block's Gram as its packed upper triangle ({@link BlockGrams#packedUpper}). */
   public record Block(int index, double[] packedUpper) {}
+
+  /** One part of a dense layer of a KFAC/EKFAC Fisher, whole ({@link KroneckerSums}). */
+  public record LayerPart(int layer, KroneckerSums.Part part, double[] values) {}
 
   private final FisherTarget target;
   private final Header header;
@@ -74,13 +89,17 @@ public final class FisherSums implements AutoCloseable {
   private final ArrayDeque<Future<?>> inFlight = new ArrayDeque<>();
   private boolean closed;
   private int reported;
+  private final BuildPlan plan;
+  private final KroneckerSums kronecker;
 
   private FisherSums(FisherTarget target, Header h, BlockLayout layout, int perSample,
       FisherSink.Factory sinks, dev.lethe.core.MemoryPool.Reservation memory, long blockBytes,
-      ExecutorService pool) {
+      ExecutorService pool, BuildPlan plan) {
     this.target = target;
+    this.plan = plan;
     this.pool = pool;
-    this.maxInFlight = (int) Math.max(1, memory.bytes() / blockBytes);
+    long factors = plan == null ? 0 : 2 * plan.factorBytes();
+    this.maxInFlight = (int) Math.max(1, (memory.bytes() - factors) / blockBytes);
     this.header = h;
     this.layout = layout;
     this.dampening = target.config().dampening();
@@ -88,13 +107,23 @@ public final class FisherSums implements AutoCloseable {
     this.rowsMade = new FisherHeader.Rows(perSample, Math.max(1, h.draws()), h.seed(), false);
     byte[] tag = new byte[4];
     new Random().nextBytes(tag);
-    this.fisherId = "v" + h.version() + "-" + h.kind().name().toLowerCase() + "-sums-"
+    this.fisherId = "v" + h.version() + "-" + (plan == null ? "" : plan.structure().id() + "-")
+        + h.kind().name().toLowerCase() + "-sums-"
         + HexFormat.of().formatHex(tag);
     this.done = new boolean[layout.blockCount()];
-    this.gradientSum = h.gradientMoments() ? new double[layout.parameterCount()] : null;
+    this.gradientSum = h.gradientMoments() ? new double[(int) h.parameters()] : null;
     this.memory = memory;
-    this.writer = sinks.create(target.model(), fisherId, new FisherHeader(layout, dampening,
-        h.samples(), 1, h.kind(), InversionMethod.GRAM, false, target.version(), null, rowsMade));
+    Kronecker k = plan == null ? null : plan.kronecker();
+    this.kronecker = k == null ? null : new KroneckerSums(k);
+    this.writer = sinks.create(target.model(), fisherId, k == null
+        ? new FisherHeader(layout, dampening, h.samples(), 1, h.kind(), InversionMethod.GRAM, false,
+            target.version(), null, rowsMade)
+        : new FisherHeader(layout, dampening, h.samples(), 1, h.kind(), InversionMethod.GRAM, false,
+            target.version(), null, FisherHeader.PACKED_UPPER_F32_LE, rowsMade, true, k));
+    if (k != null && !(writer instanceof FisherStore.Writer)) {
+      writer.close();
+      throw new IllegalArgumentException("a Kronecker-factored Fisher is written to a FisherStore");
+    }
   }
 
   /**
@@ -112,13 +141,10 @@ public final class FisherSums implements AutoCloseable {
   static FisherSums start(FisherTarget target, Header h, FisherSink.Factory sinks,
       dev.lethe.core.MemoryPool memory, ExecutorService pool, int threads) {
     String structure = h.structure() == null ? "" : h.structure().toLowerCase(java.util.Locale.ROOT);
-    if (structure.equals("kfac") || structure.equals("ekfac")) {
-      throw new LetheException(LetheException.Kind.UNIMPLEMENTED, "header.structure: '"
-          + h.structure() + "' sums are not taken yet: this sidecar finishes block_diagonal sums only");
-    }
-    if (!structure.isEmpty() && !structure.equals("block_diagonal")) {
-      throw LetheException.invalid("header.structure", "must be \"\" or \"block_diagonal\", got '"
-          + h.structure() + "'");
+    boolean kron = structure.equals("kfac") || structure.equals("ekfac");
+    if (!kron && !structure.isEmpty() && !structure.equals("block_diagonal")) {
+      throw LetheException.invalid("header.structure", "must be \"\", \"block_diagonal\", \"kfac\""
+          + " or \"ekfac\", got '" + h.structure() + "'");
     }
     if (h.kind() == null) {
       throw LetheException.invalid("header.fisher_kind",
@@ -143,14 +169,24 @@ public final class FisherSums implements AutoCloseable {
           + h.blockSize());
     }
     int b = h.blockSize() > 0 ? h.blockSize() : target.config().blockSize();
+    BuildPlan plan = null;
     BlockLayout layout = BlockLayout.forParameters(target.view().parameterShapes(), b);
-    if (h.parameters() != layout.parameterCount()) {
+    long total = layout.parameterCount();
+    if (kron) {
+      plan = KroneckerSums.plan(target, h, b, structure.equals("kfac")
+          ? FisherStructure.KFAC : FisherStructure.EKFAC);
+      layout = plan.layout();
+    } else if (h.layers() != 0) {
+      throw LetheException.invalid("header.kronecker_layers", "must be 0 here, got " + h.layers());
+    }
+    if (h.parameters() != total) {
       throw LetheException.invalid("header.parameters", "the sums are over " + h.parameters()
-          + " parameters; the model has " + layout.parameterCount());
+          + " parameters; the model has " + total);
     }
     if (h.blocks() != layout.blockCount()) {
       throw LetheException.invalid("header.blocks", h.blocks() + " blocks announced; block size "
-          + b + " splits the model's parameters into " + layout.blockCount());
+          + b + " splits the model's " + (kron ? "parameters outside the dense layers" : "parameters")
+          + " into " + layout.blockCount());
     }
     int perSample = BlockGrams.rows(target.view(), h.kind(), h.draws(), h.seed()).rowsPerSample();
     if (h.rows() != h.samples() * perSample) {
@@ -163,15 +199,18 @@ public final class FisherSums implements AutoCloseable {
       throw LetheException.invalid("header.gradient_squared_norms",
           "must be finite and >= 0, got " + h.gradientSquaredNorms());
     }
-    long largest = layout.largestBlock();
+    long largest = Math.max(1, layout.largestBlock());
     // packed sums (b²/2), the unpacked Gram, F and F⁻¹ (b² each): about 4 · 8 · b² bytes
     long blockBytes = 4 * 8 * largest * largest;
     int parallel = pool == null ? 1 : Math.max(1, Math.min(threads, layout.blockCount()));
-    dev.lethe.core.MemoryPool.Reservation held = memory.reserveUpTo(parallel * blockBytes,
-        blockBytes, "header.block_size",
-        "Fisher blocks of up to " + largest + " entries (their sums, Gram, F and F⁻¹)");
+    // the layers' parts are held at once, as a build holds its factors (sums and copies)
+    long factors = plan == null ? 0 : 2 * plan.factorBytes();
+    dev.lethe.core.MemoryPool.Reservation held = memory.reserveUpTo(factors + parallel * blockBytes,
+        factors + blockBytes, kron ? "header.structure" : "header.block_size", kron
+        ? "the Kronecker factors of the model's dense layers and blocks of up to " + largest
+            + " entries" : "Fisher blocks of up to " + largest + " entries (their sums, Gram, F and F⁻¹)");
     try {
-      return new FisherSums(target, h, layout, perSample, sinks, held, blockBytes, pool);
+      return new FisherSums(target, h, layout, perSample, sinks, held, blockBytes, pool, plan);
     } catch (RuntimeException | Error e) {
       held.close();
       throw e;
@@ -179,7 +218,7 @@ public final class FisherSums implements AutoCloseable {
   }
 
   public int blocksTotal() {
-    return layout.blockCount();
+    return layout.blockCount() + (kronecker == null ? 0 : kronecker.units());
   }
 
   /** Progress so far (n samples summed, blocks finished). */
@@ -337,6 +376,10 @@ public final class FisherSums implements AutoCloseable {
       throw LetheException.invalid("gradient_sum", gradientFilled + " of " + gradientSum.length
           + " entries were sent");
     }
+    if (kronecker != null) {
+      kronecker.finish((FisherStore.Writer) writer, header.samples(), (double) header.rows());
+      blocksDone.addAndGet(kronecker.units());
+    }
     Convergence convergence = convergence();
     FisherHeader stored = writer.commit(rowsMade);
     target.attach(fisherId, convergence);
@@ -344,7 +387,21 @@ public final class FisherSums implements AutoCloseable {
     return new FisherProgress(header.samples(), blocksDone.get(), blocksTotal(), true,
         new FisherProgress.Summary(fisherId, target.version(), header.samples(), blocksTotal(),
             stored.totalBytes(), header.kind(), InversionMethod.GRAM,
-            (System.nanoTime() - startNanos) / 1e9, 0, convergence));
+            (System.nanoTime() - startNanos) / 1e9, 0, convergence,
+            plan == null ? FisherStructure.BLOCK_DIAGONAL : plan.structure(),
+            plan == null ? "" : "requested (sums from PutFisherSums)"));
+  }
+
+  /**
+   * A chunk of a dense layer's part ({@link KroneckerSums#accept}); INVALID_ARGUMENT naming
+   * kronecker_sum after a block-diagonal header.
+   */
+  public void acceptKronecker(int layer, KroneckerSums.Part part, long offset, double[] values) {
+    if (kronecker == null) {
+      throw LetheException.invalid("kronecker_sum", "sent, but header.structure is "
+          + "block-diagonal; Kronecker parts come with \"kfac\" or \"ekfac\"");
+    }
+    kronecker.accept(layer, part, offset, values);
   }
 
   private Convergence convergence() {

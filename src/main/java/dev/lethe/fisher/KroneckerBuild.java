@@ -99,12 +99,7 @@ final class KroneckerBuild implements AutoCloseable {
     LayerInputs in = inputs(checked, position);
     List<KroneckerLayer> layers = k.layers();
     for (int l = 0; l < layers.size(); l++) {
-      KroneckerLayer layer = layers.get(l);
-      int t = layer.positions();
-      double[] abar = layer.augmentedInputs(firstRows(in.inputs()[l], n, layer.in() * t), n);
-      Linalg.rankUpdateUpper(abar, n * t, 1.0, a[l], layer.columns());
-      Linalg.rankUpdateUpper(layer.cotangentRows(in.cotangents()[l], n * perSample),
-          n * perSample * t, 1.0 / t, g[l], layer.out());
+      addFactors(layers.get(l), in.inputs()[l], in.cotangents()[l], n, perSample, a[l], g[l]);
     }
     if (others != null) {
       others.accept(in.others(), n * perSample);
@@ -120,16 +115,17 @@ final class KroneckerBuild implements AutoCloseable {
     return view.layerInputs(ct.rows(), ct.cotangent());
   }
 
-  /** The inputs of the first of each sample's r rows (they are the same for all r). */
-  private float[] firstRows(float[] inputs, int n, int width) {
-    if (perSample == 1) {
-      return inputs;
-    }
-    float[] out = new float[n * width];
-    for (int i = 0; i < n; i++) {
-      System.arraycopy(inputs, i * perSample * width, out, i * width, width);
-    }
-    return out;
+  /**
+   * a += Σ ā āᵀ and g += (1/T) Σ δ δᵀ (upper triangles) for n samples of r rows each: what one
+   * batch adds to a layer's factor sums (the sums Spark's partitions add up, too).
+   */
+  static void addFactors(KroneckerLayer layer, float[] inputs, float[] cotangents, int n, int r,
+      double[] a, double[] g) {
+    int t = layer.positions();
+    double[] abar = layer.augmentedInputs(firstRowsOf(inputs, n, r, layer.in() * t), n);
+    Linalg.rankUpdateUpper(abar, n * t, 1.0, a, layer.columns());
+    Linalg.rankUpdateUpper(layer.cotangentRows(cotangents, n * r), n * r * t, 1.0 / t, g,
+        layer.out());
   }
 
   static double[] toDouble(float[] f) {
@@ -173,20 +169,7 @@ final class KroneckerBuild implements AutoCloseable {
       int o = layer.out();
       mirrorScale(a[l], c, 1.0 / samples);
       mirrorScale(g[l], o, 1.0 / rowsTotal);
-      if (!ekfac) {
-        writer.putPart(l, Kronecker.A, a[l]);
-        writer.putPart(l, Kronecker.G, g[l]);
-      }
-      double[] la = new double[c];
-      double[] lg = new double[o];
-      Linalg.symmetricEigen(a[l], c, la);
-      Linalg.symmetricEigen(g[l], o, lg);
-      clampNonNegative(la);
-      clampNonNegative(lg);
-      writer.putPart(l, Kronecker.Q_A, a[l]);
-      writer.putPart(l, Kronecker.Q_G, g[l]);
-      writer.putPart(l, Kronecker.LAMBDA_A, la);
-      writer.putPart(l, Kronecker.LAMBDA_G, lg);
+      storeFactors(writer, l, a[l], c, g[l], o, ekfac);
       if (!ekfac) {
         a[l] = null;
         g[l] = null;
@@ -209,17 +192,57 @@ final class KroneckerBuild implements AutoCloseable {
         position[0] += batch.size();
       });
       for (int l = 0; l < layers.size(); l++) {
-        double[] el = e[l];
-        for (int i = 0; i < el.length; i++) {
-          el[i] /= rowsTotal;
-        }
-        writer.putPart(l, Kronecker.LAMBDA_E, el);
+        storeSecondMoments(writer, l, e[l], rowsTotal);
         e[l] = null;
         a[l] = null;
         g[l] = null;
         progress.accept(++done);
       }
     }
+  }
+
+  /**
+   * Stores layer {@code l}'s normalised factors A (c × c) and G (o × o), both triangles set: for
+   * KFAC A and G themselves, then (both structures) their eigendecompositions Q_A, Λ_A, Q_G, Λ_G
+   * ({@link #eigenbasis}). On return {@code a} and {@code g} hold Q_A and Q_G. The one place a
+   * build and PutFisherSums ({@link KroneckerSums}) store a layer's factors.
+   */
+  static void storeFactors(FisherStore.Writer writer, int l, double[] a, int c, double[] g, int o,
+      boolean ekfac) {
+    if (!ekfac) {
+      writer.putPart(l, Kronecker.A, a);
+      writer.putPart(l, Kronecker.G, g);
+    }
+    double[][] lambdas = eigenbasis(a, c, g, o);
+    storeBasis(writer, l, a, g, lambdas[0], lambdas[1]);
+  }
+
+  /** Eigendecomposes A and G in place (into Q_A, Q_G); returns {Λ_A, Λ_G}, clamped at 0. */
+  static double[][] eigenbasis(double[] a, int c, double[] g, int o) {
+    double[] la = new double[c];
+    double[] lg = new double[o];
+    Linalg.symmetricEigen(a, c, la);
+    Linalg.symmetricEigen(g, o, lg);
+    clampNonNegative(la);
+    clampNonNegative(lg);
+    return new double[][] {la, lg};
+  }
+
+  /** Stores an eigenbasis and its eigenvalues (Q row-major, eigenvectors in columns). */
+  static void storeBasis(FisherStore.Writer writer, int l, double[] qa, double[] qg, double[] la,
+      double[] lg) {
+    writer.putPart(l, Kronecker.Q_A, qa);
+    writer.putPart(l, Kronecker.Q_G, qg);
+    writer.putPart(l, Kronecker.LAMBDA_A, la);
+    writer.putPart(l, Kronecker.LAMBDA_G, lg);
+  }
+
+  /** Stores EKFAC's Λ* = e / rows ({@code e}: the sums of squared projected gradients; scaled in place). */
+  static void storeSecondMoments(FisherStore.Writer writer, int l, double[] e, double rowsTotal) {
+    for (int i = 0; i < e.length; i++) {
+      e[i] /= rowsTotal;
+    }
+    writer.putPart(l, Kronecker.LAMBDA_E, e);
   }
 
   /**

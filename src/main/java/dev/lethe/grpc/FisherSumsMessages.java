@@ -3,8 +3,11 @@ package dev.lethe.grpc;
 import dev.lethe.api.v1.BlockSum;
 import dev.lethe.api.v1.FisherSumsHeader;
 import dev.lethe.api.v1.GradientSum;
+import dev.lethe.api.v1.KroneckerSum;
+import dev.lethe.api.v1.KroneckerSumPart;
 import dev.lethe.api.v1.PutFisherSumsRequest;
 import dev.lethe.fisher.FisherSums;
+import dev.lethe.fisher.KroneckerSums;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -26,7 +29,35 @@ public final class FisherSumsMessages {
         FisherMessages.kind("header.fisher_kind", h.getFisherKind(), h.getFisherKindValue()),
         h.getStructure(), h.getSamples(), h.getBlockSize(), h.getBlocks(), h.getParameters(),
         h.getMonteCarloDraws(), h.getSeed(), h.getRows(), h.getGradientMoments(),
-        h.getGradientSquaredNorms());
+        h.getGradientSquaredNorms(), h.getKroneckerLayers());
+  }
+
+  /** The domain part of {@code p}, or null for an unset or unknown one. */
+  static KroneckerSums.Part part(KroneckerSumPart p) {
+    return switch (p) {
+      case INPUT_FACTOR_SUM -> KroneckerSums.Part.INPUT_FACTOR_SUM;
+      case OUTPUT_FACTOR_SUM -> KroneckerSums.Part.OUTPUT_FACTOR_SUM;
+      case INPUT_BASIS -> KroneckerSums.Part.INPUT_BASIS;
+      case OUTPUT_BASIS -> KroneckerSums.Part.OUTPUT_BASIS;
+      case SECOND_MOMENT_SUM -> KroneckerSums.Part.SECOND_MOMENT_SUM;
+      default -> null;
+    };
+  }
+
+  /** Layer {@code layer}'s part {@code part} as chunks of at most {@link #CHUNK_DOUBLES}. */
+  public static List<PutFisherSumsRequest> kronecker(int layer, KroneckerSums.Part part,
+      double[] values) {
+    KroneckerSumPart p = KroneckerSumPart.valueOf(part.name());
+    List<PutFisherSumsRequest> out = new ArrayList<>();
+    for (int from = 0; from < values.length; from += CHUNK_DOUBLES) {
+      int to = Math.min(values.length, from + CHUNK_DOUBLES);
+      KroneckerSum.Builder k = KroneckerSum.newBuilder().setLayer(layer).setPart(p).setOffset(from);
+      for (int i = from; i < to; i++) {
+        k.addValues(values[i]);
+      }
+      out.add(PutFisherSumsRequest.newBuilder().setKroneckerSum(k).build());
+    }
+    return out;
   }
 
   /** The header message of {@code h}. */
@@ -38,7 +69,8 @@ public final class FisherSumsMessages {
         .setBlockSize(h.blockSize()).setBlocks(h.blocks()).setParameters(h.parameters())
         .setMonteCarloDraws(h.draws()).setSeed(h.seed()).setRows(h.rows())
         .setGradientMoments(h.gradientMoments())
-        .setGradientSquaredNorms(h.gradientSquaredNorms())).build();
+        .setGradientSquaredNorms(h.gradientSquaredNorms())
+        .setKroneckerLayers(h.layers())).build();
   }
 
   /** Block {@code block}'s packed upper Gram as chunks of at most {@link #CHUNK_DOUBLES}. */

@@ -3,18 +3,20 @@ package dev.lethe.grpc;
 import dev.lethe.api.v1.BlockSum;
 import dev.lethe.api.v1.BuildFisherProgress;
 import dev.lethe.api.v1.GradientSum;
+import dev.lethe.api.v1.KroneckerSum;
 import dev.lethe.api.v1.PutFisherSumsRequest;
 import dev.lethe.core.LetheException;
 import dev.lethe.fisher.FisherProgress;
 import dev.lethe.fisher.FisherSums;
+import dev.lethe.fisher.KroneckerSums;
 import dev.lethe.metrics.LetheMetrics;
 import io.grpc.stub.StreamObserver;
 import java.util.function.Function;
 
 /**
  * Receives one PutFisherSums stream: the header first (checked against the model version at
- * once), then block sums (each block inverted and stored when its last chunk is in) and the
- * gradient sum, then commits and attaches the Fisher on completion, streaming the same progress
+ * once), then block sums (each block inverted and stored when its last chunk is in), the
+ * gradient sum and, for KFAC/EKFAC, the dense layers' parts, then commits and attaches the Fisher on completion, streaming the same progress
  * as BuildFisher. After the first error it ignores the rest; a failed or cancelled stream leaves
  * nothing stored. gRPC calls it serially.
  */
@@ -55,8 +57,20 @@ final class FisherSumsReceiver extends StreamReceiver<PutFisherSumsRequest, Buil
         started("gradient_sum").acceptGradient(g.getOffset(),
             FisherSumsMessages.values(g.getValuesCount(), g::getValues));
       }
+      case KRONECKER_SUM -> {
+        KroneckerSum k = request.getKroneckerSum();
+        FisherSums s = started("kronecker_sum");
+        KroneckerSums.Part part = FisherSumsMessages.part(k.getPart());
+        if (part == null) {
+          throw LetheException.invalid("kronecker_sum.part", "required: INPUT_FACTOR_SUM,"
+              + " OUTPUT_FACTOR_SUM, INPUT_BASIS, OUTPUT_BASIS or SECOND_MOMENT_SUM, got "
+              + k.getPartValue());
+        }
+        s.acceptKronecker(k.getLayer(), part, k.getOffset(),
+            FisherSumsMessages.values(k.getValuesCount(), k::getValues));
+      }
       default -> throw LetheException.invalid("part",
-          "each message must set header, block or gradient_sum");
+          "each message must set header, block, gradient_sum or kronecker_sum");
     }
   }
 

@@ -163,6 +163,29 @@ public final class ExecutorModel implements ModelView {
   }
 
   @Override
+  public List<dev.lethe.fisher.KroneckerLayer> kroneckerLayers() {
+    return engine.graph().layers().stream().map(l -> new dev.lethe.fisher.KroneckerLayer(
+        l.weight(), l.bias(), l.out(), l.in(), l.outMajor(), l.alpha(), l.beta(), l.positions()))
+        .toList();
+  }
+
+  @Override
+  public int[] otherParameters() {
+    return engine.graph().otherParameters();
+  }
+
+  /** The FACTORS run of the same gradient graph a sidecar's ONNX backend runs. */
+  @Override
+  public dev.lethe.fisher.LayerInputs layerInputs(Samples checked, float[] cotangent) {
+    if (kroneckerLayers().isEmpty()) {
+      return ModelView.super.layerInputs(checked, cotangent);
+    }
+    dev.lethe.onnx.LayerFactors f = engine.factors(checked, weights, cotangent);
+    return new dev.lethe.fisher.LayerInputs(f.samples(), f.inputs(), f.cotangents(), f.others(),
+        f.otherColumns());
+  }
+
+  @Override
   public double meanLoss(Samples checked, float[] weightsOrNull) {
     throw new UnsupportedOperationException("an executor's model makes Fisher rows only");
   }

@@ -67,8 +67,14 @@ public final class FisherJob implements Callable<Integer> {
   String kind;
 
   @Option(names = "--structure", defaultValue = "block_diagonal",
-      description = "block_diagonal (kfac and ekfac are not taken yet).")
+      description = "block_diagonal, kfac, ekfac (a second pass in the first pass's eigenbasis)"
+          + " or auto (block_diagonal while its stored size fits --storage-budget-bytes, else"
+          + " ekfac, as the sidecar's AUTO); default ${DEFAULT-VALUE}.")
   String structure;
+
+  @Option(names = "--storage-budget-bytes", defaultValue = "4294967296",
+      description = "auto: the sidecar's --fisher-storage-budget-bytes; default ${DEFAULT-VALUE}.")
+  long storageBudget;
 
   @Option(names = "--block-size", defaultValue = "0", description = "B (0 = the spec's).")
   int blockSize;
@@ -115,7 +121,8 @@ public final class FisherJob implements Callable<Integer> {
     }
     return new JobOptions(new Sidecar(sidecar, token == null || token.isEmpty() ? null : token,
         tlsCa, null), model, version, data, format, featureScale, featureOffset, k, structure,
-        blockSize, draws, seed, partitions, featuresColumn, labelColumn, inputs, groupBytes, batch);
+        blockSize, draws, seed, partitions, featuresColumn, labelColumn, inputs, groupBytes, batch,
+        storageBudget);
   }
 
   @Override
@@ -153,7 +160,8 @@ public final class FisherJob implements Callable<Integer> {
       int tenth = p.blocksTotal() == 0 ? 0 : 10 * p.blocksDone() / p.blocksTotal();
       if (tenth != last[0]) {
         last[0] = tenth;
-        System.err.printf(Locale.ROOT, "FisherJob: %d/%d blocks inverted on the sidecar%n",
+        System.err.printf(Locale.ROOT,
+            "FisherJob: %d/%d blocks (and Kronecker layer units) finished on the sidecar%n",
             p.blocksDone(), p.blocksTotal());
       }
     });

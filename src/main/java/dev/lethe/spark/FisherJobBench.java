@@ -7,6 +7,7 @@ import dev.lethe.core.ModelConfig;
 import dev.lethe.core.Samples;
 import dev.lethe.fisher.CurvatureKind;
 import dev.lethe.fisher.FisherRequest;
+import dev.lethe.fisher.FisherStructure;
 import dev.lethe.fisher.InversionMethod;
 import dev.lethe.fisher.Linalg;
 import dev.lethe.onnx.OnnxBuilder;
@@ -31,7 +32,8 @@ import org.apache.spark.sql.SparkSession;
  * local[N]; prints both wall times and their ratio. Not part of lethe.jar's {@code bench}
  * commands because Spark is not in lethe.jar: run it with Spark on the classpath
  * (docs/fisher.md gives the command). Arguments: [n (2000)] [master (local[2])] [kind (EMPIRICAL)]
- * [task memory bytes (the job's default, 256 MiB)].
+ * [task memory bytes (the job's default, 256 MiB)] [structure (block_diagonal; kfac, ekfac: both
+ * sides build that structure)].
  */
 public final class FisherJobBench {
   private FisherJobBench() {}
@@ -41,6 +43,8 @@ public final class FisherJobBench {
     String master = args.length > 1 ? args[1] : "local[2]";
     CurvatureKind kind = CurvatureKind.valueOf(args.length > 2 ? args[2] : "EMPIRICAL");
     long taskBytes = args.length > 3 ? Long.parseLong(args[3]) : 256L << 20;
+    FisherStructure structure = FisherStructure.valueOf((args.length > 4 ? args[4]
+        : "block_diagonal").toUpperCase(Locale.ROOT));
     Path dir = Files.createTempDirectory("lethe-spark-bench");
     Random rnd = new Random(1);
     byte[] onnx = mlp(rnd);
@@ -61,8 +65,8 @@ public final class FisherJobBench {
     Samples all = new Samples(List.of(), Map.of("x", DenseTensor.ofFloats(new long[] {n, 784}, x)),
         DenseTensor.ofLongs(new long[] {n}, y));
     System.out.printf(Locale.ROOT, "FisherJobBench: MLP 784-64-10 (50890 parameters, blocks of"
-        + " 1024), n=%d, %s, Spark %s, %d MiB of sums per task; linear algebra: %s%n", n, kind,
-        master, taskBytes >> 20, Linalg.describe());
+        + " 1024), n=%d, %s, %s, Spark %s, %d MiB of sums per task; linear algebra: %s%n", n,
+        kind, structure, master, taskBytes >> 20, Linalg.describe());
     LetheServer server = LetheServer.netty(new ServerConfig("127.0.0.1:0", dir.resolve("store"),
         new StoreConfig(10, 1L << 30), 64 << 20, false, 5), s -> {}).start();
     SparkSession spark = SparkSession.builder().master(master).appName("lethe-fisher-bench")
@@ -74,11 +78,13 @@ public final class FisherJobBench {
             1e-4, 0, 0, 1024, 0), new ByteArrayInputStream(onnx));
       }
       long t0 = System.nanoTime();
-      client.buildFisher(new FisherRequest("a", kind, InversionMethod.GRAM, 1024, 1, 0, 0, 0, 0),
+      client.buildFisher(new FisherRequest("a", kind, InversionMethod.GRAM, 1024, 1, 0, 0, 0, 0,
+          structure, 0),
           batches(all, 256), p -> {});
       double build = (System.nanoTime() - t0) / 1e9;
       JobOptions o = JobOptions.of(new Sidecar("127.0.0.1:" + server.port(), null, null, null),
-          "b", List.of(file.toString())).withKind(kind, 0, 0).withBlocks(1024, taskBytes);
+          "b", List.of(file.toString())).withKind(kind, 0, 0).withBlocks(1024, taskBytes)
+          .withStructure(structure.id());
       long t1 = System.nanoTime();
       FisherJob.run(spark, o);
       double job = (System.nanoTime() - t1) / 1e9;

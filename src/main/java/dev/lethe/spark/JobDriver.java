@@ -56,10 +56,11 @@ final class JobDriver {
   /** As {@link #run(SparkSession, JobOptions, Consumer)} with the tasks' makers wrapped. */
   static FisherProgress run(SparkSession spark, JobOptions o, Consumer<FisherProgress> progress,
       TaskHook hook) throws IOException, InterruptedException {
-    String structure = o.structure() == null ? "block_diagonal" : o.structure();
-    if (!structure.equalsIgnoreCase("block_diagonal")) {
-      throw new IllegalArgumentException("--structure: '" + structure + "' is not taken yet: the"
-          + " sidecar finishes block_diagonal sums only (kfac and ekfac come with those structures)");
+    String structure = (o.structure() == null ? "block_diagonal" : o.structure())
+        .toLowerCase(java.util.Locale.ROOT);
+    if (!List.of("block_diagonal", "kfac", "ekfac", "auto").contains(structure)) {
+      throw new IllegalArgumentException("--structure: must be block_diagonal, kfac, ekfac or"
+          + " auto, got '" + o.structure() + "'");
     }
     CurvatureKind kind = o.kind();
     try (LetheClient client = o.sidecar().connect()) {
@@ -74,6 +75,13 @@ final class JobDriver {
       if (kind == CurvatureKind.EMPIRICAL && !data.labelled()) {
         throw new IllegalArgumentException("--label-column: the data has no column '"
             + o.labelColumn() + "'; an EMPIRICAL Fisher needs the true labels");
+      }
+      if (structure.equals("auto")) {
+        structure = StructureChoice.resolve(model, layout, o.storageBudgetBytes(), blockSize);
+      }
+      if (!structure.equals("block_diagonal")) {
+        return KroneckerDriver.run(data, o, model, version, blockSize, kind, draws,
+            structure.equals("ekfac"), client, progress, hook);
       }
       List<int[]> groups = groups(layout, o.groupBytes());
       List<JavaPairRDD<Integer, double[]>> sums = sum(data, o, version, layout, groups, kind,
@@ -154,7 +162,7 @@ final class JobDriver {
   }
 
   /** Each partition's first stream position (the sizes of the partitions before it). */
-  private static <T> long[] offsets(JavaRDD<T> rdd) {
+  static <T> long[] offsets(JavaRDD<T> rdd) {
     List<Tuple2<Integer, Long>> counts = rdd.mapPartitionsWithIndex((index, elements) -> {
       long c = 0;
       while (elements.hasNext()) {
@@ -176,7 +184,7 @@ final class JobDriver {
    * The combined blocks of every group, one partition of blocks at a time; adds the time spent
    * fetching them to {@code nanos[0]}.
    */
-  private static Iterator<FisherSums.Block> blocks(List<JavaPairRDD<Integer, double[]>> sums,
+  static Iterator<FisherSums.Block> blocks(List<JavaPairRDD<Integer, double[]>> sums,
       long[] nanos) {
     return new Iterator<>() {
       private int group = -1;

@@ -158,8 +158,10 @@ class PutFisherSumsTest {
       refused(h, invalid, "header.version", stream(b -> b.setVersion(0)));
       refused(h, invalid, "header.monte_carlo_draws", stream(b -> b.setMonteCarloDraws(2)));
       refused(h, invalid, "header.structure", stream(b -> b.setStructure("dense")));
-      refused(h, Status.Code.UNIMPLEMENTED, "header.structure", stream(b -> b.setStructure("kfac")));
-      refused(h, Status.Code.UNIMPLEMENTED, "header.structure", stream(b -> b.setStructure("ekfac")));
+      // kfac/ekfac are taken (PutKroneckerSumsTest); this header announces no dense layers
+      refused(h, invalid, "header.kronecker_layers", stream(b -> b.setStructure("kfac")));
+      refused(h, invalid, "header.kronecker_layers", stream(b -> b.setStructure("ekfac")));
+      refused(h, invalid, "header.kronecker_layers", stream(b -> b.setKroneckerLayers(2)));
       refused(h, Status.Code.NOT_FOUND, "x", stream(b -> b.setName("x")));
       refused(h, Status.Code.NOT_FOUND, "version", stream(b -> b.setVersion(9)));
 

@@ -101,7 +101,7 @@ class FisherJobFailureTest {
       BATCHES.set(0);
       JobOptions o = new JobOptions(options(server, csv).sidecar(), "b", 0, List.of(csv), null,
           null, null, CurvatureKind.EMPIRICAL, "block_diagonal", 10, 0, 0, 3, "features", "label",
-          java.util.Map.of(), 256L << 20, 16);
+          java.util.Map.of(), 256L << 20, 16, 4L << 30);
       assertEquals(N, JobDriver.run(spark, o, p -> {}, FLAKY).summary().samples());
       // 3 partitions of 40 samples in batches of 16 = 9 batches, plus the failed attempt's 2
       assertEquals(11, BATCHES.get());
@@ -130,13 +130,14 @@ class FisherJobFailureTest {
   }
 
   @Test
-  void kroneckerStructuresAndUnknownKindsAreRefusedBeforeAnyWork() throws Exception {
-    JobOptions kfac = new JobOptions(new Sidecar("127.0.0.1:1", null, null, null), "b", 0,
-        List.of("unused.csv"), null, null, null, CurvatureKind.TRUE, "kfac", 0, 0, 0, 0,
-        "features", "label", java.util.Map.of(), 256L << 20, 256);
+  void unknownStructuresAndKindsAreRefusedBeforeAnyWork() throws Exception {
+    JobOptions diagonal = new JobOptions(new Sidecar("127.0.0.1:1", null, null, null), "b", 0,
+        List.of("unused.csv"), null, null, null, CurvatureKind.TRUE, "diagonal", 0, 0, 0, 0,
+        "features", "label", java.util.Map.of(), 256L << 20, 256, 4L << 30);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> FisherJob.run(spark, kfac));
-    assertTrue(e.getMessage().startsWith("--structure: 'kfac'"), e.getMessage());
+        () -> FisherJob.run(spark, diagonal));
+    assertTrue(e.getMessage().startsWith("--structure: must be block_diagonal, kfac, ekfac or"
+        + " auto, got 'diagonal'"), e.getMessage());
     FisherJob job = new FisherJob();
     picocli.CommandLine.populateCommand(job, "--sidecar", "h:1", "--model", "m", "--data", "d.csv",
         "--kind", "FISHY");
