@@ -120,23 +120,8 @@ final class FisherRows implements RowSource {
     if (kind == CurvatureKind.EMPIRICAL) {
       return model.gradients(batch);
     }
-    int n = batch.size();
-    int r = rowsPerSample();
-    float[] z = model.logits(batch);
-    int c = model.classes();
-    LossFunction loss = model.loss();
-    int[] repeat = new int[n * r];
-    float[] cotangent = new float[n * r * c];
-    for (int i = 0; i < n; i++) {
-      Random random = kind != CurvatureKind.MONTE_CARLO ? null
-          : new Random(mix(seed, Boolean.TRUE.equals(keyedById)
-              ? idKey(batch.ids().get(i)) : firstSample + i));
-      for (int j = 0; j < r; j++) {
-        repeat[i * r + j] = i;
-        fill(z, i, j, cotangent, (i * r + j) * c, c, loss, random);
-      }
-    }
-    return model.cotangentGradients(Batches.rows(batch, repeat), cotangent);
+    Cotangents rows = cotangents(batch, firstSample);
+    return model.cotangentGradients(rows.rows(), rows.cotangent());
   }
 
   /**
