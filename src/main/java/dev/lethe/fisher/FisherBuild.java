@@ -238,13 +238,14 @@ public final class FisherBuild implements AutoCloseable {
       progress.accept(progress(done, false, null));
     });
     FisherHeader header = writer.commit(rows.header());
-    attach.accept(fisherId, Convergence.UNKNOWN);
+    Convergence convergence = kronecker.convergence();
+    attach.accept(fisherId, convergence);
     int passesMade = kronecker.passes();
     close();
     BuildOptions o = plan.options();
     return progress(blocksTotal(), true, new FisherProgress.Summary(fisherId, plan.version(),
         plan.samples(), blocksTotal(), header.totalBytes(), plan.kind(), o.method(),
-        (System.nanoTime() - startNanos) / 1e9, passesMade, Convergence.UNKNOWN, plan.structure(),
+        (System.nanoTime() - startNanos) / 1e9, passesMade, convergence, plan.structure(),
         plan.structureReason()));
   }
 

@@ -41,6 +41,8 @@ final class KroneckerBuild implements AutoCloseable {
   private FisherAccumulator others;
   private double[][] a;
   private double[][] g;
+  private final KroneckerMoments moments;
+  private final FisherRows labelRows;
   private long seen;
   private int done;
   private int pass = 1;
@@ -53,6 +55,10 @@ final class KroneckerBuild implements AutoCloseable {
     this.view = view;
     this.writer = writer;
     this.perSample = rows.rowsPerSample();
+    float[] l2 = view.l2Term();
+    this.moments = l2 == null ? null : new KroneckerMoments(k, l2);
+    this.labelRows = l2 == null || rows.rowsAreGradients() ? null
+        : new FisherRows(view, CurvatureKind.EMPIRICAL, 1, 0, false);
     List<KroneckerLayer> layers = k.layers();
     this.a = new double[layers.size()][];
     this.g = new double[layers.size()][];
@@ -104,14 +110,26 @@ final class KroneckerBuild implements AutoCloseable {
     if (others != null) {
       others.accept(in.others(), n * perSample);
     }
+    if (moments != null) {
+      moments.add(labelRows == null ? in : inputs(labelRows, checked, position), n);
+    }
     if (spill != null) {
       spill.append(checked);
     }
     seen += n;
   }
 
+  /** The convergence measured over the first pass (UNKNOWN when the view has no L2 term). */
+  Convergence convergence() {
+    return moments == null ? Convergence.UNKNOWN : moments.result();
+  }
+
   private LayerInputs inputs(Samples checked, long position) {
-    FisherRows.Cotangents ct = rows.cotangents(checked, position);
+    return inputs(rows, checked, position);
+  }
+
+  private LayerInputs inputs(FisherRows of, Samples checked, long position) {
+    FisherRows.Cotangents ct = of.cotangents(checked, position);
     return view.layerInputs(ct.rows(), ct.cotangent());
   }
 

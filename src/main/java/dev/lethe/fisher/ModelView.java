@@ -58,6 +58,14 @@ public interface ModelView {
   dev.lethe.eval.Evaluation evaluate(Samples checked, float[] weights);
 
   /**
+   * μθ, the L2 term every sample's {@link #gradients} carries, [P] in spec order (zeros when
+   * μ = 0); null when the view cannot say (a Kronecker build then reports no convergence).
+   */
+  default float[] l2Term() {
+    return null;
+  }
+
+  /**
    * The dense layers a Kronecker-factored Fisher can factor (empty when the model's format
    * offers none: then KFAC and EKFAC builds are refused).
    */

@@ -127,6 +127,16 @@ final class VersionView implements ModelView {
   }
 
   /** The version's weights (cached by the runtime while most recently used). */
+  @Override
+  public float[] l2Term() {
+    float[] theta = weights().toArray();
+    float mu = (float) record.getL2();
+    for (int j = 0; j < theta.length; j++) {
+      theta[j] *= mu;
+    }
+    return theta;
+  }
+
   VersionWeights weights() {
     return entry.runtime.weights(version.getVersion());
   }

@@ -89,12 +89,31 @@ class KroneckerConvTest {
   }
 
   private String build(FisherStructure structure) {
+    return summary(structure).fisherId();
+  }
+
+  private FisherProgress.Summary summary(FisherStructure structure) {
     try (FisherBuild b = fishers.startBuild(store.fisherTarget("cnn", 0), new FisherRequest("cnn",
         CurvatureKind.TRUE, InversionMethod.GRAM, 0, 0, 0, 0, 0, N, structure, 0))) {
       b.accept(Batches.range(batch, 0, 11));
       b.accept(Batches.range(batch, 11, N));
-      return b.finish(p -> { }).summary().fisherId();
+      return b.finish(p -> { }).summary();
     }
+  }
+
+  /**
+   * The convergence moments from the layers' patches and cotangents (T = 9 positions: |D_i|² as
+   * Σ_t Σ_t' (δ_t·δ_t')(ā_t·ā_t')) against the block build's full per-sample gradients, 1e-5.
+   */
+  @Test
+  void theConvolutionsConvergenceMomentsEqualThePerSampleGradients() {
+    Convergence blocks = summary(FisherStructure.BLOCK_DIAGONAL).convergence();
+    Convergence ekfac = summary(FisherStructure.EKFAC).convergence();
+    assertEquals(blocks.meanGradientNorm(), ekfac.meanGradientNorm(),
+        TOLERANCE * blocks.meanGradientNorm(), "|∇L_D(θ)|");
+    assertEquals(blocks.gradientRms(), ekfac.gradientRms(), TOLERANCE * blocks.gradientRms(),
+        "gradient RMS");
+    org.junit.jupiter.api.Assertions.assertTrue(blocks.gradientRms() > 0);
   }
 
   /** ā_t of sample s, position t (3 × 3 outputs of stride 2, pads 1): 9 patch values and 1. */
