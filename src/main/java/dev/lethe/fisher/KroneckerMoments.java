@@ -17,7 +17,8 @@ import java.util.List;
  * and the other parameters' per-sample gradients (plus their μθ) as they come. The result equals
  * {@link Convergence.Moments} over the full per-sample gradients (KroneckerConvergenceTest).
  *
- * <p>Heap: 2·P doubles (the sums and μθ). Not thread-safe (the build's thread).
+ * <p>Cost per batch and layer: the product Δᵀ Ā, and Ā Mᵀ when μ > 0. Heap: 2·P doubles (the
+ * sums and μθ). Not thread-safe (the build's thread).
  */
 final class KroneckerMoments {
   private final Kronecker k;
@@ -64,15 +65,18 @@ final class KroneckerMoments {
       for (int i = 0; i < d.length; i++) {
         sums[l][i] += d[i];
       }
-      double[] mA = new double[n * t * o]; // rows M ā_it
-      Linalg.multiply(false, true, n * t, o, c, abar, l2[l], mA);
       double m2 = dot(l2[l], 0, l2[l], 0, l2[l].length);
+      double[] mA = null; // rows M ā_it; none without an L2 term
+      if (m2 > 0) {
+        mA = new double[n * t * o];
+        Linalg.multiply(false, true, n * t, o, c, abar, l2[l], mA);
+      }
       for (int s = 0; s < n; s++) {
         double norm = 0;
         double cross = 0;
         for (int p = 0; p < t; p++) {
           int rp = s * t + p;
-          cross += dot(delta, rp * o, mA, rp * o, o);
+          cross += mA == null ? 0 : dot(delta, rp * o, mA, rp * o, o);
           for (int q = 0; q < t; q++) {
             int rq = s * t + q;
             norm += dot(delta, rp * o, delta, rq * o, o) * dot(abar, rp * c, abar, rq * c, c);
