@@ -22,8 +22,18 @@ final class FisherStreams {
   /** The same through any stub (e.g. one that sends a token). */
   static BuildFisherProgress build(dev.lethe.api.v1.ModelStoreGrpc.ModelStoreStub async,
       List<BuildFisherRequest> messages) throws Exception {
+    return stream(async::buildFisher, messages);
+  }
+
+  /**
+   * Sends {@code messages} up a client stream answered by progress messages (BuildFisher,
+   * PutFisherSums) and returns the last; a failure is the ExecutionException of its Status.
+   */
+  static <T> BuildFisherProgress stream(
+      java.util.function.Function<StreamObserver<BuildFisherProgress>, StreamObserver<T>> open,
+      List<T> messages) throws Exception {
     CompletableFuture<BuildFisherProgress> done = new CompletableFuture<>();
-    StreamObserver<BuildFisherRequest> up = async.buildFisher(new StreamObserver<>() {
+    StreamObserver<T> up = open.apply(new StreamObserver<>() {
       private BuildFisherProgress last;
 
       @Override

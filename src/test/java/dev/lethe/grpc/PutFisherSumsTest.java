@@ -24,14 +24,11 @@ import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.MetadataUtils;
-import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -97,29 +94,8 @@ class PutFisherSumsTest {
 
   static BuildFisherProgress send(ModelStoreGrpc.ModelStoreStub async,
       List<PutFisherSumsRequest> messages) throws Exception {
-    CompletableFuture<BuildFisherProgress> done = new CompletableFuture<>();
-    StreamObserver<PutFisherSumsRequest> up = async.putFisherSums(new StreamObserver<>() {
-      private BuildFisherProgress last;
-
-      @Override
-      public void onNext(BuildFisherProgress value) {
-        last = value;
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        done.completeExceptionally(t);
-      }
-
-      @Override
-      public void onCompleted() {
-        done.complete(last);
-      }
-    });
-    messages.forEach(up::onNext);
-    up.onCompleted();
     try {
-      return done.get(60, TimeUnit.SECONDS);
+      return FisherStreams.stream(async::putFisherSums, messages);
     } catch (ExecutionException e) {
       throw (Exception) e.getCause();
     }
