@@ -23,6 +23,7 @@ import java.util.List;
 final class KroneckerMoments {
   private final Kronecker k;
   private final double[][] l2;
+  private final double[] l2Squares;
   private final double[] l2Others;
   private final double[][] sums;
   private final double[] otherSums;
@@ -38,11 +39,13 @@ final class KroneckerMoments {
     }
     List<KroneckerLayer> layers = k.layers();
     this.l2 = new double[layers.size()][];
+    this.l2Squares = new double[layers.size()];
     this.sums = new double[layers.size()][];
     for (int l = 0; l < layers.size(); l++) {
       KroneckerLayer layer = layers.get(l);
       l2[l] = new double[(int) layer.entries()];
       layer.gather(theta, k.offsets(), l2[l]);
+      l2Squares[l] = dot(l2[l], 0, l2[l], 0, l2[l].length);
       sums[l] = new double[(int) layer.entries()];
     }
     this.l2Others = k.gatherOthers(theta);
@@ -65,7 +68,7 @@ final class KroneckerMoments {
       for (int i = 0; i < d.length; i++) {
         sums[l][i] += d[i];
       }
-      double m2 = dot(l2[l], 0, l2[l], 0, l2[l].length);
+      double m2 = l2Squares[l];
       double[] mA = null; // rows M ā_it; none without an L2 term
       if (m2 > 0) {
         mA = new double[n * t * o];

@@ -109,20 +109,7 @@ class FisherJobFailureTest {
       String fb = client.describe("b").fisher().fisherId();
       try (FisherInverse a = server.fishers().store().open("a", fa, null, 1, true);
           FisherInverse b = server.fishers().store().open("b", fb, null, 1, true)) {
-        for (int k = 0; k < a.layout().blockCount(); k++) {
-          int size = a.layout().size(k);
-          float[] x = new float[size * size];
-          float[] y = new float[size * size];
-          a.readBlock(k, x);
-          b.readBlock(k, y);
-          double diff = 0;
-          double norm = 0;
-          for (int i = 0; i < x.length; i++) {
-            diff += (x[i] - y[i]) * (double) (x[i] - y[i]);
-            norm += x[i] * (double) x[i];
-          }
-          assertTrue(Math.sqrt(diff / norm) <= 1e-6, "block " + k + ": " + Math.sqrt(diff / norm));
-        }
+        SparkFixture.assertSameBlocks(a, b, 1e-6, "retried");
       }
     } finally {
       server.stop();

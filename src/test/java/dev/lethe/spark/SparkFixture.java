@@ -22,6 +22,31 @@ final class SparkFixture {
   private SparkFixture() {}
 
   /** local[2], no UI, two shuffle partitions (a test's data is small). */
+  /**
+   * Asserts every block of F⁻¹ of {@code a} equals {@code b}'s within {@code relative} (Frobenius
+   * norm of the difference over a's), after their layouts match.
+   */
+  static void assertSameBlocks(dev.lethe.fisher.FisherInverse a, dev.lethe.fisher.FisherInverse b,
+      double relative, String what) {
+    org.junit.jupiter.api.Assertions.assertEquals(a.layout(), b.layout(), what + " layout");
+    for (int k = 0; k < a.layout().blockCount(); k++) {
+      int size = a.layout().size(k);
+      float[] x = new float[size * size];
+      float[] y = new float[size * size];
+      a.readBlock(k, x);
+      b.readBlock(k, y);
+      double diff = 0;
+      double norm = 0;
+      for (int i = 0; i < x.length; i++) {
+        diff += (x[i] - y[i]) * (double) (x[i] - y[i]);
+        norm += x[i] * (double) x[i];
+      }
+      double d = Math.sqrt(diff / norm);
+      org.junit.jupiter.api.Assertions.assertTrue(d <= relative,
+          what + " block " + k + ": relative difference " + d);
+    }
+  }
+
   static SparkSession spark() {
     return SparkSession.builder().master("local[2]").appName("lethe-test")
         .config("spark.ui.enabled", "false")
