@@ -6,8 +6,10 @@ import dev.lethe.core.ErasureStep;
 import dev.lethe.core.LetheException;
 import dev.lethe.core.Messages;
 import dev.lethe.core.Samples;
+import dev.lethe.fisher.FactoredGradient;
 import dev.lethe.fisher.FisherHeader;
 import dev.lethe.fisher.Fishers;
+import dev.lethe.fisher.KroneckerStep;
 import dev.lethe.fisher.ModelView;
 import dev.lethe.store.EraseCommit;
 import dev.lethe.store.EraseSession;
@@ -79,18 +81,32 @@ public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
 
       long t0 = System.nanoTime();
       FisherHeader fisher = fishers.header(c.name(), session.fisherId());
-      double[] g = fisher.kronecker() != null
-          ? kroneckerGradientSum(model, fisher, session, todo.samples())
-          : gradientSum(model, todo.samples());
+      // a Kronecker Fisher's model sums its layers' gradients as factors (FactoredGradient)
+      FactoredGradient factored = fisher.kronecker() == null ? null
+          : FactoredGradient.of(model, fisher, todo.samples(), session.config().l2(),
+              session.weights(), session.version());
+      double[] g = factored == null ? gradientSum(model, todo.samples()) : null;
       long t1 = System.nanoTime();
-      double[] full = plan.step() == ErasureStep.FULL_FISHER || c.dryRun() ? apply(c, session, g)
-          : null;
+      KroneckerStep fullStep = null;
+      double[] full = null;
+      if (plan.step() == ErasureStep.FULL_FISHER || c.dryRun()) {
+        if (factored != null) {
+          fullStep = fishers.apply(c.name(), session.fisherId(), factored);
+          full = fullStep.x();
+        } else {
+          full = apply(c, session, g);
+        }
+      }
       Fishers.LeaveOutRun leaveOut = null;
       if (plan.unavailable().isEmpty()
           && (plan.step() == ErasureStep.LEAVE_OUT || c.downdateFisher() || c.dryRun())) {
+        boolean downdate = c.downdateFisher() && !c.dryRun();
         try {
-          leaveOut = fishers.leaveOut(c.name(), session.fisherId(), plan.fisherView(),
-              todo.samples(), g, c.downdateFisher() && !c.dryRun());
+          leaveOut = factored != null
+              ? fishers.leaveOut(c.name(), session.fisherId(), plan.fisherView(), todo.samples(),
+                  factored, downdate)
+              : fishers.leaveOut(c.name(), session.fisherId(), plan.fisherView(), todo.samples(),
+                  g, downdate);
         } catch (LetheException e) {
           if (!(c.dryRun() && plan.step() == ErasureStep.FULL_FISHER && !c.downdateFisher())) {
             throw e;
@@ -102,7 +118,9 @@ public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
       String fisherId = leaveOut != null && leaveOut.downdatedId() != null
           ? leaveOut.downdatedId() : session.fisherId();
       try {
-        return finish(c, session, todo, plan, digest, full, leaveOut, fisherId, t0, t1);
+        KroneckerStep used = plan.step() == ErasureStep.LEAVE_OUT
+            ? (leaveOut == null ? null : leaveOut.step()) : fullStep;
+        return finish(c, session, todo, plan, digest, full, leaveOut, fisherId, t0, t1, used);
       } catch (RuntimeException e) {
         if (!fisherId.equals(session.fisherId())) {
           discardFisher(c.name(), fisherId, e);
@@ -156,7 +174,7 @@ public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
   /** Guards, losses, previews and the commit of a solved erase. */
   private EraseOutcome finish(EraseCommand c, EraseSession session, Selection todo, Plan plan,
       String digest, double[] full, Fishers.LeaveOutRun leaveOut, String fisherId, long t0,
-      long t1) {
+      long t1, KroneckerStep used) {
     long n = session.trainSize();
     double scale = session.config().scale() / (double) (n - todo.k());
     float[] theta = session.weights();
@@ -194,6 +212,7 @@ public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
         plan.note(), List.of(), update.ratio());
     EraseSession.Committed done = session.commit(new EraseCommit(update.weights(), n - todo.k(),
         fisherId, session.fisherVersion(), todo.idHashes(), c.requestId(), digest, answer));
+    fishers.committed(c.name(), used, done.version(), scale);
     return answer.atVersion(done.version()).withTimings(new EraseOutcome.Timings(gradientsMs,
         solveMs, storeMs + done.commitMs(), done.publishMs(), rowsMs));
   }
@@ -286,24 +305,6 @@ public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
     }
     return new Selection(Batches.rows(samples, rows.stream().mapToInt(Integer::intValue).toArray()),
         hashes, already);
-  }
-
-  /**
-   * Σ∇l_i in double, [P], for a model whose Fisher is KFAC/EKFAC: the data-loss sum through the
-   * layers' factors ({@link Fishers#layerGradientSum}), plus k·μθ, the L2 term of every sample.
-   */
-  private static double[] kroneckerGradientSum(ModelView model, FisherHeader fisher,
-      dev.lethe.store.EraseSession session, Samples erase) {
-    double[] g = Fishers.layerGradientSum(model, fisher, erase);
-    double mu = session.config().l2();
-    if (mu > 0) {
-      float[] theta = session.weights();
-      double scale = mu * erase.size();
-      for (int j = 0; j < g.length; j++) {
-        g[j] += scale * theta[j];
-      }
-    }
-    return g;
   }
 
   /** Σ∇l_i in double, [P], from gradients in chunks of at most the configured bytes. */

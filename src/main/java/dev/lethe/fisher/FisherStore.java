@@ -107,6 +107,12 @@ public final class FisherStore {
         + model, h, layer, part);
   }
 
+  /** Part {@code part} of layer {@code layer} in float32 as stored (unpacked parts only). */
+  float[] readPartFloats(String model, String fisherId, FisherHeader h, int layer, byte part) {
+    return KroneckerParts.readFloats(db, prefix(model, fisherId), "Fisher " + fisherId
+        + " of model " + model, h, layer, part);
+  }
+
   /** Adds the deletion of Fisher {@code fisherId} (header and every block) to {@code batch}. */
   public static void deleteIn(LetheDb.Batch batch, String model, String fisherId) {
     batch.deletePrefix(Family.FISHER, prefix(model, fisherId));
@@ -248,6 +254,15 @@ public final class FisherStore {
      * matrix and its upper triangle is stored. Thread-safe; each part once.
      */
     public void putPart(int layer, byte part, double[] values) {
+      put(layer, part, KroneckerParts.encode(checkedLayer(layer, part), part, values));
+    }
+
+    /** {@link #putPart(int, byte, double[])} of an unpacked part already in float32. */
+    public void putPart(int layer, byte part, float[] values) {
+      put(layer, part, KroneckerParts.encode(checkedLayer(layer, part), part, values));
+    }
+
+    private KroneckerLayer checkedLayer(int layer, byte part) {
       Kronecker k = header.kronecker();
       if (k == null || layer < 0 || layer >= k.layers().size()) {
         throw new IllegalArgumentException("no Kronecker layer " + layer);
@@ -258,7 +273,10 @@ public final class FisherStore {
       if (!partsWritten.add(((long) layer << 8) | part)) {
         throw new IllegalStateException("layer " + layer + " part " + (char) part + " written twice");
       }
-      byte[] value = KroneckerParts.encode(k.layers().get(layer), part, values);
+      return k.layers().get(layer);
+    }
+
+    private void put(int layer, byte part, byte[] value) {
       byte[] key = KroneckerParts.key(prefix, layer, part);
       db.write(w -> w.put(Family.FISHER, key, value));
       parts.incrementAndGet();

@@ -28,6 +28,7 @@ public final class Fishers implements AutoCloseable {
   private final Path spillDir;
   private final ExecutorService pool;
   private final ConcurrentHashMap<String, OpenFisher> open = new ConcurrentHashMap<>();
+  private final ProjectedWeights projected = new ProjectedWeights();
   private final long storageBudgetBytes;
 
   /** AUTO's default storage budget for a block-diagonal Fisher (F⁻¹ and F): 4 GiB. */
@@ -201,8 +202,14 @@ public final class Fishers implements AutoCloseable {
    * @param result x = F₋S⁻¹ g and how the blocks were solved
    * @param downdatedId the new Fisher over the samples that remain, or null when not asked for
    * @param rowsMs computing the erased samples' rows
+   * @param step a Kronecker Fisher's solve (for {@link #committed}), else null
    */
-  public record LeaveOutRun(LeaveOut.Result result, String downdatedId, double rowsMs) {}
+  public record LeaveOutRun(LeaveOut.Result result, String downdatedId, double rowsMs,
+      KroneckerStep step) {
+    LeaveOutRun(LeaveOut.Result result, String downdatedId, double rowsMs) {
+      this(result, downdatedId, rowsMs, null);
+    }
+  }
 
   /**
    * Solves F₋S x = g for the Fisher {@code fisherId} without the samples {@code erased}, whose
@@ -223,7 +230,8 @@ public final class Fishers implements AutoCloseable {
       throw LetheException.precondition("leave-out step on Fisher " + fisherId + ": " + why);
     }
     if (opened instanceof KroneckerInverse kron) {
-      return kroneckerLeaveOut(model, fisherId, kron, fisherView, erased, g, downdate);
+      return kroneckerLeaveOut(model, fisherId, kron, fisherView, erased,
+          FactoredGradient.ofDense(h, g), downdate);
     }
     FisherInverse inverse = (FisherInverse) opened;
     RowSource source = FisherRows.recomputing(fisherView, h);
@@ -272,8 +280,75 @@ public final class Fishers implements AutoCloseable {
     }
   }
 
+  /**
+   * {@link #leaveOut} for a KFAC/EKFAC Fisher with the erase's factored gradient sum (see
+   * {@link FactoredGradient}); the step's θ̃ of g's version is kept for the next erase.
+   */
+  public LeaveOutRun leaveOut(String model, String fisherId, ModelView fisherView,
+      dev.lethe.core.Samples erased, FactoredGradient g, boolean downdate) {
+    OpenFisher opened = inverse(model, fisherId);
+    String why = leaveOutUnavailable(opened.header(), erased.size());
+    if (!why.isEmpty()) {
+      throw LetheException.precondition("leave-out step on Fisher " + fisherId + ": " + why);
+    }
+    if (!(opened instanceof KroneckerInverse kron)) {
+      return leaveOut(model, fisherId, fisherView, erased, g.dense(), downdate);
+    }
+    return kroneckerLeaveOut(model, fisherId, kron, fisherView, erased, g, downdate);
+  }
+
+  /**
+   * F⁻¹g for an erase's factored gradient sum through the Fisher {@code fisherId} (KFAC/EKFAC
+   * layer by layer; a block-diagonal Fisher applies {@link FactoredGradient#dense()}).
+   */
+  public KroneckerStep apply(String model, String fisherId, FactoredGradient g) {
+    OpenFisher opened = inverse(model, fisherId);
+    if (!(opened instanceof KroneckerInverse kron)) {
+      double[] x = new double[(int) opened.header().parameterCount()];
+      opened.apply(g.dense(), x);
+      return new KroneckerStep(x, null, g.version(), null, null);
+    }
+    String basis = ProjectedWeights.basis(kron.header(), fisherId);
+    return remembered(model, kron.apply(g, projected.get(model, basis, g.version()), basis));
+  }
+
+  /**
+   * After an erase from {@code step}'s version committed {@code toVersion} = θ + scale·x: keeps
+   * θ̃ of the new version (θ̃ + scale·M per large layer), so the next erase need not project
+   * the weights. A step without projected weights is ignored.
+   */
+  public void committed(String model, KroneckerStep step, long toVersion, double scale) {
+    if (step == null || !step.derivable()) {
+      return;
+    }
+    float[][] next = new float[step.projected().length][];
+    for (int l = 0; l < next.length; l++) {
+      if (step.projected()[l] != null && step.middle()[l] != null) {
+        next[l] = KroneckerLargeSolve.next(step.projected()[l], step.middle()[l], scale);
+      }
+    }
+    projected.put(model, step.basis(), toVersion, next);
+  }
+
+  /** Projected-weight entries ({@link ProjectedWeights}) held now, over all models. */
+  public int projectedEntries() {
+    return projected.size();
+  }
+
+  /** Erases that found their version's projected weights kept, since start. */
+  public long projectedHits() {
+    return projected.hits();
+  }
+
+  private KroneckerStep remembered(String model, KroneckerStep step) {
+    if (step.derivable()) {
+      projected.put(model, step.basis(), step.version(), step.projected());
+    }
+    return step;
+  }
+
   private LeaveOutRun kroneckerLeaveOut(String model, String fisherId, KroneckerInverse inverse,
-      ModelView fisherView, dev.lethe.core.Samples erased, double[] g, boolean downdate) {
+      ModelView fisherView, dev.lethe.core.Samples erased, FactoredGradient g, boolean downdate) {
     FisherHeader h = inverse.header();
     long t = System.nanoTime();
     LayerInputs in = KroneckerLeaveOut.inputs(fisherView, h, erased);
@@ -281,21 +356,24 @@ public final class Fishers implements AutoCloseable {
     int largest = h.layout().largestBlock();
     long taskBytes = (long) largest * largest * Double.BYTES;
     long rows = (long) in.rows() * in.otherColumns() * Float.BYTES;
+    String basis = ProjectedWeights.basis(h, fisherId);
+    float[][] known = projected.get(model, basis, g.version());
     try (MemoryPool.Reservation memory = buildMemory.reserveUpTo(rows + threads * taskBytes,
         rows + taskBytes, "samples", "the leave-out rows of " + erased.size() + " erased samples")) {
       int tasks = taskBytes == 0 ? 1 : (int) Math.max(1, Math.min(threads,
           (memory.bytes() - rows) / taskBytes));
       long rowBudget = Math.max(1, memory.bytes() - tasks * taskBytes);
       if (!downdate) {
-        return new LeaveOutRun(KroneckerLeaveOut.solve(inverse, in, erased.size(), g, null, pool,
-            tasks, rowBudget), null, rowsMs);
+        KroneckerLeaveOut.Solved s = KroneckerLeaveOut.solve(inverse, in, erased.size(), g,
+            known, basis, null, pool, tasks, rowBudget);
+        return new LeaveOutRun(s.result(), null, rowsMs, remembered(model, s.step()));
       }
       String to = downdatedId(fisherId);
       try (FisherStore.Writer writer = store.create(model, to, h.downdatedTo(h.samples() - erased.size()))) {
-        LeaveOut.Result result = KroneckerLeaveOut.solve(inverse, in, erased.size(), g, writer,
-            pool, tasks, rowBudget);
+        KroneckerLeaveOut.Solved s = KroneckerLeaveOut.solve(inverse, in, erased.size(), g,
+            known, basis, writer, pool, tasks, rowBudget);
         writer.commit();
-        return new LeaveOutRun(result, to, rowsMs);
+        return new LeaveOutRun(s.result(), to, rowsMs, remembered(model, s.step()));
       }
     }
   }
@@ -307,46 +385,7 @@ public final class Fishers implements AutoCloseable {
    * outer products; the other parameters' per-sample gradients are summed. Labels required.
    */
   public static double[] layerGradientSum(ModelView model, FisherHeader h, dev.lethe.core.Samples s) {
-    Kronecker k = h.kronecker();
-    double[] g = new double[(int) h.parameterCount()];
-    double[] others = new double[(int) k.otherEntries()];
-    FisherRows rows = new FisherRows(model, CurvatureKind.EMPIRICAL, 1, 0, false);
-    int step = 1024;
-    double[][] sums = new double[k.layers().size()][];
-    for (int from = 0; from < s.size(); from += step) {
-      int to = Math.min(s.size(), from + step);
-      dev.lethe.core.Samples part = from == 0 && to == s.size() ? s
-          : dev.lethe.core.Batches.range(s, from, to);
-      FisherRows.Cotangents ct = rows.cotangents(part, 0);
-      LayerInputs in = model.layerInputs(ct.rows(), ct.cotangent());
-      int m = to - from;
-      for (int l = 0; l < sums.length; l++) {
-        KroneckerLayer layer = k.layers().get(l);
-        int t = layer.positions();
-        double[] d = new double[(int) layer.entries()];
-        Linalg.multiply(true, false, layer.out(), layer.columns(), m * t,
-            layer.cotangentRows(in.cotangents()[l], m), layer.augmentedInputs(in.inputs()[l], m), d);
-        if (sums[l] == null) {
-          sums[l] = d;
-        } else {
-          for (int i = 0; i < d.length; i++) {
-            sums[l][i] += d[i];
-          }
-        }
-      }
-      for (int i = 0; i < m; i++) {
-        for (int j = 0; j < others.length; j++) {
-          others[j] += in.others()[i * in.otherColumns() + j];
-        }
-      }
-    }
-    for (int l = 0; l < sums.length; l++) {
-      if (sums[l] != null) {
-        k.layers().get(l).scatter(sums[l], k.offsets(), g);
-      }
-    }
-    k.scatterOthers(others, g);
-    return g;
+    return FactoredGradient.of(model, h, s, 0, null, -1).dense();
   }
 
   private static String downdatedId(String fisherId) {

@@ -115,6 +115,69 @@ final class KroneckerInverse implements OpenFisher {
   }
 
   /**
+   * F⁻¹g for an erase's factored gradient: layers of {@link #SINGLE_PRECISION_ENTRIES} entries
+   * or more through {@link KroneckerLargeSolve} (their parts read in float32, θ̃ from
+   * {@code projected} where given, else computed), the others through {@link #solve} in double.
+   *
+   * @param projected θ̃ per layer of g's version in this Fisher's basis, or null
+   * @param basis this Fisher's basis key (kept in the step for the next version's θ̃)
+   */
+  KroneckerStep apply(FactoredGradient g, float[][] projected, String basis) {
+    Kronecker k = header.kronecker();
+    double[] x = new double[(int) header.parameterCount()];
+    if (blocks != null) {
+      double[] y = new double[g.others().length];
+      blocks.apply(g.others(), y);
+      k.scatterOthers(y, x);
+    }
+    List<KroneckerLayer> layers = k.layers();
+    float[][] used = new float[layers.size()][];
+    float[][] middle = new float[layers.size()][];
+    for (int l = 0; l < layers.size(); l++) {
+      KroneckerLayer layer = layers.get(l);
+      if (layer.entries() < SINGLE_PRECISION_ENTRIES) {
+        double[] d = g.layerDense(l);
+        solve(layer, part(l, Kronecker.Q_A), part(l, Kronecker.Q_G), eigenvalues(l),
+            header.dampening(), d);
+        layer.scatter(d, k.offsets(), x);
+        continue;
+      }
+      KroneckerLargeSolve.Result r = KroneckerLargeSolve.solve(layer, l,
+          floats(l, Kronecker.Q_A), floats(l, Kronecker.Q_G), eigenvaluesSingle(l),
+          header.dampening(), g, projected == null ? null : projected[l], k.offsets());
+      layer.scatter(r.x(), k.offsets(), x);
+      used[l] = r.projected();
+      middle[l] = r.middle();
+    }
+    return new KroneckerStep(x, basis, g.version(), used, middle);
+  }
+
+  /** Part {@code part} of layer {@code l} in float32 as stored (verified; unpacked parts). */
+  float[] floats(int l, byte part) {
+    return store.readPartFloats(model, fisherId, header, l, part);
+  }
+
+  /** {@link #eigenvalues} in float32. */
+  float[] eigenvaluesSingle(int l) {
+    if (header.structure() == FisherStructure.EKFAC) {
+      return floats(l, Kronecker.LAMBDA_E);
+    }
+    KroneckerLayer layer = header.kronecker().layers().get(l);
+    return outerSingle(floats(l, Kronecker.LAMBDA_G), floats(l, Kronecker.LAMBDA_A), layer.out(),
+        layer.columns());
+  }
+
+  static float[] outerSingle(float[] lg, float[] la, int o, int c) {
+    float[] e = new float[o * c];
+    for (int x = 0; x < o; x++) {
+      for (int j = 0; j < c; j++) {
+        e[x * c + j] = lg[x] * la[j];
+      }
+    }
+    return e;
+  }
+
+  /**
    * d ← Q_G [(Q_Gᵀ d Q_A) ⊘ (Λ + λ)] Q_Aᵀ in place, d out × c row-major, Q_A c × c, Q_G
    * out × out (eigenvectors in columns), Λ out × c.
    */

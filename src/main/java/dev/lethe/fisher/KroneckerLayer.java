@@ -95,6 +95,39 @@ public record KroneckerLayer(int weight, int bias, int out, int in, boolean outM
     }
   }
 
+  /** D (row-major out × c, float32) from the P weights {@code v}: the layer's W and bias. */
+  float[] gather(float[] v, long[] offsets) {
+    int c = columns();
+    float[] d = new float[(int) entries()];
+    for (int o = 0; o < out; o++) {
+      for (int j = 0; j < in; j++) {
+        d[o * c + j] = v[index(offsets, o, j)];
+      }
+      if (bias >= 0) {
+        d[o * c + in] = v[(int) (offsets[bias] + o)];
+      }
+    }
+    return d;
+  }
+
+  /** Writes float32 D (row-major out × c) into the P-vector {@code v} at this layer's entries. */
+  void scatter(float[] d, long[] offsets, double[] v) {
+    int c = columns();
+    for (int o = 0; o < out; o++) {
+      for (int j = 0; j < in; j++) {
+        v[index(offsets, o, j)] = d[o * c + j];
+      }
+      if (bias >= 0) {
+        v[(int) (offsets[bias] + o)] = d[o * c + in];
+      }
+    }
+  }
+
+  /** The flattened entry of the weight's D[o][j] (j &lt; in) among the P. */
+  private int index(long[] offsets, int o, int j) {
+    return (int) (offsets[weight] + (outMajor ? (long) o * in + j : (long) j * out + o));
+  }
+
   /** Writes D (row-major out × c) into the P-vector {@code v} at this layer's entries. */
   void scatter(double[] d, long[] offsets, double[] v) {
     int c = columns();

@@ -26,106 +26,221 @@ final class KroneckerLeaveOut {
   private KroneckerLeaveOut() {}
 
   /**
-   * @param downdate where F₋S goes (uncommitted), or null
-   * @return x and how the blocks were solved
+   * What a leave-out solve did: x and how the blocks were solved, and the step the next
+   * version's projected weights derive from.
    */
-  static LeaveOut.Result solve(KroneckerInverse inverse, LayerInputs in, int k, double[] g,
-      FisherStore.Writer downdate, ExecutorService pool, int tasks, long rowBudget) {
+  record Solved(LeaveOut.Result result, KroneckerStep step) {}
+
+  /**
+   * @param g the erase's gradient sum (at the current weights)
+   * @param projected θ̃ per layer of g's version in the stored basis, or null
+   * @param basis the stored basis's key ({@link ProjectedWeights#basis})
+   * @param downdate where F₋S goes (uncommitted), or null
+   */
+  static Solved solve(KroneckerInverse inverse, LayerInputs in, int k, FactoredGradient g,
+      float[][] projected, String basis, FisherStore.Writer downdate, ExecutorService pool,
+      int tasks, long rowBudget) {
     FisherHeader h = inverse.header();
     Kronecker kr = h.kronecker();
     long n = h.samples();
     int r = h.rows().perSample();
-    if (g.length != h.parameterCount()) {
-      throw new IllegalArgumentException("a vector of " + g.length + " for a Fisher of "
-          + h.parameterCount() + " parameters");
-    }
     if (k < 1 || k >= n) {
       throw LetheException.precondition("leave-out: cannot remove " + k + " of the Fisher's " + n
           + " samples");
     }
-    double[] x = new double[g.length];
+    double[] x = new double[(int) h.parameterCount()];
     int woodbury = 0;
     int refactor = 0;
     if (inverse.blocks() != null) {
       ErasedRows rows = ErasedRows.ofArray(in.others(), k, r, in.otherColumns());
-      LeaveOut.Result blocks = LeaveOut.solve(inverse.blocks(), rows, kr.gatherOthers(g),
-          downdate, pool, tasks, rowBudget,
-          downdate != null ? LeaveOut.Path.REFACTOR : LeaveOut.Path.AUTO);
+      LeaveOut.Result blocks = LeaveOut.solve(inverse.blocks(), rows, g.others(), downdate,
+          pool, tasks, rowBudget, downdate != null ? LeaveOut.Path.REFACTOR : LeaveOut.Path.AUTO);
       kr.scatterOthers(blocks.x(), x);
       woodbury = blocks.woodburyBlocks();
       refactor = blocks.refactorBlocks();
     }
     List<KroneckerLayer> layers = kr.layers();
-    double nr = (double) n * r;
-    double kept = (double) (n - k) * r;
+    float[][] used = new float[layers.size()][];
+    float[][] middle = new float[layers.size()][];
+    boolean ekfac = h.structure() == FisherStructure.EKFAC;
     for (int l = 0; l < layers.size(); l++) {
       KroneckerLayer layer = layers.get(l);
-      int c = layer.columns();
-      int o = layer.out();
-      double[] qa;
-      double[] qg;
-      double[] lambda;
-      if (h.structure() == FisherStructure.EKFAC) {
-        qa = inverse.part(l, Kronecker.Q_A);
-        qg = inverse.part(l, Kronecker.Q_G);
-        lambda = inverse.part(l, Kronecker.LAMBDA_E);
-        for (int i = 0; i < lambda.length; i++) {
-          lambda[i] *= nr;
-        }
-        KroneckerBuild.addProjectedSquares(layer, qa, qg, in.inputs()[l], in.cotangents()[l], k, r,
-            -1.0, lambda);
-        for (int i = 0; i < lambda.length; i++) {
-          lambda[i] = Math.max(0, lambda[i] / kept);
-        }
-        if (downdate != null) {
-          downdate.putPart(l, Kronecker.Q_A, qa);
-          downdate.putPart(l, Kronecker.Q_G, qg);
-          downdate.putPart(l, Kronecker.LAMBDA_A, inverse.part(l, Kronecker.LAMBDA_A));
-          downdate.putPart(l, Kronecker.LAMBDA_G, inverse.part(l, Kronecker.LAMBDA_G));
-          downdate.putPart(l, Kronecker.LAMBDA_E, lambda);
-        }
-      } else {
-        qa = inverse.part(l, Kronecker.A);
-        qg = inverse.part(l, Kronecker.G);
-        scale(qa, n);
-        scale(qg, nr);
-        int t = layer.positions();
-        double[] abar = layer.augmentedInputs(
-            KroneckerBuild.firstRowsOf(in.inputs()[l], k, r, layer.in() * t), k);
-        Linalg.rankUpdateUpper(abar, k * t, -1.0, qa, c);
-        Linalg.rankUpdateUpper(layer.cotangentRows(in.cotangents()[l], k * r), k * r * t,
-            -1.0 / t, qg, o);
-        KroneckerBuild.mirrorScale(qa, c, 1.0 / (n - k));
-        KroneckerBuild.mirrorScale(qg, o, 1.0 / kept);
-        if (downdate != null) {
-          downdate.putPart(l, Kronecker.A, qa);
-          downdate.putPart(l, Kronecker.G, qg);
-        }
-        double[] la = new double[c];
-        double[] lg = new double[o];
-        Linalg.symmetricEigen(qa, c, la);
-        Linalg.symmetricEigen(qg, o, lg);
-        KroneckerBuild.clampNonNegative(la);
-        KroneckerBuild.clampNonNegative(lg);
-        if (downdate != null) {
-          downdate.putPart(l, Kronecker.Q_A, qa);
-          downdate.putPart(l, Kronecker.Q_G, qg);
-          downdate.putPart(l, Kronecker.LAMBDA_A, la);
-          downdate.putPart(l, Kronecker.LAMBDA_G, lg);
-        }
-        lambda = KroneckerInverse.outer(lg, la, o, c);
+      boolean large = layer.entries() >= KroneckerInverse.SINGLE_PRECISION_ENTRIES;
+      if (ekfac && large && layer.positions() == 1) {
+        KroneckerLargeSolve.Result s = largeEkfac(inverse, l, layer, in, k, r, n, g,
+            projected == null ? null : projected[l], downdate);
+        layer.scatter(s.x(), kr.offsets(), x);
+        used[l] = s.projected();
+        middle[l] = s.middle();
+        continue;
       }
-      double[] d = new double[(int) layer.entries()];
-      layer.gather(g, kr.offsets(), d);
+      double[][] basisOf = ekfac ? ekfacDowndate(inverse, l, layer, in, k, r, n, downdate)
+          : kfacDowndate(inverse, l, layer, in, k, r, n, downdate);
+      double[] qa = basisOf[0];
+      double[] qg = basisOf[1];
+      double[] lambda = basisOf[2];
+      if (large) {
+        KroneckerLargeSolve.Result s = KroneckerLargeSolve.solve(layer, l,
+            KroneckerLargeSolve.single(qa), KroneckerLargeSolve.single(qg),
+            KroneckerLargeSolve.single(lambda), h.dampening(), g,
+            ekfac && projected != null ? projected[l] : null, kr.offsets());
+        checkFinite(s.x(), l);
+        layer.scatter(s.x(), kr.offsets(), x);
+        if (ekfac) {
+          used[l] = s.projected();
+          middle[l] = s.middle();
+        }
+        continue;
+      }
+      double[] d = g.layerDense(l);
       KroneckerInverse.solve(layer, qa, qg, lambda, h.dampening(), d);
       for (double v : d) {
         if (!Double.isFinite(v)) {
-          throw LetheException.precondition("leave-out: the solve of layer " + l + " is not finite");
+          throw notFinite(l);
         }
       }
       layer.scatter(d, kr.offsets(), x);
     }
-    return new LeaveOut.Result(x, woodbury, refactor + layers.size(), 1);
+    return new Solved(new LeaveOut.Result(x, woodbury, refactor + layers.size(), 1),
+        new KroneckerStep(x, ekfac ? basis : null, g.version(), used, middle));
+  }
+
+  /**
+   * A large one-position EKFAC layer in float32: Λ*₋S from the stored Λ* and S's projected
+   * squares, then {@link KroneckerLargeSolve} in the stored basis.
+   */
+  private static KroneckerLargeSolve.Result largeEkfac(KroneckerInverse inverse, int l,
+      KroneckerLayer layer, LayerInputs in, int k, int r, long n, FactoredGradient g,
+      float[] projected, FisherStore.Writer downdate) {
+    float[] qa = inverse.floats(l, Kronecker.Q_A);
+    float[] qg = inverse.floats(l, Kronecker.Q_G);
+    float[] lambda = inverse.floats(l, Kronecker.LAMBDA_E);
+    float[] sq = projectedSquares(layer, qa, qg, in.inputs()[l], in.cotangents()[l], k, r);
+    double nr = (double) n * r;
+    double kept = (double) (n - k) * r;
+    // Λ*₋S = (n·r·Λ* − Σ_S squares) / ((n−k)·r), in float32 (the loop vectorises)
+    float keep = (float) (nr / kept);
+    float drop = (float) (1 / kept);
+    for (int i = 0; i < lambda.length; i++) {
+      lambda[i] = Math.max(0f, keep * lambda[i] - drop * sq[i]);
+    }
+    if (downdate != null) {
+      downdate.putPart(l, Kronecker.Q_A, qa);
+      downdate.putPart(l, Kronecker.Q_G, qg);
+      downdate.putPart(l, Kronecker.LAMBDA_A, inverse.floats(l, Kronecker.LAMBDA_A));
+      downdate.putPart(l, Kronecker.LAMBDA_G, inverse.floats(l, Kronecker.LAMBDA_G));
+      downdate.putPart(l, Kronecker.LAMBDA_E, lambda);
+    }
+    KroneckerLargeSolve.Result s = KroneckerLargeSolve.solve(layer, l, qa, qg, lambda,
+        inverse.header().dampening(), g, projected, inverse.header().kronecker().offsets());
+    checkFinite(s.x(), l);
+    return s;
+  }
+
+  /**
+   * Σ_S (Q_Gᵀδ)² ⊗ (Q_Aᵀā)² of a one-position layer in float32, out × c: the EKFAC leave-out's
+   * subtraction ({@link KroneckerBuild#addProjectedSquares} in double), k·c·(c + out) +
+   * k·r·out² multiply-adds.
+   */
+  static float[] projectedSquares(KroneckerLayer layer, float[] qa, float[] qg, float[] inputs,
+      float[] cotangents, int k, int r) {
+    int c = layer.columns();
+    int o = layer.out();
+    float[] abar = KroneckerLargeSolve.single(layer.augmentedInputs(
+        KroneckerBuild.firstRowsOf(inputs, k, r, layer.in()), k));
+    float[] at = new float[k * c];
+    Linalg.multiply(false, false, k, c, c, abar, qa, at);
+    for (int i = 0; i < at.length; i++) {
+      at[i] *= at[i];
+    }
+    float[] dt = new float[k * r * o];
+    Linalg.multiply(false, false, k * r, o, o, cotangents, qg, dt);
+    float[] s = new float[k * o];
+    for (int i = 0; i < k * r; i++) {
+      int row = i / r * o;
+      for (int x = 0; x < o; x++) {
+        float v = dt[i * o + x];
+        s[row + x] += v * v;
+      }
+    }
+    float[] sum = new float[o * c];
+    Linalg.multiply(true, false, o, c, k, s, at, sum);
+    return sum;
+  }
+
+  /** EKFAC in double: {Q_A, Q_G, Λ*₋S}, the downdate's parts written. */
+  private static double[][] ekfacDowndate(KroneckerInverse inverse, int l, KroneckerLayer layer,
+      LayerInputs in, int k, int r, long n, FisherStore.Writer downdate) {
+    double[] qa = inverse.part(l, Kronecker.Q_A);
+    double[] qg = inverse.part(l, Kronecker.Q_G);
+    double[] lambda = inverse.part(l, Kronecker.LAMBDA_E);
+    double nr = (double) n * r;
+    double kept = (double) (n - k) * r;
+    for (int i = 0; i < lambda.length; i++) {
+      lambda[i] *= nr;
+    }
+    KroneckerBuild.addProjectedSquares(layer, qa, qg, in.inputs()[l], in.cotangents()[l], k, r,
+        -1.0, lambda);
+    for (int i = 0; i < lambda.length; i++) {
+      lambda[i] = Math.max(0, lambda[i] / kept);
+    }
+    if (downdate != null) {
+      downdate.putPart(l, Kronecker.Q_A, qa);
+      downdate.putPart(l, Kronecker.Q_G, qg);
+      downdate.putPart(l, Kronecker.LAMBDA_A, inverse.part(l, Kronecker.LAMBDA_A));
+      downdate.putPart(l, Kronecker.LAMBDA_G, inverse.part(l, Kronecker.LAMBDA_G));
+      downdate.putPart(l, Kronecker.LAMBDA_E, lambda);
+    }
+    return new double[][] {qa, qg, lambda};
+  }
+
+  /** KFAC: A₋S and G₋S eigendecomposed again: {Q_A, Q_G, Λ_G ⊗ Λ_A}, the downdate's parts written. */
+  private static double[][] kfacDowndate(KroneckerInverse inverse, int l, KroneckerLayer layer,
+      LayerInputs in, int k, int r, long n, FisherStore.Writer downdate) {
+    int c = layer.columns();
+    int o = layer.out();
+    double kept = (double) (n - k) * r;
+    double[] qa = inverse.part(l, Kronecker.A);
+    double[] qg = inverse.part(l, Kronecker.G);
+    scale(qa, n);
+    scale(qg, (double) n * r);
+    int t = layer.positions();
+    double[] abar = layer.augmentedInputs(
+        KroneckerBuild.firstRowsOf(in.inputs()[l], k, r, layer.in() * t), k);
+    Linalg.rankUpdateUpper(abar, k * t, -1.0, qa, c);
+    Linalg.rankUpdateUpper(layer.cotangentRows(in.cotangents()[l], k * r), k * r * t,
+        -1.0 / t, qg, o);
+    KroneckerBuild.mirrorScale(qa, c, 1.0 / (n - k));
+    KroneckerBuild.mirrorScale(qg, o, 1.0 / kept);
+    if (downdate != null) {
+      downdate.putPart(l, Kronecker.A, qa);
+      downdate.putPart(l, Kronecker.G, qg);
+    }
+    double[] la = new double[c];
+    double[] lg = new double[o];
+    Linalg.symmetricEigen(qa, c, la);
+    Linalg.symmetricEigen(qg, o, lg);
+    KroneckerBuild.clampNonNegative(la);
+    KroneckerBuild.clampNonNegative(lg);
+    if (downdate != null) {
+      downdate.putPart(l, Kronecker.Q_A, qa);
+      downdate.putPart(l, Kronecker.Q_G, qg);
+      downdate.putPart(l, Kronecker.LAMBDA_A, la);
+      downdate.putPart(l, Kronecker.LAMBDA_G, lg);
+    }
+    return new double[][] {qa, qg, KroneckerInverse.outer(lg, la, o, c)};
+  }
+
+  private static void checkFinite(float[] x, int l) {
+    for (float v : x) {
+      if (!Float.isFinite(v)) {
+        throw notFinite(l);
+      }
+    }
+  }
+
+  private static LetheException notFinite(int l) {
+    return LetheException.precondition("leave-out: the solve of layer " + l + " is not finite");
   }
 
   private static void scale(double[] m, double s) {

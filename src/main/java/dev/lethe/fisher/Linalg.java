@@ -266,6 +266,16 @@ public final class Linalg {
         transB ? k : n, a, transA ? m : k, 0.0, c, n);
   }
 
+  /** C += op(A)·op(B), as {@link #multiply(boolean, boolean, int, int, int, double[], double[], double[])}. */
+  static void multiplyAdd(boolean transA, boolean transB, int m, int n, int k, double[] a,
+      double[] b, double[] c) {
+    if (m == 0 || n == 0 || k == 0) {
+      return;
+    }
+    BLAS.getInstance().dgemm(transB ? "T" : "N", transA ? "T" : "N", n, m, k, 1.0, b,
+        transB ? k : n, a, transA ? m : k, 1.0, c, n);
+  }
+
   /** {@link #multiply(boolean, boolean, int, int, int, double[], double[], double[])} in float32 (SGEMM). */
   static void multiply(boolean transA, boolean transB, int m, int n, int k, float[] a,
       float[] b, float[] c) {

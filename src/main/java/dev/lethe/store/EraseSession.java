@@ -32,6 +32,7 @@ public final class EraseSession implements AutoCloseable {
   private final ModelEntry entry;
   private final ModelRecord record;
   private final VersionView view;
+  private float[] weights;
   private final List<String> idHashes;
   private final List<String> requestIds;
   private final boolean[] erased;
@@ -110,9 +111,15 @@ public final class EraseSession implements AutoCloseable {
     return view;
   }
 
-  /** θ, the active version's erasable parameters (a copy, spec order). */
+  /**
+   * θ, the active version's erasable parameters (spec order): one copy per session, made on
+   * the first call and shared by the later ones (callers must not modify it).
+   */
   public float[] weights() {
-    return view.weights().toArray();
+    if (weights == null) {
+      weights = view.weights().toArray();
+    }
+    return weights;
   }
 
   /** The answer kept under the request id, if the id was used before. */

@@ -13,6 +13,7 @@ import dev.lethe.storage.LetheDb;
 import dev.lethe.storage.StorageException;
 import dev.lethe.storage.records.ModelRecord;
 import java.io.InputStream;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -31,7 +32,10 @@ final class ModelRuntime implements AutoCloseable {
   private final List<ParameterSpec> parameters;
   private final long[] parameterOffsets;
   private final ModelBackend backend;
-  private final AtomicReference<VersionWeights> cached = new AtomicReference<>();
+  /** Versions whose weights are kept in memory (direct buffers, 4 bytes per parameter each). */
+  static final int CACHED_VERSIONS = 2;
+
+  private final AtomicReference<List<VersionWeights>> cached = new AtomicReference<>(List.of());
 
   /** A runtime over {@code backend} (which it now owns). */
   ModelRuntime(ModelRecord record, LetheDb db, ModelBackend backend) {
@@ -111,11 +115,17 @@ final class ModelRuntime implements AutoCloseable {
     backend.warm(weights(version), loss, l2);
   }
 
-  /** The weights of a version (cached while it stays the most recently used). */
+  /**
+   * The weights of a version, the {@link #CACHED_VERSIONS} most recently used kept: the active
+   * version and, while erases use the leave-out step, the version the Fisher was built at (the
+   * erased samples' rows are made there), so neither is read back per erase.
+   */
   VersionWeights weights(long version) {
-    VersionWeights w = cached.get();
-    if (w != null && w.version() == version) {
-      return w;
+    for (VersionWeights w : cached.get()) {
+      if (w.version() == version) {
+        cache(w);
+        return w;
+      }
     }
     byte[] data = db.readBlob(Family.WEIGHTS, Keys.version(name, version));
     if (data == null) {
@@ -125,14 +135,23 @@ final class ModelRuntime implements AutoCloseable {
       throw new StorageException("model " + name + " version " + version + ": stored weights have "
           + data.length + " bytes, expected " + parameterOffsets[parameters.size()]);
     }
-    w = new VersionWeights(version, data, parameterOffsets);
-    cached.set(w);
+    VersionWeights w = new VersionWeights(version, data, parameterOffsets);
+    cache(w);
     return w;
   }
 
-  /** Puts freshly written weights in the cache. */
+  /** Puts weights first in the cache (freshly written, or just used). */
   void cache(VersionWeights w) {
-    cached.set(w);
+    cached.updateAndGet(list -> {
+      List<VersionWeights> next = new ArrayList<>(CACHED_VERSIONS);
+      next.add(w);
+      for (VersionWeights v : list) {
+        if (next.size() < CACHED_VERSIONS && v.version() != w.version()) {
+          next.add(v);
+        }
+      }
+      return List.copyOf(next);
+    });
   }
 
   /** Streams the file of a version: the stored file with the version's weights. */

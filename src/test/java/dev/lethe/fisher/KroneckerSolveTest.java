@@ -66,7 +66,7 @@ class KroneckerSolveTest {
   }
 
   /** The formula in double with EJML. */
-  private static DMatrixRMaj reference(int o, int c, double[] qa, double[] qg, double[] lambda,
+  static DMatrixRMaj reference(int o, int c, double[] qa, double[] qg, double[] lambda,
       double damp, double[] d) {
     DMatrixRMaj a = DMatrixRMaj.wrap(c, c, qa);
     DMatrixRMaj g = DMatrixRMaj.wrap(o, o, qg);
@@ -83,7 +83,7 @@ class KroneckerSolveTest {
     return out;
   }
 
-  private static DMatrixRMaj orthogonal(int n, Random random) {
+  static DMatrixRMaj orthogonal(int n, Random random) {
     DMatrixRMaj m = new DMatrixRMaj(n, n);
     for (int i = 0; i < m.data.length; i++) {
       m.data[i] = random.nextGaussian();
@@ -94,7 +94,7 @@ class KroneckerSolveTest {
   }
 
   /** Rounded to float32, as the stored parts are. */
-  private static double[] stored(DMatrixRMaj m) {
+  static double[] stored(DMatrixRMaj m) {
     double[] x = new double[m.data.length];
     for (int i = 0; i < x.length; i++) {
       x[i] = (float) m.data[i];

@@ -1,0 +1,166 @@
+package dev.lethe.grpc;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lethe.api.v1.BuildFisherRequest;
+import dev.lethe.api.v1.EraseRequest;
+import dev.lethe.api.v1.EraseResponse;
+import dev.lethe.api.v1.EraseStep;
+import dev.lethe.api.v1.FisherKind;
+import dev.lethe.api.v1.FisherOptions;
+import dev.lethe.api.v1.FisherStructure;
+import dev.lethe.core.Batches;
+import dev.lethe.core.DenseTensor;
+import dev.lethe.core.Samples;
+import dev.lethe.erase.EraseConfig;
+import dev.lethe.onnx.OnnxBuilder;
+import dev.lethe.server.ServerConfig;
+import dev.lethe.store.StoreConfig;
+import dev.lethe.testing.Fixtures;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Erases of an EKFAC model with a layer of 2²⁰ entries or more (960 × 1101: the large-layer
+ * path, float32, the gradient kept as factors, the weights' projection θ̃ kept between erases)
+ * through the real gRPC server. Sequential erases derive the next version's θ̃ as θ̃ + s·M; the
+ * same erases with a restart in between (nothing kept) compute it from the weights. Both must
+ * give the same weights (relative difference of the updates ≤ 1e-5), with both steps; and the
+ * second erase of a sequence must find θ̃ kept.
+ */
+class KroneckerLargeEraseTest {
+  private static final int N = 30;
+  private static final int IN = 1100;
+  private static final int HIDDEN = 960;
+  private static final int CLASSES = 3;
+  private static final int P = HIDDEN * IN + HIDDEN + CLASSES * HIDDEN + CLASSES;
+  @TempDir Path dir;
+  private final Samples train = samples(N);
+
+  private ServerHarness start() throws Exception {
+    return new ServerHarness(new ServerConfig("127.0.0.1:0", dir, new StoreConfig(10, 64 << 20),
+        64 << 20, false, 5, new EraseConfig(10_000, 100.0, 64 << 20), 1L << 30), s -> {});
+  }
+
+  @Test
+  void sequentialErasesDeriveTheProjectedWeightsAsARestartComputesThem() throws Exception {
+    Samples s1 = Batches.range(train, 0, 3);
+    Samples s2 = Batches.range(train, 3, 5);
+    List<String> kept = List.of("leave", "full");
+    List<String> restarted = List.of("leave-r", "full-r");
+    try (ServerHarness h = start()) {
+      byte[] onnx = model();
+      for (String m : List.of("leave", "full", "leave-r", "full-r")) {
+        h.put(ModelMessages.spec(Fixtures.spec(m).withTrainSize(N)), onnx);
+        new FisherStreams(h).buildFisher(List.of(
+            BuildFisherRequest.newBuilder().setOptions(FisherOptions.newBuilder().setName(m)
+                .setFisherKind(FisherKind.TRUE).setStructure(FisherStructure.EKFAC)
+                .setSamples(N)).build(),
+            BuildFisherRequest.newBuilder().setSamples(SampleMessages.batch(train)).build()));
+      }
+      for (String m : List.of("leave", "full", "leave-r", "full-r")) {
+        erase(h, m, s1);
+      }
+      // each model keeps θ̃ of the version it erased from (computed) and of the one it made
+      assertEquals(8, h.server.fishers().projectedEntries());
+      assertEquals(0, h.server.fishers().projectedHits());
+      for (String m : kept) {
+        erase(h, m, s2);
+      }
+      assertEquals(2, h.server.fishers().projectedHits(), "the second erases found θ̃ kept");
+      assertEquals(8, h.server.fishers().projectedEntries());
+    }
+    try (ServerHarness h = start()) {
+      assertEquals(0, h.server.fishers().projectedEntries());
+      for (String m : restarted) {
+        erase(h, m, s2);
+      }
+      assertEquals(0, h.server.fishers().projectedHits(), "nothing kept over a restart");
+      for (int i = 0; i < kept.size(); i++) {
+        float[] base = weights(h, kept.get(i), 2);
+        assertUpdatesClose(base, weights(h, kept.get(i), 3), weights(h, restarted.get(i), 3),
+            kept.get(i));
+      }
+    }
+  }
+
+  private static EraseResponse erase(ServerHarness h, String model, Samples s) {
+    EraseStep step = model.startsWith("full") ? EraseStep.FULL_FISHER : EraseStep.LEAVE_OUT;
+    EraseResponse r = h.blocking.erase(EraseRequest.newBuilder().setName(model).setStep(step)
+        .setSamples(SampleMessages.batch(s)).build());
+    assertEquals(step, r.getStep());
+    assertTrue(r.getUpdateNorm() > 0 && Double.isFinite(r.getUpdateNorm()), model);
+    return r;
+  }
+
+  /** |(b − base) − (a − base)| ≤ 1e-5 · |a − base|. */
+  private static void assertUpdatesClose(float[] base, float[] a, float[] b, String what) {
+    double diff = 0;
+    double norm = 0;
+    for (int i = 0; i < base.length; i++) {
+      double ua = a[i] - base[i];
+      double ub = b[i] - base[i];
+      diff += (ua - ub) * (ua - ub);
+      norm += ua * ua;
+    }
+    assertTrue(norm > 0, what + ": no update");
+    double error = Math.sqrt(diff / norm);
+    assertTrue(error <= 1e-5, what + ": relative difference of the updates " + error);
+  }
+
+  private static float[] weights(ServerHarness h, String name, long version) throws Exception {
+    ai.onnx.proto.OnnxMl.ModelProto m = ai.onnx.proto.OnnxMl.ModelProto.parseFrom(
+        EraseRpc.download(h.blocking, name, version, 0).bytes());
+    float[] theta = new float[P];
+    int off = 0;
+    for (String p : List.of("W1", "b1", "W2", "b2")) {
+      ai.onnx.proto.OnnxMl.TensorProto t = m.getGraph().getInitializerList().stream()
+          .filter(x -> x.getName().equals(p)).findFirst().orElseThrow();
+      var f = java.nio.ByteBuffer.wrap(t.getRawData().toByteArray())
+          .order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+      int len = f.remaining();
+      f.get(theta, off, len);
+      off += len;
+    }
+    return theta;
+  }
+
+  /** x [N, 1100] → Gemm(W1 [960, 1100], b1) → Relu → Gemm(W2, b2) = "logits". */
+  private static byte[] model() {
+    Random r = new Random(3);
+    float[] w1 = Fixtures.random(r, HIDDEN * IN);
+    for (int i = 0; i < w1.length; i++) {
+      w1[i] *= (float) Math.sqrt(2.0 / IN);
+    }
+    return new OnnxBuilder("wide")
+        .floatInput("x", -1, IN)
+        .initializer("W1", w1, HIDDEN, IN)
+        .initializer("b1", Fixtures.random(r, HIDDEN), HIDDEN)
+        .initializer("W2", Fixtures.random(r, CLASSES * HIDDEN), CLASSES, HIDDEN)
+        .initializer("b2", Fixtures.random(r, CLASSES), CLASSES)
+        .node("Gemm", new String[] {"x", "W1", "b1"}, new String[] {"h"}, "transB", 1L)
+        .node("Relu", "hr", "h")
+        .node("Gemm", new String[] {"hr", "W2", "b2"}, new String[] {"logits"}, "transB", 1L)
+        .floatOutput("logits", -1, CLASSES)
+        .toBytes();
+  }
+
+  private static Samples samples(int n) {
+    Random r = new Random(5);
+    float[] x = Fixtures.random(r, n * IN);
+    long[] y = new long[n];
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      y[i] = r.nextInt(CLASSES);
+      ids.add("s" + i);
+    }
+    return new Samples(ids, Map.of("x", DenseTensor.ofFloats(new long[] {n, IN}, x)),
+        DenseTensor.ofLongs(new long[] {n}, y));
+  }
+}
