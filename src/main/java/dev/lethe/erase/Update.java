@@ -43,15 +43,29 @@ record Update(float[] weights, double norm, double thetaNorm) {
 
   /** θ + s·u without the guards (a dry run's preview of the step that does not run). */
   static Update unchecked(float[] theta, double[] u, double scale) {
-    double updateSq = 0;
-    double thetaSq = 0;
+    // two partial sums each, so the additions of consecutive entries do not wait on each other
+    double updateSq0 = 0;
+    double updateSq1 = 0;
+    double thetaSq0 = 0;
+    double thetaSq1 = 0;
     float[] updated = new float[theta.length];
-    for (int j = 0; j < theta.length; j++) {
+    int j = 0;
+    for (; j + 1 < theta.length; j += 2) {
+      double d0 = scale * u[j];
+      double d1 = scale * u[j + 1];
+      updateSq0 += d0 * d0;
+      updateSq1 += d1 * d1;
+      thetaSq0 += (double) theta[j] * theta[j];
+      thetaSq1 += (double) theta[j + 1] * theta[j + 1];
+      updated[j] = (float) (theta[j] + d0);
+      updated[j + 1] = (float) (theta[j + 1] + d1);
+    }
+    for (; j < theta.length; j++) {
       double d = scale * u[j];
-      updateSq += d * d;
-      thetaSq += (double) theta[j] * theta[j];
+      updateSq0 += d * d;
+      thetaSq0 += (double) theta[j] * theta[j];
       updated[j] = (float) (theta[j] + d);
     }
-    return new Update(updated, Math.sqrt(updateSq), Math.sqrt(thetaSq));
+    return new Update(updated, Math.sqrt(updateSq0 + updateSq1), Math.sqrt(thetaSq0 + thetaSq1));
   }
 }

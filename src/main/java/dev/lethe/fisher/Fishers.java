@@ -29,6 +29,7 @@ public final class Fishers implements AutoCloseable {
   private final ExecutorService pool;
   private final ConcurrentHashMap<String, OpenFisher> open = new ConcurrentHashMap<>();
   private final ProjectedWeights projected = new ProjectedWeights();
+  private final KroneckerPartCache parts;
   private final long storageBudgetBytes;
 
   /** AUTO's default storage budget for a block-diagonal Fisher (F⁻¹ and F): 4 GiB. */
@@ -59,6 +60,7 @@ public final class Fishers implements AutoCloseable {
     this.threads = threads;
     this.buildBudgetBytes = buildBudgetBytes;
     this.buildMemory = new MemoryPool("Fisher accumulator", "--fisher-memory-bytes", buildBudgetBytes);
+    this.parts = new KroneckerPartCache(buildMemory);
     this.spillDir = spillDir;
     this.pool = DaemonThreads.pool("fisher", threads);
   }
@@ -81,6 +83,7 @@ public final class Fishers implements AutoCloseable {
       return startKronecker(target, wanted);
     }
     wanted.passes(); // refuses a block larger than the whole Fisher memory
+    parts.makeRoom(wanted.accumulatorBytes());
     MemoryPool.Reservation memory = buildMemory.reserveUpTo(wanted.accumulatorBytes(),
         wanted.largestAccumulatorBytes(), "options.block_size",
         "Fisher accumulators of blocks of up to " + wanted.layout().largestBlock() + " entries");
@@ -102,6 +105,7 @@ public final class Fishers implements AutoCloseable {
    * @throws LetheException as {@link FisherSums#start}
    */
   public FisherSums startSums(FisherTarget target, FisherSums.Header header) {
+    parts.clear();
     return FisherSums.start(target, header, store::create, buildMemory, pool, threads);
   }
 
@@ -111,6 +115,7 @@ public final class Fishers implements AutoCloseable {
    */
   private FisherBuild startKronecker(FisherTarget target, BuildPlan plan) {
     long need = plan.factorBytes() + plan.accumulatorBytes();
+    parts.makeRoom(need);
     MemoryPool.Reservation memory = buildMemory.reserveUpTo(need, need, "options.structure",
         "the Kronecker factors of " + plan.kronecker().layers().size() + " layers and the other"
         + " parameters' blocks");
@@ -149,10 +154,11 @@ public final class Fishers implements AutoCloseable {
       }
       if (current != null) {
         current.close();
+        parts.drop(model);
       }
       FisherHeader h = header(model, fisherId);
       return h.kronecker() != null
-          ? new KroneckerInverse(store, model, fisherId, h, pool, threads)
+          ? new KroneckerInverse(store, model, fisherId, h, pool, threads, parts)
           : store.open(model, fisherId, pool, threads, true);
     });
   }
@@ -247,6 +253,7 @@ public final class Fishers implements AutoCloseable {
     int largest = h.layout().largestBlock();
     long taskBytes = (long) largest * largest * Double.BYTES;
     long perColumn = (long) erased.size() * source.rowsPerSample() * Float.BYTES;
+    parts.makeRoom(perColumn * h.layout().parameterCount() + threads * taskBytes);
     try (MemoryPool.Reservation memory = buildMemory.reserveUpTo(
         perColumn * h.layout().parameterCount() + threads * taskBytes,
         perColumn * largest + taskBytes,
@@ -335,6 +342,11 @@ public final class Fishers implements AutoCloseable {
     return projected.size();
   }
 
+  /** Bytes of Kronecker parts kept in memory now ({@link KroneckerPartCache}). */
+  public long keptPartBytes() {
+    return parts.bytes();
+  }
+
   /** Erases that found their version's projected weights kept, since start. */
   public long projectedHits() {
     return projected.hits();
@@ -358,6 +370,7 @@ public final class Fishers implements AutoCloseable {
     long rows = (long) in.rows() * in.otherColumns() * Float.BYTES;
     String basis = ProjectedWeights.basis(h, fisherId);
     float[][] known = projected.get(model, basis, g.version());
+    parts.makeRoom(rows + threads * taskBytes);
     try (MemoryPool.Reservation memory = buildMemory.reserveUpTo(rows + threads * taskBytes,
         rows + taskBytes, "samples", "the leave-out rows of " + erased.size() + " erased samples")) {
       int tasks = taskBytes == 0 ? 1 : (int) Math.max(1, Math.min(threads,
@@ -414,6 +427,7 @@ public final class Fishers implements AutoCloseable {
   public void close() {
     open.values().forEach(OpenFisher::close);
     open.clear();
+    parts.clear();
     pool.shutdownNow();
   }
 }

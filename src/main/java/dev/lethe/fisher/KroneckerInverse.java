@@ -30,9 +30,17 @@ final class KroneckerInverse implements OpenFisher {
   private final String fisherId;
   private final FisherHeader header;
   private final FisherInverse blocks;
+  private final KroneckerPartCache parts;
 
   KroneckerInverse(FisherStore store, String model, String fisherId, FisherHeader header,
       ExecutorService pool, int parallelism) {
+    this(store, model, fisherId, header, pool, parallelism, null);
+  }
+
+  /** @param parts where large layers' float32 parts are kept between erases, or null */
+  KroneckerInverse(FisherStore store, String model, String fisherId, FisherHeader header,
+      ExecutorService pool, int parallelism, KroneckerPartCache parts) {
+    this.parts = parts;
     this.store = store;
     this.model = model;
     this.fisherId = fisherId;
@@ -152,9 +160,16 @@ final class KroneckerInverse implements OpenFisher {
     return new KroneckerStep(x, basis, g.version(), used, middle);
   }
 
-  /** Part {@code part} of layer {@code l} in float32 as stored (verified; unpacked parts). */
+  /**
+   * Part {@code part} of layer {@code l} in float32 as stored (verified; unpacked parts), kept
+   * in the part cache when there is one: shared, callers must not modify it.
+   */
   float[] floats(int l, byte part) {
-    return store.readPartFloats(model, fisherId, header, l, part);
+    if (parts == null) {
+      return store.readPartFloats(model, fisherId, header, l, part);
+    }
+    return parts.get(model, fisherId, l, part,
+        () -> store.readPartFloats(model, fisherId, header, l, part));
   }
 
   /** {@link #eigenvalues} in float32. */

@@ -114,7 +114,7 @@ final class KroneckerLeaveOut {
       float[] projected, FisherStore.Writer downdate) {
     float[] qa = inverse.floats(l, Kronecker.Q_A);
     float[] qg = inverse.floats(l, Kronecker.Q_G);
-    float[] lambda = inverse.floats(l, Kronecker.LAMBDA_E);
+    float[] lambda = inverse.floats(l, Kronecker.LAMBDA_E).clone(); // kept parts are shared
     float[] sq = projectedSquares(layer, qa, qg, in.inputs()[l], in.cotangents()[l], k, r);
     double nr = (double) n * r;
     double kept = (double) (n - k) * r;

@@ -35,9 +35,22 @@ final class VersionCommit {
    */
   static void write(LetheDb.Batch batch, ModelRecord before, ModelRecord record, long version,
       byte[] weights, List<Long> dropped) {
+    batch.putBlob(Family.WEIGHTS, Keys.version(record.getName(), version), weights);
+    writeRest(batch, before, record, dropped);
+  }
+
+  /** {@link #write} with the weights of a derived version, from its direct buffer. */
+  static void write(LetheDb.Batch batch, ModelRecord before, ModelRecord record,
+      VersionWeights weights, List<Long> dropped) {
+    batch.putBlob(Family.WEIGHTS, Keys.version(record.getName(), weights.version()),
+        weights.bytes());
+    writeRest(batch, before, record, dropped);
+  }
+
+  private static void writeRest(LetheDb.Batch batch, ModelRecord before, ModelRecord record,
+      List<Long> dropped) {
     String name = record.getName();
     batch.put(Family.MODELS, Keys.model(name), record.toByteArray());
-    batch.putBlob(Family.WEIGHTS, Keys.version(name, version), weights);
     for (long d : dropped) {
       batch.deletePrefix(Family.WEIGHTS, Keys.version(name, d));
     }
@@ -71,7 +84,7 @@ final class VersionCommit {
    * @throws LetheException FAILED_PRECONDITION when {@code expectedActive} is no longer active
    */
   static ModelRecord derive(LetheDb db, int retention, ModelRecord r, ModelRuntime runtime,
-      VersionWeights w, byte[] weights, long expectedActive, long trainSize, String origin,
+      VersionWeights w, long expectedActive, long trainSize, String origin,
       boolean isErasure, String fisherId, long fisherVersion,
       BiConsumer<LetheDb.Batch, Long> extra) {
     if (r.getActiveVersion() != expectedActive) {
@@ -123,8 +136,8 @@ final class VersionCommit {
         .addVersions(v);
     List<Long> dropped = ModelRegistrar.applyRetention(b, retention);
     ModelRecord updated = b.build();
-    db.write(batch -> {
-      write(batch, r, updated, version, weights, dropped);
+    db.write(w.bytes().remaining() + (1L << 20), batch -> {
+      write(batch, r, updated, w, dropped);
       extra.accept(batch, version);
     });
     return updated;
@@ -145,10 +158,10 @@ final class VersionCommit {
       db.write(b -> EraseSession.recordAnswer(b, requests, name, c, r.getActiveVersion(), requestIds));
       return new EraseSession.Committed(r.getActiveVersion(), (System.nanoTime() - start) / 1e6, 0);
     }
-    byte[] bytes = VersionWeights.bytesOf(c.weights());
-    VersionWeights w = new VersionWeights(r.getNextVersion(), bytes, e.runtime.parameterOffsets());
+    VersionWeights w = VersionWeights.direct(r.getNextVersion(), c.weights(),
+        e.runtime.parameterOffsets());
     long now = System.currentTimeMillis();
-    ModelRecord updated = derive(db, retention, r, e.runtime, w, bytes, r.getActiveVersion(),
+    ModelRecord updated = derive(db, retention, r, e.runtime, w, r.getActiveVersion(),
         c.trainSize(), "erase", true, c.fisherId(), c.fisherVersion(), (batch, version) -> {
           ledger.recordErase(batch, name, version, c.idHashes(), c.requestId(), now);
           EraseSession.recordAnswer(batch, requests, name, c, version, requestIds);

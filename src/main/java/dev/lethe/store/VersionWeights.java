@@ -17,9 +17,20 @@ public final class VersionWeights {
   private final List<FloatBuffer> parameters;
 
   VersionWeights(long version, byte[] data, long[] parameterOffsets) {
+    this(version, ByteBuffer.allocateDirect(data.length).order(ByteOrder.LITTLE_ENDIAN).put(data)
+        .flip(), parameterOffsets);
+  }
+
+  /** Weights from floats (spec order) written straight into the direct buffer (an erase's). */
+  static VersionWeights direct(long version, float[] values, long[] parameterOffsets) {
+    ByteBuffer direct = ByteBuffer.allocateDirect(values.length * Float.BYTES)
+        .order(ByteOrder.LITTLE_ENDIAN);
+    direct.asFloatBuffer().put(values);
+    return new VersionWeights(version, direct, parameterOffsets);
+  }
+
+  private VersionWeights(long version, ByteBuffer direct, long[] parameterOffsets) {
     this.version = version;
-    ByteBuffer direct = ByteBuffer.allocateDirect(data.length).order(ByteOrder.LITTLE_ENDIAN);
-    direct.put(data).flip();
     this.bytes = direct.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
     List<FloatBuffer> params = new ArrayList<>();
     for (int p = 0; p + 1 < parameterOffsets.length; p++) {
