@@ -32,7 +32,10 @@ import org.junit.jupiter.api.io.TempDir;
  * through the real gRPC server. Sequential erases derive the next version's θ̃ as θ̃ + s·M; the
  * same erases with a restart in between (nothing kept) compute it from the weights. Both must
  * give the same weights (relative difference of the updates ≤ 1e-5), with both steps; and the
- * second erase of a sequence must find θ̃ kept.
+ * second erase of a sequence must find θ̃ kept, also across a downdate (the EKFAC downdate keeps
+ * its parent's eigenbasis), whose leave-out step gives the weights the one without it does.
+ * The sequential erases also run on the kept Kronecker parts (KroneckerPartCache), the
+ * restarted ones on parts read from RocksDB.
  */
 class KroneckerLargeEraseTest {
   private static final int N = 30;
@@ -56,7 +59,7 @@ class KroneckerLargeEraseTest {
     List<String> restarted = List.of("leave-r", "full-r");
     try (ServerHarness h = start()) {
       byte[] onnx = model();
-      for (String m : List.of("leave", "full", "leave-r", "full-r")) {
+      for (String m : List.of("leave", "full", "leave-r", "full-r", "down")) {
         h.put(ModelMessages.spec(Fixtures.spec(m).withTrainSize(N)), onnx);
         new FisherStreams(h).buildFisher(List.of(
             BuildFisherRequest.newBuilder().setOptions(FisherOptions.newBuilder().setName(m)
@@ -67,14 +70,23 @@ class KroneckerLargeEraseTest {
       for (String m : List.of("leave", "full", "leave-r", "full-r")) {
         erase(h, m, s1);
       }
+      // the same leave-out step with downdate_fisher: the same weights, and F₋S is kept
+      // (its parts written from float32; the next erase reads them)
+      h.blocking.erase(EraseRequest.newBuilder().setName("down").setStep(EraseStep.LEAVE_OUT)
+          .setDowndateFisher(true).setSamples(SampleMessages.batch(s1)).build());
+      assertEquals(N - 3, EraseRpc.info(h.blocking, "down").getFisher().getSamples());
+      assertUpdatesClose(weights(h, "leave", 1), weights(h, "leave", 2), weights(h, "down", 2),
+          "down");
+      // the downdated Fisher keeps its parent's eigenbasis, so θ̃ carries over
+      assertTrue(erase(h, "down", s2).getUpdateNorm() > 0);
+      assertEquals(1, h.server.fishers().projectedHits());
       // each model keeps θ̃ of the version it erased from (computed) and of the one it made
-      assertEquals(8, h.server.fishers().projectedEntries());
-      assertEquals(0, h.server.fishers().projectedHits());
+      assertEquals(10, h.server.fishers().projectedEntries());
       for (String m : kept) {
         erase(h, m, s2);
       }
-      assertEquals(2, h.server.fishers().projectedHits(), "the second erases found θ̃ kept");
-      assertEquals(8, h.server.fishers().projectedEntries());
+      assertEquals(3, h.server.fishers().projectedHits(), "the second erases found θ̃ kept");
+      assertEquals(10, h.server.fishers().projectedEntries());
     }
     try (ServerHarness h = start()) {
       assertEquals(0, h.server.fishers().projectedEntries());

@@ -1,6 +1,7 @@
 package dev.lethe.storage;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -27,6 +28,29 @@ class LetheDbTest {
       // A shorter replacement leaves no stale parts behind.
       db.write(b -> b.putBlob(Family.WEIGHTS, key, new byte[] {1, 2, 3}));
       assertArrayEquals(new byte[] {1, 2, 3}, db.readBlob(Family.WEIGHTS, key));
+    }
+  }
+
+  @Test
+  void blobsFromDirectBuffersEqualTheirBytesAndReplaceLongerOnes() {
+    byte[] big = new byte[LetheDb.BLOB_PART_BYTES * 2 + 777];
+    new Random(3).nextBytes(big);
+    // position 5 .. limit: what is written is what lies between them
+    java.nio.ByteBuffer direct = java.nio.ByteBuffer.allocateDirect(big.length + 9);
+    direct.position(5);
+    direct.put(big).flip().position(5);
+    byte[] key = Keys.version("m", 7);
+    try (LetheDb db = LetheDb.open(dir)) {
+      db.write(b -> b.putBlob(Family.WEIGHTS, key, new byte[LetheDb.BLOB_PART_BYTES * 4]));
+      db.write(big.length, b -> b.putBlob(Family.WEIGHTS, key, direct.asReadOnlyBuffer()));
+      assertEquals(5, direct.position());
+      assertArrayEquals(big, db.readBlob(Family.WEIGHTS, key));
+      assertThrows(IllegalArgumentException.class, () -> db.write(b -> b.putBlob(Family.WEIGHTS,
+          key, java.nio.ByteBuffer.wrap(big))));
+      assertArrayEquals(big, db.readBlob(Family.WEIGHTS, key));
+    }
+    try (LetheDb db = LetheDb.open(dir)) {
+      assertArrayEquals(big, db.readBlob(Family.WEIGHTS, key));
     }
   }
 
