@@ -172,24 +172,10 @@ final class KroneckerInverse implements OpenFisher {
         () -> store.readPartFloats(model, fisherId, header, l, part));
   }
 
-  /** {@link #eigenvalues} in float32. */
+  /** {@link #eigenvalues} in float32 (EKFAC's Λ* as stored and kept; KFAC's formed). */
   float[] eigenvaluesSingle(int l) {
-    if (header.structure() == FisherStructure.EKFAC) {
-      return floats(l, Kronecker.LAMBDA_E);
-    }
-    KroneckerLayer layer = header.kronecker().layers().get(l);
-    return outerSingle(floats(l, Kronecker.LAMBDA_G), floats(l, Kronecker.LAMBDA_A), layer.out(),
-        layer.columns());
-  }
-
-  static float[] outerSingle(float[] lg, float[] la, int o, int c) {
-    float[] e = new float[o * c];
-    for (int x = 0; x < o; x++) {
-      for (int j = 0; j < c; j++) {
-        e[x * c + j] = lg[x] * la[j];
-      }
-    }
-    return e;
+    return header.structure() == FisherStructure.EKFAC ? floats(l, Kronecker.LAMBDA_E)
+        : KroneckerLargeSolve.single(eigenvalues(l));
   }
 
   /**

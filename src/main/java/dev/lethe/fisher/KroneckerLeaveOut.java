@@ -125,10 +125,7 @@ final class KroneckerLeaveOut {
       lambda[i] = Math.max(0f, keep * lambda[i] - drop * sq[i]);
     }
     if (downdate != null) {
-      downdate.putPart(l, Kronecker.Q_A, qa);
-      downdate.putPart(l, Kronecker.Q_G, qg);
-      downdate.putPart(l, Kronecker.LAMBDA_A, inverse.floats(l, Kronecker.LAMBDA_A));
-      downdate.putPart(l, Kronecker.LAMBDA_G, inverse.floats(l, Kronecker.LAMBDA_G));
+      keepBasis(inverse, l, downdate);
       downdate.putPart(l, Kronecker.LAMBDA_E, lambda);
     }
     KroneckerLargeSolve.Result s = KroneckerLargeSolve.solve(layer, l, qa, qg, lambda,
@@ -168,6 +165,14 @@ final class KroneckerLeaveOut {
     return sum;
   }
 
+  /** An EKFAC downdate keeps the bases and Λ_A, Λ_G: copied as stored (float32). */
+  private static void keepBasis(KroneckerInverse inverse, int l, FisherStore.Writer downdate) {
+    for (byte part : new byte[] {Kronecker.Q_A, Kronecker.Q_G, Kronecker.LAMBDA_A,
+        Kronecker.LAMBDA_G}) {
+      downdate.putPart(l, part, inverse.floats(l, part));
+    }
+  }
+
   /** EKFAC in double: {Q_A, Q_G, Λ*₋S}, the downdate's parts written. */
   private static double[][] ekfacDowndate(KroneckerInverse inverse, int l, KroneckerLayer layer,
       LayerInputs in, int k, int r, long n, FisherStore.Writer downdate) {
@@ -185,10 +190,7 @@ final class KroneckerLeaveOut {
       lambda[i] = Math.max(0, lambda[i] / kept);
     }
     if (downdate != null) {
-      downdate.putPart(l, Kronecker.Q_A, qa);
-      downdate.putPart(l, Kronecker.Q_G, qg);
-      downdate.putPart(l, Kronecker.LAMBDA_A, inverse.part(l, Kronecker.LAMBDA_A));
-      downdate.putPart(l, Kronecker.LAMBDA_G, inverse.part(l, Kronecker.LAMBDA_G));
+      keepBasis(inverse, l, downdate);
       downdate.putPart(l, Kronecker.LAMBDA_E, lambda);
     }
     return new double[][] {qa, qg, lambda};

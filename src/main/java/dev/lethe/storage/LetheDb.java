@@ -182,9 +182,8 @@ public final class LetheDb implements AutoCloseable {
   }
 
   /**
-   * {@link #write(java.util.function.Consumer)} of a batch expected to hold about
-   * {@code reserveBytes} (a version's weights): its buffer is allocated once at that size
-   * instead of growing by copies (46 MB of weights took 44–220 ms to add, growing).
+   * {@link #write(java.util.function.Consumer)} of a batch of about {@code reserveBytes} (a
+   * version's weights), allocated once at that size: growing, 46 MB took 44–220 ms to add.
    */
   public void write(long reserveBytes, java.util.function.Consumer<Batch> changes) {
     ensureOpen();
@@ -420,16 +419,14 @@ public final class LetheDb implements AutoCloseable {
         throw new IllegalArgumentException("the blob's buffer must be direct");
       }
       deletePrefix(family, prefix);
-      int size = data.remaining();
-      int parts = Math.max(1, (size + BLOB_PART_BYTES - 1) / BLOB_PART_BYTES);
+      int parts = Math.max(1, (data.remaining() + BLOB_PART_BYTES - 1) / BLOB_PART_BYTES);
       java.nio.ByteBuffer key = java.nio.ByteBuffer.allocateDirect(prefix.length + 4);
       try {
         for (int i = 0; i < parts; i++) {
           int from = data.position() + i * BLOB_PART_BYTES;
-          int to = Math.min(data.limit(), from + BLOB_PART_BYTES);
-          key.clear();
-          key.put(prefix).putInt(i).flip();
-          batch.put(families.get(family), key, data.duplicate().position(from).limit(to));
+          key.clear().put(prefix).putInt(i).flip();
+          batch.put(families.get(family), key, data.duplicate().position(from)
+              .limit(Math.min(data.limit(), from + BLOB_PART_BYTES)));
         }
       } catch (RocksDBException e) {
         throw wrap("put to " + family.cfName(), e);

@@ -221,9 +221,15 @@ final class EraseRpc {
    */
   static float[] mlpWeights(ModelStoreGrpc.ModelStoreBlockingStub blocking, String name,
       long version) throws Exception {
+    return mlpWeights(blocking, name, version, 27);
+  }
+
+  /** W1, b1, W2, b2 of an MLP of {@code count} parameters, concatenated, at {@code version}. */
+  static float[] mlpWeights(ModelStoreGrpc.ModelStoreBlockingStub blocking, String name,
+      long version, int count) throws Exception {
     ai.onnx.proto.OnnxMl.ModelProto m = ai.onnx.proto.OnnxMl.ModelProto.parseFrom(
         download(blocking, name, version, 0).bytes());
-    float[] theta = new float[27];
+    float[] theta = new float[count];
     int off = 0;
     for (String p : List.of("W1", "b1", "W2", "b2")) {
       ai.onnx.proto.OnnxMl.TensorProto t = m.getGraph().getInitializerList().stream()

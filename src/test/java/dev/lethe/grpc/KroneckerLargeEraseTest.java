@@ -11,7 +11,6 @@ import dev.lethe.api.v1.FisherKind;
 import dev.lethe.api.v1.FisherOptions;
 import dev.lethe.api.v1.FisherStructure;
 import dev.lethe.core.Batches;
-import dev.lethe.core.DenseTensor;
 import dev.lethe.core.Samples;
 import dev.lethe.erase.EraseConfig;
 import dev.lethe.onnx.OnnxBuilder;
@@ -19,9 +18,7 @@ import dev.lethe.server.ServerConfig;
 import dev.lethe.store.StoreConfig;
 import dev.lethe.testing.Fixtures;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -44,7 +41,7 @@ class KroneckerLargeEraseTest {
   private static final int CLASSES = 3;
   private static final int P = HIDDEN * IN + HIDDEN + CLASSES * HIDDEN + CLASSES;
   @TempDir Path dir;
-  private final Samples train = samples(N);
+  private final Samples train = Fixtures.batch(5, N, IN);
 
   private ServerHarness start() throws Exception {
     return new ServerHarness(new ServerConfig("127.0.0.1:0", dir, new StoreConfig(10, 64 << 20),
@@ -127,20 +124,7 @@ class KroneckerLargeEraseTest {
   }
 
   private static float[] weights(ServerHarness h, String name, long version) throws Exception {
-    ai.onnx.proto.OnnxMl.ModelProto m = ai.onnx.proto.OnnxMl.ModelProto.parseFrom(
-        EraseRpc.download(h.blocking, name, version, 0).bytes());
-    float[] theta = new float[P];
-    int off = 0;
-    for (String p : List.of("W1", "b1", "W2", "b2")) {
-      ai.onnx.proto.OnnxMl.TensorProto t = m.getGraph().getInitializerList().stream()
-          .filter(x -> x.getName().equals(p)).findFirst().orElseThrow();
-      var f = java.nio.ByteBuffer.wrap(t.getRawData().toByteArray())
-          .order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-      int len = f.remaining();
-      f.get(theta, off, len);
-      off += len;
-    }
-    return theta;
+    return EraseRpc.mlpWeights(h.blocking, name, version, P);
   }
 
   /** x [N, 1100] → Gemm(W1 [960, 1100], b1) → Relu → Gemm(W2, b2) = "logits". */
@@ -161,18 +145,5 @@ class KroneckerLargeEraseTest {
         .node("Gemm", new String[] {"hr", "W2", "b2"}, new String[] {"logits"}, "transB", 1L)
         .floatOutput("logits", -1, CLASSES)
         .toBytes();
-  }
-
-  private static Samples samples(int n) {
-    Random r = new Random(5);
-    float[] x = Fixtures.random(r, n * IN);
-    long[] y = new long[n];
-    List<String> ids = new ArrayList<>();
-    for (int i = 0; i < n; i++) {
-      y[i] = r.nextInt(CLASSES);
-      ids.add("s" + i);
-    }
-    return new Samples(ids, Map.of("x", DenseTensor.ofFloats(new long[] {n, IN}, x)),
-        DenseTensor.ofLongs(new long[] {n}, y));
   }
 }

@@ -73,15 +73,20 @@ public final class Fixtures {
 
   /** n samples for the MLP fixture with labels in [0, 3) and ids "s0".."s{n-1}". */
   public static Samples batch(long seed, int n) {
+    return batch(seed, n, IN);
+  }
+
+  /** n samples of {@code width} Gaussian features, labels in [0, 3), ids "s0".."s{n-1}". */
+  public static Samples batch(long seed, int n, int width) {
     Random r = new Random(seed);
-    float[] x = random(r, n * IN);
+    float[] x = random(r, n * width);
     long[] y = new long[n];
     List<String> ids = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       y[i] = r.nextInt(CLASSES);
       ids.add("s" + i);
     }
-    return new Samples(ids, Map.of("x", DenseTensor.ofFloats(new long[] {n, IN}, x)),
+    return new Samples(ids, Map.of("x", DenseTensor.ofFloats(new long[] {n, width}, x)),
         DenseTensor.ofLongs(new long[] {n}, y));
   }
 
