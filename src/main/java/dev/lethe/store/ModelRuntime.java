@@ -142,11 +142,20 @@ final class ModelRuntime implements AutoCloseable {
 
   /** Puts weights first in the cache (freshly written, or just used). */
   void cache(VersionWeights w) {
+    cache(w, -1);
+  }
+
+  /**
+   * Puts an erase's new weights first and keeps {@code keep} (the version its Fisher was built
+   * at, which the next leave-out step reads) if cached, before the other, less recent ones.
+   */
+  void cache(VersionWeights w, long keep) {
     cached.updateAndGet(list -> {
       List<VersionWeights> next = new ArrayList<>(CACHED_VERSIONS);
       next.add(w);
+      list.stream().filter(v -> v.version() == keep && keep != w.version()).forEach(next::add);
       for (VersionWeights v : list) {
-        if (next.size() < CACHED_VERSIONS && v.version() != w.version()) {
+        if (next.size() < CACHED_VERSIONS && v.version() != w.version() && v.version() != keep) {
           next.add(v);
         }
       }

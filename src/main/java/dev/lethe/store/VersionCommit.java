@@ -167,7 +167,7 @@ final class VersionCommit {
           EraseSession.recordAnswer(batch, requests, name, c, version, requestIds);
         });
     long committed = System.nanoTime();
-    e.runtime.cache(w);
+    e.runtime.cache(w, c.fisherVersion());
     publish.accept(e, updated);
     return new EraseSession.Committed(updated.getActiveVersion(), (committed - start) / 1e6,
         (System.nanoTime() - committed) / 1e6);
