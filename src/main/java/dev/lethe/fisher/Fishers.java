@@ -273,9 +273,7 @@ public final class Fishers implements AutoCloseable {
   /** The leave-out solve that also writes F₋S as a new Fisher (see {@link #leaveOut}). */
   private LeaveOutRun downdate(String model, String fisherId, FisherInverse inverse,
       FisherHeader h, ErasedRows rows, double[] g, long rowBudget, int tasks, int k) {
-    byte[] tag = new byte[4];
-    new Random().nextBytes(tag);
-    String to = fisherId.replaceAll("-d[0-9a-f]{8}$", "") + "-d" + HexFormat.of().formatHex(tag);
+    String to = downdatedId(fisherId);
     FisherHeader target = new FisherHeader(h.layout(), h.dampening(), h.samples() - k,
         1, h.kind(), h.method(), true, h.modelVersion(), null, FisherHeader.PACKED_UPPER_F32_LE,
         h.rows(), true);
@@ -404,7 +402,12 @@ public final class Fishers implements AutoCloseable {
   private static String downdatedId(String fisherId) {
     byte[] tag = new byte[4];
     new Random().nextBytes(tag);
-    return fisherId.replaceAll("-d[0-9a-f]{8}$", "") + "-d" + HexFormat.of().formatHex(tag);
+    return rootId(fisherId) + "-d" + HexFormat.of().formatHex(tag);
+  }
+
+  /** The id of the Fisher a downdated one descends from (its "-d…" suffix removed). */
+  static String rootId(String fisherId) {
+    return fisherId.replaceAll("-d[0-9a-f]{8}$", "");
   }
 
   /** Gradient bytes held at once while making an erase's rows. */

@@ -12,7 +12,7 @@ import java.util.concurrent.ExecutorService;
  * </pre>
  *
  * with Λ[o][j] = Λ_G[o]·Λ_A[j] (KFAC) or the corrected eigenvalues Λ* (EKFAC): four matrix
- * products per layer (DGEMM; SGEMM for layers of 2²⁰ entries or more, {@link #solveSingle}). The other parameters go through their blocks
+ * products per layer (DGEMM; SGEMM for layers of 2²⁰ entries or more, {@link KroneckerLargeSolve#solveDense}). The other parameters go through their blocks
  * ({@link FisherInverse}). Each apply reads the layer's parts from RocksDB (CRC32C checked) and
  * holds one layer's at a time; nothing is cached.
  *
@@ -20,7 +20,7 @@ import java.util.concurrent.ExecutorService;
  */
 final class KroneckerInverse implements OpenFisher {
   /**
-   * Layers of at least this many entries (out × c) are solved in float32 ({@link #solveSingle});
+   * Layers of at least this many entries (out × c) are solved in float32 ({@link KroneckerLargeSolve#solveDense});
    * smaller ones, where the products are cheap, in double.
    */
   static final long SINGLE_PRECISION_ENTRIES = 1L << 20;
@@ -187,7 +187,7 @@ final class KroneckerInverse implements OpenFisher {
     int o = layer.out();
     int c = layer.columns();
     if ((long) o * c >= SINGLE_PRECISION_ENTRIES) {
-      solveSingle(o, c, qa, qg, lambda, damp, d);
+      KroneckerLargeSolve.solveDense(o, c, qa, qg, lambda, damp, d);
       return;
     }
     double[] t = new double[o * c];
@@ -198,38 +198,6 @@ final class KroneckerInverse implements OpenFisher {
     }
     Linalg.multiply(false, false, o, c, o, qg, d, t);
     Linalg.multiply(false, true, o, c, c, t, qa, d);
-  }
-
-  /**
-   * {@link #solve} in float32 (SGEMM, about 2.5× DGEMM's rate on this machine's cores: the
-   * products dominate a large model's erase). The bases are stored in float32, so only the
-   * products' rounding is added: relative error ≤ 1e-5 against the double solve
-   * (KroneckerSolveTest). The division by Λ + λ stays in double.
-   */
-  static void solveSingle(int o, int c, double[] qa, double[] qg, double[] lambda, double damp,
-      double[] d) {
-    float[] fa = single(qa);
-    float[] fg = single(qg);
-    float[] fd = single(d);
-    float[] t = new float[o * c];
-    Linalg.multiply(true, false, o, c, o, fg, fd, t);
-    Linalg.multiply(false, false, o, c, c, t, fa, fd);
-    for (int i = 0; i < fd.length; i++) {
-      fd[i] = (float) (fd[i] / (lambda[i] + damp));
-    }
-    Linalg.multiply(false, false, o, c, o, fg, fd, t);
-    Linalg.multiply(false, true, o, c, c, t, fa, fd);
-    for (int i = 0; i < d.length; i++) {
-      d[i] = fd[i];
-    }
-  }
-
-  private static float[] single(double[] x) {
-    float[] f = new float[x.length];
-    for (int i = 0; i < x.length; i++) {
-      f[i] = (float) x[i];
-    }
-    return f;
   }
 
   @Override

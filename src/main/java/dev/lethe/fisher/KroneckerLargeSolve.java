@@ -36,9 +36,10 @@ final class KroneckerLargeSolve {
       double damp, FactoredGradient g, float[] projected, long[] offsets) {
     int o = layer.out();
     int c = layer.columns();
-    float[] m = new float[o * c];
+    float[] m;
     float[] used = null;
     if (g.factored(l)) {
+      m = new float[o * c];
       int r = g.rank(l);
       float[] u = new float[r * o];
       Linalg.multiply(false, false, r, o, o, single(g.delta(l)), qg, u);
@@ -55,6 +56,26 @@ final class KroneckerLargeSolve {
     } else {
       m = project(qa, qg, single(g.layerDense(l)), o, c);
     }
+    return new Result(back(qa, qg, lambda, damp, m, o, c), m, used);
+  }
+
+  /**
+   * The whole solve of a dense D in float32, in place: what {@link KroneckerInverse#solve} runs
+   * for a large layer of a caller in double (the bases rounded to float32 as stored).
+   */
+  static void solveDense(int o, int c, double[] qa, double[] qg, double[] lambda, double damp,
+      double[] d) {
+    float[] fa = single(qa);
+    float[] fg = single(qg);
+    float[] x = back(fa, fg, single(lambda), damp, project(fa, fg, single(d), o, c), o, c);
+    for (int i = 0; i < d.length; i++) {
+      d[i] = x[i];
+    }
+  }
+
+  /** M ← M ⊘ (Λ + λ) in place, then Q_G M Q_Aᵀ (a new array). */
+  private static float[] back(float[] qa, float[] qg, float[] lambda, double damp, float[] m,
+      int o, int c) {
     float lambdaDamp = (float) damp;
     for (int i = 0; i < m.length; i++) {
       m[i] /= lambda[i] + lambdaDamp;
@@ -63,7 +84,7 @@ final class KroneckerLargeSolve {
     Linalg.multiply(false, false, o, c, o, qg, m, t);
     float[] x = new float[o * c];
     Linalg.multiply(false, true, o, c, c, t, qa, x);
-    return new Result(x, m, used);
+    return x;
   }
 
   /** Q_Gᵀ D Q_A, written over {@code d} and returned. */

@@ -261,9 +261,7 @@ public final class Linalg {
     if (m == 0 || n == 0) {
       return;
     }
-    // row-major C = op(A)op(B) is column-major Cᵀ = op(B)ᵀ op(A)ᵀ
-    BLAS.getInstance().dgemm(transB ? "T" : "N", transA ? "T" : "N", n, m, k, 1.0, b,
-        transB ? k : n, a, transA ? m : k, 0.0, c, n);
+    gemm(transA, transB, m, n, k, a, b, 0.0, c);
   }
 
   /** C += op(A)·op(B), as {@link #multiply(boolean, boolean, int, int, int, double[], double[], double[])}. */
@@ -272,8 +270,15 @@ public final class Linalg {
     if (m == 0 || n == 0 || k == 0) {
       return;
     }
+    gemm(transA, transB, m, n, k, a, b, 1.0, c);
+  }
+
+  /** C = op(A)op(B) + beta·C, row-major, through DGEMM. */
+  private static void gemm(boolean transA, boolean transB, int m, int n, int k, double[] a,
+      double[] b, double beta, double[] c) {
+    // row-major C = op(A)op(B) is column-major Cᵀ = op(B)ᵀ op(A)ᵀ
     BLAS.getInstance().dgemm(transB ? "T" : "N", transA ? "T" : "N", n, m, k, 1.0, b,
-        transB ? k : n, a, transA ? m : k, 1.0, c, n);
+        transB ? k : n, a, transA ? m : k, beta, c, n);
   }
 
   /** {@link #multiply(boolean, boolean, int, int, int, double[], double[], double[])} in float32 (SGEMM). */

@@ -32,8 +32,7 @@ final class ProjectedWeights {
    * without its "-d…" suffix names them all); a KFAC Fisher's downdates eigendecompose again.
    */
   static String basis(FisherHeader h, String fisherId) {
-    return h.structure() == FisherStructure.EKFAC ? fisherId.replaceAll("-d[0-9a-f]{8}$", "")
-        : fisherId;
+    return h.structure() == FisherStructure.EKFAC ? Fishers.rootId(fisherId) : fisherId;
   }
 
   /** θ̃ per layer of {@code version} in {@code basis}, or null. */

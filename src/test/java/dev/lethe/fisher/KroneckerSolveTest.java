@@ -11,7 +11,7 @@ import org.ejml.interfaces.decomposition.QRDecomposition;
 import org.junit.jupiter.api.Test;
 
 /**
- * The float32 eigenbasis solve large layers take ({@link KroneckerInverse#solveSingle}) against
+ * The float32 eigenbasis solve large layers take ({@link KroneckerLargeSolve#solveDense}) against
  * the same formula in double with EJML: D' = Q_G [(Q_Gᵀ D Q_A) ⊘ (Λ + λ)] Q_Aᵀ, relative
  * Frobenius error ≤ 1e-5. The bases are rounded to float32 first, as they are stored.
  */
@@ -34,7 +34,7 @@ class KroneckerSolveTest {
     double damp = 1e-3;
     DMatrixRMaj expected = reference(o, c, qa, qg, lambda, damp, d);
     double[] got = d.clone();
-    KroneckerInverse.solveSingle(o, c, qa, qg, lambda, damp, got);
+    KroneckerLargeSolve.solveDense(o, c, qa, qg, lambda, damp, got);
     double error = NormOps_DDRM.normF(CommonOps_DDRM.subtract(expected,
         DMatrixRMaj.wrap(o, c, got), null)) / NormOps_DDRM.normF(expected);
     assertTrue(error <= TOLERANCE, "relative error " + error);
@@ -58,7 +58,7 @@ class KroneckerSolveTest {
       double[] viaSolve = d.clone();
       KroneckerInverse.solve(layer, qa, qg, lambda, 0.1, viaSolve);
       double[] single = d.clone();
-      KroneckerInverse.solveSingle(o, c, qa, qg, lambda, 0.1, single);
+      KroneckerLargeSolve.solveDense(o, c, qa, qg, lambda, 0.1, single);
       boolean large = (long) o * c >= KroneckerInverse.SINGLE_PRECISION_ENTRIES;
       // the double solve and the float one differ by rounding; the same path agrees exactly
       assertTrue(large == java.util.Arrays.equals(viaSolve, single), o + " x " + c);
