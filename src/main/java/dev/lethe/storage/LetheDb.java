@@ -63,6 +63,7 @@ public final class LetheDb implements AutoCloseable {
   private final ReadOptions bufferReads;
   private final RocksDB db;
   private final VolumeState volume = new VolumeState();
+  private final BlobIngest ingest;
   private volatile boolean closed;
 
   private LetheDb(Path dir, long blockCacheBytes) {
@@ -71,6 +72,11 @@ public final class LetheDb implements AutoCloseable {
       Files.createDirectories(dir);
     } catch (IOException e) {
       throw new StorageException("cannot create data directory " + dir, e);
+    }
+    try {
+      ingest = new BlobIngest(dir);
+    } catch (IOException e) {
+      throw new StorageException("cannot prepare " + dir.resolve("ingest"), e);
     }
     try {
       sstFiles = new SstFileManager(Env.getDefault());
@@ -178,17 +184,8 @@ public final class LetheDb implements AutoCloseable {
    *     {@link #writable()} is false until {@link #tryResume} succeeds)
    */
   public void write(java.util.function.Consumer<Batch> changes) {
-    write(0, changes);
-  }
-
-  /**
-   * {@link #write(java.util.function.Consumer)} of a batch of about {@code reserveBytes} (a
-   * version's weights), allocated once at that size: growing, 46 MB took 44–220 ms to add.
-   */
-  public void write(long reserveBytes, java.util.function.Consumer<Batch> changes) {
     ensureOpen();
-    try (WriteBatch batch = reserveBytes > 0
-        ? new WriteBatch((int) Math.min(Integer.MAX_VALUE - 8, reserveBytes)) : new WriteBatch()) {
+    try (WriteBatch batch = new WriteBatch()) {
       changes.accept(new Batch(batch));
       // Refused before RocksDB runs out: an out-of-space failure inside RocksDB's WAL write stops
       // all its writes until the process restarts (RocksJava has no DB::Resume()).
@@ -202,6 +199,33 @@ public final class LetheDb implements AutoCloseable {
         throw VolumeState.full("the change", wrap("write batch", e));
       }
       throw wrap("write batch", e);
+    }
+  }
+
+  /**
+   * Stores the bytes of the direct buffer {@code data} (position to limit; neither changed) as
+   * the blob under {@code prefix}, replacing any blob there, outside any batch: written once,
+   * synced, and ingested ({@link BlobIngest}). Visible when this returns; a later {@link #write}
+   * makes it reachable, or it is debris for the start-up sweep.
+   *
+   * @throws dev.lethe.core.LetheException RESOURCE_EXHAUSTED when the data volume is full
+   */
+  public void ingestBlob(Family family, byte[] prefix, java.nio.ByteBuffer data) {
+    ensureOpen();
+    if (!data.isDirect()) {
+      throw new IllegalArgumentException("the blob's buffer must be direct");
+    }
+    if (!volume.hasRoom(dir, data.remaining())) {
+      throw VolumeState.full("the change", null);
+    }
+    try {
+      ingest.ingest(db, families.get(family), syncWrites, prefix, data, BLOB_PART_BYTES);
+    } catch (RocksDBException | IOException e) {
+      if (VolumeState.noSpace(e)) {
+        throw VolumeState.full("the change", e);
+      }
+      throw new StorageException("store at " + dir + ": ingesting a blob into "
+          + family.cfName() + " failed: " + e.getMessage(), e);
     }
   }
 
@@ -284,7 +308,7 @@ public final class LetheDb implements AutoCloseable {
   public InputStream openBlob(Family family, byte[] prefix) {
     ensureOpen();
     Snapshot snapshot = db.getSnapshot();
-    ReadOptions read = new ReadOptions().setSnapshot(snapshot);
+    ReadOptions read = new ReadOptions().setSnapshot(snapshot).setFillCache(false);
     RocksIterator it = db.newIterator(families.get(family), read);
     it.seek(prefix);
     if (!it.isValid() || !Keys.startsWith(it.key(), prefix)) {
@@ -349,6 +373,7 @@ public final class LetheDb implements AutoCloseable {
       o.close();
     }
     dbOptions.close();
+    ingest.close();
     sstFiles.close();
     blockCache.close();
   }
@@ -407,31 +432,6 @@ public final class LetheDb implements AutoCloseable {
         }
         byte[] key = Keys.concat(prefix, java.nio.ByteBuffer.allocate(4).putInt(i).array());
         put(family, key, part);
-      }
-    }
-
-    /**
-     * Replaces the blob under {@code prefix} with the bytes of the direct buffer {@code data}
-     * (position to limit; neither changed), split into parts, without copying it to the heap.
-     */
-    public void putBlob(Family family, byte[] prefix, java.nio.ByteBuffer data) {
-      if (!data.isDirect()) {
-        throw new IllegalArgumentException("the blob's buffer must be direct");
-      }
-      deletePrefix(family, prefix);
-      int parts = Math.max(1, (data.remaining() + BLOB_PART_BYTES - 1) / BLOB_PART_BYTES);
-      java.nio.ByteBuffer key = java.nio.ByteBuffer.allocateDirect(prefix.length + 4);
-      try {
-        for (int i = 0; i < parts; i++) {
-          int from = data.position() + i * BLOB_PART_BYTES;
-          key.clear().put(prefix).putInt(i).flip();
-          batch.put(families.get(family), key, data.duplicate().position(from)
-              .limit(Math.min(data.limit(), from + BLOB_PART_BYTES)));
-        }
-      } catch (RocksDBException e) {
-        throw wrap("put to " + family.cfName(), e);
-      } finally {
-        dev.lethe.core.Memory.free(key);
       }
     }
 

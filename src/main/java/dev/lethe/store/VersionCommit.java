@@ -16,13 +16,16 @@ import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.function.BiConsumer;
 
 /**
  * The write side of a new version: the version record made from its parent, retention, and the
- * one synced write batch that stores the record, the weights and whatever else belongs with
- * them. Shared by uploads ({@link ModelRegistrar}) and derived versions (erases). Stateless;
- * callers hold the model's lock.
+ * one synced write batch that commits the record and whatever else belongs with it. An upload's
+ * weights ({@link ModelRegistrar}) are in that batch; a derived version's (an erase's) are
+ * ingested just before it ({@link LetheDb#ingestBlob}), unreachable until the batch commits.
+ * Stateless; callers hold the model's lock.
  */
 final class VersionCommit {
   private VersionCommit() {}
@@ -36,14 +39,6 @@ final class VersionCommit {
   static void write(LetheDb.Batch batch, ModelRecord before, ModelRecord record, long version,
       byte[] weights, List<Long> dropped) {
     batch.putBlob(Family.WEIGHTS, Keys.version(record.getName(), version), weights);
-    writeRest(batch, before, record, dropped);
-  }
-
-  /** {@link #write} with the weights of a derived version, from its direct buffer. */
-  static void write(LetheDb.Batch batch, ModelRecord before, ModelRecord record,
-      VersionWeights weights, List<Long> dropped) {
-    batch.putBlob(Family.WEIGHTS, Keys.version(record.getName(), weights.version()),
-        weights.bytes());
     writeRest(batch, before, record, dropped);
   }
 
@@ -93,20 +88,25 @@ final class VersionCommit {
     }
     VersionRecord parent = Records.version(r, expectedActive);
     long version = w.version();
-    MessageDigest md = Sha256.digest();
-    long size;
-    try (InputStream in = new DigestInputStream(runtime.compose(w), md)) {
-      size = in.transferTo(OutputStream.nullOutputStream());
-    } catch (IOException ex) {
-      throw new StorageException("composing model " + r.getName() + " version " + version, ex);
+    // The weights go in first, unreachable until the batch below commits the record that
+    // references them (debris for the start-up sweep if it never does). The file's sha256 is
+    // computed meanwhile on another thread: the ingest mostly waits for its sync.
+    CompletableFuture<Composed> composing =
+        CompletableFuture.supplyAsync(() -> compose(runtime, w, r.getName()));
+    db.ingestBlob(Family.WEIGHTS, Keys.version(r.getName(), version), w.bytes());
+    Composed file;
+    try {
+      file = composing.join();
+    } catch (CompletionException ex) {
+      throw ex.getCause() instanceof RuntimeException re ? re : ex;
     }
     VersionRecord.Builder v = VersionRecord.newBuilder()
         .setVersion(version)
         .setTrainSize(trainSize)
         .setCreatedUnixMs(System.currentTimeMillis())
         .setOrigin(origin)
-        .setSha256(Sha256.hex(md))
-        .setSizeBytes(size)
+        .setSha256(file.sha256())
+        .setSizeBytes(file.size())
         .setParent(expectedActive)
         .addAllEraseLineage(parent.getEraseLineageList())
         .setFisherId(fisherId)
@@ -136,11 +136,24 @@ final class VersionCommit {
         .addVersions(v);
     List<Long> dropped = ModelRegistrar.applyRetention(b, retention);
     ModelRecord updated = b.build();
-    db.write(w.bytes().remaining() + (1L << 20), batch -> {
-      write(batch, r, updated, w, dropped);
+    db.write(batch -> {
+      writeRest(batch, r, updated, dropped);
       extra.accept(batch, version);
     });
     return updated;
+  }
+
+  /** The sha256 (hex) and size of a version's model file. */
+  private record Composed(String sha256, long size) {}
+
+  private static Composed compose(ModelRuntime runtime, VersionWeights w, String name) {
+    MessageDigest md = Sha256.digest();
+    try (InputStream in = new DigestInputStream(runtime.compose(w), md)) {
+      long size = in.transferTo(OutputStream.nullOutputStream());
+      return new Composed(Sha256.hex(md), size);
+    } catch (IOException ex) {
+      throw new StorageException("composing model " + name + " version " + w.version(), ex);
+    }
   }
 
   /**
@@ -158,7 +171,7 @@ final class VersionCommit {
       db.write(b -> EraseSession.recordAnswer(b, requests, name, c, r.getActiveVersion(), requestIds));
       return new EraseSession.Committed(r.getActiveVersion(), (System.nanoTime() - start) / 1e6, 0);
     }
-    VersionWeights w = VersionWeights.direct(r.getNextVersion(), c.weights(),
+    VersionWeights w = VersionWeights.wrap(r.getNextVersion(), c.weights(),
         e.runtime.parameterOffsets());
     long now = System.currentTimeMillis();
     ModelRecord updated = derive(db, retention, r, e.runtime, w, r.getActiveVersion(),
@@ -167,6 +180,10 @@ final class VersionCommit {
           EraseSession.recordAnswer(batch, requests, name, c, version, requestIds);
         });
     long committed = System.nanoTime();
+    // The record switches before the cache drops the parent's weights, which the batch deleted
+    // from the store: a reader still on the parent's record finds them cached, or finds the
+    // record switched and retries at the new version (ModelReads.atVersion).
+    e.record = updated;
     e.runtime.cache(w, c.fisherVersion());
     publish.accept(e, updated);
     return new EraseSession.Committed(updated.getActiveVersion(), (committed - start) / 1e6,

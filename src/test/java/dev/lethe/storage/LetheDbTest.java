@@ -32,25 +32,34 @@ class LetheDbTest {
   }
 
   @Test
-  void blobsFromDirectBuffersEqualTheirBytesAndReplaceLongerOnes() {
+  void ingestedBlobsEqualTheirBytesReplaceLongerOnesAndSurviveReopen() throws Exception {
     byte[] big = new byte[LetheDb.BLOB_PART_BYTES * 2 + 777];
     new Random(3).nextBytes(big);
-    // position 5 .. limit: what is written is what lies between them
+    // position 5 .. limit: what is stored is what lies between them
     java.nio.ByteBuffer direct = java.nio.ByteBuffer.allocateDirect(big.length + 9);
     direct.position(5);
     direct.put(big).flip().position(5);
     byte[] key = Keys.version("m", 7);
     try (LetheDb db = LetheDb.open(dir)) {
+      // a longer blob there before (a failed commit's): none of its 4 parts may survive
       db.write(b -> b.putBlob(Family.WEIGHTS, key, new byte[LetheDb.BLOB_PART_BYTES * 4]));
-      db.write(big.length, b -> b.putBlob(Family.WEIGHTS, key, direct.asReadOnlyBuffer()));
+      db.ingestBlob(Family.WEIGHTS, key, direct.asReadOnlyBuffer());
       assertEquals(5, direct.position());
       assertArrayEquals(big, db.readBlob(Family.WEIGHTS, key));
-      assertThrows(IllegalArgumentException.class, () -> db.write(b -> b.putBlob(Family.WEIGHTS,
-          key, java.nio.ByteBuffer.wrap(big))));
+      assertThrows(IllegalArgumentException.class,
+          () -> db.ingestBlob(Family.WEIGHTS, key, java.nio.ByteBuffer.wrap(big)));
       assertArrayEquals(big, db.readBlob(Family.WEIGHTS, key));
+      // an ingested blob is another blob to a batch: replaced and deleted like one
+      db.ingestBlob(Family.WEIGHTS, Keys.version("m", 8), direct.duplicate());
+      db.write(b -> b.deletePrefix(Family.WEIGHTS, Keys.version("m", 8)));
+      assertNull(db.readBlob(Family.WEIGHTS, Keys.version("m", 8)));
+      assertEquals(0, java.nio.file.Files.list(dir.resolve("ingest")).count());
     }
+    // a file a crash left in the ingest folder is deleted when the store opens
+    java.nio.file.Files.write(dir.resolve("ingest").resolve("9.sst"), new byte[] {1, 2});
     try (LetheDb db = LetheDb.open(dir)) {
       assertArrayEquals(big, db.readBlob(Family.WEIGHTS, key));
+      assertEquals(0, java.nio.file.Files.list(dir.resolve("ingest")).count());
     }
   }
 
