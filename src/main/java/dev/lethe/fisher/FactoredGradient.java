@@ -14,8 +14,8 @@ import java.util.List;
  * <p>A large layer's solve projects the data term into the Fisher's eigenbasis as
  * (ΔQ_G)ᵀ(ĀQ_A), R·(out² + c² + out·c) multiply-adds, instead of the out·c·(out + c) the dense
  * matrix costs ({@link KroneckerLargeSolve}); a layer whose R passes {@link #maxRank} (where
- * that stops paying), and every layer under {@link KroneckerInverse#SINGLE_PRECISION_ENTRIES}
- * entries, is summed densely here instead.
+ * that stops paying), and every layer not {@link KroneckerLayer#singlePrecision}, is summed
+ * densely here instead.
  *
  * <p>Immutable after construction; owns its arrays (double, row-major). Not thread-safe to
  * build, safe to read from any thread.
@@ -31,6 +31,9 @@ public final class FactoredGradient {
   private final double l2;
   private final float[] theta;
   private final long version;
+  /** The one pass's layer inputs and cotangents (all samples in one chunk), else null. */
+  private LayerInputs pass;
+  private Samples passSamples;
 
   private FactoredGradient(FisherHeader h, double l2, float[] theta, long version) {
     this(h.kronecker(), h.parameterCount(), l2, theta, version);
@@ -74,9 +77,25 @@ public final class FactoredGradient {
       FisherRows.Cotangents ct = rows.cotangents(part, 0);
       LayerInputs in = model.layerInputs(ct.rows(), ct.cotangent());
       g.add(in, to - from);
+      g.pass = to - from == s.size() ? in : null;
+      g.passSamples = s;
     }
     g.addL2ToOthers();
     return g;
+  }
+
+  /**
+   * The layer inputs and cotangents this sum was made from, when they are also what the
+   * leave-out step of the Fisher {@code h} would make for {@code erased}, the very samples this
+   * sum was made of: an EMPIRICAL Fisher
+   * (one row per sample, the loss's own cotangent at the true label, as here) built at this
+   * sum's version, every sample in one pass. Null otherwise: the rows are made again at the
+   * Fisher's weights ({@link KroneckerLeaveOut#inputs}).
+   */
+  LayerInputs fisherRows(FisherHeader h, Samples erased) {
+    boolean same = erased == passSamples && h.kind() == CurvatureKind.EMPIRICAL
+        && h.rows().perSample() == 1 && version >= 0 && h.modelVersion() == version;
+    return same ? pass : null;
   }
 
   /**
@@ -121,7 +140,7 @@ public final class FactoredGradient {
       double[] delta = layer.cotangentRows(in.cotangents()[l], m);
       double[] input = layer.augmentedInputs(in.inputs()[l], m);
       int r = m * t;
-      if (dense[l] == null && layer.entries() >= KroneckerInverse.SINGLE_PRECISION_ENTRIES
+      if (dense[l] == null && layer.singlePrecision()
           && ranks[l] + r <= maxRank(layer)) {
         deltas[l] = append(deltas[l], delta);
         inputs[l] = append(inputs[l], input);

@@ -361,7 +361,11 @@ public final class Fishers implements AutoCloseable {
       ModelView fisherView, dev.lethe.core.Samples erased, FactoredGradient g, boolean downdate) {
     FisherHeader h = inverse.header();
     long t = System.nanoTime();
-    LayerInputs in = KroneckerLeaveOut.inputs(fisherView, h, erased);
+    LayerInputs in = g.fisherRows(h, erased); // the gradient pass's, when the same rows
+    boolean reused = in != null;
+    if (!reused) {
+      in = KroneckerLeaveOut.inputs(fisherView, h, erased);
+    }
     double rowsMs = (System.nanoTime() - t) / 1e6;
     int largest = h.layout().largestBlock();
     long taskBytes = (long) largest * largest * Double.BYTES;
@@ -376,13 +380,13 @@ public final class Fishers implements AutoCloseable {
       long rowBudget = Math.max(1, memory.bytes() - tasks * taskBytes);
       if (!downdate) {
         KroneckerLeaveOut.Solved s = KroneckerLeaveOut.solve(inverse, in, erased.size(), g,
-            known, basis, null, pool, tasks, rowBudget);
+            known, basis, null, pool, tasks, rowBudget, reused);
         return new LeaveOutRun(s.result(), null, rowsMs, remembered(model, s.step()));
       }
       String to = downdatedId(fisherId);
       try (FisherStore.Writer writer = store.create(model, to, h.downdatedTo(h.samples() - erased.size()))) {
         KroneckerLeaveOut.Solved s = KroneckerLeaveOut.solve(inverse, in, erased.size(), g,
-            known, basis, writer, pool, tasks, rowBudget);
+            known, basis, writer, pool, tasks, rowBudget, reused);
         writer.commit();
         return new LeaveOutRun(s.result(), to, rowsMs, remembered(model, s.step()));
       }

@@ -12,7 +12,8 @@ import java.util.concurrent.ExecutorService;
  * </pre>
  *
  * with Λ[o][j] = Λ_G[o]·Λ_A[j] (KFAC) or the corrected eigenvalues Λ* (EKFAC): four matrix
- * products per layer (DGEMM; SGEMM for layers of 2²⁰ entries or more, {@link KroneckerLargeSolve#solveDense}). The other parameters go through their blocks
+ * products per layer (DGEMM; SGEMM for layers whose D, A or G has 2²⁰ entries or more,
+ * {@link KroneckerLargeSolve#solveDense}). The other parameters go through their blocks
  * ({@link FisherInverse}). Each apply reads the layer's parts from RocksDB (CRC32C checked) and
  * holds one layer's at a time; nothing is cached.
  *
@@ -20,7 +21,8 @@ import java.util.concurrent.ExecutorService;
  */
 final class KroneckerInverse implements OpenFisher {
   /**
-   * Layers of at least this many entries (out × c) are solved in float32 ({@link KroneckerLargeSolve#solveDense});
+   * Layers whose D (out × c), A (c × c) or G (out × out) has at least this many entries are
+   * solved in float32 ({@link KroneckerLayer#singlePrecision}, {@link KroneckerLargeSolve});
    * smaller ones, where the products are cheap, in double.
    */
   static final long SINGLE_PRECISION_ENTRIES = 1L << 20;
@@ -123,8 +125,8 @@ final class KroneckerInverse implements OpenFisher {
   }
 
   /**
-   * F⁻¹g for an erase's factored gradient: layers of {@link #SINGLE_PRECISION_ENTRIES} entries
-   * or more through {@link KroneckerLargeSolve} (their parts read in float32, θ̃ from
+   * F⁻¹g for an erase's factored gradient: {@link KroneckerLayer#singlePrecision} layers
+   * through {@link KroneckerLargeSolve} (their parts read in float32, θ̃ from
    * {@code projected} where given, else computed), the others through {@link #solve} in double.
    *
    * @param projected θ̃ per layer of g's version in this Fisher's basis, or null
@@ -143,7 +145,7 @@ final class KroneckerInverse implements OpenFisher {
     float[][] middle = new float[layers.size()][];
     for (int l = 0; l < layers.size(); l++) {
       KroneckerLayer layer = layers.get(l);
-      if (layer.entries() < SINGLE_PRECISION_ENTRIES) {
+      if (!layer.singlePrecision()) {
         double[] d = g.layerDense(l);
         solve(layer, part(l, Kronecker.Q_A), part(l, Kronecker.Q_G), eigenvalues(l),
             header.dampening(), d);
@@ -186,7 +188,7 @@ final class KroneckerInverse implements OpenFisher {
       double[] d) {
     int o = layer.out();
     int c = layer.columns();
-    if ((long) o * c >= SINGLE_PRECISION_ENTRIES) {
+    if (layer.singlePrecision()) {
       KroneckerLargeSolve.solveDense(o, c, qa, qg, lambda, damp, d);
       return;
     }

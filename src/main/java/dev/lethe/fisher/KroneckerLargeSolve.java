@@ -34,18 +34,24 @@ final class KroneckerLargeSolve {
    */
   static Result solve(KroneckerLayer layer, int l, float[] qa, float[] qg, float[] lambda,
       double damp, FactoredGradient g, float[] projected, long[] offsets) {
+    return solve(layer, l, qa, qg, lambda, damp, g, projected, offsets,
+        g.factored(l) ? projectFactors(layer, l, qa, qg, g) : null);
+  }
+
+  /**
+   * {@link #solve} with the factored layer's projected factors {ΔQ_G [R, out], ĀQ_A [R, c]}
+   * already made ({@link #projectFactors}: an EKFAC leave-out whose erased rows are the
+   * gradient's shares them); null when the layer is dense.
+   */
+  static Result solve(KroneckerLayer layer, int l, float[] qa, float[] qg, float[] lambda,
+      double damp, FactoredGradient g, float[] projected, long[] offsets, float[][] factors) {
     int o = layer.out();
     int c = layer.columns();
     float[] m;
     float[] used = null;
     if (g.factored(l)) {
       m = new float[o * c];
-      int r = g.rank(l);
-      float[] u = new float[r * o];
-      Linalg.multiply(false, false, r, o, o, single(g.delta(l)), qg, u);
-      float[] v = new float[r * c];
-      Linalg.multiply(false, false, r, c, c, single(g.input(l)), qa, v);
-      Linalg.multiply(true, false, o, c, r, u, v, m);
+      Linalg.multiply(true, false, o, c, g.rank(l), factors[0], factors[1], m);
       if (g.l2() != 0) {
         used = projected != null ? projected : project(qa, qg, layer.gather(g.theta(), offsets), o, c);
         float s = (float) g.l2();
@@ -57,6 +63,19 @@ final class KroneckerLargeSolve {
       m = project(qa, qg, single(g.layerDense(l)), o, c);
     }
     return new Result(back(qa, qg, lambda, damp, m, o, c), m, used);
+  }
+
+  /** {ΔQ_G [R, out], ĀQ_A [R, c]} of layer l's factors (float32). */
+  static float[][] projectFactors(KroneckerLayer layer, int l, float[] qa, float[] qg,
+      FactoredGradient g) {
+    int o = layer.out();
+    int c = layer.columns();
+    int r = g.rank(l);
+    float[] u = new float[r * o];
+    Linalg.multiply(false, false, r, o, o, single(g.delta(l)), qg, u);
+    float[] v = new float[r * c];
+    Linalg.multiply(false, false, r, c, c, single(g.input(l)), qa, v);
+    return new float[][] {u, v};
   }
 
   /**

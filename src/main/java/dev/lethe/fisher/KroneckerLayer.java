@@ -46,6 +46,18 @@ public record KroneckerLayer(int weight, int bias, int out, int in, boolean outM
   }
 
   /**
+   * Whether the layer is solved in float32 ({@link KroneckerLargeSolve}): D (out × c), A
+   * (c × c) or G (out × out) has {@link KroneckerInverse#SINGLE_PRECISION_ENTRIES} entries or
+   * more. A classifier head of 10 × 2049 is one: its Q_A alone has 4.2 M entries, which the
+   * double path converted and read from the store per erase.
+   */
+  public boolean singlePrecision() {
+    long c = columns();
+    long t = KroneckerInverse.SINGLE_PRECISION_ENTRIES;
+    return entries() >= t || c * c >= t || (long) out * out >= t;
+  }
+
+  /**
    * ā rows [k·T, c] in double (position-major per sample) from the layer's inputs a [k, in, T]:
    * alpha·a_t, and beta in the last column when the bias is folded in.
    */

@@ -36,10 +36,13 @@ final class KroneckerLeaveOut {
    * @param projected θ̃ per layer of g's version in the stored basis, or null
    * @param basis the stored basis's key ({@link ProjectedWeights#basis})
    * @param downdate where F₋S goes (uncommitted), or null
+   * @param rowsAreGradient whether {@code in} is what {@code g} was made from
+   *     ({@link FactoredGradient#fisherRows}): a large EKFAC layer then projects S's rows once,
+   *     for its squares and for the solve
    */
   static Solved solve(KroneckerInverse inverse, LayerInputs in, int k, FactoredGradient g,
       float[][] projected, String basis, FisherStore.Writer downdate, ExecutorService pool,
-      int tasks, long rowBudget) {
+      int tasks, long rowBudget, boolean rowsAreGradient) {
     FisherHeader h = inverse.header();
     Kronecker kr = h.kronecker();
     long n = h.samples();
@@ -65,10 +68,10 @@ final class KroneckerLeaveOut {
     boolean ekfac = h.structure() == FisherStructure.EKFAC;
     for (int l = 0; l < layers.size(); l++) {
       KroneckerLayer layer = layers.get(l);
-      boolean large = layer.entries() >= KroneckerInverse.SINGLE_PRECISION_ENTRIES;
+      boolean large = layer.singlePrecision();
       if (ekfac && large && layer.positions() == 1) {
         KroneckerLargeSolve.Result s = largeEkfac(inverse, l, layer, in, k, r, n, g,
-            projected == null ? null : projected[l], downdate);
+            projected == null ? null : projected[l], downdate, rowsAreGradient);
         layer.scatter(s.x(), kr.offsets(), x);
         used[l] = s.projected();
         middle[l] = s.middle();
@@ -107,15 +110,20 @@ final class KroneckerLeaveOut {
 
   /**
    * A large one-position EKFAC layer in float32: Λ*₋S from the stored Λ* and S's projected
-   * squares, then {@link KroneckerLargeSolve} in the stored basis.
+   * squares, then {@link KroneckerLargeSolve} in the stored basis. When S's rows are the
+   * gradient's factors (r = 1, the layer factored), Q_GᵀΔ and ĀQ_A are made once for both.
    */
   private static KroneckerLargeSolve.Result largeEkfac(KroneckerInverse inverse, int l,
       KroneckerLayer layer, LayerInputs in, int k, int r, long n, FactoredGradient g,
-      float[] projected, FisherStore.Writer downdate) {
+      float[] projected, FisherStore.Writer downdate, boolean rowsAreGradient) {
     float[] qa = inverse.floats(l, Kronecker.Q_A);
     float[] qg = inverse.floats(l, Kronecker.Q_G);
     float[] lambda = inverse.floats(l, Kronecker.LAMBDA_E).clone(); // kept parts are shared
-    float[] sq = projectedSquares(layer, qa, qg, in.inputs()[l], in.cotangents()[l], k, r);
+    boolean shared = rowsAreGradient && r == 1 && g.factored(l) && g.rank(l) == k;
+    float[][] factors = g.factored(l) ? KroneckerLargeSolve.projectFactors(layer, l, qa, qg, g)
+        : null;
+    float[] sq = shared ? squares(factors[1], factors[0], k, 1, layer.out(), layer.columns())
+        : projectedSquares(layer, qa, qg, in.inputs()[l], in.cotangents()[l], k, r);
     double nr = (double) n * r;
     double kept = (double) (n - k) * r;
     // Λ*₋S = (n·r·Λ* − Σ_S squares) / ((n−k)·r), in float32 (the loop vectorises)
@@ -129,7 +137,8 @@ final class KroneckerLeaveOut {
       downdate.putPart(l, Kronecker.LAMBDA_E, lambda);
     }
     KroneckerLargeSolve.Result s = KroneckerLargeSolve.solve(layer, l, qa, qg, lambda,
-        inverse.header().dampening(), g, projected, inverse.header().kronecker().offsets());
+        inverse.header().dampening(), g, projected, inverse.header().kronecker().offsets(),
+        factors);
     checkFinite(s.x(), l);
     return s;
   }
@@ -147,11 +156,20 @@ final class KroneckerLeaveOut {
         KroneckerBuild.firstRowsOf(inputs, k, r, layer.in()), k));
     float[] at = new float[k * c];
     Linalg.multiply(false, false, k, c, c, abar, qa, at);
-    for (int i = 0; i < at.length; i++) {
-      at[i] *= at[i];
-    }
     float[] dt = new float[k * r * o];
     Linalg.multiply(false, false, k * r, o, o, cotangents, qg, dt);
+    return squares(at, dt, k, r, o, c);
+  }
+
+  /**
+   * Σ_S (Q_Gᵀδ)² ⊗ (Q_Aᵀā)² from the projected rows {@code at} = ĀQ_A [k, c] and {@code dt} =
+   * ΔQ_G [k·r, out] (neither changed).
+   */
+  private static float[] squares(float[] at, float[] dt, int k, int r, int o, int c) {
+    float[] a2 = new float[at.length];
+    for (int i = 0; i < at.length; i++) {
+      a2[i] = at[i] * at[i];
+    }
     float[] s = new float[k * o];
     for (int i = 0; i < k * r; i++) {
       int row = i / r * o;
@@ -161,7 +179,7 @@ final class KroneckerLeaveOut {
       }
     }
     float[] sum = new float[o * c];
-    Linalg.multiply(true, false, o, c, k, s, at, sum);
+    Linalg.multiply(true, false, o, c, k, s, a2, sum);
     return sum;
   }
 

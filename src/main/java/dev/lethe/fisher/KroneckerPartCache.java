@@ -9,7 +9,7 @@ import java.util.function.Supplier;
 /**
  * The float32 parts of the open Kronecker Fishers (Q_A, Q_G, Λ*, Λ_A, Λ_G: what large layers'
  * solves and EKFAC downdates read) kept in memory between erases: an erase of the 11.6
- * M-parameter MLP of {@code bench fisher-large} reads 190 MB of them, about 0.25 s from RocksDB.
+ * M-parameter MLP of {@code bench fisher-large} reads 207 MB of them, about 0.25 s from RocksDB.
  *
  * <p>Each kept part holds a reservation of the Fisher memory ({@code --fisher-memory-bytes})
  * that builds and leave-out solves use: a part is kept only while that much is free, and the

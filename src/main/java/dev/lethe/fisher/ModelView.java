@@ -52,6 +52,17 @@ public interface ModelView {
   double meanLoss(Samples checked, float[] weights);
 
   /**
+   * {@link #meanLoss(Samples, float[])} at weights given as P float32 little-endian in a direct
+   * buffer from position 0 (an erase's candidate, {@code Update}); the store's view reads them
+   * without a copy, others copy them.
+   */
+  default double meanLoss(Samples checked, java.nio.ByteBuffer weights) {
+    float[] w = new float[weights.limit() / Float.BYTES];
+    weights.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(w);
+    return meanLoss(checked, w);
+  }
+
+  /**
    * Per-sample data losses (no L2 term), their mean and the accuracy of labelled samples at
    * {@code weights} (P floats, spec order), or at the version's own weights when null.
    */

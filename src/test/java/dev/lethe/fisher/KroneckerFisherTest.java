@@ -1,6 +1,8 @@
 package dev.lethe.fisher;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -360,6 +362,35 @@ class KroneckerFisherTest {
     double[] again = new double[P];
     fishers.solver("mlp", run.downdatedId()).apply(g, again);
     DenseKronecker.assertClose(x, again, TOLERANCE, "apply of the downdated Fisher");
+  }
+
+  @Test
+  void anEmpiricalFishersLeaveOutRowsAreTheGradientPassAtItsVersion() {
+    String id = build(FisherStructure.EKFAC, CurvatureKind.EMPIRICAL);
+    FisherHeader h = header(id);
+    ModelView view = store.fisherTarget("mlp", 0).view();
+    Samples gone = Batches.rows(batch, new int[] {3, 7, 20});
+    FactoredGradient g = FactoredGradient.of(view, h, gone, 0, null, h.modelVersion());
+    LayerInputs reused = g.fisherRows(h, gone);
+    LayerInputs made = KroneckerLeaveOut.inputs(view, h, gone);
+    assertNotNull(reused);
+    for (int l = 0; l < 2; l++) {
+      assertArrayEquals(made.inputs()[l], reused.inputs()[l], "inputs of layer " + l);
+      assertArrayEquals(made.cotangents()[l], reused.cotangents()[l], "cotangents of layer " + l);
+    }
+    assertArrayEquals(made.others(), reused.others());
+    // not for other samples, at another version, or (last) for a Fisher of another kind
+    assertNull(g.fisherRows(h, Batches.rows(batch, new int[] {3, 7, 20})));
+    assertNull(FactoredGradient.of(view, h, gone, 0, null, h.modelVersion() + 1)
+        .fisherRows(h, gone));
+    // the leave-out step through the reused rows is the one that makes them again
+    double[] reusing = fishers.leaveOut("mlp", id, view, gone, g, false).result().x();
+    double[] remade = fishers.leaveOut("mlp", id, view, gone,
+        FactoredGradient.of(view, h, gone, 0, null, -1), false).result().x();
+    assertArrayEquals(remade, reusing, 0.0);
+    FisherHeader trueKind = header(build(FisherStructure.EKFAC, CurvatureKind.TRUE));
+    assertNull(FactoredGradient.of(view, trueKind, gone, 0, null, trueKind.modelVersion())
+        .fisherRows(trueKind, gone));
   }
 
   @Test
