@@ -182,7 +182,7 @@ public record Eraser(ModelStore store, Fishers fishers, EraseConfig config) {
     Update update = Update.of(theta, step, scale, config.maxUpdateRatio());
     long t2 = System.nanoTime();
     ModelView model = session.view();
-    double lossBefore = model.meanLoss(todo.samples(), null);
+    double lossBefore = model.meanLoss(todo.samples(), (float[]) null);
     double lossAfter = model.meanLoss(todo.samples(), update.weights());
     long t3 = System.nanoTime();
     double rowsMs = leaveOut == null ? 0 : leaveOut.rowsMs();

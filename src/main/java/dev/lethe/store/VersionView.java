@@ -120,6 +120,12 @@ final class VersionView implements ModelView {
   }
 
   @Override
+  public double meanLoss(Samples checked, java.nio.ByteBuffer weights) {
+    VersionWeights w = VersionWeights.wrap(-1, weights, entry.runtime.parameterOffsets());
+    return ModelReads.evaluate(entry, record, version, checked, w).meanLoss();
+  }
+
+  @Override
   public dev.lethe.eval.Evaluation evaluate(Samples checked, float[] weights) {
     VersionWeights w = weights == null ? weights()
         : VersionWeights.of(-1, weights, entry.runtime.parameterOffsets());

@@ -23,10 +23,28 @@ public final class VersionWeights {
 
   /** Weights from floats (spec order) written straight into the direct buffer (an erase's). */
   static VersionWeights direct(long version, float[] values, long[] parameterOffsets) {
+    return new VersionWeights(version, directBytes(values), parameterOffsets);
+  }
+
+  /**
+   * Weights over {@code direct} (P float32 little-endian from position 0, direct) without a
+   * copy: the caller hands the buffer over and never writes it again.
+   */
+  static VersionWeights wrap(long version, ByteBuffer direct, long[] parameterOffsets) {
+    long bytes = parameterOffsets[parameterOffsets.length - 1];
+    if (!direct.isDirect() || direct.position() != 0 || direct.limit() != bytes) {
+      throw new IllegalArgumentException("weights of " + bytes + " bytes in a direct buffer from"
+          + " position 0 expected, got " + direct);
+    }
+    return new VersionWeights(version, direct, parameterOffsets);
+  }
+
+  /** {@code values} as P float32 little-endian in a new direct buffer ({@link #wrap}'s input). */
+  public static ByteBuffer directBytes(float[] values) {
     ByteBuffer direct = ByteBuffer.allocateDirect(values.length * Float.BYTES)
         .order(ByteOrder.LITTLE_ENDIAN);
     direct.asFloatBuffer().put(values);
-    return new VersionWeights(version, direct, parameterOffsets);
+    return direct;
   }
 
   private VersionWeights(long version, ByteBuffer direct, long[] parameterOffsets) {
@@ -42,12 +60,9 @@ public final class VersionWeights {
     this.parameters = List.copyOf(params);
   }
 
-  /** Weights from floats (spec order). */
+  /** Weights from floats (spec order), copied once, into the direct buffer. */
   public static VersionWeights of(long version, float[] values, long[] parameterOffsets) {
-    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(values.length * Float.BYTES)
-        .order(ByteOrder.LITTLE_ENDIAN);
-    b.asFloatBuffer().put(values);
-    return new VersionWeights(version, b.array(), parameterOffsets);
+    return direct(version, values, parameterOffsets);
   }
 
   /** Little-endian float32 bytes of {@code values}. */

@@ -30,7 +30,7 @@ class RollbackAndExportTest {
   private static ModelState erase(ModelStore store, long expected, Fixtures.Mlp weights, String... ids) {
     try (EraseSession s = store.openErase("m", "", List.of(ids))) {
       assertEquals(expected, s.version());
-      s.commit(new EraseCommit(floats(weightsOf(weights)), s.trainSize() - ids.length, "", 0, s.idHashes(), "", "", null));
+      s.commit(new EraseCommit(VersionWeights.directBytes(floats(weightsOf(weights))), s.trainSize() - ids.length, "", 0, s.idHashes(), "", "", null));
     }
     return store.info("m");
   }
