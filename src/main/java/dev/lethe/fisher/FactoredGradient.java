@@ -85,6 +85,16 @@ public final class FactoredGradient {
   }
 
   /**
+   * Σ_S ∇l_i of the data loss (no L2 term) at {@code model}'s weights, [P] in double, for a
+   * KFAC/EKFAC Fisher's model: each layer's sum is Σ_i Σ_t δ_it ā_itᵀ — one matrix product over
+   * the layer inputs and output cotangents of the FACTORS graph — instead of k per-sample
+   * outer products; the other parameters' per-sample gradients are summed. Labels required.
+   */
+  static double[] layerGradientSum(ModelView model, FisherHeader h, Samples s) {
+    return of(model, h, s, 0, null, -1).dense();
+  }
+
+  /**
    * The layer inputs and cotangents this sum was made from, when they are also what the
    * leave-out step of the Fisher {@code h} would make for {@code erased}, the very samples this
    * sum was made of: an EMPIRICAL Fisher

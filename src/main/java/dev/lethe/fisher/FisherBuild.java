@@ -36,6 +36,7 @@ public final class FisherBuild implements AutoCloseable {
   private final RowSource rows;
   private final ExecutorService pool;
   private final BiConsumer<String, Convergence> attach;
+  private java.util.function.Consumer<String> afterwards = id -> { };
   private final List<int[]> passes;
   private final FisherSink writer;
   private final String fisherId;
@@ -158,6 +159,15 @@ public final class FisherBuild implements AutoCloseable {
     return this;
   }
 
+  /**
+   * What a Kronecker build runs with its Fisher's id once attached and closed (its memory
+   * returned), before {@link #finish} returns: the Fisher's warm-up ({@code Fishers}).
+   */
+  FisherBuild afterwards(java.util.function.Consumer<String> done) {
+    this.afterwards = done;
+    return this;
+  }
+
   public BuildPlan plan() {
     return plan;
   }
@@ -242,6 +252,7 @@ public final class FisherBuild implements AutoCloseable {
     attach.accept(fisherId, convergence);
     int passesMade = kronecker.passes();
     close();
+    afterwards.accept(fisherId);
     BuildOptions o = plan.options();
     return progress(blocksTotal(), true, new FisherProgress.Summary(fisherId, plan.version(),
         plan.samples(), blocksTotal(), header.totalBytes(), plan.kind(), o.method(),

@@ -122,10 +122,29 @@ public final class Fishers implements AutoCloseable {
     try {
       FisherRows rows = new FisherRows(target.view(), plan.kind(), plan.draws(), plan.seed());
       return FisherBuild.startKronecker(plan, rows, target.view(), store, pool, spillDir,
-          target::attach).holding(memory);
+          target::attach).holding(memory).afterwards(id -> warm(target, id));
     } catch (RuntimeException | Error e) {
       memory.close();
       throw e;
+    }
+  }
+
+  /**
+   * After a KFAC/EKFAC build attached: its float32 layers' parts kept and, with an L2 term, θ̃
+   * of the built version, so the first erase costs what the next do (best effort).
+   */
+  private void warm(FisherTarget target, String fisherId) {
+    try {
+      if (inverse(target.model(), fisherId) instanceof KroneckerInverse kron) {
+        float[][] p = kron.warm(target.config().l2() != 0 ? target.view().parameters() : null);
+        if (p != null) {
+          projected.put(target.model(), ProjectedWeights.basis(kron.header(), fisherId),
+              target.version(), p);
+        }
+      }
+    } catch (RuntimeException e) { // the first erase then reads the parts and projects θ
+      java.util.logging.Logger.getLogger(Fishers.class.getName())
+          .log(java.util.logging.Level.WARNING, "warming Fisher " + fisherId + " failed", e);
     }
   }
 
@@ -361,11 +380,9 @@ public final class Fishers implements AutoCloseable {
       ModelView fisherView, dev.lethe.core.Samples erased, FactoredGradient g, boolean downdate) {
     FisherHeader h = inverse.header();
     long t = System.nanoTime();
-    LayerInputs in = g.fisherRows(h, erased); // the gradient pass's, when the same rows
-    boolean reused = in != null;
-    if (!reused) {
-      in = KroneckerLeaveOut.inputs(fisherView, h, erased);
-    }
+    boolean reused = g.fisherRows(h, erased) != null; // the gradient pass's: the same rows
+    LayerInputs in = reused ? g.fisherRows(h, erased)
+        : KroneckerLeaveOut.inputs(fisherView, h, erased);
     double rowsMs = (System.nanoTime() - t) / 1e6;
     int largest = h.layout().largestBlock();
     long taskBytes = (long) largest * largest * Double.BYTES;
@@ -391,16 +408,6 @@ public final class Fishers implements AutoCloseable {
         return new LeaveOutRun(s.result(), to, rowsMs, remembered(model, s.step()));
       }
     }
-  }
-
-  /**
-   * Σ_S ∇l_i of the data loss (no L2 term) at {@code model}'s weights, [P] in double, for a
-   * KFAC/EKFAC Fisher's model: each layer's sum is Σ_i Σ_t δ_it ā_itᵀ — one matrix product over
-   * the layer inputs and output cotangents of the FACTORS graph — instead of k per-sample
-   * outer products; the other parameters' per-sample gradients are summed. Labels required.
-   */
-  public static double[] layerGradientSum(ModelView model, FisherHeader h, dev.lethe.core.Samples s) {
-    return FactoredGradient.of(model, h, s, 0, null, -1).dense();
   }
 
   private static String downdatedId(String fisherId) {

@@ -174,6 +174,34 @@ final class KroneckerInverse implements OpenFisher {
         () -> store.readPartFloats(model, fisherId, header, l, part));
   }
 
+  /**
+   * Reads the float32 parts of every {@link KroneckerLayer#singlePrecision} layer (kept in the
+   * part cache while the Fisher memory has room) and, given θ [P] (spec order), returns θ̃ =
+   * Q_Gᵀ W Q_A per such layer (null for the others): what a build's end does so that the first
+   * erase finds them. Null without θ.
+   */
+  float[][] warm(float[] theta) {
+    Kronecker k = header.kronecker();
+    List<KroneckerLayer> layers = k.layers();
+    float[][] projected = theta == null ? null : new float[layers.size()][];
+    for (int l = 0; l < layers.size(); l++) {
+      KroneckerLayer layer = layers.get(l);
+      if (!layer.singlePrecision()) {
+        continue;
+      }
+      float[] qa = floats(l, Kronecker.Q_A);
+      float[] qg = floats(l, Kronecker.Q_G);
+      if (header.structure() == FisherStructure.EKFAC) {
+        floats(l, Kronecker.LAMBDA_E);
+      }
+      if (projected != null) {
+        projected[l] = KroneckerLargeSolve.project(qa, qg, layer.gather(theta, k.offsets()),
+            layer.out(), layer.columns());
+      }
+    }
+    return projected;
+  }
+
   /** {@link #eigenvalues} in float32 (EKFAC's Λ* as stored and kept; KFAC's formed). */
   float[] eigenvaluesSingle(int l) {
     return header.structure() == FisherStructure.EKFAC ? floats(l, Kronecker.LAMBDA_E)

@@ -76,6 +76,11 @@ public interface ModelView {
     return null;
   }
 
+  /** θ, the version's erasable parameters, [P] in spec order (a copy); null when the view cannot say. */
+  default float[] parameters() {
+    return null;
+  }
+
   /**
    * The dense layers a Kronecker-factored Fisher can factor (empty when the model's format
    * offers none: then KFAC and EKFAC builds are refused).

@@ -11,8 +11,9 @@ import java.util.Map;
  * Q_Gᵀ W_l Q_A per large layer (float32, out × c; null for the layers solved densely), which
  * an erase with an L2 term needs ({@link KroneckerLargeSolve}). Computing θ̃ is a full
  * projection — as much arithmetic as the rest of the solve — but after an erase θ̃ of the new
- * version is θ̃ + s·M, so sequential erases derive it instead; the first erase after a build,
- * a restart or a rollback to a version not kept here computes it.
+ * version is θ̃ + s·M, so sequential erases derive it instead; a build's end computes it for
+ * its version ({@code Fishers.warm}); the first erase after a restart or a rollback to a
+ * version not kept here computes it.
  *
  * <p>Keyed by model, basis ({@link #basis}) and version. Versions are immutable, so an entry
  * is never stale; at most {@link #PER_MODEL} entries per model (the version an erase started

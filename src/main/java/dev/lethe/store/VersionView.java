@@ -143,6 +143,11 @@ final class VersionView implements ModelView {
     return theta;
   }
 
+  @Override
+  public float[] parameters() {
+    return weights().toArray();
+  }
+
   VersionWeights weights() {
     return entry.runtime.weights(version.getVersion());
   }

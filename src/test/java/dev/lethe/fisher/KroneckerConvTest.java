@@ -277,7 +277,7 @@ class KroneckerConvTest {
         expected[j] += per[i * P + j];
       }
     }
-    assertClose(expected, Fishers.layerGradientSum(view, fishers.header("cnn", e), batch),
+    assertClose(expected, FactoredGradient.layerGradientSum(view, fishers.header("cnn", e), batch),
         "Σ gradients through the factors");
   }
 }

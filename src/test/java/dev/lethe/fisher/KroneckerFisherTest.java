@@ -405,7 +405,7 @@ class KroneckerFisherTest {
         expected[j] += per[i * P + j];
       }
     }
-    DenseKronecker.assertClose(expected, Fishers.layerGradientSum(view, header(id), s), TOLERANCE,
+    DenseKronecker.assertClose(expected, FactoredGradient.layerGradientSum(view, header(id), s), TOLERANCE,
         "Σ gradients through the layers");
   }
 

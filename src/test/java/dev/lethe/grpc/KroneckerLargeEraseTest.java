@@ -28,11 +28,12 @@ import org.junit.jupiter.api.io.TempDir;
  * path, float32, the gradient kept as factors, the weights' projection θ̃ kept between erases)
  * through the real gRPC server. Sequential erases derive the next version's θ̃ as θ̃ + s·M; the
  * same erases with a restart in between (nothing kept) compute it from the weights. Both must
- * give the same weights (relative difference of the updates ≤ 1e-5), with both steps; and the
- * second erase of a sequence must find θ̃ kept, also across a downdate (the EKFAC downdate keeps
- * its parent's eigenbasis), whose leave-out step gives the weights the one without it does.
- * The sequential erases also run on the kept Kronecker parts (KroneckerPartCache), the
- * restarted ones on parts read from RocksDB.
+ * give the same weights (relative difference of the updates ≤ 1e-5), with both steps; the first
+ * erase after a build must find θ̃ of the built version (the build's end computed it) and the
+ * second of a sequence the derived one, also across a downdate (the EKFAC downdate keeps its
+ * parent's eigenbasis), whose leave-out step gives the weights the one without it does. The
+ * sequential erases also run on the kept Kronecker parts (KroneckerPartCache, filled by the
+ * build's end), the restarted ones on parts read from RocksDB.
  */
 class KroneckerLargeEraseTest {
   private static final int N = 30;
@@ -67,6 +68,7 @@ class KroneckerLargeEraseTest {
       for (String m : List.of("leave", "full", "leave-r", "full-r")) {
         erase(h, m, s1);
       }
+      assertEquals(4, h.server.fishers().projectedHits(), "each build left θ̃ of its version");
       // the same leave-out step with downdate_fisher: the same weights, and F₋S is kept
       // (its parts written from float32; the next erase reads them)
       h.blocking.erase(EraseRequest.newBuilder().setName("down").setStep(EraseStep.LEAVE_OUT)
@@ -76,13 +78,13 @@ class KroneckerLargeEraseTest {
           "down");
       // the downdated Fisher keeps its parent's eigenbasis, so θ̃ carries over
       assertTrue(erase(h, "down", s2).getUpdateNorm() > 0);
-      assertEquals(1, h.server.fishers().projectedHits());
-      // each model keeps θ̃ of the version it erased from (computed) and of the one it made
+      assertEquals(6, h.server.fishers().projectedHits());
+      // each model keeps θ̃ of the version it erased from (its build's) and of the one it made
       assertEquals(10, h.server.fishers().projectedEntries());
       for (String m : kept) {
         erase(h, m, s2);
       }
-      assertEquals(3, h.server.fishers().projectedHits(), "the second erases found θ̃ kept");
+      assertEquals(8, h.server.fishers().projectedHits(), "the second erases found θ̃ kept");
       assertEquals(10, h.server.fishers().projectedEntries());
     }
     try (ServerHarness h = start()) {
