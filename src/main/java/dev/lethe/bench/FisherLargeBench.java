@@ -121,7 +121,6 @@ public final class FisherLargeBench {
     double hundred;
     double firstAfterBuild;
     double cold;
-    EraseOutcome last;
     int[] order = IntStream.range(0, n).toArray();
     dev.lethe.train.MlpTrainer.shuffle(order, new Random(2024));
     int next = 0;
@@ -140,13 +139,11 @@ public final class FisherLargeBench {
       System.out.printf("EKFAC build over %d samples: %.1f s round trip (server %.1f s, %d passes);"
           + " stored %.3f GB (target <= 1 GB)%n", n, ekfacS, s.buildSeconds(), s.passes(),
           ekfacBytes / 1e9);
-      long f0 = System.nanoTime();
-      last = client.erase(new EraseCommand(MODEL, "", Batches.rows(samples,
-          new int[] {order[next++]}), false, 1, false));
-      firstAfterBuild = (System.nanoTime() - f0) / 1e6;
+      Timed t = erase(client, samples, new int[] {order[next++]}, 1);
+      firstAfterBuild = t.ms();
       System.out.print("first erase after the build (its end kept the parts and the weights'"
           + " projection): ");
-      print(1, firstAfterBuild, last);
+      t.print(1, "");
     } finally {
       server.stop();
     }
@@ -154,36 +151,27 @@ public final class FisherLargeBench {
     server = LetheServer.netty(config, s -> {}).start();
     try (LetheClient client = new LetheClient("127.0.0.1:" + server.port())) {
       client.activate(MODEL, 1, true);
-      long c0 = System.nanoTime();
-      last = client.erase(new EraseCommand(MODEL, "", Batches.rows(samples,
-          new int[] {order[next++]}), false, 1, false));
-      cold = (System.nanoTime() - c0) / 1e6;
+      Timed t = erase(client, samples, new int[] {order[next++]}, 1);
+      cold = t.ms();
       System.out.print("first erase after a restart (the weights' projection computed, the"
           + " parts read from RocksDB): ");
-      print(1, cold, last);
+      t.print(1, "");
       for (int rep = 0; rep < 3; rep++) {
         client.activate(MODEL, 1, true);
-        long e0 = System.nanoTime();
-        last = client.erase(new EraseCommand(MODEL, "", Batches.rows(samples,
-            new int[] {order[next++]}), false, 1, false));
-        one.add((System.nanoTime() - e0) / 1e6);
-        print(1, one.get(rep), last);
+        t = erase(client, samples, new int[] {order[next++]}, 1);
+        one.add(t.ms());
+        t.print(1, "");
       }
       client.activate(MODEL, 1, true);
-      long e0 = System.nanoTime();
-      last = client.erase(new EraseCommand(MODEL, "", Batches.rows(samples,
-          Arrays.copyOfRange(order, next, next + 100)), false, 1, false));
-      hundred = (System.nanoTime() - e0) / 1e6;
-      print(100, hundred, last);
+      t = erase(client, samples, Arrays.copyOfRange(order, next, next + 100), 1);
+      hundred = t.ms();
+      t.print(100, "");
       next += 100;
       // as a user's erases arrive: each from the version the one before made (θ̃ derived)
       for (int rep = 0; rep < 3; rep++) {
-        long s0 = System.nanoTime();
-        last = client.erase(new EraseCommand(MODEL, "", Batches.rows(samples,
-            new int[] {order[next++]}), false, last.version(), false));
-        sequential.add((System.nanoTime() - s0) / 1e6);
-        System.out.print("sequential ");
-        print(1, sequential.get(rep), last);
+        t = erase(client, samples, new int[] {order[next++]}, t.out().version());
+        sequential.add(t.ms());
+        t.print(1, "sequential ");
       }
     } finally {
       server.stop();
@@ -225,10 +213,21 @@ public final class FisherLargeBench {
         ekfacS, blockS, median, median / cold, cold, firstAfterBuild, sequentialMedian, hundred);
   }
 
-  private static void print(int k, double ms, EraseOutcome out) {
-    EraseOutcome.Timings t = out.timings();
-    System.out.printf("erase of %d sample(s) (%s): %.0f ms round trip [gradients %.0f (leave-out"
-        + " rows %.0f), solve %.0f, store %.0f, swap %.0f]%n", k, out.step(), ms, t.gradientsMs(),
-        t.leaveOutRowsMs(), t.solveMs(), t.storeMs(), t.swapMs());
+  /** One erase's round trip (ms) and outcome. */
+  private record Timed(double ms, EraseOutcome out) {
+    void print(int k, String prefix) {
+      EraseOutcome.Timings t = out.timings();
+      System.out.printf("%serase of %d sample(s) (%s): %.0f ms round trip [gradients %.0f"
+          + " (leave-out rows %.0f), solve %.0f, store %.0f, swap %.0f]%n", prefix, k, out.step(),
+          ms, t.gradientsMs(), t.leaveOutRowsMs(), t.solveMs(), t.storeMs(), t.swapMs());
+    }
+  }
+
+  /** Erases {@code rows} of {@code samples} from {@code version}, timed. */
+  private static Timed erase(LetheClient client, Samples samples, int[] rows, long version) {
+    long t0 = System.nanoTime();
+    EraseOutcome out = client.erase(new EraseCommand(MODEL, "", Batches.rows(samples, rows),
+        false, version, false));
+    return new Timed((System.nanoTime() - t0) / 1e6, out);
   }
 }
