@@ -380,9 +380,9 @@ public final class Fishers implements AutoCloseable {
       ModelView fisherView, dev.lethe.core.Samples erased, FactoredGradient g, boolean downdate) {
     FisherHeader h = inverse.header();
     long t = System.nanoTime();
-    boolean reused = g.fisherRows(h, erased) != null; // the gradient pass's: the same rows
-    LayerInputs in = reused ? g.fisherRows(h, erased)
-        : KroneckerLeaveOut.inputs(fisherView, h, erased);
+    LayerInputs same = g.fisherRows(h, erased); // the gradient pass's, when the same rows
+    boolean reused = same != null;
+    LayerInputs in = reused ? same : KroneckerLeaveOut.inputs(fisherView, h, erased);
     double rowsMs = (System.nanoTime() - t) / 1e6;
     int largest = h.layout().largestBlock();
     long taskBytes = (long) largest * largest * Double.BYTES;
