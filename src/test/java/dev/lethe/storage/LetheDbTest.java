@@ -55,6 +55,17 @@ class LetheDbTest {
       assertNull(db.readBlob(Family.WEIGHTS, Keys.version("m", 8)));
       assertEquals(0, java.nio.file.Files.list(dir.resolve("ingest")).count());
     }
+    // a model deleted (one range deletion over all its keys) and registered again: what is
+    // ingested under the old name later is visible, beside the range deletion and after a reopen
+    try (LetheDb db = LetheDb.open(dir)) {
+      db.write(b -> b.deletePrefix(Family.WEIGHTS, Keys.modelPrefix("m")));
+      assertNull(db.readBlob(Family.WEIGHTS, key));
+      db.ingestBlob(Family.WEIGHTS, key, direct.duplicate());
+      assertArrayEquals(big, db.readBlob(Family.WEIGHTS, key));
+    }
+    try (LetheDb db = LetheDb.open(dir)) {
+      assertArrayEquals(big, db.readBlob(Family.WEIGHTS, key));
+    }
     // a file a crash left in the ingest folder is deleted when the store opens
     java.nio.file.Files.write(dir.resolve("ingest").resolve("9.sst"), new byte[] {1, 2});
     try (LetheDb db = LetheDb.open(dir)) {
