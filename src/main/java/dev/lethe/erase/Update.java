@@ -84,6 +84,7 @@ record Update(ByteBuffer weights, double norm, double thetaNorm, int firstNotFin
     double updateSq1 = 0;
     double thetaSq0 = 0;
     double thetaSq1 = 0;
+    int bad = -1;
     int j = from;
     for (; j + 1 < to; j += 2) {
       double d0 = scale * u[j];
@@ -92,21 +93,23 @@ record Update(ByteBuffer weights, double norm, double thetaNorm, int firstNotFin
       updateSq1 += d1 * d1;
       thetaSq0 += (double) theta[j] * theta[j];
       thetaSq1 += (double) theta[j + 1] * theta[j + 1];
-      updated.putFloat(j << 2, (float) (theta[j] + d0));
-      updated.putFloat((j + 1) << 2, (float) (theta[j + 1] + d1));
+      float w0 = (float) (theta[j] + d0);
+      float w1 = (float) (theta[j + 1] + d1);
+      if (bad < 0 && !(Float.isFinite(w0) && Float.isFinite(w1))) {
+        bad = Float.isFinite(w0) ? j + 1 : j;
+      }
+      updated.putFloat(j << 2, w0);
+      updated.putFloat((j + 1) << 2, w1);
     }
     for (; j < to; j++) {
       double d = scale * u[j];
       updateSq0 += d * d;
       thetaSq0 += (double) theta[j] * theta[j];
-      updated.putFloat(j << 2, (float) (theta[j] + d));
-    }
-    int bad = -1;
-    for (int i = from; i < to; i++) {
-      if (!Float.isFinite(updated.getFloat(i << 2))) {
-        bad = i;
-        break;
+      float w = (float) (theta[j] + d);
+      if (bad < 0 && !Float.isFinite(w)) {
+        bad = j;
       }
+      updated.putFloat(j << 2, w);
     }
     return new double[] {updateSq0 + updateSq1, thetaSq0 + thetaSq1, bad};
   }

@@ -21,11 +21,6 @@ public final class VersionWeights {
         .flip(), parameterOffsets);
   }
 
-  /** Weights from floats (spec order) written straight into the direct buffer (an erase's). */
-  static VersionWeights direct(long version, float[] values, long[] parameterOffsets) {
-    return new VersionWeights(version, directBytes(values), parameterOffsets);
-  }
-
   /**
    * Weights over {@code direct} (P float32 little-endian from position 0, direct) without a
    * copy: the caller hands the buffer over and never writes it again.
@@ -62,7 +57,7 @@ public final class VersionWeights {
 
   /** Weights from floats (spec order), copied once, into the direct buffer. */
   public static VersionWeights of(long version, float[] values, long[] parameterOffsets) {
-    return direct(version, values, parameterOffsets);
+    return new VersionWeights(version, directBytes(values), parameterOffsets);
   }
 
   /** Little-endian float32 bytes of {@code values}. */

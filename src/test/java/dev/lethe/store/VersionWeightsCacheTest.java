@@ -37,7 +37,7 @@ class VersionWeightsCacheTest {
       }
       runtime.weights(1); // the Fisher's version
       runtime.weights(2); // the active one, used last
-      runtime.cache(VersionWeights.direct(4, new float[] {4, 4, 4}, runtime.parameterOffsets()), 1);
+      runtime.cache(VersionWeights.of(4, new float[] {4, 4, 4}, runtime.parameterOffsets()), 1);
       for (long v = 1; v <= 3; v++) {
         long version = v;
         db.write(b -> b.deletePrefix(Family.WEIGHTS, Keys.version("m", version)));
@@ -48,7 +48,7 @@ class VersionWeightsCacheTest {
       assertEquals(LetheException.Kind.NOT_FOUND, gone.kind());
       // without a version to keep, the least recently used goes (here version 4)
       runtime.weights(1);
-      runtime.cache(VersionWeights.direct(5, new float[] {5, 5, 5}, runtime.parameterOffsets()));
+      runtime.cache(VersionWeights.of(5, new float[] {5, 5, 5}, runtime.parameterOffsets()));
       assertArrayEquals(new float[] {1, 1, 1}, runtime.weights(1).toArray());
       assertThrows(LetheException.class, () -> runtime.weights(4));
     }
